@@ -1,0 +1,1 @@
+"""Catalogue PDI: the REST service behind a département's Programme Départemental d'Insertion."""

@@ -1,0 +1,23 @@
+"""The audit log: who changed what, when."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, DateTime, Index
+from sqlmodel import Field, SQLModel
+
+from app.core.time import utcnow
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_entity_entity_id", "entity", "entity_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
+    api_key_id: int | None = Field(default=None, foreign_key="api_key.id", index=True)
+    actor: str = Field(max_length=200)  # the key's name, kept even if the key is later revoked
+    entity: str = Field(max_length=64)
+    entity_id: str = Field(max_length=64)
+    action: str = Field(max_length=32)
+    # Names of the fields written, never their values: pathways hold personal data.
+    fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

@@ -1,0 +1,44 @@
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlmodel import select
+
+from app.audit.models import AuditEvent
+from app.audit.schemas import AuditEventRead
+from app.auth.dependencies import AdminDep
+from app.core.db import SessionDep
+from app.core.errors import responses
+from app.core.pagination import Page, PageDep, paginate
+
+router = APIRouter(prefix="/audit-events", tags=["audit"])
+
+
+@router.get("", response_model=Page[AuditEventRead], responses=responses(401, 403, 422))
+def list_audit_events(
+    session: SessionDep,
+    _caller: AdminDep,
+    page: PageDep,
+    entity: Annotated[str | None, Query(max_length=64)] = None,
+    entity_id: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=32)] = None,
+    api_key_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+):
+    """Who changed what, when (newest first)."""
+    statement = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    if entity:
+        statement = statement.where(AuditEvent.entity == entity)
+    if entity_id:
+        statement = statement.where(AuditEvent.entity_id == entity_id)
+    if action:
+        statement = statement.where(AuditEvent.action == action)
+    if api_key_id is not None:
+        statement = statement.where(AuditEvent.api_key_id == api_key_id)
+    if since is not None:
+        statement = statement.where(AuditEvent.at >= since)
+    if until is not None:
+        statement = statement.where(AuditEvent.at < until)
+    rows, total = paginate(session, statement, page)
+    return Page(items=[AuditEventRead.model_validate(r) for r in rows], total=total, page=page.page, size=page.size)

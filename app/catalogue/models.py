@@ -1,0 +1,77 @@
+"""Families (axes), actions, operators and their sites."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Column, String
+from sqlmodel import Field, SQLModel
+
+from app.core.models import created_at_field, updated_at_field
+
+
+class ActionFormat(StrEnum):
+    individual = "individual"
+    collective = "collective"
+    mixed = "mixed"
+
+
+class Territory(StrEnum):
+    urban = "urban"
+    rural = "rural"
+
+
+class Family(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=200)
+    position: int = 0
+    description: str | None = Field(default=None, max_length=5000)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+class Action(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    number: int = Field(unique=True)
+    family_id: int = Field(foreign_key="family.id", index=True)
+    name: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+    target_public: str | None = Field(default=None, max_length=2000)
+    min_duration_months: int | None = None
+    max_duration_months: int | None = None
+    format: ActionFormat | None = Field(default=None, sa_type=String(16))
+    # Ordered indicator codes of the action's bilan table, as the document shows them.
+    indicators: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+class Operator(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, index=True)
+    legal_form: str | None = Field(default=None, max_length=100)
+    siret: str | None = Field(default=None, max_length=14, unique=True)
+    address: str | None = Field(default=None, max_length=300)
+    postcode: str | None = Field(default=None, max_length=10)
+    commune: str | None = Field(default=None, max_length=100)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=30)
+    website: str | None = Field(default=None, max_length=300)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+class Site(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    operator_id: int = Field(foreign_key="operator.id", index=True)
+    name: str = Field(max_length=200)
+    address: str | None = Field(default=None, max_length=300)
+    postcode: str | None = Field(default=None, max_length=10)
+    commune: str = Field(max_length=100)
+    insee_code: str | None = Field(default=None, max_length=5)
+    territory: Territory | None = Field(default=None, sa_type=String(8))
+    latitude: float | None = None
+    longitude: float | None = None
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()

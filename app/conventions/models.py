@@ -1,0 +1,63 @@
+"""Conventions (one operator × one action funding agreement) and their yearly lines."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import JSON, Column, Numeric, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.core.models import created_at_field, updated_at_field
+
+
+class ConventionStatus(StrEnum):
+    draft = "draft"
+    active = "active"
+    ended = "ended"
+    cancelled = "cancelled"
+
+
+class BudgetKind(StrEnum):
+    forecast = "forecast"
+    agreed = "agreed"
+
+
+class Convention(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=64, unique=True)
+    action_id: int = Field(foreign_key="action.id", index=True)
+    operator_id: int = Field(foreign_key="operator.id", index=True)
+    start_on: date
+    end_on: date
+    status: ConventionStatus = Field(default=ConventionStatus.active, sa_type=String(16))
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+class ConventionSite(SQLModel, table=True):
+    """The sites where a convention's action is delivered."""
+
+    __tablename__ = "convention_site"
+
+    convention_id: int = Field(foreign_key="convention.id", primary_key=True)
+    site_id: int = Field(foreign_key="site.id", primary_key=True, index=True)
+
+
+class ConventionYear(SQLModel, table=True):
+    __tablename__ = "convention_year"
+    __table_args__ = (UniqueConstraint("convention_id", "year"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    convention_id: int = Field(foreign_key="convention.id", index=True)
+    year: int
+    places: int | None = None  # null when the line is funded by budget only
+    # Months of support planned per place over the year: 12 for a seat open all year, 1 for
+    # a one-month pathway. Occupancy and capacity are counted against places × this / 12.
+    months_per_place: int = 12
+    budget: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2)))
+    budget_kind: BudgetKind = Field(default=BudgetKind.agreed, sa_type=String(16))
+    fse_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2)))
+    hours_threshold: int | None = None
+    targets: dict[str, float] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()

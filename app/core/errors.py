@@ -1,0 +1,164 @@
+"""Domain errors and their RFC 9457 `application/problem+json` rendering.
+
+Services raise `AppError` subclasses (never `HTTPException`); one set of handlers turns
+them, request-validation errors and any stray HTTP error into the same problem shape.
+"""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://catalogue-pdi.example/problems/"
+
+log = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    status = 400
+    title = "Bad request"
+    slug = "bad-request"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+
+    def to_problem(self) -> dict[str, Any]:
+        return problem(self.status, self.title, self.detail, slug=self.slug, errors=self.errors)
+
+
+class InvalidInput(AppError):
+    """Well-formed input that breaks a rule of the domain (dates out of order, SIRET…)."""
+
+    status = 422
+    title = "Invalid input"
+    slug = "invalid-input"
+
+    def __init__(self, detail: str, *, loc: list[str | int] | None = None, **kwargs):
+        errors = kwargs.pop("errors", None) or ([{"loc": loc, "msg": detail}] if loc else None)
+        super().__init__(detail, errors=errors, **kwargs)
+
+
+class Unauthorized(AppError):
+    status = 401
+    title = "Unauthorized"
+    slug = "unauthorized"
+
+    def __init__(self, detail: str = "A valid API key is required (Authorization: Bearer <key>)"):
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(AppError):
+    status = 403
+    title = "Forbidden"
+    slug = "forbidden"
+
+
+class NotFound(AppError):
+    status = 404
+    title = "Not found"
+    slug = "not-found"
+
+
+class Conflict(AppError):
+    status = 409
+    title = "Conflict"
+    slug = "conflict"
+
+
+class PeriodConsolidated(Conflict):
+    title = "Period consolidated"
+    slug = "period-consolidated"
+
+
+class PreconditionFailed(AppError):
+    status = 412
+    title = "Precondition failed"
+    slug = "precondition-failed"
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    title = "Payload too large"
+    slug = "payload-too-large"
+
+
+class UnsupportedMediaType(AppError):
+    status = 415
+    title = "Unsupported media type"
+    slug = "unsupported-media-type"
+
+
+def problem(status: int, title: str, detail: str, *, slug: str | None = None, errors=None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + (slug or str(status)),
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        jsonable_encoder(body), status_code=body["status"], media_type=PROBLEM_MEDIA_TYPE, headers=headers
+    )
+
+
+class Problem(BaseModel):
+    """The RFC 9457 body of every error, for the OpenAPI document."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: the problem statuses it can answer."""
+    return {status: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}} for status in statuses}
+
+
+def validation_errors(exc_errors) -> list[dict[str, Any]]:
+    # Keep what a client can act on; drop pydantic's echo of the input (it may hold personal data).
+    return [{"loc": list(err.get("loc", ())), "msg": err.get("msg", "")} for err in exc_errors]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def on_app_error(_request: Request, exc: AppError):
+        return problem_response(exc.to_problem(), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(_request: Request, exc: RequestValidationError):
+        body = problem(422, "Invalid input", "The request does not match the expected shape",
+                       slug="invalid-input", errors=validation_errors(exc.errors()))
+        return problem_response(body)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(_request: Request, exc: StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else "HTTP error"
+        return problem_response(problem(exc.status_code, detail, detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(IntegrityError)
+    async def on_integrity_error(_request: Request, exc: IntegrityError):
+        # Services check uniqueness first; this covers the race between two clients.
+        log.info("integrity error turned into 409: %s", exc.orig)
+        return problem_response(problem(409, "Conflict", "The request conflicts with stored data", slug="conflict"))
+
+    @app.exception_handler(Exception)
+    async def on_unexpected_error(_request: Request, exc: Exception):
+        log.exception("unhandled error")
+        return problem_response(problem(500, "Internal server error", "An unexpected error occurred"))

@@ -1,0 +1,47 @@
+"""`{items, total, page, size}` list pages, counted in SQL."""
+
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.sql import Select
+from sqlmodel import Session
+
+T = TypeVar("T")
+
+MAX_PAGE_SIZE = 500
+
+
+class PageParams(BaseModel):
+    page: int = 1
+    size: int = 50
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+
+def page_params(
+    page: Annotated[int, Query(ge=1, description="Page number, from 1")] = 1,
+    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")] = 50,
+) -> PageParams:
+    return PageParams(page=page, size=size)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    size: int
+
+
+def paginate(session: Session, statement: Select, params: PageParams) -> tuple[list, int]:
+    """Rows of one page of `statement` (which must carry its ORDER BY) and the total count."""
+    count_statement = select(func.count()).select_from(statement.order_by(None).subquery())
+    total = session.execute(count_statement).scalar_one()
+    rows = session.execute(statement.offset(params.offset).limit(params.size)).scalars().all()
+    return list(rows), total

@@ -1,0 +1,58 @@
+"""The application: routers, error handlers, middleware."""
+
+import logging
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app.audit.router import router as audit_router
+from app.availability.router import router as availability_router
+from app.catalogue.router import router as catalogue_router
+from app.conventions.router import router as conventions_router
+from app.core import health
+from app.core.config import Settings, get_settings
+from app.core.errors import install_error_handlers
+from app.indicators.router import router as indicators_router
+from app.pathways.router import router as pathways_router
+from app.reference.router import router as reference_router
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    logging.basicConfig(level=settings.log_level.upper())
+    app = FastAPI(
+        title="Catalogue PDI",
+        version="0.1.0",
+        description=(
+            "The catalogue, conventions, pathways and indicators of a département's "
+            "Programme Départemental d'Insertion (PDI). Press **Authorize** and paste an API key."
+        ),
+    )
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["ETag"],
+        )
+    api = APIRouter(prefix=API_PREFIX)
+    for router in (
+        catalogue_router,
+        conventions_router,
+        pathways_router,
+        availability_router,
+        indicators_router,
+        reference_router,
+        audit_router,
+    ):
+        api.include_router(router)
+    app.include_router(api)
+    app.include_router(health.router)
+    return app
+
+
+app = create_app()

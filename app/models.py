@@ -1,0 +1,14 @@
+"""Every table, imported in one place so that Alembic and the tests see the whole schema."""
+
+from app.audit.models import AuditEvent
+from app.auth.models import ApiKey
+from app.catalogue.models import Action, Family, Operator, Site
+from app.conventions.models import Convention, ConventionSite, ConventionYear
+from app.core.db import metadata
+from app.indicators.models import Period
+from app.pathways.models import ActivityRecord, Beneficiary, Pathway
+
+__all__ = [
+    "metadata", "AuditEvent", "ApiKey", "Action", "Family", "Operator", "Site", "Convention",
+    "ConventionSite", "ConventionYear", "Period", "ActivityRecord", "Beneficiary", "Pathway",
+]

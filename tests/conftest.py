@@ -1,0 +1,142 @@
+"""Test fixtures: one database per run (SQLite by default, PostgreSQL with TEST_DATABASE_URL),
+schema built by Alembic, each test inside a transaction rolled back at its end."""
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+_tmp = Path(tempfile.mkdtemp(prefix="pdi-tests-"))
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_tmp / 'test.db'}"
+# Set before the app is imported: the app's own engine (readyz, CLI) must see the test database.
+os.environ["DATABASE_URL"] = TEST_DATABASE_URL
+os.environ["PDI_ENV"] = "test"
+os.environ["PDI_VAR_DIR"] = str(_tmp / "var")
+os.environ.setdefault("PDI_SECRET_KEY", "test-secret-for-pseudonymisation")
+
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from app.auth.models import Role  # noqa: E402
+from app.auth.service import create_key  # noqa: E402
+from app.core.config import get_settings  # noqa: E402
+from app.core.db import get_session, make_engine  # noqa: E402
+from app.core.migrate import alembic_config  # noqa: E402
+
+IS_POSTGRES = TEST_DATABASE_URL.startswith(("postgres", "postgresql"))
+
+
+def pytest_report_header(config):
+    return f"database: {'PostgreSQL' if IS_POSTGRES else 'SQLite'} ({TEST_DATABASE_URL.split('@')[-1]})"
+
+
+def pytest_collection_modifyitems(config, items):
+    """`@pytest.mark.postgres_only` / `sqlite_only` tests run on their database only."""
+    for item in items:
+        if item.get_closest_marker("postgres_only") and not IS_POSTGRES:
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL; runs in the PostgreSQL pass"))
+        if item.get_closest_marker("sqlite_only") and IS_POSTGRES:
+            item.add_marker(pytest.mark.skip(reason="SQLite only; runs in the SQLite pass"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "postgres_only: runs only against PostgreSQL")
+    config.addinivalue_line("markers", "sqlite_only: runs only against SQLite")
+
+
+def _reset_postgres(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    from alembic import command
+
+    engine = make_engine(TEST_DATABASE_URL)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # never a silent skip: a missing database fails the run
+        pytest.exit(f"test database unreachable at {TEST_DATABASE_URL}: {exc}", returncode=3)
+    if IS_POSTGRES:
+        _reset_postgres(engine)
+    command.upgrade(alembic_config(TEST_DATABASE_URL), "head")
+    load_baseline(engine)
+    yield engine
+    engine.dispose()
+
+
+def load_baseline(engine: Engine) -> None:
+    """What every test starts from: the seed catalogue, committed once per run."""
+    try:
+        from seed.loader import load_catalogue
+    except ImportError:  # the seed loader is not written yet
+        return
+    with Session(engine) as session:
+        load_catalogue(session=session)
+        session.commit()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session whose every commit is a savepoint inside one transaction rolled back at the end."""
+    connection = engine.connect()
+    transaction = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    yield session
+    session.close()
+    transaction.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def client(session: Session) -> Iterator[TestClient]:
+    from app.main import create_app
+
+    app = create_app(get_settings())
+
+    def session_override():
+        try:
+            yield session
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+
+    app.dependency_overrides[get_session] = session_override
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_key(session: Session):
+    """`make_key(role, operator_id=None)` → the Authorization headers of a fresh key."""
+
+    def make(role: Role | str, operator_id: int | None = None, name: str | None = None) -> dict[str, str]:
+        role = Role(role)
+        _row, key = create_key(session=session, role=role, name=name or f"test {role}", operator_id=operator_id)
+        session.commit()
+        return {"Authorization": f"Bearer {key}"}
+
+    return make
+
+
+@pytest.fixture
+def admin(make_key) -> dict[str, str]:
+    return make_key(Role.admin)
+
+
+@pytest.fixture
+def reader(make_key) -> dict[str, str]:
+    return make_key(Role.reader)
+
+
+@pytest.fixture
+def portal(make_key) -> dict[str, str]:
+    return make_key(Role.portal)

@@ -1,0 +1,27 @@
+def test_healthz_answers(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_checks_the_database(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_readyz_is_503_when_the_database_is_unreachable(client, monkeypatch):
+    from app.core import health
+    from app.core.db import make_engine
+
+    monkeypatch.setattr(health, "get_engine", lambda: make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+
+
+def test_unknown_path_is_a_problem_document(client):
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["status"] == 404
