@@ -87,6 +87,65 @@ def keys_list() -> None:
             typer.echo(f"{row.id}\t{row.role}{bound}\t{state}\t{row.prefix}…\t{row.name}")
 
 
+@cli.command()
+def seed() -> None:
+    """Load the catalogue of the bilan (families, actions, operators, conventions); idempotent."""
+    from seed.loader import load_catalogue
+
+    with Session(get_engine()) as session:
+        report = load_catalogue(session=session)
+        session.commit()
+    typer.echo(report)
+
+
+@cli.command()
+def demo(
+    scale: Annotated[int, typer.Option(min=1, help="Multiply the population (100 gives about a million pathways)")] = 1,
+) -> None:
+    """Generate the synthetic pathways 2018–2020 that reproduce the bilan's figures (fixed seed)."""
+    from seed.demo import generate_demo
+
+    typer.echo(generate_demo(engine=get_engine(), scale=scale, progress=True))
+
+
+@cli.command()
+def bootstrap(
+    with_demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Load the demo pathways on first start")] = True,
+) -> None:
+    """First start of a local instance: migrate, seed and demo once, and a local admin key."""
+    from sqlmodel import select
+
+    from app.auth.models import ApiKey
+    from app.auth.service import create_key
+    from app.core.migrate import upgrade_head
+    from app.pathways.models import Pathway
+    from seed.demo import generate_demo
+    from seed.loader import load_catalogue
+
+    settings = get_settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_head()
+    with Session(get_engine()) as session:
+        typer.echo(load_catalogue(session=session))
+        session.commit()
+        has_pathways = session.exec(select(Pathway.id).limit(1)).first() is not None
+    if with_demo and not has_pathways:
+        typer.echo(generate_demo(engine=get_engine(), scale=1, progress=True))
+
+    key_file = local_admin_key_file()
+    with Session(get_engine()) as session:
+        key_id = int(key_file.read_text().split()[0]) if key_file.exists() else None
+        stored = session.get(ApiKey, key_id) if key_id else None
+        if stored is None or stored.revoked_at is not None:
+            row, key = create_key(session=session, role=Role.admin, name="local admin (pdi bootstrap)")
+            session.commit()
+            key_file.write_text(f"{row.id} {key}\n")
+            key_file.chmod(0o600)
+    key = key_file.read_text().split()[1]
+    typer.echo(f"local admin key (kept in {key_file}); press Authorize in http://127.0.0.1:8000/docs:")
+    typer.echo(key)
+
+
 def local_admin_key_file() -> Path:
     return get_settings().var_dir / "admin.key"
 

@@ -1,0 +1,36 @@
+"""The exit reasons of SPEC, with the three flags the indicators count on."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ExitReason:
+    code: str
+    label: str
+    dynamic: bool  # the exit leads somewhere: counts in the taux de sortie dynamique
+    durable_employment: bool  # CDI, CDD > 6 months, business creation, civil service
+    completed: bool  # the pathway was carried through (taux de PEIP terminés)
+
+
+EXIT_REASONS: tuple[ExitReason, ...] = (
+    ExitReason("employment_cdi", "Emploi en CDI", True, True, True),
+    ExitReason("employment_cdd_over_6m", "CDD de plus de 6 mois", True, True, True),
+    ExitReason("business_creation", "Création d'entreprise", True, True, True),
+    ExitReason("civil_service", "Stage / titularisation dans la fonction publique", True, True, True),
+    ExitReason("employment_short", "Emploi de 6 mois ou moins (CDD, intérim)", True, False, True),
+    ExitReason("iae_contract", "Contrat dans l'Insertion par l'Activité Économique", True, False, True),
+    ExitReason("training", "Formation", True, False, True),
+    ExitReason("insertion_action", "Autre action d'insertion", True, False, True),
+    ExitReason("completed", "Parcours mené à son terme, sans suite ci-dessus", False, False, True),
+    ExitReason("reoriented", "Réorientation (ex. vers Pôle emploi)", False, False, False),
+    ExitReason("dropped_out", "Abandon", False, False, False),
+    ExitReason("moved", "Déménagement", False, False, False),
+    ExitReason("health", "Raisons de santé", False, False, False),
+    ExitReason("rsa_ended", "Fin de droit RSA", False, False, False),
+    ExitReason("other", "Autre", False, False, False),
+)
+
+EXIT_REASONS_BY_CODE: dict[str, ExitReason] = {reason.code: reason for reason in EXIT_REASONS}
+DYNAMIC_REASONS = frozenset(r.code for r in EXIT_REASONS if r.dynamic)
+DURABLE_EMPLOYMENT_REASONS = frozenset(r.code for r in EXIT_REASONS if r.durable_employment)
+COMPLETED_REASONS = frozenset(r.code for r in EXIT_REASONS if r.completed)
