@@ -105,7 +105,10 @@ def demo(
     """Generate the synthetic pathways 2018–2020 that reproduce the bilan's figures (fixed seed)."""
     from seed.demo import generate_demo
 
-    typer.echo(generate_demo(engine=get_engine(), scale=scale, progress=True))
+    with Session(get_engine()) as session:
+        report = generate_demo(session=session, scale=scale, progress=True)
+        session.commit()
+    typer.echo(report)
 
 
 @cli.command()
@@ -129,8 +132,9 @@ def bootstrap(
         typer.echo(load_catalogue(session=session))
         session.commit()
         has_pathways = session.exec(select(Pathway.id).limit(1)).first() is not None
-    if with_demo and not has_pathways:
-        typer.echo(generate_demo(engine=get_engine(), scale=1, progress=True))
+        if with_demo and not has_pathways:
+            typer.echo(generate_demo(session=session, scale=1, progress=True))
+            session.commit()
 
     key_file = local_admin_key_file()
     with Session(get_engine()) as session:
