@@ -1,3 +1,60 @@
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Header, Query, Response
+
+from app.auth.dependencies import CallerDep
+from app.availability import service
+from app.availability.schemas import AvailabilityPage, IsoDay
+from app.catalogue.models import Territory
+from app.core import time as clock
+from app.core.db import SessionDep
+from app.core.errors import responses
+from app.core.etag import etag_of
+from app.core.pagination import PageDep
+
+router = APIRouter(prefix="/availability", tags=["availability"])
+
+# The same body for every caller (no personal data), so shared caches may keep it; one minute
+# bounds how stale the portal's view of free places can be.
+CACHE_CONTROL = "public, max-age=60"
+
+
+@router.get(
+    "",
+    response_model=AvailabilityPage,
+    responses={304: {"description": "Not modified: the `If-None-Match` ETag is still current"}, **responses(401, 422)},
+)
+def list_availability(
+    session: SessionDep,
+    _caller: CallerDep,
+    page: PageDep,
+    response: Response,
+    on: Annotated[IsoDay | None, Query(description="Day of the figures (default: today in Paris)")] = None,
+    action: Annotated[str | None, Query(max_length=64, description="Action code")] = None,
+    family: Annotated[str | None, Query(max_length=64, description="Family code")] = None,
+    commune: Annotated[str | None, Query(min_length=1, max_length=100, description="A site's commune, any case")] = None,
+    territory: Annotated[Territory | None, Query(description="A site's territory")] = None,
+    if_none_match: Annotated[str | None, Header()] = None,
+):
+    """Free places per active convention on a day, where and until when (public; ETag, 304)."""
+    result = service.list_availability(
+        session=session,
+        on=on or clock.today(),
+        params=page,
+        action=action,
+        family=family,
+        commune=commune,
+        territory=territory,
+    )
+    etag = etag_of(result)
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    if if_none_match is not None and _matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    response.headers.update(headers)
+    return result
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    # If-None-Match compares weakly (RFC 9110 §13.1.2): a W/ prefix added by a proxy still matches.
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
