@@ -40,7 +40,9 @@ def serve(
 def keys_create(
     role: Annotated[Role, typer.Option(help="admin, reader, portal or operator")],
     name: Annotated[str, typer.Option(help="Who or what holds the key")],
-    operator_id: Annotated[int | None, typer.Option("--operator-id", help="The operator an operator key is bound to")] = None,
+    operator_id: Annotated[
+        int | None, typer.Option("--operator-id", help="The operator an operator key is bound to")
+    ] = None,
 ) -> None:
     """Create an API key; the key is printed once, alone on the last line."""
     from app.auth.service import create_key

@@ -52,7 +52,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(router)
     app.include_router(api)
     app.include_router(health.router)
+    use_docstrings_as_summaries(app)
     return app
+
+
+def use_docstrings_as_summaries(app: FastAPI) -> None:
+    """A route's docstring's first line is its OpenAPI summary (FastAPI would make it the description)."""
+    build_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = build_openapi()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    summary, _, rest = (operation.get("description") or "").strip().partition("\n")
+                    if summary:
+                        operation["summary"] = summary.strip()
+                        operation["description"] = rest.strip()
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 app = create_app()

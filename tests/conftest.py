@@ -95,12 +95,16 @@ def session(engine: Engine) -> Iterator[Session]:
     connection.close()
 
 
-@pytest.fixture
-def client(session: Session) -> Iterator[TestClient]:
+@pytest.fixture(scope="session")
+def app():
+    """One application for the whole run; each test binds it to its own session."""
     from app.main import create_app
 
-    app = create_app(get_settings())
+    return create_app(get_settings())
 
+
+@pytest.fixture
+def client(app, session: Session) -> Iterator[TestClient]:
     def session_override():
         try:
             yield session
@@ -112,6 +116,7 @@ def client(session: Session) -> Iterator[TestClient]:
     app.dependency_overrides[get_session] = session_override
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
+    app.dependency_overrides.clear()
 
 
 @pytest.fixture

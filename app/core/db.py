@@ -1,8 +1,8 @@
 """Engine and the per-request session."""
 
 from collections.abc import Iterator
-from typing import Annotated
 from functools import lru_cache
+from typing import Annotated
 
 from fastapi import Depends
 from sqlalchemy import MetaData, event

@@ -12,7 +12,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -26,7 +26,9 @@ class AppError(Exception):
     title = "Bad request"
     slug = "bad-request"
 
-    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None):
+    def __init__(
+        self, detail: str, *, errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None
+    ):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
@@ -157,6 +159,14 @@ def install_error_handlers(app: FastAPI) -> None:
         # Services check uniqueness first; this covers the race between two clients.
         log.info("integrity error turned into 409: %s", exc.orig)
         return problem_response(problem(409, "Conflict", "The request conflicts with stored data", slug="conflict"))
+
+    @app.exception_handler(DataError)
+    async def on_data_error(_request: Request, exc: DataError):
+        # A value the database cannot hold (out of range, NUL byte…) that validation let through.
+        log.warning("database refused a value: %s", exc.orig)
+        return problem_response(
+            problem(422, "Invalid input", "A value is out of the range the database can store", slug="invalid-input")
+        )
 
     @app.exception_handler(Exception)
     async def on_unexpected_error(_request: Request, exc: Exception):

@@ -1,12 +1,14 @@
-"""Base classes for request and response bodies."""
+"""Base classes and field types for request and response bodies."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, StringConstraints
 
-# Unknown fields are an error: a typo in a field name must not be silently dropped.
+
 class InputModel(BaseModel):
+    # Unknown fields are an error: a typo in a field name must not be silently dropped.
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -14,8 +16,36 @@ class ReadModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(max_length=5000)]
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
+def _storable(value: str) -> str:
+    # PostgreSQL refuses NUL in text and no database stores lone surrogates: a 422, not a 500.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid UTF-8 text") from None
+    return value
+
+
+def BoundedText(max_length: int, *, min_length: int = 0, pattern: str | None = None):  # noqa: N802 (builds a type)
+    """The type of a bounded string that every database can store."""
+    return Annotated[
+        str,
+        StringConstraints(min_length=min_length, max_length=max_length, pattern=pattern),
+        AfterValidator(_storable),
+    ]
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # SQLite hands timestamps back without their zone: the same instant must read (and hash
+    # into an ETag) the same whichever database or session it comes from.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+ShortText = BoundedText(200, min_length=1)
+LongText = BoundedText(5000)
+Slug = BoundedText(64, min_length=1, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+# Stored timestamps are UTC; read models always say so.
+Timestamp = Annotated[datetime, AfterValidator(_as_utc)]
 # Euros are stored as exact decimals and written in JSON as numbers, not strings.
 Euros = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]

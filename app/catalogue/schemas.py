@@ -1,0 +1,231 @@
+"""Bodies of the catalogue: families, actions, operators and their sites."""
+
+
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, field_validator
+
+from app.catalogue.models import ActionFormat, Territory
+from app.core.schemas import BoundedText, InputModel, ReadModel, Slug, Timestamp
+from app.reference.indicators import INDICATORS_BY_CODE
+
+# Integers are bounded so that no client value overflows a 32-bit database column (a 500).
+MAX_NUMBER = 99_999
+MAX_POSITION = 10_000
+MAX_DURATION_MONTHS = 120
+LA_POSTE_SIREN = "356000000"
+
+
+def is_valid_siret(siret: str) -> bool:
+    """A SIRET is 14 digits whose Luhn checksum holds.
+
+    La Poste's establishments (SIREN 356000000) are numbered past what the Luhn key allows;
+    INSEE checks them by another rule: their digits sum to a multiple of 5. Its head office
+    (35600000000048) is Luhn-valid, so either rule accepts it.
+    """
+    if len(siret) != 14 or not siret.isascii() or not siret.isdigit():
+        return False
+    digits = [int(char) for char in siret]
+    if siret.startswith(LA_POSTE_SIREN) and sum(digits) % 5 == 0:
+        return True
+    total = 0
+    for index, digit in enumerate(reversed(digits)):
+        if index % 2 == 1:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def _check_siret(value: str) -> str:
+    if not is_valid_siret(value):
+        raise ValueError("is not a valid SIRET (14 digits with a valid check key)")
+    return value
+
+
+def _check_indicators(codes: list[str] | None) -> list[str] | None:
+    if codes is None:
+        return codes
+    unknown = [code for code in codes if code not in INDICATORS_BY_CODE]
+    if unknown:
+        raise ValueError(f"unknown indicator code(s): {', '.join(unknown)} (see /reference/indicators)")
+    repeated = sorted({code for code in codes if codes.count(code) > 1})
+    if repeated:
+        raise ValueError(f"indicator code(s) listed more than once: {', '.join(repeated)}")
+    return codes
+
+
+Name = BoundedText(200, min_length=1)
+Description = BoundedText(5000)
+TargetPublic = BoundedText(2000)
+Address = BoundedText(300)
+Commune = BoundedText(100, min_length=1)
+LegalForm = BoundedText(100, min_length=1)
+Postcode = BoundedText(5, pattern=r"^[0-9]{5}$")
+# A commune's INSEE code: five digits, or 2A/2B and three digits in Corsica.
+InseeCode = BoundedText(5, pattern=r"^(?:[0-9]{5}|2[AB][0-9]{3})$")
+Siret = Annotated[BoundedText(14, pattern=r"^[0-9]{14}$"), AfterValidator(_check_siret)]
+# Plausible, not proven: one @, no spaces, a dot in the domain (email-validator is not installed).
+Email = BoundedText(254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+Phone = BoundedText(30, pattern=r"^\+?[0-9][0-9 .()-]{5,}$")
+Website = BoundedText(300, pattern=r"^(?i)https?://[^\s/?#:@]+\.[^\s/?#:@]+(?::[0-9]{1,5})?(?:[/?#]\S*)?$")
+Number = Annotated[int, Field(ge=1, le=MAX_NUMBER)]
+Position = Annotated[int, Field(ge=0, le=MAX_POSITION)]
+DurationMonths = Annotated[int, Field(ge=0, le=MAX_DURATION_MONTHS)]
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+
+
+def _not_null(value):
+    # Optional in an update means "may be left out", not "may be erased".
+    if value is None:
+        raise ValueError("may be omitted but not null")
+    return value
+
+
+# --- families ---------------------------------------------------------------------------
+
+
+class FamilyCreate(InputModel):
+    code: Slug
+    name: Name
+    position: Position = 0
+    description: Description | None = None
+
+
+class FamilyUpdate(InputModel):
+    code: Slug | None = None
+    name: Name | None = None
+    position: Position | None = None
+    description: Description | None = None
+
+    _required = field_validator("code", "name", "position")(_not_null)
+
+
+class FamilyRead(ReadModel):
+    code: str
+    name: str
+    position: int
+    description: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+# --- actions ----------------------------------------------------------------------------
+
+
+class ActionCreate(InputModel):
+    code: Slug
+    number: Number
+    family: Slug
+    name: Name
+    description: Description | None = None
+    target_public: TargetPublic | None = None
+    min_duration_months: DurationMonths | None = None
+    max_duration_months: DurationMonths | None = None
+    format: ActionFormat | None = None
+    indicators: list[str] = Field(default_factory=list, max_length=len(INDICATORS_BY_CODE))
+
+    _indicators = field_validator("indicators")(_check_indicators)
+
+
+class ActionUpdate(InputModel):
+    code: Slug | None = None
+    number: Number | None = None
+    family: Slug | None = None
+    name: Name | None = None
+    description: Description | None = None
+    target_public: TargetPublic | None = None
+    min_duration_months: DurationMonths | None = None
+    max_duration_months: DurationMonths | None = None
+    format: ActionFormat | None = None
+    indicators: list[str] | None = Field(default=None, max_length=len(INDICATORS_BY_CODE))
+
+    _required = field_validator("code", "number", "family", "name", "indicators")(_not_null)
+    _indicators = field_validator("indicators")(_check_indicators)
+
+
+class ActionRead(ReadModel):
+    code: str
+    number: int
+    family: str  # the family's code
+    name: str
+    description: str | None
+    target_public: str | None
+    min_duration_months: int | None
+    max_duration_months: int | None
+    format: ActionFormat | None
+    indicators: list[str]
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+# --- operators and sites ----------------------------------------------------------------
+
+
+class OperatorCreate(InputModel):
+    name: Name
+    legal_form: LegalForm | None = None
+    siret: Siret | None = None
+    address: Address | None = None
+    postcode: Postcode | None = None
+    commune: Commune | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    website: Website | None = None
+
+
+class OperatorUpdate(InputModel):
+    name: Name | None = None
+    legal_form: LegalForm | None = None
+    siret: Siret | None = None
+    address: Address | None = None
+    postcode: Postcode | None = None
+    commune: Commune | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    website: Website | None = None
+
+    _required = field_validator("name")(_not_null)
+
+
+class OperatorRead(ReadModel):
+    id: int
+    name: str
+    legal_form: str | None
+    siret: str | None
+    address: str | None
+    postcode: str | None
+    commune: str | None
+    email: str | None
+    phone: str | None
+    website: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class SiteCreate(InputModel):
+    name: Name
+    address: Address | None = None
+    postcode: Postcode | None = None
+    commune: Commune
+    insee_code: InseeCode | None = None
+    territory: Territory | None = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+
+
+class SiteRead(ReadModel):
+    id: int
+    operator_id: int
+    name: str
+    address: str | None
+    postcode: str | None
+    commune: str
+    insee_code: str | None
+    territory: Territory | None
+    latitude: float | None
+    longitude: float | None
+    created_at: Timestamp
+    updated_at: Timestamp

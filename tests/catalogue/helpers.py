@@ -1,0 +1,50 @@
+"""Assertions and row counts shared by the catalogue tests."""
+
+import itertools
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from app.audit.models import AuditEvent
+from app.catalogue.models import Action, Family, Operator, Site
+
+API = "/api/v1"
+_numbers = itertools.count(100)
+_codes = itertools.count(1)
+
+# The seed catalogue uses numbers 1–11 and plain codes: tests take numbers from 100 up and
+# codes prefixed with "t-", and assert only on the rows they created.
+
+
+def next_number() -> int:
+    return next(_numbers)
+
+
+def next_code(prefix: str) -> str:
+    return f"t-{prefix}-{next(_codes)}"
+
+
+def stored(session: Session) -> dict[str, int]:
+    """How many rows each catalogue table and the audit log hold: equal before/after = nothing stored."""
+    return {
+        model.__name__: session.execute(select(func.count()).select_from(model)).scalar_one()
+        for model in (Family, Action, Operator, Site, AuditEvent)
+    }
+
+
+def assert_problem(response, status: int, loc: list | None = None) -> dict:
+    """A problem+json answer with this status (and, when given, an error at `loc`)."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status
+    assert body["title"] and body["detail"] and body["type"]
+    if loc is not None:
+        assert loc in [error["loc"] for error in body.get("errors", [])], body
+    return body
+
+
+def codes_in(page: dict, wanted) -> list[str]:
+    """The codes of `page`'s items that belong to `wanted`, in the page's order."""
+    wanted = set(wanted)
+    return [item["code"] for item in page["items"] if item["code"] in wanted]
