@@ -122,6 +122,7 @@ def bootstrap(
 
     from app.auth.models import ApiKey
     from app.auth.service import create_key
+    from app.catalogue.models import Family
     from app.core.migrate import upgrade_head
     from app.pathways.models import Pathway
     from seed.demo import generate_demo
@@ -131,8 +132,10 @@ def bootstrap(
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     upgrade_head()
     with Session(get_engine()) as session:
-        typer.echo(load_catalogue(session=session))
-        session.commit()
+        # Once only: later starts keep what staff changed (`pdi seed` re-applies the files on demand).
+        if session.exec(select(Family.id).limit(1)).first() is None:
+            typer.echo(load_catalogue(session=session))
+            session.commit()
         has_pathways = session.exec(select(Pathway.id).limit(1)).first() is not None
         if with_demo and not has_pathways:
             typer.echo(generate_demo(session=session, scale=1, progress=True))

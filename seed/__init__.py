@@ -1,0 +1,1 @@
+"""Seed data: the catalogue of the bilan PDI 2019/2021 (data files + an idempotent loader)."""
