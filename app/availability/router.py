@@ -32,7 +32,9 @@ def list_availability(
     on: Annotated[IsoDay | None, Query(description="Day of the figures (default: today in Paris)")] = None,
     action: Annotated[str | None, Query(max_length=64, description="Action code")] = None,
     family: Annotated[str | None, Query(max_length=64, description="Family code")] = None,
-    commune: Annotated[str | None, Query(min_length=1, max_length=100, description="A site's commune, any case")] = None,
+    commune: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="A site's commune, any case")
+    ] = None,
     territory: Annotated[Territory | None, Query(description="A site's territory")] = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ):

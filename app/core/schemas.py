@@ -1,10 +1,11 @@
 """Base classes and field types for request and response bodies."""
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer, StringConstraints
 
 
 class InputModel(BaseModel):
@@ -49,3 +50,17 @@ Slug = BoundedText(64, min_length=1, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
 Timestamp = Annotated[datetime, AfterValidator(_as_utc)]
 # Euros are stored as exact decimals and written in JSON as numbers, not strings.
 Euros = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_day_only(value):
+    # pydantic alone would also read "1560556800" or "0" as Unix timestamps: a portal sending
+    # the wrong thing would silently get figures for another day.
+    if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
+        raise ValueError("Expected a date as YYYY-MM-DD")
+    return value
+
+
+IsoDay = Annotated[date, BeforeValidator(_iso_day_only)]

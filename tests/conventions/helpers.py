@@ -1,0 +1,61 @@
+"""What the conventions tests share: a small world of our own rows, and ways to see what was stored."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from app.audit.models import AuditEvent
+from app.catalogue.models import Action, Operator, Site
+from app.conventions.models import Convention, ConventionSite, ConventionYear
+from app.indicators.models import Period, PeriodStatus
+
+URL = "/api/v1/conventions"
+
+
+@dataclass
+class World:
+    action: Action
+    operator: Operator
+    sites: list[Site]  # the operator's sites
+    other_operator: Operator
+    other_site: Site  # belongs to other_operator
+
+
+def consolidate(session: Session, *years: int) -> None:
+    for year in years:
+        session.merge(Period(year=year, status=PeriodStatus.consolidated))
+    session.commit()
+
+
+def conventions_with_reference(session: Session, reference: str) -> int:
+    return session.exec(select(func.count()).select_from(Convention).where(Convention.reference == reference)).one()
+
+
+def stored_counts(session: Session) -> dict[str, int]:
+    """Row counts of everything a conventions write touches."""
+    return {
+        model.__name__: session.exec(select(func.count()).select_from(model)).one()
+        for model in (Convention, ConventionYear, ConventionSite, AuditEvent)
+    }
+
+
+def audit_events(session: Session, convention_id: int) -> list[AuditEvent]:
+    return list(
+        session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.entity == "convention", AuditEvent.entity_id == str(convention_id))
+            .order_by(AuditEvent.id)
+        )
+    )
+
+
+def assert_problem(response, status: int, loc: list | None = None) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["status"] == status
+    assert problem["title"] and problem["detail"]
+    if loc is not None:
+        assert loc in [error["loc"] for error in problem["errors"]], problem
+    return problem
