@@ -4,11 +4,12 @@ from fastapi import APIRouter, Header, Query, Response
 
 from app.auth.dependencies import CallerDep
 from app.availability import service
-from app.availability.schemas import AvailabilityPage, IsoDay
+from app.availability.schemas import AvailabilityPage
 from app.catalogue.models import Territory
 from app.core import time as clock
 from app.core.db import SessionDep
 from app.core.errors import responses
+from app.core.schemas import IsoDay
 from app.core.etag import etag_of
 from app.core.pagination import PageDep
 
