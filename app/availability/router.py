@@ -9,9 +9,9 @@ from app.catalogue.models import Territory
 from app.core import time as clock
 from app.core.db import SessionDep
 from app.core.errors import responses
-from app.core.schemas import IsoDay
 from app.core.etag import etag_of
 from app.core.pagination import PageDep
+from app.core.schemas import IsoDay
 
 router = APIRouter(prefix="/availability", tags=["availability"])
 
