@@ -5,11 +5,12 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from app.auth.dependencies import AdminDep, KeyHolderDep
 from app.conventions import service
 from app.conventions.models import ConventionStatus
-from app.conventions.schemas import MAX_INT, ConventionCreate, ConventionRead, ConventionUpdate, ConventionYearBody
+from app.conventions.schemas import ConventionCreate, ConventionRead, ConventionUpdate, ConventionYearBody
 from app.core.db import SessionDep
 from app.core.errors import responses
 from app.core.etag import with_etag
 from app.core.pagination import Page, PageDep
+from app.core.schemas import MAX_INT
 
 router = APIRouter(prefix="/conventions", tags=["conventions"])
 

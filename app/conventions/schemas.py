@@ -6,12 +6,9 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, field_validator
 
 from app.conventions.models import BudgetKind, ConventionStatus
-from app.core.schemas import BoundedText, Euros, InputModel, ReadModel, Timestamp
+from app.core.schemas import BoundedText, Euros, InputModel, ReadModel, RowId, Timestamp
 from app.reference.indicators import INDICATORS_BY_CODE
 
-# Ids and counts go into 32-bit integer columns: a bigger number is bad input, not a database error.
-MAX_INT = 2_147_483_647
-RowId = Annotated[int, Field(ge=1, le=MAX_INT)]
 Reference = BoundedText(64, min_length=1)
 ActionCode = BoundedText(64, min_length=1)
 # The column is Numeric(14, 2): euros and cents, up to 999 999 999 999.99.

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
 
 
 class InputModel(BaseModel):
@@ -42,6 +42,10 @@ def _as_utc(moment: datetime) -> datetime:
     # into an ETag) the same whichever database or session it comes from.
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
+
+# Ids go into 32-bit integer columns: a bigger number is bad input, not a database error.
+MAX_INT = 2_147_483_647
+RowId = Annotated[int, Field(ge=1, le=MAX_INT)]
 
 ShortText = BoundedText(200, min_length=1)
 LongText = BoundedText(5000)

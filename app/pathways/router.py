@@ -1,3 +1,201 @@
-from fastapi import APIRouter
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
+
+from app.core.db import SessionDep
+from app.core.errors import responses
+from app.core.etag import with_etag
+from app.core.pagination import Page, PageDep
+from app.core.schemas import MAX_INT
+from app.pathways import activity, exit_records, service
+from app.pathways.access import (
+    ActivityReaderDep,
+    ActivityWriterDep,
+    PathwayReaderDep,
+    PathwayWriterDep,
+    PrescriberDep,
+)
+from app.pathways.exit_records import CSV_TYPE, JSON_TYPE, Batch
+from app.pathways.models import ActivityMetric, PathwayStatus
+from app.pathways.schemas import (
+    EXIT_RECORD_COLUMNS,
+    ActivityRecordCreate,
+    ActivityRecordRead,
+    CancelIn,
+    EntryIn,
+    ExitIn,
+    ExitRecordIn,
+    ExitRecordsAnswer,
+    PathwayCreate,
+    PathwayRead,
+    PathwayUpdate,
+)
 
 router = APIRouter()
+
+PathwayId = Annotated[int, Path(ge=1, le=MAX_INT)]
+ConventionId = Annotated[int, Path(ge=1, le=MAX_INT)]
+IfMatch = Annotated[str | None, Header(description="The ETag last read: 412 if the pathway changed since")]
+
+
+@router.get("/pathways", response_model=Page[PathwayRead], tags=["pathways"], responses=responses(401, 403, 422))
+def list_pathways(
+    session: SessionDep,
+    caller: PathwayReaderDep,
+    page: PageDep,
+    convention: Annotated[int | None, Query(ge=1, le=MAX_INT, description="Convention id")] = None,
+    action: Annotated[str | None, Query(max_length=64, description="Action code")] = None,
+    operator: Annotated[int | None, Query(ge=1, le=MAX_INT, description="Operator id")] = None,
+    status: PathwayStatus | None = None,
+    active_on: Annotated[date | None, Query(description="Stays covering that day")] = None,
+    updated_since: Annotated[datetime | None, Query(description="Changed at or after that moment")] = None,
+):
+    """Pathways the caller may read, oldest first."""
+    return service.list_pathways(
+        session=session,
+        caller=caller,
+        params=page,
+        convention_id=convention,
+        action=action,
+        operator_id=operator,
+        status=status,
+        active_on=active_on,
+        updated_since=updated_since,
+    )
+
+
+@router.post(
+    "/pathways",
+    response_model=PathwayRead,
+    status_code=201,
+    tags=["pathways"],
+    responses=responses(401, 403, 404, 409, 422),
+)
+def create_pathway(session: SessionDep, caller: PrescriberDep, body: PathwayCreate, response: Response):
+    """Prescribe a pathway (or import a whole one: entry and exit given at once)."""
+    pathway = service.create_pathway(session=session, caller=caller, body=body)
+    return with_etag(response, service.read_model(pathway))
+
+
+@router.get("/pathways/{pathway_id}", response_model=PathwayRead, tags=["pathways"], responses=responses(401, 403, 404))
+def get_pathway(session: SessionDep, caller: PathwayReaderDep, pathway_id: PathwayId, response: Response):
+    """One pathway."""
+    pathway = service.get_pathway(session=session, caller=caller, pathway_id=pathway_id)
+    return with_etag(response, service.read_model(pathway))
+
+
+@router.patch(
+    "/pathways/{pathway_id}",
+    response_model=PathwayRead,
+    tags=["pathways"],
+    responses=responses(401, 403, 404, 409, 412, 422),
+)
+def update_pathway(
+    session: SessionDep,
+    caller: PathwayWriterDep,
+    pathway_id: PathwayId,
+    body: PathwayUpdate,
+    response: Response,
+    if_match: IfMatch = None,
+):
+    """Correct a pathway; every rule is checked again."""
+    pathway = service.update_pathway(
+        session=session, caller=caller, pathway_id=pathway_id, body=body, if_match=if_match
+    )
+    return with_etag(response, service.read_model(pathway))
+
+
+LIFECYCLE_ERRORS = responses(401, 403, 404, 409, 422)
+
+
+@router.post("/pathways/{pathway_id}/entry", response_model=PathwayRead, tags=["pathways"], responses=LIFECYCLE_ERRORS)
+def enter_pathway(
+    session: SessionDep, caller: PathwayWriterDep, pathway_id: PathwayId, body: EntryIn, response: Response
+):
+    """Record the person's entry (the same entry again changes nothing)."""
+    pathway = service.enter(session=session, caller=caller, pathway_id=pathway_id, body=body)
+    return with_etag(response, service.read_model(pathway))
+
+
+@router.post("/pathways/{pathway_id}/exit", response_model=PathwayRead, tags=["pathways"], responses=LIFECYCLE_ERRORS)
+def exit_pathway(
+    session: SessionDep, caller: PathwayWriterDep, pathway_id: PathwayId, body: ExitIn, response: Response
+):
+    """Record the person's exit (the same exit again changes nothing; another one is a 409)."""
+    pathway = service.exit_pathway(session=session, caller=caller, pathway_id=pathway_id, body=body)
+    return with_etag(response, service.read_model(pathway))
+
+
+@router.post("/pathways/{pathway_id}/cancel", response_model=PathwayRead, tags=["pathways"], responses=LIFECYCLE_ERRORS)
+def cancel_pathway(
+    session: SessionDep, caller: PathwayWriterDep, pathway_id: PathwayId, body: CancelIn, response: Response
+):
+    """Cancel a prescription that did not lead to an entry."""
+    pathway = service.cancel(session=session, caller=caller, pathway_id=pathway_id, body=body)
+    return with_etag(response, service.read_model(pathway))
+
+
+_CSV_HEADER = ",".join(EXIT_RECORD_COLUMNS)
+
+
+@router.post(
+    "/exit-records",
+    response_model=ExitRecordsAnswer,
+    tags=["pathways"],
+    responses=responses(400, 401, 403, 413, 415, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON_TYPE: {"schema": {"type": "array", "items": ExitRecordIn.model_json_schema()}},
+                CSV_TYPE: {"schema": {"type": "string", "description": f"Header line: {_CSV_HEADER}"}},
+            },
+        }
+    },
+)
+def post_exit_records(
+    session: SessionDep,
+    caller: PathwayWriterDep,
+    batch: Annotated[Batch, Depends(exit_records.read_batch)],
+    atomic: Annotated[bool, Query(description="All or nothing: any bad item stores nothing (422)")] = False,
+):
+    """Record a batch of exits, each by pathway_id or by (convention_id, beneficiary_ref, entered_on)."""
+    items = exit_records.parse_items(batch)
+    return exit_records.record_exits(session=session, caller=caller, items=items, atomic=atomic)
+
+
+@router.get(
+    "/conventions/{convention_id}/activity",
+    response_model=Page[ActivityRecordRead],
+    tags=["activity"],
+    responses=responses(401, 403, 404, 422),
+)
+def list_activity(
+    session: SessionDep,
+    caller: ActivityReaderDep,
+    convention_id: ConventionId,
+    page: PageDep,
+    metric: ActivityMetric | None = None,
+    from_: Annotated[date | None, Query(alias="from", description="First day (inclusive)")] = None,
+    to: Annotated[date | None, Query(description="Last day (inclusive)")] = None,
+):
+    """Activity counters reported on a convention, by date."""
+    return activity.list_activity(
+        session=session, caller=caller, convention_id=convention_id, params=page, metric=metric, from_=from_, to=to
+    )
+
+
+@router.post(
+    "/conventions/{convention_id}/activity",
+    response_model=ActivityRecordRead,
+    status_code=201,
+    tags=["activity"],
+    responses=responses(401, 403, 404, 409, 422),
+)
+def record_activity(
+    session: SessionDep, caller: ActivityWriterDep, convention_id: ConventionId, body: ActivityRecordCreate
+):
+    """Report an activity counter (e.g. vehicle rental days) on a convention."""
+    row = activity.record_activity(session=session, caller=caller, convention_id=convention_id, body=body)
+    return ActivityRecordRead.model_validate(row)

@@ -1,0 +1,121 @@
+"""Who may see and change pathways, exits and activity: the one place that decides.
+
+- admin: everything;
+- operator: pathways, exits and activity of its own operator's conventions only; anything else
+  is a 404 (never a 403, which would confirm it exists) and lists never show it;
+- portal: creates prescriptions on any convention and reads back the pathways it created; reads
+  activity counters; nothing else (403);
+- reader: activity counters only (they are no personal data); 403 on pathways;
+- anonymous: 401.
+"""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy import ColumnElement, true
+from sqlmodel import Session, select
+
+from app.auth.dependencies import require_role
+from app.auth.models import Role
+from app.auth.service import Caller
+from app.conventions.models import Convention, ConventionStatus
+from app.core.errors import Forbidden, InvalidInput, NotFound
+from app.pathways.models import Beneficiary, Pathway
+
+# Route-level gates (401 anonymous, 403 other roles).
+PathwayReaderDep = Annotated[Caller, Depends(require_role(Role.admin, Role.operator, Role.portal))]
+PrescriberDep = PathwayReaderDep
+PathwayWriterDep = Annotated[Caller, Depends(require_role(Role.admin, Role.operator))]
+ActivityReaderDep = Annotated[Caller, Depends(require_role(Role.admin, Role.operator, Role.portal, Role.reader))]
+ActivityWriterDep = PathwayWriterDep
+
+
+def _is_operator(caller: Caller) -> bool:
+    return caller.role == Role.operator
+
+
+def pathway_visibility(caller: Caller) -> ColumnElement[bool]:
+    """Condition on Pathway (joined to its Convention) selecting what the caller may read."""
+    if _is_operator(caller):
+        return Convention.operator_id == caller.operator_id
+    if caller.role == Role.portal:
+        return Pathway.created_by_key_id == caller.key_id
+    if caller.role == Role.admin:
+        return true()
+    raise Forbidden("This key cannot read pathways")
+
+
+def _one_pathway(session: Session, caller: Caller, *conditions, for_update: bool) -> Pathway | None:
+    statement = (
+        select(Pathway)
+        .join(Convention, Convention.id == Pathway.convention_id)
+        .where(pathway_visibility(caller), *conditions)
+    )
+    if for_update:
+        # Locks the pathway row (PostgreSQL) until commit; SQLite serialises writers anyway.
+        statement = statement.with_for_update(of=Pathway).execution_options(populate_existing=True)
+    return session.exec(statement).first()
+
+
+def visible_pathway(*, session: Session, caller: Caller, pathway_id: int) -> Pathway:
+    """The pathway if the caller may read it, else 404."""
+    pathway = _one_pathway(session, caller, Pathway.id == pathway_id, for_update=False)
+    if pathway is None:
+        raise NotFound(f"Pathway {pathway_id} does not exist")
+    return pathway
+
+
+def _check_writer(caller: Caller) -> None:
+    if caller.role not in (Role.admin, Role.operator):
+        raise Forbidden("Only admin and operator keys write pathways, exits and activity")
+
+
+def writable_pathway(*, session: Session, caller: Caller, pathway_id: int) -> Pathway:
+    """The pathway, locked, if the caller may change it: 403 for read-only roles, 404 if not theirs."""
+    _check_writer(caller)
+    pathway = _one_pathway(session, caller, Pathway.id == pathway_id, for_update=True)
+    if pathway is None:
+        raise NotFound(f"Pathway {pathway_id} does not exist")
+    return pathway
+
+
+def writable_pathway_by_entry(
+    *, session: Session, caller: Caller, convention_id: int, ref_hash: str, entered_on: date
+) -> Pathway:
+    """The pathway of one person entered on one day in one convention, locked; 404 if not theirs."""
+    _check_writer(caller)
+    pathway = _one_pathway(
+        session,
+        caller,
+        Pathway.convention_id == convention_id,
+        Pathway.beneficiary_id == select(Beneficiary.id).where(Beneficiary.ref_hash == ref_hash).scalar_subquery(),
+        Pathway.entered_on == entered_on,
+        for_update=True,
+    )
+    if pathway is None:
+        raise NotFound(f"No pathway of this beneficiary entered on {entered_on} in convention {convention_id}")
+    return pathway
+
+
+def convention_for_activity(*, session: Session, caller: Caller, convention_id: int, write: bool) -> Convention:
+    """The convention whose activity the caller reads or writes; 404 when it is not theirs."""
+    if write:
+        _check_writer(caller)
+    convention = session.get(Convention, convention_id)
+    if convention is None or (_is_operator(caller) and convention.operator_id != caller.operator_id):
+        raise NotFound(f"Convention {convention_id} does not exist")
+    return convention
+
+
+def check_can_create_on(*, caller: Caller, convention: Convention, stay_fields: list[str]) -> None:
+    """An operator creates pathways on its own conventions only (404 for another's); a portal key
+    posts prescriptions, not stays (403 when it sends entry or exit fields), on active conventions."""
+    if _is_operator(caller) and convention.operator_id != caller.operator_id:
+        raise NotFound(f"Convention {convention.id} does not exist")
+    if caller.role == Role.portal and stay_fields:
+        raise Forbidden(f"A portal key posts prescriptions only; it cannot send {', '.join(stay_fields)}")
+    if caller.role == Role.portal and convention.status != ConventionStatus.active:
+        raise InvalidInput(
+            f"Convention {convention.id} is not active: it takes no prescriptions", loc=["body", "convention_id"]
+        )

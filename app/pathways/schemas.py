@@ -1,0 +1,172 @@
+"""Bodies of the pathways API: beneficiaries, pathways and their lifecycle, exit records, activity."""
+
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+
+from app.catalogue.models import Territory
+from app.core.schemas import BoundedText, InputModel, ReadModel, RowId, Timestamp
+from app.core.time import today
+from app.pathways.models import ActivityMetric, Household, PathwayStatus, Sex
+from app.reference.exit_reasons import EXIT_REASONS_BY_CODE
+
+# The person's file number: hashed on arrival, never stored nor returned.
+BeneficiaryRef = BoundedText(64, min_length=1)
+Hours = Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)]
+# Metropolitan INSEE codes are 5 digits; Corsica's start with 2A / 2B.
+InseeCode = BoundedText(5, pattern=r"^(\d{5}|2[AB]\d{3})$")
+ReasonText = BoundedText(500, min_length=1)
+
+
+def _known_exit_reason(code: str) -> str:
+    if code not in EXIT_REASONS_BY_CODE:
+        raise ValueError(f"'{code}' is not an exit reason (see /reference/exit-reasons)")
+    return code
+
+
+ExitReasonCode = Annotated[str, StringConstraints(max_length=32), AfterValidator(_known_exit_reason)]
+
+
+def _not_after_this_year(year: int) -> int:
+    if year > today().year:
+        raise ValueError("birth_year cannot be in the future")
+    return year
+
+
+BirthYear = Annotated[int, Field(ge=1900), AfterValidator(_not_after_this_year)]
+
+
+class BeneficiaryFields(InputModel):
+    """What is known of the person besides the file number; fields given overwrite, absent ones stay."""
+
+    birth_year: BirthYear | None = None
+    sex: Sex | None = None
+    insee_code: InseeCode | None = None
+    territory: Territory | None = None
+    household: Household | None = None
+    self_employed: bool | None = None
+
+
+class PathwayCreate(InputModel):
+    convention_id: RowId
+    beneficiary_ref: BeneficiaryRef = Field(description="The person's file number; stored only as a keyed hash")
+    beneficiary: BeneficiaryFields | None = None
+    prescribed_on: date
+    # A historical import posts a whole pathway at once; a prescription gives none of these.
+    entered_on: date | None = None
+    planned_end_on: date | None = None
+    exited_on: date | None = None
+    exit_reason: ExitReasonCode | None = None
+    hours: Hours | None = None
+    site_id: RowId | None = None
+
+    def stay_fields_given(self) -> list[str]:
+        """Fields beyond a prescription (a portal key may not send them)."""
+        stay_fields = ("entered_on", "planned_end_on", "exited_on", "exit_reason", "hours")
+        return [name for name in stay_fields if getattr(self, name) is not None]
+
+
+class PathwayUpdate(InputModel):
+    """Corrections: every rule is checked again on the result. `prescribed_on` cannot be null."""
+
+    beneficiary: BeneficiaryFields | None = None
+    prescribed_on: date = None  # type: ignore[assignment]  # absent: unchanged; null: refused
+    entered_on: date | None = None
+    planned_end_on: date | None = None
+    exited_on: date | None = None
+    exit_reason: ExitReasonCode | None = None
+    hours: Hours | None = None
+    site_id: RowId | None = None
+
+
+class EntryIn(InputModel):
+    entered_on: date
+    planned_end_on: date | None = None
+    site_id: RowId | None = None
+
+
+class ExitIn(InputModel):
+    exited_on: date
+    exit_reason: ExitReasonCode
+    hours: Hours | None = None
+
+
+class CancelIn(InputModel):
+    cancelled_on: date | None = Field(default=None, description="Default: today")
+    cancel_reason: ReasonText
+
+
+class PathwayRead(ReadModel):
+    id: int
+    convention_id: int
+    beneficiary_id: int
+    prescribed_on: date
+    entered_on: date | None
+    planned_end_on: date | None
+    exited_on: date | None
+    exit_reason: str | None
+    hours: float | None
+    site_id: int | None
+    cancelled_on: date | None
+    cancel_reason: str | None
+    status: PathwayStatus
+    updated_at: Timestamp
+
+
+class ExitRecordIn(InputModel):
+    """One exit of a batch: the pathway by `pathway_id`, or by (convention_id, beneficiary_ref, entered_on)."""
+
+    pathway_id: RowId | None = None
+    convention_id: RowId | None = None
+    beneficiary_ref: BeneficiaryRef | None = None
+    entered_on: date | None = None
+    exited_on: date
+    exit_reason: ExitReasonCode
+    hours: Hours | None = None
+
+    @model_validator(mode="after")
+    def names_its_pathway_one_way(self) -> "ExitRecordIn":
+        natural_key = (self.convention_id, self.beneficiary_ref, self.entered_on)
+        if self.pathway_id is not None:
+            if any(part is not None for part in natural_key):
+                raise ValueError("give pathway_id, or convention_id + beneficiary_ref + entered_on, not both")
+        elif any(part is None for part in natural_key):
+            raise ValueError("give pathway_id, or all of convention_id, beneficiary_ref and entered_on")
+        return self
+
+
+EXIT_RECORD_COLUMNS = tuple(ExitRecordIn.model_fields)
+
+
+class ExitRecordResult(BaseModel):
+    index: int
+    status: str = Field(description="created | unchanged | error")
+    pathway_id: int | None = None
+    problem: dict[str, Any] | None = Field(default=None, description="RFC 9457 problem of an item in error")
+
+
+class ExitRecordCounts(BaseModel):
+    created: int = 0
+    unchanged: int = 0
+    error: int = 0
+
+
+class ExitRecordsAnswer(BaseModel):
+    results: list[ExitRecordResult]
+    counts: ExitRecordCounts
+
+
+class ActivityRecordCreate(InputModel):
+    on: date
+    metric: ActivityMetric
+    quantity: int = Field(ge=0, le=1_000_000)
+
+
+class ActivityRecordRead(ReadModel):
+    id: int
+    convention_id: int
+    on: date = Field(validation_alias="recorded_on")
+    metric: ActivityMetric
+    quantity: int
+    created_at: Timestamp

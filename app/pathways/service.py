@@ -1,0 +1,437 @@
+"""Pathways and their beneficiaries: the rules every write must pass.
+
+A pathway's dates feed the indicators, so each write checks, in this order: the dates among
+themselves and against today; the convention (status, dates, sites); the consolidated years it
+would change; and, with the beneficiary's row locked, that the person has no other open pathway
+nor an overlapping stay in the same convention. Locking the beneficiary first is what keeps two
+concurrent requests from both creating overlapping pathways.
+"""
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import and_, or_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import ColumnElement
+from sqlmodel import Session, select
+
+from app.audit.service import record
+from app.auth.service import Caller
+from app.catalogue.models import Action
+from app.conventions.models import Convention, ConventionSite, ConventionStatus
+from app.core.config import get_settings
+from app.core.errors import Conflict, InvalidInput
+from app.core.etag import check_if_match
+from app.core.pagination import Page, PageParams, paginate
+from app.core.security import pseudonymise
+from app.core.time import today
+from app.indicators.periods import ensure_open
+from app.pathways import access
+from app.pathways.models import Beneficiary, Pathway, PathwayStatus
+from app.pathways.schemas import (
+    BeneficiaryFields,
+    CancelIn,
+    EntryIn,
+    ExitIn,
+    PathwayCreate,
+    PathwayRead,
+    PathwayUpdate,
+)
+
+AUDIT_PATHWAY = "pathway"
+AUDIT_BENEFICIARY = "beneficiary"
+
+# The fields of a pathway an indicator reads: changing one changes some year's figures.
+FIGURE_FIELDS = ("prescribed_on", "entered_on", "exited_on", "exit_reason", "hours", "cancelled_on")
+# Every field a write may set, i.e. the state the rules are checked on.
+STATE_FIELDS = (*FIGURE_FIELDS, "planned_end_on", "site_id", "cancel_reason")
+
+
+def read_model(pathway: Pathway) -> PathwayRead:
+    return PathwayRead.model_validate(pathway)
+
+
+def ref_hash_of(beneficiary_ref: str) -> str:
+    return pseudonymise(beneficiary_ref, secret=get_settings().secret_key)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def _status_condition(status: PathwayStatus) -> ColumnElement[bool]:
+    """The SQL twin of `Pathway.status`."""
+    not_cancelled = Pathway.cancelled_on.is_(None)
+    if status == PathwayStatus.cancelled:
+        return Pathway.cancelled_on.is_not(None)
+    if status == PathwayStatus.exited:
+        return and_(not_cancelled, Pathway.exited_on.is_not(None))
+    if status == PathwayStatus.active:
+        return and_(not_cancelled, Pathway.exited_on.is_(None), Pathway.entered_on.is_not(None))
+    return and_(not_cancelled, Pathway.exited_on.is_(None), Pathway.entered_on.is_(None))
+
+
+def list_pathways(
+    *,
+    session: Session,
+    caller: Caller,
+    params: PageParams,
+    convention_id: int | None = None,
+    action: str | None = None,
+    operator_id: int | None = None,
+    status: PathwayStatus | None = None,
+    active_on: date | None = None,
+    updated_since: datetime | None = None,
+) -> Page[PathwayRead]:
+    statement = (
+        select(Pathway)
+        .join(Convention, Convention.id == Pathway.convention_id)
+        .where(access.pathway_visibility(caller))
+        .order_by(Pathway.id)
+    )
+    if convention_id is not None:
+        statement = statement.where(Pathway.convention_id == convention_id)
+    if action is not None:
+        statement = statement.where(
+            Convention.action_id == select(Action.id).where(Action.code == action).scalar_subquery()
+        )
+    if operator_id is not None:
+        statement = statement.where(Convention.operator_id == operator_id)
+    if status is not None:
+        statement = statement.where(_status_condition(status))
+    if active_on is not None:
+        statement = statement.where(
+            Pathway.cancelled_on.is_(None),
+            Pathway.entered_on <= active_on,
+            or_(Pathway.exited_on.is_(None), Pathway.exited_on >= active_on),
+        )
+    if updated_since is not None:
+        # Stored in UTC (SQLite keeps no offset): compare in UTC whatever offset the client sent.
+        since = updated_since.replace(tzinfo=UTC) if updated_since.tzinfo is None else updated_since.astimezone(UTC)
+        statement = statement.where(Pathway.updated_at >= since)
+    rows, total = paginate(session, statement, params)
+    return Page(items=[read_model(row) for row in rows], total=total, page=params.page, size=params.size)
+
+
+def get_pathway(*, session: Session, caller: Caller, pathway_id: int) -> Pathway:
+    return access.visible_pathway(session=session, caller=caller, pathway_id=pathway_id)
+
+
+# --- rules -------------------------------------------------------------------------------------
+
+
+def _state(pathway: Pathway | None) -> dict[str, Any]:
+    if pathway is None:
+        return dict.fromkeys(STATE_FIELDS)
+    return {name: getattr(pathway, name) for name in STATE_FIELDS}
+
+
+def _check_dates(state: dict[str, Any]) -> None:
+    """Rules among the dates themselves and against today (422)."""
+    now = today()
+    for name in ("prescribed_on", "entered_on", "exited_on", "cancelled_on"):
+        if state[name] is not None and state[name] > now:
+            raise InvalidInput(f"{name} cannot be in the future", loc=["body", name])
+    entered_on, exited_on = state["entered_on"], state["exited_on"]
+    if entered_on is not None and entered_on < state["prescribed_on"]:
+        raise InvalidInput("entered_on cannot be before prescribed_on", loc=["body", "entered_on"])
+    if exited_on is not None and entered_on is None:
+        raise InvalidInput("An exit needs an entry: entered_on is missing", loc=["body", "entered_on"])
+    if exited_on is not None and exited_on < entered_on:
+        raise InvalidInput("exited_on cannot be before entered_on", loc=["body", "exited_on"])
+    if exited_on is not None and state["exit_reason"] is None:
+        raise InvalidInput("An exit needs an exit_reason", loc=["body", "exit_reason"])
+    if exited_on is None and state["exit_reason"] is not None:
+        raise InvalidInput("exit_reason needs exited_on", loc=["body", "exited_on"])
+    planned_end_on = state["planned_end_on"]
+    if planned_end_on is not None and planned_end_on < (entered_on or state["prescribed_on"]):
+        raise InvalidInput(
+            "planned_end_on cannot be before the entry (or the prescription)", loc=["body", "planned_end_on"]
+        )
+    if state["cancelled_on"] is not None:
+        if entered_on is not None:
+            raise Conflict("A cancelled prescription cannot have an entry")
+        if state["cancelled_on"] < state["prescribed_on"]:
+            raise InvalidInput("cancelled_on cannot be before prescribed_on", loc=["body", "cancelled_on"])
+
+
+def _check_convention_fit(*, session: Session, state: dict[str, Any], convention: Convention) -> None:
+    """The entry within the convention's dates, the site among its sites (422)."""
+    entered_on = state["entered_on"]
+    if entered_on is not None and not convention.start_on <= entered_on <= convention.end_on:
+        raise InvalidInput(
+            f"entered_on must lie within the convention's dates ({convention.start_on} to {convention.end_on})",
+            loc=["body", "entered_on"],
+        )
+    site_id = state["site_id"]
+    if site_id is not None and session.get(ConventionSite, (convention.id, site_id)) is None:
+        raise InvalidInput(f"Site {site_id} is not a site of convention {convention.id}", loc=["body", "site_id"])
+
+
+def _years_between(first: date, second: date) -> set[int]:
+    low, high = sorted((first, second))
+    return set(range(low.year, high.year + 1))
+
+
+def _stay(state: dict[str, Any]) -> tuple[date, date] | None:
+    if state["entered_on"] is None or state["cancelled_on"] is not None:
+        return None
+    return state["entered_on"], state["exited_on"] or today()
+
+
+def touched_years(before: dict[str, Any], after: dict[str, Any]) -> set[int]:
+    """The years whose figures a write from `before` to `after` would change.
+
+    Each changed date's old and new years; and, since a stay counts every day it covers
+    (persons present, occupancy, hours), the years between a stay's old and new bounds.
+    """
+    years: set[int] = set()
+    for name in ("prescribed_on", "entered_on", "exited_on", "cancelled_on"):
+        if before[name] != after[name]:
+            years |= {day.year for day in (before[name], after[name]) if day is not None}
+    if before["cancelled_on"] != after["cancelled_on"]:
+        years.add(after["prescribed_on"].year)  # a cancelled prescription may leave the counts
+    if before["exit_reason"] != after["exit_reason"] and after["exited_on"] is not None:
+        years.add(after["exited_on"].year)
+    old_stay, new_stay = _stay(before), _stay(after)
+    if old_stay != new_stay:
+        if old_stay is None or new_stay is None:
+            years |= _years_between(*(old_stay or new_stay))
+        else:
+            for old_bound, new_bound in zip(old_stay, new_stay):
+                if old_bound != new_bound:
+                    years |= _years_between(old_bound, new_bound)
+    if before["hours"] != after["hours"]:
+        for stay in (old_stay, new_stay):
+            if stay is not None:
+                years |= _years_between(*stay)
+    return years
+
+
+def _lock_beneficiary(session: Session, *condition) -> Beneficiary | None:
+    statement = select(Beneficiary).where(*condition).with_for_update().execution_options(populate_existing=True)
+    return session.exec(statement).first()
+
+
+def _check_no_overlap(
+    *, session: Session, state: dict[str, Any], convention_id: int, beneficiary_id: int, pathway_id: int | None
+) -> None:
+    """409 when the person already has, in this convention, an open pathway while this one is
+    open, or a stay sharing a day with this one's. Call with the beneficiary row locked."""
+    if state["cancelled_on"] is not None:
+        return
+    clashes = []
+    if state["exited_on"] is None:
+        clashes.append(Pathway.exited_on.is_(None))
+    if state["entered_on"] is not None:
+        shares_a_day = and_(
+            Pathway.entered_on.is_not(None),
+            or_(Pathway.exited_on.is_(None), Pathway.exited_on >= state["entered_on"]),
+        )
+        if state["exited_on"] is not None:
+            shares_a_day = and_(shares_a_day, Pathway.entered_on <= state["exited_on"])
+        clashes.append(shares_a_day)
+    statement = select(Pathway.id).where(
+        Pathway.convention_id == convention_id,
+        Pathway.beneficiary_id == beneficiary_id,
+        Pathway.cancelled_on.is_(None),
+        or_(*clashes),
+    )
+    if pathway_id is not None:
+        statement = statement.where(Pathway.id != pathway_id)
+    other_id = session.exec(statement.order_by(Pathway.id).limit(1)).first()
+    if other_id is not None:
+        raise Conflict(
+            f"This beneficiary already has pathway {other_id} in convention {convention_id}, "
+            "open at the same time or with a stay overlapping this one"
+        )
+
+
+def _apply(*, session: Session, caller: Caller, pathway: Pathway, after: dict[str, Any], action: str) -> list[str]:
+    changed = [name for name in STATE_FIELDS if getattr(pathway, name) != after[name]]
+    if not changed:
+        return changed
+    for name in changed:
+        setattr(pathway, name, after[name])
+    session.add(pathway)
+    record(session=session, caller=caller, entity=AUDIT_PATHWAY, entity_id=pathway.id, action=action, fields=changed)
+    session.flush()
+    return changed
+
+
+# --- beneficiaries -----------------------------------------------------------------------------
+
+
+def upsert_beneficiary(
+    *, session: Session, caller: Caller, beneficiary_ref: str, fields: BeneficiaryFields | None
+) -> Beneficiary:
+    """The person of this file number, created if new, its row locked until commit; the fields
+    given overwrite the stored ones, absent ones are kept."""
+    ref_hash = ref_hash_of(beneficiary_ref)
+    beneficiary = _lock_beneficiary(session, Beneficiary.ref_hash == ref_hash)
+    created = beneficiary is None
+    if created:
+        try:
+            with session.begin_nested():
+                beneficiary = Beneficiary(ref_hash=ref_hash)
+                session.add(beneficiary)
+                session.flush()
+        except IntegrityError:
+            # Another request created the same person meanwhile: wait for its row instead.
+            created = False
+            beneficiary = _lock_beneficiary(session, Beneficiary.ref_hash == ref_hash)
+    _update_beneficiary(session=session, caller=caller, beneficiary=beneficiary, fields=fields, created=created)
+    return beneficiary
+
+
+def _update_beneficiary(
+    *, session: Session, caller: Caller, beneficiary: Beneficiary, fields: BeneficiaryFields | None, created: bool
+) -> None:
+    given = fields.model_dump(exclude_unset=True) if fields is not None else {}
+    changed = [name for name, value in given.items() if getattr(beneficiary, name) != value]
+    for name in changed:
+        setattr(beneficiary, name, given[name])
+    if created or changed:
+        session.add(beneficiary)
+        record(
+            session=session,
+            caller=caller,
+            entity=AUDIT_BENEFICIARY,
+            entity_id=beneficiary.id,
+            action="create" if created else "update",
+            fields=["ref_hash", *changed] if created else changed,
+        )
+        session.flush()
+
+
+# --- writes ------------------------------------------------------------------------------------
+
+
+def _convention_for_new_pathway(*, session: Session, caller: Caller, body: PathwayCreate) -> Convention:
+    convention = session.get(Convention, body.convention_id)
+    if convention is None:
+        raise InvalidInput(f"Convention {body.convention_id} does not exist", loc=["body", "convention_id"])
+    access.check_can_create_on(caller=caller, convention=convention, stay_fields=body.stay_fields_given())
+    if convention.status in (ConventionStatus.draft, ConventionStatus.cancelled):
+        raise InvalidInput(
+            f"Convention {convention.id} is {convention.status}: it takes no pathways", loc=["body", "convention_id"]
+        )
+    return convention
+
+
+def create_pathway(*, session: Session, caller: Caller, body: PathwayCreate) -> Pathway:
+    after = _state(None) | body.model_dump(include=set(STATE_FIELDS))
+    _check_dates(after)
+    convention = _convention_for_new_pathway(session=session, caller=caller, body=body)
+    _check_convention_fit(session=session, state=after, convention=convention)
+    ensure_open(session=session, years=touched_years(_state(None), after))
+    beneficiary = upsert_beneficiary(
+        session=session, caller=caller, beneficiary_ref=body.beneficiary_ref, fields=body.beneficiary
+    )
+    _check_no_overlap(
+        session=session, state=after, convention_id=convention.id, beneficiary_id=beneficiary.id, pathway_id=None
+    )
+    pathway = Pathway(
+        convention_id=convention.id,
+        beneficiary_id=beneficiary.id,
+        created_by_key_id=caller.key_id,
+        **{name: value for name, value in after.items() if value is not None},
+    )
+    session.add(pathway)
+    session.flush()
+    written = ["convention_id", "beneficiary_id", *(name for name, value in after.items() if value is not None)]
+    record(session=session, caller=caller, entity=AUDIT_PATHWAY, entity_id=pathway.id, action="create", fields=written)
+    session.flush()
+    return pathway
+
+
+def _write(*, session: Session, caller: Caller, pathway: Pathway, after: dict[str, Any], action: str) -> None:
+    """Check `after` against every rule, then store it."""
+    before = _state(pathway)
+    _check_dates(after)
+    convention = session.get(Convention, pathway.convention_id)
+    _check_convention_fit(session=session, state=after, convention=convention)
+    ensure_open(session=session, years=touched_years(before, after))
+    if any(before[name] != after[name] for name in ("entered_on", "exited_on", "cancelled_on")):
+        _lock_beneficiary(session, Beneficiary.id == pathway.beneficiary_id)
+        _check_no_overlap(
+            session=session,
+            state=after,
+            convention_id=pathway.convention_id,
+            beneficiary_id=pathway.beneficiary_id,
+            pathway_id=pathway.id,
+        )
+    _apply(session=session, caller=caller, pathway=pathway, after=after, action=action)
+
+
+def update_pathway(
+    *, session: Session, caller: Caller, pathway_id: int, body: PathwayUpdate, if_match: str | None
+) -> Pathway:
+    pathway = access.writable_pathway(session=session, caller=caller, pathway_id=pathway_id)
+    check_if_match(if_match, read_model(pathway))
+    after = _state(pathway) | body.model_dump(exclude_unset=True, exclude={"beneficiary"})
+    _write(session=session, caller=caller, pathway=pathway, after=after, action="update")
+    if body.beneficiary is not None:
+        beneficiary = _lock_beneficiary(session, Beneficiary.id == pathway.beneficiary_id)
+        _update_beneficiary(
+            session=session, caller=caller, beneficiary=beneficiary, fields=body.beneficiary, created=False
+        )
+    return pathway
+
+
+def enter(*, session: Session, caller: Caller, pathway_id: int, body: EntryIn) -> Pathway:
+    """Record the entry; the same entry again changes nothing."""
+    pathway = access.writable_pathway(session=session, caller=caller, pathway_id=pathway_id)
+    if pathway.status in (PathwayStatus.cancelled, PathwayStatus.exited):
+        raise Conflict(f"Pathway {pathway.id} is {pathway.status}: it cannot be entered")
+    given = body.model_dump(exclude_none=True)
+    if pathway.entered_on is not None:
+        if all(getattr(pathway, name) == value for name, value in given.items()):
+            return pathway
+        raise Conflict(
+            f"Pathway {pathway.id} was already entered on {pathway.entered_on}; PATCH it to correct the entry"
+        )
+    _write(session=session, caller=caller, pathway=pathway, after=_state(pathway) | given, action="entry")
+    return pathway
+
+
+def record_exit(*, session: Session, caller: Caller, pathway: Pathway, body: ExitIn) -> bool:
+    """Record the exit of a pathway locked by the caller; False when this very exit was already
+    recorded, 409 when another one was."""
+    if pathway.status == PathwayStatus.cancelled:
+        raise Conflict(f"Pathway {pathway.id} is cancelled: it cannot be exited")
+    if pathway.exited_on is not None:
+        same = (pathway.exited_on, pathway.exit_reason) == (body.exited_on, body.exit_reason) and (
+            body.hours is None or body.hours == pathway.hours
+        )
+        if same:
+            return False
+        raise Conflict(
+            f"Pathway {pathway.id} already has an exit ({pathway.exited_on}, {pathway.exit_reason}); "
+            "PATCH it to correct the exit"
+        )
+    after = _state(pathway) | body.model_dump(exclude_none=True)
+    _check_dates(after)
+    # Closing an open pathway only shortens its stay: no overlap can appear, no need to look.
+    ensure_open(session=session, years=touched_years(_state(pathway), after))
+    _apply(session=session, caller=caller, pathway=pathway, after=after, action="exit")
+    return True
+
+
+def exit_pathway(*, session: Session, caller: Caller, pathway_id: int, body: ExitIn) -> Pathway:
+    pathway = access.writable_pathway(session=session, caller=caller, pathway_id=pathway_id)
+    record_exit(session=session, caller=caller, pathway=pathway, body=body)
+    return pathway
+
+
+def cancel(*, session: Session, caller: Caller, pathway_id: int, body: CancelIn) -> Pathway:
+    """Cancel a prescription that never led to an entry; the same cancellation again changes nothing."""
+    pathway = access.writable_pathway(session=session, caller=caller, pathway_id=pathway_id)
+    if pathway.entered_on is not None:
+        raise Conflict(f"Pathway {pathway.id} was entered: it cannot be cancelled (record its exit instead)")
+    if pathway.cancelled_on is not None:
+        if body.cancel_reason == pathway.cancel_reason and body.cancelled_on in (None, pathway.cancelled_on):
+            return pathway
+        raise Conflict(f"Pathway {pathway.id} was already cancelled on {pathway.cancelled_on}")
+    after = _state(pathway) | {"cancelled_on": body.cancelled_on or today(), "cancel_reason": body.cancel_reason}
+    _write(session=session, caller=caller, pathway=pathway, after=after, action="cancel")
+    return pathway

@@ -1,0 +1,75 @@
+"""Helpers of the pathways tests: bodies, direct rows, problem checks, row counts."""
+
+from datetime import date
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from app.audit.models import AuditEvent
+from app.core.config import get_settings
+from app.core.security import pseudonymise
+from app.indicators.models import Period, PeriodStatus
+from app.pathways.models import ActivityRecord, Beneficiary, Pathway
+from tests import factories
+
+API = "/api/v1"
+CONVENTION_START = date(2018, 1, 1)
+CONVENTION_END = date(2020, 12, 31)
+
+
+def pathway_body(convention_id: int, ref: str = "RSA-0001", **fields) -> dict:
+    return {"convention_id": convention_id, "beneficiary_ref": ref, "prescribed_on": "2019-01-10", **fields}
+
+
+def beneficiary_of(session: Session, ref: str) -> Beneficiary | None:
+    ref_hash = pseudonymise(ref, secret=get_settings().secret_key)
+    return session.exec(select(Beneficiary).where(Beneficiary.ref_hash == ref_hash)).first()
+
+
+def stored_pathway(session: Session, convention_id: int, ref: str = "RSA-0001", **fields) -> Pathway:
+    """A pathway put in the database directly (no HTTP), for tests about what comes after."""
+    beneficiary = beneficiary_of(session, ref) or factories.beneficiary(session, ref=ref)
+    row = factories.pathway(session, convention_id=convention_id, beneficiary_id=beneficiary.id, **fields)
+    session.commit()
+    return row
+
+
+def consolidate(session: Session, year: int) -> None:
+    session.merge(Period(year=year, status=PeriodStatus.consolidated))
+    session.commit()
+
+
+def assert_problem(response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    return body
+
+
+def stored_state(session: Session) -> dict:
+    """Row counts and every pathway's fields: what a refused write must leave as it was."""
+    session.expire_all()
+    counts = {
+        model.__name__: session.exec(select(func.count()).select_from(model)).one()
+        for model in (Pathway, Beneficiary, AuditEvent, ActivityRecord)
+    }
+    pathways = session.execute(
+        select(
+            Pathway.id,
+            Pathway.prescribed_on,
+            Pathway.entered_on,
+            Pathway.planned_end_on,
+            Pathway.exited_on,
+            Pathway.exit_reason,
+            Pathway.hours,
+            Pathway.site_id,
+            Pathway.cancelled_on,
+            Pathway.cancel_reason,
+            Pathway.updated_at,
+        ).order_by(Pathway.id)
+    ).all()
+    beneficiaries = session.execute(
+        select(Beneficiary.id, Beneficiary.birth_year, Beneficiary.sex, Beneficiary.territory).order_by(Beneficiary.id)
+    ).all()
+    return {"counts": counts, "pathways": pathways, "beneficiaries": beneficiaries}
