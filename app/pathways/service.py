@@ -172,6 +172,16 @@ def _years_between(first: date, second: date) -> set[int]:
     return set(range(low.year, high.year + 1))
 
 
+def _stay_years(*, session: Session, beneficiary_id: int) -> set[int]:
+    """The years in which the person had a stay, in any convention."""
+    stays = session.execute(
+        select(Pathway.entered_on, Pathway.exited_on, Pathway.cancelled_on, Pathway.prescribed_on).where(
+            Pathway.beneficiary_id == beneficiary_id
+        )
+    ).mappings()
+    return {year for state in stays if (stay := _stay(state)) for year in _years_between(*stay)}
+
+
 def _stay(state: dict[str, Any]) -> tuple[date, date] | None:
     if state["entered_on"] is None or state["cancelled_on"] is not None:
         return None
@@ -288,6 +298,10 @@ def _update_beneficiary(
 ) -> None:
     given = fields.model_dump(exclude_unset=True) if fields is not None else {}
     changed = [name for name, value in given.items() if getattr(beneficiary, name) != value]
+    if "territory" in changed and not created:
+        # Indicators scoped by territory use the person's territory: moving them would change
+        # the figures of every year they were present in.
+        ensure_open(session=session, years=_stay_years(session=session, beneficiary_id=beneficiary.id))
     for name in changed:
         setattr(beneficiary, name, given[name])
     if created or changed:
