@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from app.reference.exit_reasons import EXIT_REASONS
+from app.reference.indicators import INDICATORS
 
 router = APIRouter(prefix="/reference", tags=["reference"])
 
@@ -22,3 +23,16 @@ class ExitReasonRead(BaseModel):
 def list_exit_reasons():
     """The exit reasons, their French labels and the flags the indicators count on."""
     return [ExitReasonRead(**asdict(reason)) for reason in EXIT_REASONS]
+
+
+class IndicatorRead(BaseModel):
+    code: str
+    label: str
+    definition: str
+    unit: str  # count, euros, rate (a fraction: 0.53 is 53 %), days
+
+
+@router.get("/indicators", response_model=list[IndicatorRead])
+def list_indicators():
+    """The indicators the engine computes: code, French label, definition and unit."""
+    return [IndicatorRead(code=i.code, label=i.label, definition=i.definition, unit=i.unit.value) for i in INDICATORS]

@@ -1,0 +1,137 @@
+"""The bilan: the document's structure (families, actions, operators, one table per action)
+regenerated from the catalogue and the engine, for some years as known on an as-of date."""
+
+from collections import defaultdict
+from datetime import date
+
+from sqlalchemy import and_, or_
+from sqlmodel import Session, select
+
+from app.catalogue.models import Action, Family, Operator
+from app.conventions.models import BudgetKind, Convention, ConventionYear
+from app.core.errors import InvalidInput, NotFound
+from app.indicators.engine import GroupTotals, Scope, compute_for_years, values_from
+from app.indicators.periods import consolidated_years
+from app.indicators.schemas import BilanActionRead, BilanFamilyRead, BilanRead, BilanTableRowRead
+from app.indicators.service import MAX_YEAR, MIN_YEAR, default_as_of
+from app.reference.indicators import INDICATORS_BY_CODE
+
+MAX_BILAN_YEARS = 10
+FORECAST_BUDGET_LABEL = "Budget prévisionnel"
+
+
+def parse_years(text: str) -> list[int]:
+    """`2018,2019,2020` → [2018, 2019, 2020]: 1 to 10 distinct years, sorted."""
+    items = [item.strip() for item in text.split(",")]
+    if not all(item.isdigit() for item in items):
+        raise InvalidInput("`years` is a comma-separated list of years, e.g. 2018,2019,2020", loc=["query", "years"])
+    years = sorted({int(item) for item in items})
+    if len(years) > MAX_BILAN_YEARS:
+        raise InvalidInput(f"A bilan covers at most {MAX_BILAN_YEARS} years", loc=["query", "years"])
+    out_of_range = [year for year in years if not MIN_YEAR <= year <= MAX_YEAR]
+    if out_of_range:
+        raise InvalidInput(f"Years must lie between {MIN_YEAR} and {MAX_YEAR}", loc=["query", "years"])
+    return years
+
+
+def build_bilan(
+    *, session: Session, years: list[int], as_of: date | None = None, action: str | None = None
+) -> BilanRead:
+    """The bilan of `years` (as known on `as_of`; default today, or the last year's 31 December
+    when every year is consolidated), for every action or just one."""
+    if as_of is None:
+        as_of = default_as_of(session=session, years=years, last_day=date(max(years), 12, 31))
+    unknown = [year for year in years if date(year, 1, 1) > as_of]
+    if unknown:
+        raise InvalidInput(
+            f"Nothing is known of {', '.join(map(str, unknown))} on {as_of}: choose a later as_of or earlier years",
+            loc=["query", "as_of"],
+        )
+    actions_query = select(Action, Family).join(Family, Family.id == Action.family_id)
+    if action is not None:
+        actions_query = actions_query.where(Action.code == action)
+    pairs = session.exec(actions_query.order_by(Family.position, Family.code, Action.number)).all()
+    if action is not None and not pairs:
+        raise NotFound(f"Action {action} does not exist")
+
+    action_ids = [action_row.id for action_row, _family in pairs]
+    operators = _operators_by_action(session, action_ids=action_ids, years=years)
+    forecast_only = _forecast_only_actions(session, action_ids=action_ids, years=years)
+    closed = consolidated_years(session)
+    consolidated = {str(year): year in closed for year in years}
+
+    wanted = sorted({code for action_row, _ in pairs for code in action_row.indicators if code in INDICATORS_BY_CODE})
+    values: dict[tuple[str, int], dict] = {}
+    if wanted:
+        scope = Scope(actions=(action,)) if action is not None else Scope()
+        for row in compute_for_years(
+            session=session, years=years, as_of=as_of, scope=scope, group_by=("action",), indicators=wanted
+        ):
+            values[(row.group["action"], row.group["year"])] = row.values
+    nothing = values_from(GroupTotals(), wanted)
+
+    families: dict[int, BilanFamilyRead] = {}
+    for action_row, family in pairs:
+        table = []
+        for code in action_row.indicators:
+            label = INDICATORS_BY_CODE[code].label if code in INDICATORS_BY_CODE else code
+            if code == "budget" and action_row.id in forecast_only:
+                label = FORECAST_BUDGET_LABEL
+            table.append(
+                BilanTableRowRead(
+                    indicator=code,
+                    label=label,
+                    values={str(year): values.get((action_row.code, year), nothing).get(code) for year in years},
+                )
+            )
+        family_read = families.setdefault(family.id, BilanFamilyRead(code=family.code, name=family.name, actions=[]))
+        family_read.actions.append(
+            BilanActionRead(
+                code=action_row.code,
+                number=action_row.number,
+                name=action_row.name,
+                description=action_row.description,
+                operators=operators.get(action_row.id, []),
+                consolidated=consolidated,
+                table=table,
+            )
+        )
+    return BilanRead(years=years, as_of=as_of, consolidated=consolidated, families=list(families.values()))
+
+
+def _operators_by_action(session: Session, *, action_ids: list[int], years: list[int]) -> dict[int, list[str]]:
+    """Names of the operators whose conventions run during one of the years, in the order of
+    their conventions' references."""
+    if not action_ids:
+        return {}
+    meets_a_year = or_(
+        *(and_(Convention.start_on <= date(year, 12, 31), Convention.end_on >= date(year, 1, 1)) for year in years)
+    )
+    rows = session.exec(
+        select(Convention.action_id, Operator.name)
+        .join(Operator, Operator.id == Convention.operator_id)
+        .where(Convention.action_id.in_(action_ids), meets_a_year)
+        .order_by(Convention.action_id, Convention.reference)
+    )
+    names: dict[int, list[str]] = defaultdict(list)
+    for action_id, name in rows:
+        if name not in names[action_id]:
+            names[action_id].append(name)
+    return names
+
+
+def _forecast_only_actions(session: Session, *, action_ids: list[int], years: list[int]) -> set[int]:
+    """Actions whose convention years in `years` all hold a forecast budget (the document then
+    says "Budget prévisionnel")."""
+    if not action_ids:
+        return set()
+    rows = session.exec(
+        select(Convention.action_id, ConventionYear.budget_kind)
+        .join(Convention, Convention.id == ConventionYear.convention_id)
+        .where(Convention.action_id.in_(action_ids), ConventionYear.year.in_(years))
+        .distinct()
+    )
+    kinds: dict[int, set[str]] = defaultdict(set)
+    for action_id, kind in rows:
+        kinds[action_id].add(kind)
+    return {action_id for action_id, found in kinds.items() if found == {BudgetKind.forecast.value}}

@@ -1,0 +1,545 @@
+"""The indicator engine: SPEC's indicators computed on demand, in SQL, for any scope and grouping.
+
+Three GROUP BY queries do the counting, each one pass over its table:
+- pathways (persons present, entries, exits by kind, prescriptions, days of stay, entry delays,
+  hours thresholds),
+- convention years (places, budgets, FSE, the occupancy denominator),
+- activity records (one sum per metric);
+Python only merges their per-group totals and divides.
+
+Definitions (SPEC, "Indicators"): the window is W = [period start, min(period end, as_of)], days
+counted inclusively. A pathway's stay is [entered_on, min(exited_on, as_of)], or [entered_on,
+as_of] while it has no exit; a pathway entered after as_of has none. A cancelled pathway (a
+prescription that never led to an entry) counts as a prescription only: no stay, entry or exit.
+
+Territory is the beneficiary's, and convention years and activity records have none. So the
+territory filter restricts pathways only, and a row grouped by territory carries the
+convention-year and activity figures of the conventions in its other group keys, unsplit (the
+same on each territory's row): an occupancy rate per territory is that territory's share of the
+planned months, and the territory rates add up to the whole rate.
+
+Which rows exist: with no group_by, one row; grouped by year only, one row per year of W;
+otherwise one row per group that has something in W: a pathway whose stay meets W or that was
+prescribed, entered or exited in W, a convention year whose year meets W, or an activity record
+in W (when grouped by territory, only pathways make rows, the other two having no territory).
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Date, Integer, and_, case, distinct, func, literal, or_, select, union_all
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
+
+from app.catalogue.models import Action, Family
+from app.conventions.models import Convention, ConventionYear
+from app.indicators.periods import consolidated_years
+from app.indicators.sql import days_between, full_scan, greatest, least
+from app.pathways.models import ActivityMetric, ActivityRecord, Beneficiary, Pathway
+from app.reference.exit_reasons import COMPLETED_REASONS, DURABLE_EMPLOYMENT_REASONS, DYNAMIC_REASONS
+from app.reference.indicators import INDICATORS, INDICATORS_BY_CODE
+
+# Group keys, valued by action code, family code, operator id, convention id, territory, year.
+GROUP_KEYS: tuple[str, ...] = ("action", "family", "operator", "convention", "territory", "year")
+INDICATOR_CODES: tuple[str, ...] = tuple(indicator.code for indicator in INDICATORS)
+ACTIVITY_METRICS: tuple[str, ...] = tuple(metric.value for metric in ActivityMetric)
+
+GroupValue = str | int | None
+Value = int | float | None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which pathways and convention years count; an empty field does not filter."""
+
+    actions: tuple[str, ...] = ()  # action codes
+    family: str | None = None  # family code
+    operator_id: int | None = None
+    convention_id: int | None = None
+    territory: str | None = None  # the beneficiary's; restricts pathways only
+
+
+@dataclass(frozen=True)
+class Window:
+    """A stretch of days computed as one: W, or one calendar year's part of it (`year` set)."""
+
+    year: int | None
+    start: date
+    end: date
+
+    def year_slices(self) -> list[tuple[int, date, date]]:
+        """(year, first day, last day) of the window's part in each calendar year it meets."""
+        return [
+            (year, max(self.start, date(year, 1, 1)), min(self.end, date(year, 12, 31)))
+            for year in range(self.start.year, self.end.year + 1)
+        ]
+
+
+@dataclass
+class IndicatorRow:
+    group: dict[str, GroupValue]
+    values: dict[str, Value]
+    consolidated: bool
+    # The convention year's targets, when rows are grouped by convention within one year.
+    targets: dict[str, float] | None = None
+
+
+def compute(
+    *,
+    session: Session,
+    start: date,
+    end: date,
+    as_of: date,
+    scope: Scope | None = None,
+    group_by: Sequence[str] = (),
+    indicators: Sequence[str] | None = None,
+) -> list[IndicatorRow]:
+    """The indicators over W = [start, min(end, as_of)], one row per group; grouped by year,
+    each year's row is computed on that year's part of W."""
+    group_by = _checked_group_by(group_by)
+    last_day = min(end, as_of)
+    if "year" in group_by:
+        windows = [Window(year, first, last) for year, first, last in Window(None, start, last_day).year_slices()]
+    else:
+        windows = [Window(None, start, last_day)]
+    windows = [window for window in windows if window.start <= window.end]
+    return _compute(
+        session=session, windows=windows, scope=scope or Scope(), group_by=group_by, codes=_checked_codes(indicators)
+    )
+
+
+def compute_for_years(
+    *,
+    session: Session,
+    years: Iterable[int],
+    as_of: date,
+    scope: Scope | None = None,
+    group_by: Sequence[str] = (),
+    indicators: Sequence[str] | None = None,
+) -> list[IndicatorRow]:
+    """The indicators of each given year Y on [Y-01-01, min(Y-12-31, as_of)], grouped by year
+    (added to `group_by` when missing); a year that starts after as_of has no row."""
+    group_by = _checked_group_by(group_by)
+    if "year" not in group_by:
+        group_by = (*group_by, "year")
+    windows = [
+        Window(year, date(year, 1, 1), min(date(year, 12, 31), as_of))
+        for year in sorted(set(years))
+        if date(year, 1, 1) <= as_of
+    ]
+    return _compute(
+        session=session, windows=windows, scope=scope or Scope(), group_by=group_by, codes=_checked_codes(indicators)
+    )
+
+
+def _checked_group_by(group_by: Sequence[str]) -> tuple[str, ...]:
+    unknown = [key for key in group_by if key not in GROUP_KEYS]
+    if unknown:
+        raise ValueError(f"unknown group keys: {unknown}")
+    return tuple(dict.fromkeys(group_by))
+
+
+def _checked_codes(indicators: Sequence[str] | None) -> tuple[str, ...]:
+    if indicators is None:
+        return INDICATOR_CODES
+    unknown = [code for code in indicators if code not in INDICATORS_BY_CODE]
+    if unknown:
+        raise ValueError(f"unknown indicators: {unknown}")
+    return tuple(dict.fromkeys(indicators))
+
+
+# --- Per-group totals, as the three queries return them ---------------------------------------
+
+
+@dataclass
+class PathwayTotals:
+    persons_present: int = 0
+    entries: int = 0
+    exits: int = 0
+    dynamic_exits: int = 0
+    durable_exits: int = 0
+    business_creation_exits: int = 0
+    completed_exits: int = 0
+    prescriptions: int = 0
+    stay_days: int = 0
+    entry_delay_days: int = 0
+    with_hours: int = 0  # pathways present in W with hours recorded
+    hours_threshold_reached: int = 0
+
+
+@dataclass
+class ConventionTotals:
+    places: int | None = None
+    budget: Decimal | float | None = None
+    budget_fse: Decimal | float | None = None
+    # Σ places × months_per_place × days of (W ∩ year ∩ convention dates): 12 × the planned days.
+    planned_place_days_x12: int = 0
+
+
+@dataclass
+class GroupTotals:
+    pathways: PathwayTotals = field(default_factory=PathwayTotals)
+    conventions: ConventionTotals = field(default_factory=ConventionTotals)
+    activity: dict[str, int] = field(default_factory=dict)
+
+
+def values_from(totals: GroupTotals, codes: Iterable[str] = INDICATOR_CODES) -> dict[str, Value]:
+    """Each indicator from a group's totals; a rate or mean over nothing is None."""
+    p, c = totals.pathways, totals.conventions
+    budget = None if c.budget is None else round(float(c.budget), 2)
+
+    def ratio(numerator, denominator) -> float | None:
+        if numerator is None or not denominator:
+            return None
+        return numerator / denominator
+
+    computed: dict[str, Value] = {
+        "places_funded": c.places,
+        "budget": budget,
+        "budget_fse": None if c.budget_fse is None else round(float(c.budget_fse), 2),
+        "persons_present": p.persons_present,
+        "entries": p.entries,
+        "exits": p.exits,
+        "prescriptions": p.prescriptions,
+        "occupancy_rate": ratio(12 * p.stay_days, c.planned_place_days_x12),
+        "dynamic_exit_rate": ratio(p.dynamic_exits, p.exits),
+        "durable_employment_rate": ratio(p.durable_exits, p.exits),
+        "business_creation_rate": ratio(p.business_creation_exits, p.exits),
+        "completion_rate": ratio(p.completed_exits, p.exits),
+        "hours_threshold_reached": p.hours_threshold_reached if p.with_hours else None,
+        "mean_entry_delay_days": ratio(p.entry_delay_days, p.entries),
+        "cost_per_person": ratio(budget, p.persons_present),
+        "cost_per_dynamic_exit": ratio(budget, p.dynamic_exits),
+    }
+    for metric in ACTIVITY_METRICS:
+        computed[metric] = totals.activity.get(metric)
+    return {code: computed[code] for code in codes}
+
+
+# --- The queries ----------------------------------------------------------------------------
+
+
+class _Frame:
+    """Rows of constants (window bounds) as SQL: bound literals when there is one row, so the
+    predicates stay index-friendly; otherwise a small derived table that the query joins."""
+
+    def __init__(self, rows: list[tuple], columns: dict[str, Any]):
+        self.many = len(rows) > 1
+        if self.many:
+            selects = [
+                select(*(literal(value, type_).label(name) for value, (name, type_) in zip(row, columns.items())))
+                for row in rows
+            ]
+            self.table = union_all(*selects).subquery("frame")
+            self.c = {name: self.table.c[name] for name in columns}
+        else:
+            self.table = None
+            self.c = {name: literal(value, type_) for value, (name, type_) in zip(rows[0], columns.items())}
+
+    def attach(self, statement, on):
+        """Join the frame on `on`, or just filter on it when the frame is constants."""
+        if self.many:
+            return statement.join(self.table, on)
+        return statement.where(on)
+
+
+class _Query:
+    """What the three queries share: scope filters and group columns over Convention."""
+
+    def __init__(self, *, scope: Scope, keys: tuple[str, ...], windows: list[Window]):
+        self.scope = scope
+        self.keys = keys
+        self.windows = windows
+        self.needs_action = bool(scope.actions or scope.family) or "action" in keys or "family" in keys
+        self.needs_family = bool(scope.family) or "family" in keys
+
+    def sql_keys(self) -> list[str]:
+        # `year` comes from the frame (several windows) or from Python (one window).
+        return [key for key in self.keys if key != "year"]
+
+    def key_expressions(self) -> list[Any]:
+        columns = {
+            "action": Action.code,
+            "family": Family.code,
+            "operator": Convention.operator_id,
+            "convention": Convention.id,
+            "territory": Beneficiary.territory,
+        }
+        return [columns[key] for key in self.sql_keys()]
+
+    def key_columns(self) -> list[Any]:
+        return [expression.label(f"key_{key}") for key, expression in zip(self.sql_keys(), self.key_expressions())]
+
+    def join_catalogue(self, statement):
+        if self.needs_action:
+            statement = statement.join(Action, Action.id == Convention.action_id)
+        if self.needs_family:
+            statement = statement.join(Family, Family.id == Action.family_id)
+        return statement
+
+    def scope_filters(self) -> list[Any]:
+        filters = []
+        if self.scope.actions:
+            filters.append(Action.code.in_(sorted(self.scope.actions)))
+        if self.scope.family is not None:
+            filters.append(Family.code == self.scope.family)
+        if self.scope.operator_id is not None:
+            filters.append(Convention.operator_id == self.scope.operator_id)
+        if self.scope.convention_id is not None:
+            filters.append(Convention.id == self.scope.convention_id)
+        return filters
+
+    def group_key(self, row, year: int | None) -> tuple:
+        """The row's key tuple in `keys` order."""
+        values = {key: getattr(row, f"key_{key}") for key in self.sql_keys()}
+        if "year" in self.keys:
+            values["year"] = year
+        return tuple(values[key] for key in self.keys)
+
+
+def _count_if(condition):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotals]:
+    windows = query.windows
+    frame = _Frame(
+        [(w.year, w.start, w.end, w.end.year) for w in windows],
+        {"year": Integer(), "ws": Date(), "we": Date(), "last_year": Integer()},
+    )
+    ws, we = frame.c["ws"], frame.c["we"]
+    # A scope of one convention or operator reads few pathways: through the index. Anything wider
+    # reads most of them: in one sequential pass.
+    narrow = query.scope.convention_id is not None or query.scope.operator_id is not None
+    pathways = Pathway.__table__ if narrow else full_scan(Pathway.__table__)
+    p = pathways.c
+    threshold_year = aliased(ConventionYear)
+
+    not_cancelled = p.cancelled_on.is_(None)
+    stay_meets = and_(
+        not_cancelled,
+        p.entered_on.is_not(None),
+        p.entered_on <= we,  # W ends on or before as_of: the pathway had entered by then
+        or_(p.exited_on.is_(None), p.exited_on >= ws),
+    )
+    entered_in = and_(not_cancelled, p.entered_on >= ws, p.entered_on <= we)
+    exited_in = and_(not_cancelled, p.exited_on >= ws, p.exited_on <= we)
+    prescribed_in = and_(p.prescribed_on >= ws, p.prescribed_on <= we)
+    # stay ∩ W; W ends on or before as_of, so an exit after as_of is cut at W's end.
+    stay_end = least(func.coalesce(p.exited_on, we), we)
+    stay_start = greatest(p.entered_on, ws)
+
+    def exits_with(reasons: Iterable[str]):
+        return _count_if(and_(exited_in, p.exit_reason.in_(sorted(reasons))))
+
+    statement = select(
+        *query.key_columns(),
+        *([frame.c["year"].label("window_year")] if frame.many else []),
+        func.count(distinct(case((stay_meets, p.beneficiary_id)))).label("persons_present"),
+        _count_if(entered_in).label("entries"),
+        _count_if(exited_in).label("exits"),
+        exits_with(DYNAMIC_REASONS).label("dynamic_exits"),
+        exits_with(DURABLE_EMPLOYMENT_REASONS).label("durable_exits"),
+        exits_with({"business_creation"}).label("business_creation_exits"),
+        exits_with(COMPLETED_REASONS).label("completed_exits"),
+        _count_if(prescribed_in).label("prescriptions"),
+        func.coalesce(func.sum(case((stay_meets, days_between(stay_end, stay_start) + 1), else_=0)), 0).label(
+            "stay_days"
+        ),
+        func.coalesce(func.sum(case((entered_in, days_between(p.entered_on, p.prescribed_on)), else_=0)), 0).label(
+            "entry_delay_days"
+        ),
+        _count_if(and_(stay_meets, p.hours.is_not(None))).label("with_hours"),
+        func.count(
+            distinct(case((and_(stay_meets, p.hours >= threshold_year.hours_threshold), p.beneficiary_id)))
+        ).label("hours_threshold_reached"),
+    ).select_from(pathways)
+    statement = statement.join(Convention, Convention.id == p.convention_id)
+    statement = query.join_catalogue(statement)
+    if query.scope.territory is not None or "territory" in query.keys:
+        statement = statement.join(Beneficiary, Beneficiary.id == p.beneficiary_id)
+    statement = statement.where(*query.scope_filters())
+    if frame.many:
+        # Constant bounds over all the windows, which the planner can use before the join.
+        first_day, last_day = min(w.start for w in windows), max(w.end for w in windows)
+        statement = statement.where(
+            or_(
+                and_(p.prescribed_on >= first_day, p.prescribed_on <= last_day),
+                and_(not_cancelled, p.entered_on <= last_day, or_(p.exited_on.is_(None), p.exited_on >= first_day)),
+            )
+        )
+    if query.scope.territory is not None:
+        statement = statement.where(Beneficiary.territory == query.scope.territory)
+    statement = frame.attach(statement, or_(stay_meets, prescribed_in, entered_in, exited_in))
+    # The hours threshold is that of the convention's year of W's last day.
+    statement = statement.outerjoin(
+        threshold_year,
+        and_(threshold_year.convention_id == p.convention_id, threshold_year.year == frame.c["last_year"]),
+    )
+    group_columns = query.key_expressions()
+    if frame.many:
+        group_columns.append(frame.c["year"])
+    statement = statement.group_by(*group_columns)
+
+    totals: dict[tuple, PathwayTotals] = {}
+    for row in session.execute(statement):
+        year = row.window_year if frame.many else windows[0].year
+        totals[query.group_key(row, year)] = PathwayTotals(
+            **{name: int(getattr(row, name)) for name in PathwayTotals.__dataclass_fields__}
+        )
+    return totals
+
+
+def _convention_totals(session: Session, query: _Query) -> dict[tuple, ConventionTotals]:
+    """Per group without territory: the figures of the convention years whose year meets W."""
+    slices = [(w.year, year, first, last) for w in query.windows for year, first, last in w.year_slices()]
+    frame = _Frame(slices, {"window_year": Integer(), "year": Integer(), "first": Date(), "last": Date()})
+    cy = ConventionYear
+    overlap_end = least(frame.c["last"], Convention.end_on)
+    overlap_start = greatest(frame.c["first"], Convention.start_on)
+    overlap_days = case((overlap_end >= overlap_start, days_between(overlap_end, overlap_start) + 1), else_=0)
+
+    keyed = _without_territory(query)
+    key_columns = keyed.key_columns()
+    statement = select(
+        *key_columns,
+        *([frame.c["window_year"].label("window_year")] if frame.many else []),
+        func.sum(cy.places).label("places"),
+        func.count().label("lines"),
+        func.count(cy.budget).label("known_budgets"),
+        func.sum(cy.budget).label("budget"),
+        func.count(cy.fse_amount).label("known_fse"),
+        func.sum(cy.fse_amount).label("budget_fse"),
+        func.coalesce(func.sum(func.coalesce(cy.places, 0) * cy.months_per_place * overlap_days), 0).label("planned"),
+    ).select_from(cy)
+    statement = statement.join(Convention, Convention.id == cy.convention_id)
+    statement = keyed.join_catalogue(statement)
+    statement = statement.where(*keyed.scope_filters())
+    statement = frame.attach(statement, cy.year == frame.c["year"])
+    group_columns = keyed.key_expressions()
+    if frame.many:
+        group_columns.append(frame.c["window_year"])
+    statement = statement.group_by(*group_columns)
+
+    totals: dict[tuple, ConventionTotals] = {}
+    for row in session.execute(statement):
+        year = row.window_year if frame.many else query.windows[0].year
+        totals[keyed.group_key(row, year)] = ConventionTotals(
+            places=None if row.places is None else int(row.places),
+            budget=row.budget if row.known_budgets == row.lines else None,
+            budget_fse=row.budget_fse if row.known_fse == row.lines else None,
+            planned_place_days_x12=int(row.planned),
+        )
+    return totals
+
+
+def _activity_totals(session: Session, query: _Query) -> dict[tuple, dict[str, int]]:
+    """Per group without territory: Σ quantity of each metric reported in W."""
+    windows = query.windows
+    frame = _Frame([(w.year, w.start, w.end) for w in windows], {"year": Integer(), "ws": Date(), "we": Date()})
+    record = ActivityRecord
+    keyed = _without_territory(query)
+    key_columns = keyed.key_columns()
+    statement = select(
+        *key_columns,
+        *([frame.c["year"].label("window_year")] if frame.many else []),
+        record.metric.label("metric"),
+        func.sum(record.quantity).label("quantity"),
+    ).select_from(record)
+    statement = statement.join(Convention, Convention.id == record.convention_id)
+    statement = keyed.join_catalogue(statement)
+    first_day, last_day = min(w.start for w in windows), max(w.end for w in windows)
+    statement = statement.where(*keyed.scope_filters(), record.recorded_on >= first_day, record.recorded_on <= last_day)
+    statement = frame.attach(statement, and_(record.recorded_on >= frame.c["ws"], record.recorded_on <= frame.c["we"]))
+    group_columns = [*keyed.key_expressions(), record.metric]
+    if frame.many:
+        group_columns.append(frame.c["year"])
+    statement = statement.group_by(*group_columns)
+
+    totals: dict[tuple, dict[str, int]] = {}
+    for row in session.execute(statement):
+        year = row.window_year if frame.many else windows[0].year
+        totals.setdefault(keyed.group_key(row, year), {})[row.metric] = int(row.quantity)
+    return totals
+
+
+def _without_territory(query: _Query) -> _Query:
+    return _Query(
+        scope=query.scope,
+        keys=tuple(key for key in query.keys if key != "territory"),
+        windows=query.windows,
+    )
+
+
+def _targets(session: Session, *, convention_ids: set[int], years: set[int]) -> dict[tuple[int, int], dict]:
+    if not convention_ids or not years:
+        return {}
+    rows = session.execute(
+        select(ConventionYear.convention_id, ConventionYear.year, ConventionYear.targets).where(
+            ConventionYear.convention_id.in_(sorted(convention_ids)),
+            ConventionYear.year.in_(sorted(years)),
+        )
+    )
+    return {(row.convention_id, row.year): row.targets or {} for row in rows}
+
+
+def _sort_key(key: tuple) -> tuple:
+    # None first, then values; each position holds one type.
+    return tuple((value is not None, value if value is not None else 0) for value in key)
+
+
+def _compute(
+    *, session: Session, windows: list[Window], scope: Scope, group_by: tuple[str, ...], codes: tuple[str, ...]
+) -> list[IndicatorRow]:
+    keys = group_by
+    closed = consolidated_years(session)
+    if not windows:
+        # Nothing is known yet (as_of before the period): the total row alone, empty.
+        if keys:
+            return []
+        return [IndicatorRow(group={}, values=values_from(GroupTotals(), codes), consolidated=False)]
+
+    query = _Query(scope=scope, keys=keys, windows=windows)
+    pathways = _pathway_totals(session, query)
+    conventions = _convention_totals(session, query)
+    activity = _activity_totals(session, query)
+
+    def project(key: tuple) -> tuple:
+        return tuple(value for name, value in zip(keys, key) if name != "territory")
+
+    row_keys = set(pathways)
+    if "territory" not in keys:
+        row_keys |= set(conventions) | set(activity)
+    if keys == ():
+        row_keys = {()}
+    elif keys == ("year",):
+        row_keys = {(window.year,) for window in windows}
+
+    with_targets = "convention" in keys and ("year" in keys or windows[0].start.year == windows[0].end.year)
+    targets = {}
+    if with_targets:
+        convention_ids = {key[keys.index("convention")] for key in row_keys}
+        targets = _targets(session, convention_ids=convention_ids, years={w.end.year for w in windows})
+
+    rows = []
+    for key in sorted(row_keys, key=_sort_key):
+        group = dict(zip(keys, key))
+        totals = GroupTotals(
+            pathways=pathways.get(key, PathwayTotals()),
+            conventions=conventions.get(project(key), ConventionTotals()),
+            activity=activity.get(project(key), {}),
+        )
+        if "year" in keys:
+            consolidated = group["year"] in closed
+        else:
+            consolidated = all(year in closed for year in range(windows[0].start.year, windows[0].end.year + 1))
+        row = IndicatorRow(group=group, values=values_from(totals, codes), consolidated=consolidated)
+        if with_targets:
+            year = group["year"] if "year" in keys else windows[0].end.year
+            row_targets = targets.get((group["convention"], year), {})
+            row.targets = {code: row_targets[code] for code in codes if code in row_targets}
+        rows.append(row)
+    return rows

@@ -1,0 +1,69 @@
+from datetime import UTC, date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.core.schemas import ReadModel
+from app.indicators.models import PeriodStatus
+
+GroupValue = str | int | None
+Value = int | float | None
+
+
+class IndicatorRowRead(BaseModel):
+    group: dict[str, GroupValue]
+    values: dict[str, Value]
+    consolidated: bool
+    # Only on rows grouped by convention within one year: that convention year's targets.
+    targets: dict[str, float] | None = Field(default=None, exclude_if=lambda targets: targets is None)
+
+
+class IndicatorsRead(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    as_of: date
+    from_: date = Field(alias="from")
+    to: date
+    rows: list[IndicatorRowRead]
+
+
+class BilanTableRowRead(BaseModel):
+    indicator: str
+    label: str
+    values: dict[str, Value]  # by year, as a string key
+
+
+class BilanActionRead(BaseModel):
+    code: str
+    number: int
+    name: str
+    description: str | None
+    operators: list[str]
+    consolidated: dict[str, bool]
+    table: list[BilanTableRowRead]
+
+
+class BilanFamilyRead(BaseModel):
+    code: str
+    name: str
+    actions: list[BilanActionRead]
+
+
+class BilanRead(BaseModel):
+    years: list[int]
+    as_of: date
+    consolidated: dict[str, bool]  # by year, as each action repeats it
+    families: list[BilanFamilyRead]
+
+
+class PeriodRead(ReadModel):
+    year: int
+    status: PeriodStatus
+    consolidated_at: datetime | None
+
+    @field_validator("consolidated_at")
+    @classmethod
+    def in_utc(cls, moment: datetime | None) -> datetime | None:
+        # SQLite hands timestamps back without their zone; they were written in UTC.
+        if moment is not None and moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment

@@ -1,0 +1,257 @@
+"""A slow, obvious computation of SPEC's indicators over plain Python lists of dicts, written
+straight from the definitions (sets of days, no SQL), to check the SQL engine against.
+
+It follows the engine's documented decisions: a cancelled pathway is a prescription only; the
+territory restricts pathways, and convention-year and activity figures are those of the
+conventions in the row's other keys, unsplit; which rows exist (see app/indicators/engine.py).
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from fractions import Fraction
+
+from app.reference.exit_reasons import COMPLETED_REASONS, DURABLE_EMPLOYMENT_REASONS, DYNAMIC_REASONS
+
+METRICS = (
+    "vehicle_rental_days",
+    "licence_registrations",
+    "licences_obtained",
+    "computers_donated",
+    "workshop_sessions",
+)
+
+
+@dataclass
+class Data:
+    actions: dict[int, dict] = field(default_factory=dict)  # id → {code, family}
+    conventions: dict[int, dict] = field(default_factory=dict)  # id → {action_id, operator_id, start_on, end_on}
+    convention_years: list[dict] = field(default_factory=list)
+    beneficiaries: dict[int, dict] = field(default_factory=dict)  # id → {territory}
+    pathways: list[dict] = field(default_factory=list)
+    activity: list[dict] = field(default_factory=list)  # {convention_id, on, metric, quantity}
+    consolidated: set[int] = field(default_factory=set)
+
+
+@dataclass
+class Query:
+    actions: tuple[str, ...] = ()
+    family: str | None = None
+    operator_id: int | None = None
+    convention_id: int | None = None
+    territory: str | None = None
+
+
+def days(first: date, last: date) -> set[date]:
+    """Every day from first to last, both included (empty when last < first)."""
+    return {first + timedelta(days=n) for n in range((last - first).days + 1)}
+
+
+def year_days(year: int) -> set[date]:
+    return days(date(year, 1, 1), date(year, 12, 31))
+
+
+def stay(pathway: dict, as_of: date) -> tuple[date, date] | None:
+    if pathway["cancelled_on"] is not None or pathway["entered_on"] is None or pathway["entered_on"] > as_of:
+        return None
+    end = as_of if pathway["exited_on"] is None else min(pathway["exited_on"], as_of)
+    return pathway["entered_on"], end
+
+
+def convention_in_scope(data: Data, convention_id: int, query: Query) -> bool:
+    convention = data.conventions[convention_id]
+    action = data.actions[convention["action_id"]]
+    return (
+        (not query.actions or action["code"] in query.actions)
+        and (query.family is None or action["family"] == query.family)
+        and (query.operator_id is None or convention["operator_id"] == query.operator_id)
+        and (query.convention_id is None or convention_id == query.convention_id)
+    )
+
+
+def group_of(data: Data, convention_id: int, territory, year, group_by) -> tuple:
+    convention = data.conventions[convention_id]
+    action = data.actions[convention["action_id"]]
+    every = {
+        "action": action["code"],
+        "family": action["family"],
+        "operator": convention["operator_id"],
+        "convention": convention_id,
+        "territory": territory,
+        "year": year,
+    }
+    return tuple(every[key] for key in group_by)
+
+
+def indicators(data: Data, *, start: date, end: date, as_of: date, query: Query, group_by: tuple[str, ...]):
+    """Rows as (group dict, values dict, consolidated, targets or None), in no particular order."""
+    last = min(end, as_of)
+    if "year" in group_by:
+        windows = [
+            (year, max(start, date(year, 1, 1)), min(last, date(year, 12, 31)))
+            for year in range(start.year, last.year + 1)
+        ]
+    else:
+        windows = [(None, start, last)]
+    return _rows(data, windows=windows, as_of=as_of, query=query, group_by=group_by)
+
+
+def indicators_for_years(data: Data, *, years, as_of: date, query: Query, group_by: tuple[str, ...]):
+    if "year" not in group_by:
+        group_by = (*group_by, "year")
+    windows = [(year, date(year, 1, 1), min(date(year, 12, 31), as_of)) for year in sorted(set(years))]
+    return _rows(data, windows=windows, as_of=as_of, query=query, group_by=group_by)
+
+
+def no_pathways() -> dict:
+    return {
+        "persons": set(),
+        "entries": 0,
+        "exits": 0,
+        "dynamic": 0,
+        "durable": 0,
+        "creation": 0,
+        "completed": 0,
+        "prescriptions": 0,
+        "stay_days": 0,
+        "delays": [],
+        "with_hours": 0,
+        "reached": set(),
+    }
+
+
+def _rows(data: Data, *, windows, as_of, query: Query, group_by):
+    windows = [w for w in windows if w[1] <= w[2]]
+    without_territory = tuple(key for key in group_by if key != "territory")
+
+    def project(group: tuple) -> tuple:
+        return tuple(value for key, value in zip(group_by, group) if key != "territory")
+
+    people: dict[tuple, dict] = {}
+    lines: dict[tuple, dict] = {}
+    reported: dict[tuple, dict] = {}
+    for year_key, first, last in windows:
+        window = days(first, last)
+        threshold_year = last.year
+        for pathway in data.pathways:
+            if not convention_in_scope(data, pathway["convention_id"], query):
+                continue
+            territory = data.beneficiaries[pathway["beneficiary_id"]]["territory"]
+            if query.territory is not None and territory != query.territory:
+                continue
+            the_stay = stay(pathway, as_of)
+            stay_days = days(*the_stay) & window if the_stay else set()
+            cancelled = pathway["cancelled_on"] is not None
+            prescribed = pathway["prescribed_on"] in window
+            entered = not cancelled and pathway["entered_on"] in window
+            exited = not cancelled and pathway["exited_on"] in window
+            if not (stay_days or prescribed or entered or exited):
+                continue
+            group = group_of(data, pathway["convention_id"], territory, year_key, group_by)
+            totals = people.setdefault(group, no_pathways())
+            if stay_days:
+                totals["persons"].add(pathway["beneficiary_id"])
+                totals["stay_days"] += len(stay_days)
+                if pathway["hours"] is not None:
+                    totals["with_hours"] += 1
+                    threshold = next(
+                        (
+                            line["hours_threshold"]
+                            for line in data.convention_years
+                            if line["convention_id"] == pathway["convention_id"] and line["year"] == threshold_year
+                        ),
+                        None,
+                    )
+                    if threshold is not None and pathway["hours"] >= threshold:
+                        totals["reached"].add(pathway["beneficiary_id"])
+            totals["prescriptions"] += prescribed
+            if entered:
+                totals["entries"] += 1
+                totals["delays"].append((pathway["entered_on"] - pathway["prescribed_on"]).days)
+            if exited:
+                reason = pathway["exit_reason"]
+                totals["exits"] += 1
+                totals["dynamic"] += reason in DYNAMIC_REASONS
+                totals["durable"] += reason in DURABLE_EMPLOYMENT_REASONS
+                totals["creation"] += reason == "business_creation"
+                totals["completed"] += reason in COMPLETED_REASONS
+
+        for line in data.convention_years:
+            if not convention_in_scope(data, line["convention_id"], query):
+                continue
+            if not first.year <= line["year"] <= last.year:
+                continue
+            convention = data.conventions[line["convention_id"]]
+            group = group_of(data, line["convention_id"], None, year_key, without_territory)
+            totals = lines.setdefault(group, {"places": [], "budgets": [], "fse": [], "planned_days": Fraction(0)})
+            totals["places"].append(line["places"])
+            totals["budgets"].append(line["budget"])
+            totals["fse"].append(line["fse_amount"])
+            planned = window & year_days(line["year"]) & days(convention["start_on"], convention["end_on"])
+            totals["planned_days"] += Fraction(line["places"] or 0) * line["months_per_place"] / 12 * len(planned)
+
+        for record in data.activity:
+            if convention_in_scope(data, record["convention_id"], query) and record["on"] in window:
+                group = group_of(data, record["convention_id"], None, year_key, without_territory)
+                metrics = reported.setdefault(group, {})
+                metrics[record["metric"]] = metrics.get(record["metric"], 0) + record["quantity"]
+
+    groups = set(people)
+    if "territory" not in group_by:
+        groups |= set(lines) | set(reported)
+    if group_by == ():
+        groups = {()}
+    elif group_by == ("year",):
+        groups = {(year,) for year, _first, _last in windows}
+
+    rows = []
+    for group in groups:
+        seen = people.get(group) or no_pathways()  # the group's pathway totals
+        line = lines.get(project(group))
+        metrics = reported.get(project(group), {})
+        values = {}
+        values["places_funded"] = (
+            None if line is None or all(p is None for p in line["places"]) else sum(p or 0 for p in line["places"])
+        )
+        values["budget"] = None if line is None or None in line["budgets"] else float(sum(line["budgets"]))
+        values["budget_fse"] = None if line is None or None in line["fse"] else float(sum(line["fse"]))
+        values["persons_present"] = len(seen["persons"])
+        values["entries"] = seen["entries"]
+        values["exits"] = seen["exits"]
+        values["prescriptions"] = seen["prescriptions"]
+        planned = line["planned_days"] if line else 0
+        values["occupancy_rate"] = float(Fraction(seen["stay_days"]) / planned) if planned else None
+        exits = seen["exits"]
+        values["dynamic_exit_rate"] = seen["dynamic"] / exits if exits else None
+        values["durable_employment_rate"] = seen["durable"] / exits if exits else None
+        values["business_creation_rate"] = seen["creation"] / exits if exits else None
+        values["completion_rate"] = seen["completed"] / exits if exits else None
+        values["hours_threshold_reached"] = len(seen["reached"]) if seen["with_hours"] else None
+        delays = seen["delays"]
+        values["mean_entry_delay_days"] = sum(delays) / len(delays) if delays else None
+        budget = values["budget"]
+        values["cost_per_person"] = (
+            budget / values["persons_present"] if budget is not None and values["persons_present"] else None
+        )
+        values["cost_per_dynamic_exit"] = budget / seen["dynamic"] if budget is not None and seen["dynamic"] else None
+        for metric in METRICS:
+            values[metric] = metrics.get(metric)
+
+        keyed = dict(zip(group_by, group))
+        if "year" in group_by:
+            consolidated = keyed["year"] in data.consolidated
+        else:
+            _, first, last = windows[0] if windows else (None, None, None)
+            consolidated = bool(windows) and all(y in data.consolidated for y in range(first.year, last.year + 1))
+        targets = None
+        if "convention" in group_by and windows and ("year" in group_by or windows[0][1].year == windows[0][2].year):
+            year = keyed["year"] if "year" in group_by else windows[0][2].year
+            targets = next(
+                (
+                    line["targets"] or {}
+                    for line in data.convention_years
+                    if line["convention_id"] == keyed["convention"] and line["year"] == year
+                ),
+                {},
+            )
+        rows.append((keyed, values, consolidated, targets))
+    return rows

@@ -1,0 +1,309 @@
+"""The SQL engine against the slow Python reference (tests/indicators/reference.py) on random
+conventions, pathways and queries. Dates come from a short span around two year ends, with
+the boundaries drawn often, so that off-by-one days show up."""
+
+import math
+from datetime import date
+from decimal import Decimal
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.indicators.engine import GROUP_KEYS, Scope, compute, compute_for_years
+from app.indicators.models import Period, PeriodStatus
+from app.pathways.models import ActivityRecord, Pathway
+from app.reference.exit_reasons import EXIT_REASONS
+from tests import factories
+from tests.indicators import reference
+
+FIRST_DAY, LAST_DAY = date(2019, 10, 1), date(2021, 3, 31)
+BOUNDARIES = [
+    date(2019, 12, 31),
+    date(2020, 1, 1),
+    date(2020, 2, 29),
+    date(2020, 3, 1),
+    date(2020, 6, 30),
+    date(2020, 7, 1),
+    date(2020, 12, 31),
+    date(2021, 1, 1),
+    date(2021, 1, 2),
+    date(2019, 10, 1),
+]
+YEARS = (2019, 2020, 2021)
+
+days_ = st.one_of(st.sampled_from(BOUNDARIES), st.dates(FIRST_DAY, LAST_DAY))
+euros = st.none() | st.integers(0, 300_000).map(lambda cents: Decimal(cents) / 100)
+
+
+@st.composite
+def convention_lines(draw, start_on: date, end_on: date):
+    lines = {}
+    for year in range(start_on.year, end_on.year + 1):
+        if not draw(st.booleans()) and lines:
+            continue  # a convention may lack some yearly lines
+        budget = draw(euros)
+        fse = (
+            None
+            if budget is None
+            else draw(st.none() | st.integers(0, int(budget * 100)).map(lambda c: Decimal(c) / 100))
+        )
+        lines[year] = {
+            "places": draw(st.sampled_from([None, 0, 1, 2, 3, 5])),
+            "months_per_place": draw(st.sampled_from([1, 3, 12])),
+            "budget": budget,
+            "fse_amount": fse,
+            "hours_threshold": draw(st.none() | st.sampled_from([5, 10, 20])),
+            "targets": draw(st.none() | st.fixed_dictionaries({"persons_present": st.integers(1, 9).map(float)})),
+        }
+    return lines
+
+
+@st.composite
+def scenarios(draw):
+    conventions = []
+    for _ in range(draw(st.integers(1, 3))):
+        start_on, end_on = sorted([draw(days_), draw(days_)])
+        conventions.append(
+            {
+                "action": draw(st.integers(0, 1)),
+                "operator": draw(st.integers(0, 1)),
+                "start_on": start_on,
+                "end_on": end_on,
+                "years": draw(convention_lines(start_on, end_on)),
+            }
+        )
+    territories = draw(st.lists(st.sampled_from(["urban", "rural", None]), min_size=1, max_size=4))
+    # A chain: one beneficiary's successive, non-overlapping pathways in one convention.
+    chains = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, len(territories) - 1),
+                st.integers(0, len(conventions) - 1),
+                st.lists(days_, min_size=1, max_size=5, unique=True).map(sorted),
+                st.lists(
+                    st.tuples(
+                        st.sampled_from(["exited", "exited", "open", "prescribed", "cancelled"]),
+                        st.integers(0, 20),  # entry delay
+                        st.sampled_from([r.code for r in EXIT_REASONS]),
+                        st.none() | st.sampled_from([0.0, 4.5, 5.0, 10.0, 25.0]),
+                    ),
+                    min_size=3,
+                    max_size=3,
+                ),
+            ),
+            min_size=2,
+            max_size=10,
+        )
+    )
+    activity = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, len(conventions) - 1), days_, st.sampled_from(reference.METRICS), st.integers(0, 5)
+            ),
+            max_size=4,
+        )
+    )
+    consolidated = draw(st.sets(st.sampled_from(YEARS)))
+    return {
+        "families_of_actions": (0, draw(st.integers(0, 1))),
+        "conventions": conventions,
+        "territories": territories,
+        "chains": chains,
+        "activity": activity,
+        "consolidated": consolidated,
+    }
+
+
+def chain_pathways(dates, kinds):
+    """Pathways from sorted distinct dates: (entered, exited) pairs, so stays never overlap."""
+    pathways, index = [], 0
+    for kind, delay, reason, hours in kinds:
+        if index >= len(dates):
+            break
+        day = dates[index]
+        base = {
+            "prescribed_on": day,
+            "entered_on": None,
+            "exited_on": None,
+            "exit_reason": None,
+            "hours": hours,
+            "cancelled_on": None,
+        }
+        if kind == "exited" and index + 1 < len(dates):
+            base |= {
+                "prescribed_on": date.fromordinal(day.toordinal() - delay),
+                "entered_on": day,
+                "exited_on": dates[index + 1],
+                "exit_reason": reason,
+            }
+            index += 2
+        elif kind == "cancelled" and index + 1 < len(dates):
+            base |= {"cancelled_on": dates[index + 1], "hours": None}
+            index += 2
+        elif kind == "prescribed":
+            base["hours"] = None
+            pathways.append(base)
+            break  # an open prescription ends the chain
+        else:  # open (or an exit/cancellation without a second date)
+            base |= {"prescribed_on": date.fromordinal(day.toordinal() - delay), "entered_on": day}
+            pathways.append(base)
+            break
+        pathways.append(base)
+    return pathways
+
+
+def store(session, scenario) -> reference.Data:
+    data = reference.Data()
+    families = [factories.family(session) for _ in range(2)]
+    actions = [factories.action(session, family_id=families[f].id) for f in scenario["families_of_actions"]]
+    operators = [factories.operator(session) for _ in range(2)]
+    for action in actions:
+        data.actions[action.id] = {
+            "code": action.code,
+            "family": next(f.code for f in families if f.id == action.family_id),
+        }
+    conventions = []
+    for spec in scenario["conventions"]:
+        convention = factories.convention(
+            session,
+            action_id=actions[spec["action"]].id,
+            operator_id=operators[spec["operator"]].id,
+            start_on=spec["start_on"],
+            end_on=spec["end_on"],
+            years=spec["years"],
+        )
+        conventions.append(convention)
+        data.conventions[convention.id] = {
+            "action_id": convention.action_id,
+            "operator_id": convention.operator_id,
+            "start_on": spec["start_on"],
+            "end_on": spec["end_on"],
+        }
+        for year, line in spec["years"].items():
+            data.convention_years.append({"convention_id": convention.id, "year": year, **line})
+    beneficiaries = [factories.beneficiary(session, territory=territory) for territory in scenario["territories"]]
+    for beneficiary in beneficiaries:
+        data.beneficiaries[beneficiary.id] = {"territory": beneficiary.territory}
+    rows = []
+    for who, where, dates, kinds in scenario["chains"]:
+        for pathway in chain_pathways(dates, kinds):
+            pathway |= {"beneficiary_id": beneficiaries[who].id, "convention_id": conventions[where].id}
+            data.pathways.append(pathway)
+            rows.append(Pathway(**pathway))
+    for where, on, metric, quantity in scenario["activity"]:
+        data.activity.append({"convention_id": conventions[where].id, "on": on, "metric": metric, "quantity": quantity})
+        rows.append(
+            ActivityRecord(convention_id=conventions[where].id, recorded_on=on, metric=metric, quantity=quantity)
+        )
+    for year in YEARS:
+        status = PeriodStatus.consolidated if year in scenario["consolidated"] else PeriodStatus.open
+        session.merge(Period(year=year, status=status))
+    data.consolidated = set(scenario["consolidated"])
+    session.add_all(rows)
+    session.flush()
+    return data
+
+
+@st.composite
+def queries(draw):
+    mode = draw(st.sampled_from(["year", "range", "years"]))
+    as_of = draw(st.one_of(days_, st.just(LAST_DAY)))
+    if mode == "year":
+        year = draw(st.sampled_from(YEARS))
+        period = {"start": date(year, 1, 1), "end": date(year, 12, 31)}
+    elif mode == "range":
+        start, end = sorted([draw(days_), draw(days_)])
+        period = {"start": start, "end": end}
+    else:
+        period = {"years": draw(st.lists(st.sampled_from(YEARS), min_size=1, max_size=3, unique=True))}
+    group_by = tuple(draw(st.lists(st.sampled_from(GROUP_KEYS), unique=True, max_size=3)))
+    filters = {}
+    for _ in range(draw(st.sampled_from([0, 0, 1, 1, 2]))):
+        name = draw(st.sampled_from(["action", "family", "operator", "convention", "territory"]))
+        filters[name] = draw(st.sampled_from(["urban", "rural"]) if name == "territory" else st.integers(0, 2))
+    return {"mode": mode, "as_of": as_of, "group_by": group_by, "filters": filters, **period}
+
+
+def scope_of(data: reference.Data, filters: dict) -> reference.Query:
+    """Always limited to this example's actions: the database also holds the seed catalogue."""
+    codes = sorted(a["code"] for a in data.actions.values())
+    actions = (codes[filters["action"] % len(codes)],) if "action" in filters else tuple(codes)
+    families = sorted({a["family"] for a in data.actions.values()})
+    operators = sorted({c["operator_id"] for c in data.conventions.values()})
+    conventions = sorted(data.conventions)
+    return reference.Query(
+        actions=actions,
+        family=families[filters["family"] % len(families)] if "family" in filters else None,
+        operator_id=operators[filters["operator"] % len(operators)] if "operator" in filters else None,
+        convention_id=conventions[filters["convention"] % len(conventions)] if "convention" in filters else None,
+        territory=filters.get("territory"),
+    )
+
+
+def close(engine_value, reference_value) -> bool:
+    if engine_value is None or reference_value is None:
+        return engine_value is None and reference_value is None
+    return math.isclose(engine_value, reference_value, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def row_order(group_by, group: dict) -> tuple:
+    return tuple((group[key] is not None, group[key] if group[key] is not None else 0) for key in group_by)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(scenario=scenarios(), asked=st.lists(queries(), min_size=1, max_size=3))
+def test_sql_engine_agrees_with_the_python_reference(session, scenario, asked):
+    savepoint = session.begin_nested()
+    try:
+        data = store(session, scenario)
+        for query in asked:
+            check(session, data, query)
+    finally:
+        savepoint.rollback()
+        session.expunge_all()
+
+
+def check(session, data: reference.Data, query: dict) -> None:
+    ref_scope = scope_of(data, query["filters"])
+    scope = Scope(
+        actions=ref_scope.actions,
+        family=ref_scope.family,
+        operator_id=ref_scope.operator_id,
+        convention_id=ref_scope.convention_id,
+        territory=ref_scope.territory,
+    )
+    group_by = query["group_by"]
+    if query["mode"] == "years":
+        got = compute_for_years(
+            session=session, years=query["years"], as_of=query["as_of"], scope=scope, group_by=group_by
+        )
+        expected = reference.indicators_for_years(
+            data, years=query["years"], as_of=query["as_of"], query=ref_scope, group_by=group_by
+        )
+        if "year" not in group_by:
+            group_by = (*group_by, "year")
+    else:
+        got = compute(
+            session=session,
+            start=query["start"],
+            end=query["end"],
+            as_of=query["as_of"],
+            scope=scope,
+            group_by=group_by,
+        )
+        expected = reference.indicators(
+            data, start=query["start"], end=query["end"], as_of=query["as_of"], query=ref_scope, group_by=group_by
+        )
+    context = f"query={query} scope={scope}"
+    expected = sorted(expected, key=lambda row: row_order(group_by, row[0]))
+    assert [row.group for row in got] == [row[0] for row in expected], context
+    for row, (group, values, consolidated, targets) in zip(got, expected):
+        differing = {
+            code: (row.values[code], values[code]) for code in values if not close(row.values[code], values[code])
+        }
+        assert not differing, f"{context} group={group}: (engine, reference) {differing}"
+        assert set(row.values) == set(values)
+        assert row.consolidated == consolidated, f"{context} group={group}"
+        assert row.targets == targets, f"{context} group={group}"
