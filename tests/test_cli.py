@@ -1,0 +1,95 @@
+"""`pdi` commands, run as a user would, against the test database (they commit, so each test
+removes the keys it created)."""
+
+from collections.abc import Iterator
+
+import pytest
+from sqlmodel import Session, delete, select
+from typer.testing import CliRunner
+
+from app.auth.models import ApiKey
+from app.auth.service import caller_for_key
+from app.cli import cli, local_admin_key_file
+from app.core.db import get_engine
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def committed_keys(engine) -> Iterator[None]:
+    """Deletes, after the test, the keys the CLI committed during it."""
+    with Session(get_engine()) as session:
+        before = set(session.exec(select(ApiKey.id)))
+    yield
+    with Session(get_engine()) as session:
+        session.exec(delete(ApiKey).where(ApiKey.id.not_in(before)))
+        session.commit()
+
+
+def caller_of(key: str):
+    with Session(get_engine()) as session:
+        return caller_for_key(session=session, key=key)
+
+
+def test_keys_create_prints_the_key_alone_on_the_last_line(committed_keys):
+    result = runner.invoke(cli, ["keys", "create", "--role", "reader", "--name", "Open data"])
+    assert result.exit_code == 0, result.output
+    key = result.output.strip().splitlines()[-1]
+    caller = caller_of(key)
+    assert caller is not None and caller.role == "reader" and caller.name == "Open data"
+    with Session(get_engine()) as session:
+        stored = session.get(ApiKey, caller.key_id)
+        assert stored.key_hash != key and key not in stored.prefix + stored.key_hash
+
+
+def test_keys_revoke_makes_the_key_useless(committed_keys):
+    key = runner.invoke(cli, ["keys", "create", "--role", "admin", "--name", "Temp"]).output.strip().splitlines()[-1]
+    key_id = caller_of(key).key_id
+    result = runner.invoke(cli, ["keys", "revoke", str(key_id)])
+    assert result.exit_code == 0, result.output
+    assert caller_of(key) is None
+
+
+def test_keys_list_never_shows_the_key(committed_keys):
+    key = runner.invoke(cli, ["keys", "create", "--role", "reader", "--name", "Listed"]).output.strip().splitlines()[-1]
+    listing = runner.invoke(cli, ["keys", "list"]).output
+    assert "Listed" in listing and key not in listing
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--role", "operator", "--name", "No operator"],  # an operator key needs --operator-id
+        ["--role", "reader", "--operator-id", "1", "--name", "Bound reader"],  # only operators are bound
+        ["--role", "operator", "--operator-id", "999999", "--name", "Ghost"],  # the operator must exist
+        ["--role", "superuser", "--name", "Bad role"],
+    ],
+)
+def test_keys_create_refuses_bad_arguments(committed_keys, arguments):
+    with Session(get_engine()) as session:
+        count = len(session.exec(select(ApiKey.id)).all())
+    result = runner.invoke(cli, ["keys", "create", *arguments])
+    assert result.exit_code != 0
+    with Session(get_engine()) as session:
+        assert len(session.exec(select(ApiKey.id)).all()) == count
+
+
+def test_keys_revoke_of_an_unknown_key_fails():
+    result = runner.invoke(cli, ["keys", "revoke", "999999"])
+    assert result.exit_code == 1
+    assert "does not exist" in result.output
+
+
+def test_bootstrap_creates_one_local_admin_key_and_keeps_it(committed_keys):
+    key_file = local_admin_key_file()
+    key_file.unlink(missing_ok=True)
+    first = runner.invoke(cli, ["bootstrap", "--no-demo"])
+    assert first.exit_code == 0, first.output
+    key = first.output.strip().splitlines()[-1]
+    assert caller_of(key).role == "admin"
+    assert key_file.read_text().split()[1] == key
+
+    second = runner.invoke(cli, ["bootstrap", "--no-demo"])
+    assert second.exit_code == 0, second.output
+    assert second.output.strip().splitlines()[-1] == key  # the same key, not a new one each start
+    key_file.unlink()
