@@ -43,7 +43,7 @@ REQUESTS = {
 def measure_here() -> dict:
     """In the child process: build the data set in DATABASE_URL, then time the requests."""
     from fastapi.testclient import TestClient
-    from sqlalchemy import func, select
+    from sqlalchemy import func, select, text
     from sqlmodel import Session
 
     from app.auth.models import Role
@@ -65,6 +65,8 @@ def measure_here() -> dict:
     generation_seconds = time.perf_counter() - started
     with Session(get_engine()) as session:
         pathways = session.execute(select(func.count()).select_from(Pathway)).scalar_one()
+        version_query = "select sqlite_version()" if get_engine().dialect.name == "sqlite" else "show server_version"
+        version = session.execute(text(version_query)).scalar_one().split()[0]
         _row, key = create_key(session=session, role=Role.admin, name="bench")
         session.commit()
 
@@ -80,7 +82,7 @@ def measure_here() -> dict:
                 client.get(url, headers=headers).raise_for_status()
                 runs.append(time.perf_counter() - started)
             timings[label] = statistics.median(runs)
-    return {"pathways": pathways, "generation_seconds": generation_seconds, "timings": timings}
+    return {"pathways": pathways, "version": version, "generation_seconds": generation_seconds, "timings": timings}
 
 
 def run_child(database_url: str) -> dict:
@@ -133,7 +135,7 @@ def machine() -> str:
 
 def render(results: dict[str, dict]) -> str:
     names = list(results)
-    counts = ", ".join(f"{results[name]['pathways']:,} pathways on {name}" for name in names)
+    counts = ", ".join(f"{results[name]['pathways']:,} pathways on {name} {results[name]['version']}" for name in names)
     lines = [
         BEGIN,
         f"Measured {date.today().isoformat()} by `make bench` on {machine()}; demo data at "
