@@ -100,8 +100,8 @@ def build_bilan(
 
 
 def _operators_by_action(session: Session, *, action_ids: list[int], years: list[int]) -> dict[int, list[str]]:
-    """Names of the operators whose conventions run during one of the years, in the order of
-    their conventions' references."""
+    """Names of the operators whose conventions run during one of the years, in the order their
+    conventions were recorded (for the seed: the order in which the document lists them)."""
     if not action_ids:
         return {}
     meets_a_year = or_(
@@ -111,7 +111,7 @@ def _operators_by_action(session: Session, *, action_ids: list[int], years: list
         select(Convention.action_id, Operator.name)
         .join(Operator, Operator.id == Convention.operator_id)
         .where(Convention.action_id.in_(action_ids), meets_a_year)
-        .order_by(Convention.action_id, Convention.reference)
+        .order_by(Convention.action_id, Convention.id)
     )
     names: dict[int, list[str]] = defaultdict(list)
     for action_id, name in rows:

@@ -41,7 +41,7 @@ def test_json_regenerates_the_document_structure(client, reader, consolidated_20
     a1, a2 = family["actions"]
     assert (a1["code"], a1["number"], a1["name"]) == (programme.a1.code, programme.a1.number, "Départ test")
     assert a1["description"] == "Une action de test."
-    assert a1["operators"] == ["Zeta Emploi", "Alpha Insertion"]  # C2's reference sorts before C1's
+    assert a1["operators"] == ["Alpha Insertion", "Zeta Emploi"]  # in the order C1 and C2 were recorded
     assert a2["operators"] == ["Alpha Insertion"]
     assert a1["consolidated"] == {"2019": True, "2020": False}
     assert [row["indicator"] for row in a1["table"]] == A1_INDICATORS
@@ -137,7 +137,7 @@ def test_markdown_reads_like_the_document(client, reader, consolidated_2019):
     lines = response.text.splitlines()
     assert "## Bilan test" in lines
     assert f"### {programme.a1.number}. Départ test" in lines
-    assert "- Opérateurs concernés : Zeta Emploi, Alpha Insertion" in lines
+    assert "- Opérateurs concernés : Alpha Insertion, Zeta Emploi" in lines
     assert "| Indicateurs | 2019 | Juin 2020 (non consolidé) |" in lines
     assert "| Taux de réalisation de l'action | 75% | 33% |" in lines
     assert "| Budget prévisionnel | 1 200 € | 1 800 € |" in lines
