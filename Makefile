@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench clean
+.PHONY: install run test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: install
 	else \
 		echo "TEST_POSTGRES_URL is not set: PostgreSQL pass skipped (bash .ci/run runs both)"; \
 	fi
+
+lint: install
+	$(BIN)/ruff check app seed tests bench migrations/env.py
+	$(BIN)/ruff format --check app seed tests bench migrations/env.py
 
 bench: install
 	$(BIN)/python -m bench.run

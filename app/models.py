@@ -9,6 +9,18 @@ from app.indicators.models import Period
 from app.pathways.models import ActivityRecord, Beneficiary, Pathway
 
 __all__ = [
-    "metadata", "AuditEvent", "ApiKey", "Action", "Family", "Operator", "Site", "Convention",
-    "ConventionSite", "ConventionYear", "Period", "ActivityRecord", "Beneficiary", "Pathway",
+    "metadata",
+    "AuditEvent",
+    "ApiKey",
+    "Action",
+    "Family",
+    "Operator",
+    "Site",
+    "Convention",
+    "ConventionSite",
+    "ConventionYear",
+    "Period",
+    "ActivityRecord",
+    "Beneficiary",
+    "Pathway",
 ]

@@ -161,21 +161,33 @@ class Profile:
 
 PROFILES: dict[int, Profile] = {
     # référent RSA for single people without children: a follow-up of months to years
-    1: Profile((6, 36), dynamic=0.3, durable=0.08, completed=0.5, household="single_no_child",
-               not_completed_weights=(4, 2, 2, 2, 3, 1)),
+    1: Profile(
+        (6, 36),
+        dynamic=0.3,
+        durable=0.08,
+        completed=0.5,
+        household="single_no_child",
+        not_completed_weights=(4, 2, 2, 2, 3, 1),
+    ),
     # self-employed people; many are redirected to Pôle emploi or leave the RSA
-    2: Profile((6, 36), dynamic=0.25, durable=0.12, completed=0.35, business_in_durable=0.0,
-               not_completed_weights=(6, 2, 1, 1, 4, 1), self_employed=1.0),
+    2: Profile(
+        (6, 36),
+        dynamic=0.25,
+        durable=0.12,
+        completed=0.35,
+        business_in_durable=0.0,
+        not_completed_weights=(6, 2, 1, 1, 4, 1),
+        self_employed=1.0,
+    ),
     # a one-month diagnostic that leads to another insertion action
     3: Profile(dynamic=0.55, durable=0.02, dynamic_weights=(1, 1, 2, 6), not_completed_weights=(2, 5, 1, 2, 0, 1)),
-    4: Profile(dynamic_weights=(3, 3, 4, 4), not_completed_weights=(2, 3, 1, 3, 1, 1),
-               entry_delay_days=(7, 30, 62)),
+    4: Profile(dynamic_weights=(3, 3, 4, 4), not_completed_weights=(2, 3, 1, 3, 1, 1), entry_delay_days=(7, 30, 62)),
     5: Profile((3, 36), dynamic=0.45, durable=0.15, completed=0.7),
-    6: Profile(dynamic=0.25, durable=0.03, completed=0.75, dynamic_weights=(2, 0, 3, 4),
-               entry_delay_days=(5, 21, 62)),
+    6: Profile(dynamic=0.25, durable=0.03, completed=0.75, dynamic_weights=(2, 0, 3, 4), entry_delay_days=(5, 21, 62)),
     # maisons relais: long stays, few departures
-    7: Profile((6, 72), dynamic=0.2, durable=0.05, completed=0.6, household="single_no_child",
-               dynamic_weights=(1, 1, 1, 5)),
+    7: Profile(
+        (6, 72), dynamic=0.2, durable=0.05, completed=0.6, household="single_no_child", dynamic_weights=(1, 1, 1, 5)
+    ),
     8: Profile(dynamic_weights=(4, 2, 3, 1)),
     9: Profile(early_exit_months=3, dynamic_weights=(6, 2, 2, 1)),
     10: Profile((3, 24), dynamic_weights=(5, 1, 2, 1), durable_weights=(4, 5, 0.3, 0.5)),
@@ -265,12 +277,18 @@ def read_catalogue(session: Session) -> dict[int, ActionInfo]:
             for site in sorted((sites[site_id] for site_id in links[row.id]), key=lambda site: (site.name, site.id))
         )
         by_action[row.action_id].append(
-            ConventionInfo(row.id, row.reference, row.start_on.toordinal(), row.end_on.toordinal(),
-                           lines[row.id], site_infos)
+            ConventionInfo(
+                row.id, row.reference, row.start_on.toordinal(), row.end_on.toordinal(), lines[row.id], site_infos
+            )
         )
     return {
-        action.number: ActionInfo(action.number, action.code, action.min_duration_months, action.max_duration_months,
-                                  tuple(by_action[action.id]))
+        action.number: ActionInfo(
+            action.number,
+            action.code,
+            action.min_duration_months,
+            action.max_duration_months,
+            tuple(by_action[action.id]),
+        )
         for action in session.exec(select(Action).order_by(Action.number))
     }
 
@@ -425,14 +443,23 @@ class ActionPlanner:
                     persons = round(0.85 * planned / typical)
                 else:
                     persons = round(0.9 * previous_persons) if previous_persons else 100
-            rates = {code: self.targets[code][year] for code in RATE_CODES
-                     if self.targets.get(code, {}).get(year) is not None}
+            rates = {
+                code: self.targets[code][year]
+                for code in RATE_CODES
+                if self.targets.get(code, {}).get(year) is not None
+            }
 
             def exit_counts_ok(total: int, rates=rates) -> bool:
                 return not rates or all(counts_for_percent(percent, total) for percent in rates.values())
 
-            result[year] = _YearTargets(persons, persons_free, days, self.targets.get("exits", {}).get(year),
-                                        exit_counts_ok, self._min_exits(year))
+            result[year] = _YearTargets(
+                persons,
+                persons_free,
+                days,
+                self.targets.get("exits", {}).get(year),
+                exit_counts_ok,
+                self._min_exits(year),
+            )
             previous_persons = persons
         return result
 
@@ -455,8 +482,11 @@ class ActionPlanner:
         planned = convention.planned_days(year)
         if self.planned_days(year):
             return planned
-        budgets = [line.budget for y, line in sorted(convention.years.items(), key=lambda item: abs(item[0] - year))
-                   if line.budget]
+        budgets = [
+            line.budget
+            for y, line in sorted(convention.years.items(), key=lambda item: abs(item[0] - year))
+            if line.budget
+        ]
         return float(budgets[0]) if budgets else 1.0
 
     # the walk over the years ------------------------------------------------------------------
@@ -564,14 +594,22 @@ class ActionPlanner:
             most = targets.persons * longest
             mpps = sorted({c.years[year].months_per_place for c in self.action.conventions if year in c.years})
             if targets.days > 0.75 * most and mpps:
-                tight.append((targets.days / most, year,
-                              f"{year}: {targets.days} person-days wanted, {targets.days / most:.0%} of what "
-                              f"{targets.persons} persons staying up to {longest} days could give; months_per_place "
-                              f"{mpps[0]} → {max(1, math.floor(mpps[0] * 0.75 * most / targets.days))} or less "
-                              "would leave room"))
+                tight.append(
+                    (
+                        targets.days / most,
+                        year,
+                        f"{year}: {targets.days} person-days wanted, {targets.days / most:.0%} of what "
+                        f"{targets.persons} persons staying up to {longest} days could give; months_per_place "
+                        f"{mpps[0]} → {max(1, math.floor(mpps[0] * 0.75 * most / targets.days))} or less "
+                        "would leave room",
+                    )
+                )
         impossible = [line for share, _year, line in tight if share > 1]
-        lines = [f"action {self.action.number} ({self.action.code}): no plan reaches the document's figures",
-                 *(impossible or [line for _share, _year, line in tight]), f"{self.attempts} attempts"]
+        lines = [
+            f"action {self.action.number} ({self.action.code}): no plan reaches the document's figures",
+            *(impossible or [line for _share, _year, line in tight]),
+            f"{self.attempts} attempts",
+        ]
         return "; ".join(lines)
 
 
@@ -601,7 +639,8 @@ class _YearContext:
         self.beyond = self.last if self.is_last else self.last + 1
         # the draws depend only on where the walk stands, so a retry draws the same again
         rng = self.rng = random.Random(
-            f"{DEMO_SEED}:{planner.action.number}:{year}:{len(carried)}:{sum(s.entered for s in carried)}:{persons}")
+            f"{DEMO_SEED}:{planner.action.number}:{year}:{len(carried)}:{sum(s.entered for s in carried)}:{persons}"
+        )
         for stay in carried:  # a retry after backtracking starts from scratch
             stay.exited = None
         self.new_count = persons - len(carried)
@@ -632,9 +671,11 @@ class _YearContext:
         # the others, the longest first
         crossing = {i: rng.random() for i in self.can_stay if carried[i].entered + carried[i].intended > self.last}
         self.stay_order = self.forced + sorted(
-            self.can_stay, key=lambda i: (0, crossing[i]) if i in crossing else (1, -carried[i].intended, i))
+            self.can_stay, key=lambda i: (0, crossing[i]) if i in crossing else (1, -carried[i].intended, i)
+        )
         self.natural_stay_on = len(self.forced) + sum(
-            1 for i in self.can_stay if carried[i].entered + carried[i].intended > self.last)
+            1 for i in self.can_stay if carried[i].entered + carried[i].intended > self.last
+        )
         # where each would naturally leave in its range: at the end of its intended length
         self.u_exit = []
         for i, stay in enumerate(carried):
@@ -647,8 +688,10 @@ class _YearContext:
             conventions = [c for c in planner.action.conventions if c.window(year)]
             carried_by = Counter(stay.convention.id for stay in carried)
             weights = [planner.convention_weight(c, year) for c in conventions]
-            wanted = [max(0.0, persons * w / sum(weights) - carried_by[c.id])
-                      for c, w in zip(conventions, weights, strict=True)]
+            wanted = [
+                max(0.0, persons * w / sum(weights) - carried_by[c.id])
+                for c, w in zip(conventions, weights, strict=True)
+            ]
             shares = largest_remainder(self.new_count, wanted if sum(wanted) > 0 else weights)
             for convention, share in zip(conventions, shares, strict=True):
                 ws, we = convention.window(year)
@@ -657,9 +700,18 @@ class _YearContext:
                     intended = round(math.exp(rng.uniform(math.log(planner.min_len), math.log(planner.max_len))))
                     room = max(1, self.exit_max - planner.floor_len)
                     length = (min(intended, self.exit_max) - planner.floor_len + jitter - 0.5) / room
-                    self.entrants.append(_Entrant(convention, entry, min(0.97, max(0.03, length)), intended,
-                                                  ws + entry * (we - ws) + intended, jitter))
+                    self.entrants.append(
+                        _Entrant(
+                            convention,
+                            entry,
+                            min(0.97, max(0.03, length)),
+                            intended,
+                            ws + entry * (we - ws) + intended,
+                            jitter,
+                        )
+                    )
         self.new_max = planner.max_len_for(reaches_2020)
+
         # who is carried over among the new entrants: those whose natural end is past 31 December
         # (in random order), then the others, the latest natural end first
         def carry_order(j: int) -> tuple:
@@ -667,10 +719,15 @@ class _YearContext:
             return (0, entrant.jitter, j) if entrant.natural_end > self.last else (1, -entrant.natural_end, j)
 
         self.eligible = sorted(
-            (j for j, entrant in enumerate(self.entrants)
-             if self.continues(entrant.convention) and entrant.convention.window(year)[1] == self.last
-             and max(entrant.convention.window(year)[0], self.beyond - self.new_max) <= self.last),
-            key=carry_order)
+            (
+                j
+                for j, entrant in enumerate(self.entrants)
+                if self.continues(entrant.convention)
+                and entrant.convention.window(year)[1] == self.last
+                and max(entrant.convention.window(year)[0], self.beyond - self.new_max) <= self.last
+            ),
+            key=carry_order,
+        )
 
     def continues(self, convention: ConventionInfo) -> bool:
         """Whether a stay in this convention may go on past this year."""
@@ -702,8 +759,10 @@ class _YearContext:
         carrying = set(self.eligible[: carry_out - stay_on])
         # Where each would naturally enter (0 early, 1 late), spread evenly over its group: the
         # stays carried over are the naturally late ones, the others fill the rest of the year.
-        groups = ([j for j in range(len(self.entrants)) if j in carrying],
-                  [j for j in range(len(self.entrants)) if j not in carrying])
+        groups = (
+            [j for j in range(len(self.entrants)) if j in carrying],
+            [j for j in range(len(self.entrants)) if j not in carrying],
+        )
         position = {}
         for group in groups:
             for rank, j in enumerate(sorted(group, key=lambda j: (self.entrants[j].entry, j))):
@@ -718,7 +777,8 @@ class _YearContext:
                 if latest_entry < ws:
                     return None
                 items.in_year.append(
-                    (j, ws, latest_entry, planner.floor_len, self.exit_max, we, 1 - position[j], entrant.length))
+                    (j, ws, latest_entry, planner.floor_len, self.exit_max, we, 1 - position[j], entrant.length)
+                )
         return items
 
     def choose(self, carry_out: int) -> "tuple[_YearItems, float] | None":
@@ -904,8 +964,9 @@ def exit_reason_counts(total: int, rates: dict[str, int], profile: Profile) -> d
     counts.update(dict(zip(other_durable, largest_remainder(durable - business, other_weights), strict=True)))
     counts.update(dict(zip(DYNAMIC_ONLY, largest_remainder(dynamic - durable, profile.dynamic_weights), strict=True)))
     counts["completed"] = completed - dynamic
-    counts.update(dict(zip(NOT_COMPLETED, largest_remainder(total - completed, profile.not_completed_weights),
-                           strict=True)))
+    counts.update(
+        dict(zip(NOT_COMPLETED, largest_remainder(total - completed, profile.not_completed_weights), strict=True))
+    )
     return {code: count for code, count in counts.items() if count}
 
 
@@ -920,8 +981,11 @@ def assign_exit_reasons(stays: list[Stay], planner: ActionPlanner, rng: random.R
     for year in planner.years:
         first, last = year_bounds(year)
         exits = [stay for stay in stays if stay.exited is not None and first <= stay.exited <= last]
-        rates = {code: planner.targets[code][year] for code in RATE_CODES
-                 if planner.targets.get(code, {}).get(year) is not None}
+        rates = {
+            code: planner.targets[code][year]
+            for code in RATE_CODES
+            if planner.targets.get(code, {}).get(year) is not None
+        }
         counts = exit_reason_counts(len(exits), rates, planner.profile)
         reasons = [code for code in sorted(counts) for _ in range(counts[code])]
         rng.shuffle(reasons)
@@ -936,6 +1000,7 @@ def assign_hours(stays: list[Stay], reached: dict[int, int | None], rng: random.
 
     Pathways present in 2020 get no hours (the document's NC), so those counted in 2018–2019 are
     the ones that ended by 31 December 2019; one present in both years counts in both."""
+
     def threshold(stay: Stay, year: int) -> int | None:
         line = stay.convention.years.get(year)
         return line.hours_threshold if line else None
@@ -952,8 +1017,10 @@ def assign_hours(stays: list[Stay], reached: dict[int, int | None], rng: random.
     low = max(0, want_2018 - len(only_2018), want_2019 - len(only_2019))
     high = min(len(both), want_2018, want_2019)
     if low > high:
-        raise DemoInfeasible(f"AI/ETTI hours: cannot have {want_2018} persons reach the threshold in 2018 "
-                             f"and {want_2019} in 2019 (pathways: {len(only_2018)}, {len(both)}, {len(only_2019)})")
+        raise DemoInfeasible(
+            f"AI/ETTI hours: cannot have {want_2018} persons reach the threshold in 2018 "
+            f"and {want_2019} in 2019 (pathways: {len(only_2018)}, {len(both)}, {len(only_2019)})"
+        )
     in_both = min(max(natural, low), high)
     edition = EDITION.toordinal()
 
@@ -1045,11 +1112,14 @@ def _people(stays: dict[int, list[Stay]]) -> list[Person]:
             person = Person(len(people) + 1, [stay], number)
             people.append(person)
             owner[id(stay)] = person
-    onward = sorted((s for s in stays.get(3, []) if s.exit_reason in ("insertion_action", "training", "completed")),
-                    key=lambda stay: stay.exited)
+    onward = sorted(
+        (s for s in stays.get(3, []) if s.exit_reason in ("insertion_action", "training", "completed")),
+        key=lambda stay: stay.exited,
+    )
     downstream = sorted(
         (s for n in (4, 5, 6, 8, 9, 10, 11) for s in stays.get(n, []) if s.entered > date(2018, 3, 1).toordinal()),
-        key=lambda stay: (stay.entered, stay.convention.reference))
+        key=lambda stay: (stay.entered, stay.convention.reference),
+    )
     available: list[Stay] = []
     cursor = 0
     for stay in downstream:
@@ -1103,8 +1173,11 @@ def _activity(catalogue: dict[int, ActionInfo]) -> list[tuple[ConventionInfo, in
                 open_conventions = [c for c in conventions if c.window(year)]
                 shares = largest_remainder(total, [c.planned_days(year) or 1 for c in open_conventions])
                 for convention, share in zip(open_conventions, shares, strict=True):
-                    months = [m for m in range(1, 13) if convention.window(year)[0] <= _month_end(year, m)
-                              <= convention.window(year)[1]]
+                    months = [
+                        m
+                        for m in range(1, 13)
+                        if convention.window(year)[0] <= _month_end(year, m) <= convention.window(year)[1]
+                    ]
                     weights = [_activity_weight(year, m) * rng.uniform(0.7, 1.3) for m in months]
                     for month, quantity in zip(months, largest_remainder(share, weights), strict=True):
                         if quantity:
@@ -1155,16 +1228,27 @@ def generate_demo(*, session: Session, scale: int = 1, progress: bool = False) -
             beneficiaries += b
             pathways += p
         activity_rows = [
-            {"convention_id": convention.id, "recorded_on": date.fromordinal(day), "metric": metric,
-             "quantity": quantity * scale, "created_at": now}
+            {
+                "convention_id": convention.id,
+                "recorded_on": date.fromordinal(day),
+                "metric": metric,
+                "quantity": quantity * scale,
+                "created_at": now,
+            }
             for convention, day, metric, quantity in plan.activity
         ]
         if activity_rows:
             session.execute(insert(ActivityRecord.__table__), activity_rows)
         periods = _consolidate(session)
     session.flush()
-    record(session=session, caller=CLI, entity="demo", entity_id=f"scale={scale}", action="create",
-           fields=["beneficiary", "pathway", "activity_record", "period"])
+    record(
+        session=session,
+        caller=CLI,
+        entity="demo",
+        entity_id=f"scale={scale}",
+        action="create",
+        fields=["beneficiary", "pathway", "activity_record", "period"],
+    )
     session.flush()
     consolidated = f"; years {', '.join(map(str, periods))} consolidated" if periods else ""
     return (
@@ -1185,10 +1269,14 @@ def _insert_copy(session: Session, plan: DemoPlan, copy: int, secret: str, now: 
     def flush_beneficiaries() -> None:
         if not beneficiary_rows:
             return
-        ids = session.execute(
-            insert(beneficiary_table).returning(beneficiary_table.c.id, sort_by_parameter_order=True),
-            beneficiary_rows,
-        ).scalars().all()
+        ids = (
+            session.execute(
+                insert(beneficiary_table).returning(beneficiary_table.c.id, sort_by_parameter_order=True),
+                beneficiary_rows,
+            )
+            .scalars()
+            .all()
+        )
         for beneficiary_id, rows in zip(ids, owners, strict=True):
             for row in rows:
                 row["beneficiary_id"] = beneficiary_id
@@ -1210,8 +1298,10 @@ def _insert_copy(session: Session, plan: DemoPlan, copy: int, secret: str, now: 
         first = person.stays[0]
         site = _site_for(first.convention, rng)
         beneficiary_rows.append(_beneficiary_row(number, person.action, first, site, plan.communes, secret, rng, now))
-        rows = [_pathway_row(stay, _site_for(stay.convention, rng) if stay is not first else site, rng, now)
-                for stay in person.stays]
+        rows = [
+            _pathway_row(stay, _site_for(stay.convention, rng) if stay is not first else site, rng, now)
+            for stay in person.stays
+        ]
         owners.append(rows)
         pathway_rows.extend(rows)
         if len(beneficiary_rows) >= CHUNK:
@@ -1221,13 +1311,22 @@ def _insert_copy(session: Session, plan: DemoPlan, copy: int, secret: str, now: 
         site = _site_for(prescription.convention, rng)
         fake = Stay(prescription.action, prescription.convention, prescription.prescribed, 0)
         beneficiary_rows.append(
-            _beneficiary_row(number, prescription.action, fake, site, plan.communes, secret, rng, now))
+            _beneficiary_row(number, prescription.action, fake, site, plan.communes, secret, rng, now)
+        )
         row = {
-            "convention_id": prescription.convention.id, "site_id": site.id if site else None,
-            "prescribed_on": date.fromordinal(prescription.prescribed), "entered_on": None,
-            "planned_end_on": None, "exited_on": None, "exit_reason": None, "hours": None,
+            "convention_id": prescription.convention.id,
+            "site_id": site.id if site else None,
+            "prescribed_on": date.fromordinal(prescription.prescribed),
+            "entered_on": None,
+            "planned_end_on": None,
+            "exited_on": None,
+            "exit_reason": None,
+            "hours": None,
             "cancelled_on": date.fromordinal(prescription.cancelled) if prescription.cancelled else None,
-            "cancel_reason": prescription.reason, "created_by_key_id": None, "created_at": now, "updated_at": now,
+            "cancel_reason": prescription.reason,
+            "created_by_key_id": None,
+            "created_at": now,
+            "updated_at": now,
         }
         owners.append([row])
         pathway_rows.append(row)
@@ -1243,8 +1342,16 @@ def _site_for(convention: ConventionInfo, rng: random.Random) -> SiteInfo | None
     return rng.choice(convention.sites) if convention.sites else None
 
 
-def _beneficiary_row(number: int, action: int, stay: Stay, site: SiteInfo | None, communes: dict[str, list[str]],
-                     secret: str, rng: random.Random, now: datetime) -> dict:
+def _beneficiary_row(
+    number: int,
+    action: int,
+    stay: Stay,
+    site: SiteInfo | None,
+    communes: dict[str, list[str]],
+    secret: str,
+    rng: random.Random,
+    now: datetime,
+) -> dict:
     """A person living near the site, mostly: in its commune or another of its kind of territory."""
     profile = PROFILES.get(action, Profile())
     year = date.fromordinal(stay.entered).year
@@ -1297,9 +1404,11 @@ def _pathway_row(stay: Stay, site: SiteInfo | None, rng: random.Random, now: dat
 def _consolidate(session: Session) -> list[int]:
     """Mark 2018 and 2019 consolidated, as the document has them (a year already recorded is left)."""
     present = set(session.exec(select(Period.year).where(Period.year.in_(list(CONSOLIDATED)))))
-    rows = [{"year": year, "status": PeriodStatus.consolidated.value, "consolidated_at": at,
-             "consolidated_by_key_id": None}
-            for year, at in CONSOLIDATED.items() if year not in present]
+    rows = [
+        {"year": year, "status": PeriodStatus.consolidated.value, "consolidated_at": at, "consolidated_by_key_id": None}
+        for year, at in CONSOLIDATED.items()
+        if year not in present
+    ]
     if rows:
         session.execute(insert(Period.__table__), rows)
     return [row["year"] for row in rows]

@@ -118,7 +118,9 @@ def ignore_patterns() -> list[re.Pattern]:
             continue
         assert not line.startswith("!"), "exceptions (!) are not read by these tests"
         regex = re.escape(line.strip("/"))
-        regex = regex.replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*").replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
+        regex = (
+            regex.replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*").replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
+        )
         patterns.append(re.compile(regex))
     return patterns
 
@@ -283,7 +285,9 @@ def test_compose_api_environment_makes_valid_production_settings(monkeypatch):
     assert settings.cors_origins == []
     assert make_url(settings.database_url).host == "db"
 
-    origins = compose_environment("api", {"PDI_SECRET_KEY": secret, "PDI_CORS_ORIGINS": '["https://portail.example.fr"]'})
+    origins = compose_environment(
+        "api", {"PDI_SECRET_KEY": secret, "PDI_CORS_ORIGINS": '["https://portail.example.fr"]'}
+    )
     monkeypatch.setenv("PDI_CORS_ORIGINS", origins["PDI_CORS_ORIGINS"])
     assert Settings(_env_file=None).cors_origins == ["https://portail.example.fr"]
 
@@ -318,17 +322,35 @@ def test_dockerfile_checks_readiness_and_starts_through_the_entrypoint():
     workdir = instruction("WORKDIR")
     assert workdir == "/srv/pdi"
     # Installed editable: app/ stays beside alembic.ini, where app.core.config looks for it.
-    installs = [arguments for keyword, arguments in dockerfile_instructions() if keyword == "RUN" and "pip install" in arguments]
+    installs = [
+        arguments for keyword, arguments in dockerfile_instructions() if keyword == "RUN" and "pip install" in arguments
+    ]
     assert any(re.search(r"pip install .*-e \.(\s|$)", command) for command in installs)
 
 
 def test_dockerignore_keeps_local_secret_and_test_files_out():
     patterns = ignore_patterns()
-    for path in (".git/HEAD", ".venv/bin/python", "var/pdi.db", ".env", "tests/test_docker.py", "bench/run.py",
-                 "app/__pycache__/main.cpython-311.pyc", "catalogue_pdi.egg-info/PKG-INFO", ".pytest_cache/README.md"):
+    for path in (
+        ".git/HEAD",
+        ".venv/bin/python",
+        "var/pdi.db",
+        ".env",
+        "tests/test_docker.py",
+        "bench/run.py",
+        "app/__pycache__/main.cpython-311.pyc",
+        "catalogue_pdi.egg-info/PKG-INFO",
+        ".pytest_cache/README.md",
+    ):
         assert is_ignored(path, patterns), path
-    for path in ("pyproject.toml", "alembic.ini", "app/main.py", "app/core/config.py", "migrations/env.py",
-                 "seed/loader.py", "docker/entrypoint.sh"):
+    for path in (
+        "pyproject.toml",
+        "alembic.ini",
+        "app/main.py",
+        "app/core/config.py",
+        "migrations/env.py",
+        "seed/loader.py",
+        "docker/entrypoint.sh",
+    ):
         assert not is_ignored(path, patterns), path
 
 
@@ -362,7 +384,11 @@ def test_image_files_migrate_the_database_then_run_the_command(tmp_path, seed_on
 
     finished = subprocess.run(
         [str(entrypoint), "python", "-c", "import app.core.config as config; print(config.PROJECT_ROOT)"],
-        env=environment, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
     assert finished.returncode == 0, finished.stderr
@@ -382,7 +408,11 @@ def test_entrypoint_refuses_production_without_a_secret_key(tmp_path):
 
     finished = subprocess.run(
         ["sh", str(ENTRYPOINT), "python", "-c", "print('command ran')"],
-        env=environment, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert finished.returncode != 0
@@ -429,8 +459,23 @@ def test_entrypoint_migrates_postgresql_and_serves_the_api(tmp_path, scratch_pos
     http = httpx.Client(timeout=5, trust_env=False)  # straight to 127.0.0.1, whatever proxy is set
     with log.open("w") as output:
         server = subprocess.Popen(
-            ["sh", str(ENTRYPOINT), sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
-            env=environment, cwd=tmp_path, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                "sh",
+                str(ENTRYPOINT),
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "app.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=environment,
+            cwd=tmp_path,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         ready = wait_until_ready(http, f"{base}/readyz", server, log)

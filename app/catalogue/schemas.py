@@ -1,6 +1,5 @@
 """Bodies of the catalogue: families, actions, operators and their sites."""
 
-
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator

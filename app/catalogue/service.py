@@ -72,8 +72,14 @@ def create_family(*, session: Session, caller: Caller, data: FamilyCreate) -> Fa
     family = Family(**data.model_dump())
     session.add(family)
     session.flush()
-    record(session=session, caller=caller, entity="family", entity_id=family.code, action="create",
-           fields=data.model_fields_set)
+    record(
+        session=session,
+        caller=caller,
+        entity="family",
+        entity_id=family.code,
+        action="create",
+        fields=data.model_fields_set,
+    )
     return FamilyRead.model_validate(family)
 
 
@@ -88,8 +94,9 @@ def update_family(
     _apply(family, changes)
     session.add(family)
     session.flush()
-    record(session=session, caller=caller, entity="family", entity_id=family.code, action="update",
-           fields=changes.keys())
+    record(
+        session=session, caller=caller, entity="family", entity_id=family.code, action="update", fields=changes.keys()
+    )
     return FamilyRead.model_validate(family)
 
 
@@ -197,8 +204,14 @@ def create_action(*, session: Session, caller: Caller, data: ActionCreate) -> Ac
     action = Action(**values, family_id=family_id)
     session.add(action)
     session.flush()
-    record(session=session, caller=caller, entity="action", entity_id=action.code, action="create",
-           fields=data.model_fields_set)
+    record(
+        session=session,
+        caller=caller,
+        entity="action",
+        entity_id=action.code,
+        action="create",
+        fields=data.model_fields_set,
+    )
     return _action_read(session=session, action=action)
 
 
@@ -217,8 +230,9 @@ def update_action(
     _apply(action, values)
     session.add(action)
     session.flush()
-    record(session=session, caller=caller, entity="action", entity_id=action.code, action="update",
-           fields=changes.keys())
+    record(
+        session=session, caller=caller, entity="action", entity_id=action.code, action="update", fields=changes.keys()
+    )
     return _action_read(session=session, action=action)
 
 
@@ -287,8 +301,14 @@ def create_operator(*, session: Session, caller: Caller, data: OperatorCreate) -
     operator = Operator(**data.model_dump())
     session.add(operator)
     session.flush()
-    record(session=session, caller=caller, entity="operator", entity_id=operator.id, action="create",
-           fields=data.model_fields_set)
+    record(
+        session=session,
+        caller=caller,
+        entity="operator",
+        entity_id=operator.id,
+        action="create",
+        fields=data.model_fields_set,
+    )
     return OperatorRead.model_validate(operator)
 
 
@@ -303,8 +323,9 @@ def update_operator(
     _apply(operator, changes)
     session.add(operator)
     session.flush()
-    record(session=session, caller=caller, entity="operator", entity_id=operator.id, action="update",
-           fields=changes.keys())
+    record(
+        session=session, caller=caller, entity="operator", entity_id=operator.id, action="update", fields=changes.keys()
+    )
     return OperatorRead.model_validate(operator)
 
 
@@ -337,6 +358,7 @@ def create_site(*, session: Session, caller: Caller, operator_id: int, data: Sit
     site = Site(**data.model_dump(), operator_id=operator_id)
     session.add(site)
     session.flush()
-    record(session=session, caller=caller, entity="site", entity_id=site.id, action="create",
-           fields=data.model_fields_set)
+    record(
+        session=session, caller=caller, entity="site", entity_id=site.id, action="create", fields=data.model_fields_set
+    )
     return SiteRead.model_validate(site)

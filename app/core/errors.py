@@ -145,8 +145,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(_request: Request, exc: RequestValidationError):
-        body = problem(422, "Invalid input", "The request does not match the expected shape",
-                       slug="invalid-input", errors=validation_errors(exc.errors()))
+        body = problem(
+            422,
+            "Invalid input",
+            "The request does not match the expected shape",
+            slug="invalid-input",
+            errors=validation_errors(exc.errors()),
+        )
         return problem_response(body)
 
     @app.exception_handler(StarletteHTTPException)

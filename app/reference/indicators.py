@@ -23,46 +23,100 @@ class Indicator:
 
 
 INDICATORS: tuple[Indicator, ...] = (
-    Indicator("places_funded", "Nombre places financées", Unit.count,
-              "Somme des places des lignes annuelles de convention dont l'année rencontre la période."),
-    Indicator("budget", "Budget conventionné", Unit.euros,
-              "Somme des budgets de ces lignes annuelles (inconnu si l'un d'eux l'est)."),
-    Indicator("budget_fse", "dont FSE", Unit.euros,
-              "Somme de la part cofinancée par le FSE de ces lignes annuelles (inconnue si l'une l'est)."),
-    Indicator("persons_present", "Nombre de personnes présentes", Unit.count,
-              "Personnes distinctes dont un parcours a une présence qui rencontre la période."),
+    Indicator(
+        "places_funded",
+        "Nombre places financées",
+        Unit.count,
+        "Somme des places des lignes annuelles de convention dont l'année rencontre la période.",
+    ),
+    Indicator(
+        "budget",
+        "Budget conventionné",
+        Unit.euros,
+        "Somme des budgets de ces lignes annuelles (inconnu si l'un d'eux l'est).",
+    ),
+    Indicator(
+        "budget_fse",
+        "dont FSE",
+        Unit.euros,
+        "Somme de la part cofinancée par le FSE de ces lignes annuelles (inconnue si l'une l'est).",
+    ),
+    Indicator(
+        "persons_present",
+        "Nombre de personnes présentes",
+        Unit.count,
+        "Personnes distinctes dont un parcours a une présence qui rencontre la période.",
+    ),
     Indicator("entries", "Nombre d'entrées", Unit.count, "Parcours entrés pendant la période."),
     Indicator("exits", "Nombre de sorties", Unit.count, "Parcours sortis pendant la période."),
     Indicator("prescriptions", "Nombre de prescriptions", Unit.count, "Parcours prescrits pendant la période."),
-    Indicator("occupancy_rate", "Taux de réalisation de l'action", Unit.rate,
-              "Mois d'accompagnement réalisés ÷ mois prévus par la convention, proportionnés à la date "
-              "d'édition, comptés en jours (taux d'occupation). Peut dépasser 100 %."),
-    Indicator("dynamic_exit_rate", "Taux de sorties dynamiques", Unit.rate,
-              "Sorties débouchant sur une suite de parcours effective ÷ sorties."),
-    Indicator("durable_employment_rate", "Taux de sorties en emploi durable", Unit.rate,
-              "Sorties en CDI, CDD de plus de 6 mois, création d'entreprise ou fonction publique ÷ sorties."),
-    Indicator("business_creation_rate", "Taux de création d'entreprise", Unit.rate,
-              "Sorties par création d'entreprise ÷ sorties."),
-    Indicator("completion_rate", "Taux de PEIP terminés", Unit.rate,
-              "Sorties après un parcours mené à son terme ÷ sorties."),
-    Indicator("hours_threshold_reached",
-              "Nombre de personnes ayant atteint le nombre d'heures de mise à disposition", Unit.count,
-              "Personnes présentes dont le parcours atteint le seuil d'heures de la convention "
-              "(150 h pour une AI, 300 h pour l'ETTI)."),
-    Indicator("mean_entry_delay_days", "Délai moyen d'entrée (jours)", Unit.days,
-              "Moyenne des jours entre prescription et entrée, sur les entrées de la période."),
+    Indicator(
+        "occupancy_rate",
+        "Taux de réalisation de l'action",
+        Unit.rate,
+        "Mois d'accompagnement réalisés ÷ mois prévus par la convention, proportionnés à la date "
+        "d'édition, comptés en jours (taux d'occupation). Peut dépasser 100 %.",
+    ),
+    Indicator(
+        "dynamic_exit_rate",
+        "Taux de sorties dynamiques",
+        Unit.rate,
+        "Sorties débouchant sur une suite de parcours effective ÷ sorties.",
+    ),
+    Indicator(
+        "durable_employment_rate",
+        "Taux de sorties en emploi durable",
+        Unit.rate,
+        "Sorties en CDI, CDD de plus de 6 mois, création d'entreprise ou fonction publique ÷ sorties.",
+    ),
+    Indicator(
+        "business_creation_rate",
+        "Taux de création d'entreprise",
+        Unit.rate,
+        "Sorties par création d'entreprise ÷ sorties.",
+    ),
+    Indicator(
+        "completion_rate", "Taux de PEIP terminés", Unit.rate, "Sorties après un parcours mené à son terme ÷ sorties."
+    ),
+    Indicator(
+        "hours_threshold_reached",
+        "Nombre de personnes ayant atteint le nombre d'heures de mise à disposition",
+        Unit.count,
+        "Personnes présentes dont le parcours atteint le seuil d'heures de la convention "
+        "(150 h pour une AI, 300 h pour l'ETTI).",
+    ),
+    Indicator(
+        "mean_entry_delay_days",
+        "Délai moyen d'entrée (jours)",
+        Unit.days,
+        "Moyenne des jours entre prescription et entrée, sur les entrées de la période.",
+    ),
     Indicator("cost_per_person", "Coût par personne présente", Unit.euros, "Budget ÷ personnes présentes."),
     Indicator("cost_per_dynamic_exit", "Coût par sortie dynamique", Unit.euros, "Budget ÷ sorties dynamiques."),
-    Indicator("vehicle_rental_days", "Nombre de jours de location de véhicules", Unit.count,
-              "Jours de location de véhicules déclarés sur la période."),
-    Indicator("licence_registrations", "Nombre d'inscriptions au permis (AM + B)", Unit.count,
-              "Inscriptions au permis déclarées sur la période."),
-    Indicator("licences_obtained", "Nombre d'obtentions du permis (AM + B)", Unit.count,
-              "Permis obtenus déclarés sur la période."),
-    Indicator("computers_donated", "Nombre d'ordinateurs donnés", Unit.count,
-              "Ordinateurs donnés déclarés sur la période."),
-    Indicator("workshop_sessions", "Nombre de séances d'atelier", Unit.count,
-              "Séances d'atelier déclarées sur la période."),
+    Indicator(
+        "vehicle_rental_days",
+        "Nombre de jours de location de véhicules",
+        Unit.count,
+        "Jours de location de véhicules déclarés sur la période.",
+    ),
+    Indicator(
+        "licence_registrations",
+        "Nombre d'inscriptions au permis (AM + B)",
+        Unit.count,
+        "Inscriptions au permis déclarées sur la période.",
+    ),
+    Indicator(
+        "licences_obtained",
+        "Nombre d'obtentions du permis (AM + B)",
+        Unit.count,
+        "Permis obtenus déclarés sur la période.",
+    ),
+    Indicator(
+        "computers_donated", "Nombre d'ordinateurs donnés", Unit.count, "Ordinateurs donnés déclarés sur la période."
+    ),
+    Indicator(
+        "workshop_sessions", "Nombre de séances d'atelier", Unit.count, "Séances d'atelier déclarées sur la période."
+    ),
 )
 
 INDICATORS_BY_CODE: dict[str, Indicator] = {indicator.code: indicator for indicator in INDICATORS}

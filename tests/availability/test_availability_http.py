@@ -76,8 +76,9 @@ def test_another_day_is_another_etag(get_availability, query):
 def test_default_day_is_today(monkeypatch, get_availability, session, query, convention):
     monkeypatch.setattr(clock, "today", lambda: DAY)
     # Ended the day before "today": listed for yesterday, not for today.
-    ended = factories.convention(session, action_id=convention.action_id, start_on=date(2019, 1, 1),
-                                 end_on=date(2019, 6, 14))
+    ended = factories.convention(
+        session, action_id=convention.action_id, start_on=date(2019, 1, 1), end_on=date(2019, 6, 14)
+    )
     without_day = {key: value for key, value in query.items() if key != "on"}
 
     response = get_availability(**without_day)
@@ -135,6 +136,7 @@ def test_largest_page_size_is_accepted(get_availability, query):
 @pytest.fixture
 def statements_run(session):
     """`with statements_run() as statements:` → the SQL sent on the test's connection meanwhile."""
+
     @contextmanager
     def record():
         statements: list[str] = []
@@ -161,10 +163,12 @@ def test_number_of_queries_does_not_grow_with_the_page(session, get_availability
         action = factories.action(session)
         for _ in range(conventions):
             site = factories.site(session)
-            convention = factories.convention(session, action_id=action.id, site_ids=[site.id],
-                                              years={2019: {"places": 4}})
-            factories.pathway(session, convention_id=convention.id, entered_on=date(2019, 5, 1),
-                              planned_end_on=date(2019, 7, 1))
+            convention = factories.convention(
+                session, action_id=action.id, site_ids=[site.id], years={2019: {"places": 4}}
+            )
+            factories.pathway(
+                session, convention_id=convention.id, entered_on=date(2019, 5, 1), planned_end_on=date(2019, 7, 1)
+            )
             factories.pathway(session, convention_id=convention.id, prescribed_on=date(2019, 6, 1))
         with statements_run() as statements:
             response = get_availability(on=DAY.isoformat(), action=action.code, commune="le mans")

@@ -46,11 +46,18 @@ def test_only_conventions_active_on_the_day_are_listed(session, get_availability
 def test_item_names_action_operator_and_sites(session, availability_of):
     operator = factories.operator(session, name="Association Tremplin")
     urban = factories.site(
-        session, operator_id=operator.id, name="Accueil Centre", commune="Le Mans", postcode="72000",
-        territory="urban", latitude=48.0061, longitude=0.1996,
+        session,
+        operator_id=operator.id,
+        name="Accueil Centre",
+        commune="Le Mans",
+        postcode="72000",
+        territory="urban",
+        latitude=48.0061,
+        longitude=0.1996,
     )
-    rural = factories.site(session, operator_id=operator.id, name="Antenne", commune="Sillé-le-Guillaume",
-                           territory="rural")
+    rural = factories.site(
+        session, operator_id=operator.id, name="Antenne", commune="Sillé-le-Guillaume", territory="rural"
+    )
     unrelated = factories.site(session, operator_id=operator.id, name="Autre")
     convention = factories.convention(session, operator_id=operator.id, site_ids=[urban.id, rural.id])
 
@@ -60,10 +67,24 @@ def test_item_names_action_operator_and_sites(session, availability_of):
     assert item["operator_id"] == operator.id
     assert item["operator_name"] == "Association Tremplin"
     assert item["sites"] == [
-        {"id": urban.id, "name": "Accueil Centre", "commune": "Le Mans", "postcode": "72000",
-         "territory": "urban", "latitude": 48.0061, "longitude": 0.1996},
-        {"id": rural.id, "name": "Antenne", "commune": "Sillé-le-Guillaume", "postcode": None,
-         "territory": "rural", "latitude": None, "longitude": None},
+        {
+            "id": urban.id,
+            "name": "Accueil Centre",
+            "commune": "Le Mans",
+            "postcode": "72000",
+            "territory": "urban",
+            "latitude": 48.0061,
+            "longitude": 0.1996,
+        },
+        {
+            "id": rural.id,
+            "name": "Antenne",
+            "commune": "Sillé-le-Guillaume",
+            "postcode": None,
+            "territory": "rural",
+            "latitude": None,
+            "longitude": None,
+        },
     ]
     assert unrelated.id not in [site["id"] for site in item["sites"]]
 
@@ -108,7 +129,10 @@ def test_pages_split_the_ordered_list(session, get_availability):
 
 def test_filter_by_action(session, get_availability):
     family = factories.family(session)
-    action, other_action = factories.action(session, family_id=family.id), factories.action(session, family_id=family.id)
+    action, other_action = (
+        factories.action(session, family_id=family.id),
+        factories.action(session, family_id=family.id),
+    )
     mine = factories.convention(session, action_id=action.id)
     factories.convention(session, action_id=other_action.id)
 
@@ -171,8 +195,9 @@ def test_filters_combine(session, get_availability):
     factories.convention(session, action_id=action.id, site_ids=[urban_here.id])
     factories.convention(session, site_ids=[rural_here.id])  # another action and family
 
-    response = get_availability(on=DAY.isoformat(), family=family.code, action=action.code, commune=commune,
-                                territory="rural")
+    response = get_availability(
+        on=DAY.isoformat(), family=family.code, action=action.code, commune=commune, territory="rural"
+    )
 
     assert listed_ids(response) == [wanted.id]
 
@@ -193,13 +218,15 @@ def test_updated_at_is_the_latest_change_of_what_the_item_shows(session, availab
 
     operator = factories.operator(session, updated_at=moment("operator"))
     site = factories.site(session, operator_id=operator.id, updated_at=moment("site"))
-    convention = factories.convention(session, operator_id=operator.id, site_ids=[site.id],
-                                      updated_at=moment("convention"))
+    convention = factories.convention(
+        session, operator_id=operator.id, site_ids=[site.id], updated_at=moment("convention")
+    )
     session.add(ConventionYear(convention_id=convention.id, year=2019, places=3, updated_at=moment("year")))
     factories.pathway(session, convention_id=convention.id, entered_on=date(2019, 5, 1), updated_at=moment("pathway"))
     # Another year's line and another convention's pathway say nothing about this item.
-    session.add(ConventionYear(convention_id=convention.id, year=2020, places=3,
-                               updated_at=datetime(2026, 1, 1, tzinfo=UTC)))
+    session.add(
+        ConventionYear(convention_id=convention.id, year=2020, places=3, updated_at=datetime(2026, 1, 1, tzinfo=UTC))
+    )
     other = factories.convention(session, action_id=convention.action_id, operator_id=operator.id)
     factories.pathway(session, convention_id=other.id, updated_at=datetime(2026, 1, 1, tzinfo=UTC))
     session.flush()

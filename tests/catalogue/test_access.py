@@ -18,9 +18,15 @@ def rows(session):
     spare_action = factories.action(session, family_id=family.id, code=next_code("act"), number=next_number())
     spare_operator = factories.operator(session)
     session.commit()
-    return {"family": family.code, "action": action.code, "operator": operator.id, "site": site.id,
-            "spare_family": spare_family.code, "spare_action": spare_action.code,
-            "spare_operator": spare_operator.id}
+    return {
+        "family": family.code,
+        "action": action.code,
+        "operator": operator.id,
+        "site": site.id,
+        "spare_family": spare_family.code,
+        "spare_action": spare_action.code,
+        "spare_operator": spare_operator.id,
+    }
 
 
 def writes(rows):
@@ -29,8 +35,12 @@ def writes(rows):
         ("post", "/families", {"code": next_code("fam"), "name": "F"}, 201),
         ("patch", f"/families/{rows['family']}", {"name": "Renommée"}, 200),
         ("delete", f"/families/{rows['spare_family']}", None, 204),
-        ("post", "/actions", {"code": next_code("act"), "number": next_number(), "family": rows["family"],
-                              "name": "A"}, 201),
+        (
+            "post",
+            "/actions",
+            {"code": next_code("act"), "number": next_number(), "family": rows["family"], "name": "A"},
+            201,
+        ),
         ("patch", f"/actions/{rows['action']}", {"name": "Renommée"}, 200),
         ("delete", f"/actions/{rows['spare_action']}", None, 204),
         ("post", "/operators", {"name": "O"}, 201),
@@ -42,14 +52,28 @@ def writes(rows):
 
 def reads(rows):
     return [
-        "/families", f"/families/{rows['family']}",
-        "/actions", f"/actions/{rows['action']}",
-        "/operators", f"/operators/{rows['operator']}", f"/operators/{rows['operator']}/sites",
+        "/families",
+        f"/families/{rows['family']}",
+        "/actions",
+        f"/actions/{rows['action']}",
+        "/operators",
+        f"/operators/{rows['operator']}",
+        f"/operators/{rows['operator']}/sites",
     ]
 
 
-WRITE_NAMES = ["create-family", "patch-family", "delete-family", "create-action", "patch-action", "delete-action",
-               "create-operator", "patch-operator", "delete-operator", "create-site"]
+WRITE_NAMES = [
+    "create-family",
+    "patch-family",
+    "delete-family",
+    "create-action",
+    "patch-action",
+    "delete-action",
+    "create-operator",
+    "patch-operator",
+    "delete-operator",
+    "create-site",
+]
 
 
 @pytest.mark.parametrize("index", range(len(WRITE_NAMES)), ids=WRITE_NAMES)
@@ -102,7 +126,9 @@ def test_family_writes_are_audited(client, make_key):
     client.delete(f"{API}/families/{new_code}", headers=admin)
     assert events(client, admin, "family", code) == [("create", ["code", "name", "position"], "Service insertion")]
     assert events(client, admin, "family", new_code) == [
-        ("update", ["code"], "Service insertion"), ("delete", [], "Service insertion")]
+        ("update", ["code"], "Service insertion"),
+        ("delete", [], "Service insertion"),
+    ]
 
 
 def test_action_writes_are_audited(client, make_key, rows):
@@ -123,10 +149,13 @@ def test_operator_and_site_writes_are_audited(client, make_key):
     admin = make_key(Role.admin, name="Admin catalogue")
     operator = client.post(f"{API}/operators", json={"name": "O", "commune": "Le Mans"}, headers=admin).json()
     client.patch(f"{API}/operators/{operator['id']}", json={"phone": "02 43 00 00 00"}, headers=admin)
-    site = client.post(f"{API}/operators/{operator['id']}/sites", json={"name": "S", "commune": "Allonnes"},
-                       headers=admin).json()
+    site = client.post(
+        f"{API}/operators/{operator['id']}/sites", json={"name": "S", "commune": "Allonnes"}, headers=admin
+    ).json()
     assert events(client, admin, "operator", operator["id"]) == [
-        ("create", ["commune", "name"], "Admin catalogue"), ("update", ["phone"], "Admin catalogue")]
+        ("create", ["commune", "name"], "Admin catalogue"),
+        ("update", ["phone"], "Admin catalogue"),
+    ]
     assert events(client, admin, "site", site["id"]) == [("create", ["commune", "name"], "Admin catalogue")]
 
 

@@ -91,8 +91,14 @@ def test_unknown_family_is_refused_at_family(client, admin, session):
 
 def test_min_duration_above_max_is_refused(client, admin, session, family):
     before = stored(session)
-    body = {"code": next_code("act"), "number": next_number(), "family": family, "name": "A",
-            "min_duration_months": 12, "max_duration_months": 6}
+    body = {
+        "code": next_code("act"),
+        "number": next_number(),
+        "family": family,
+        "name": "A",
+        "min_duration_months": 12,
+        "max_duration_months": 6,
+    }
     assert_problem(client.post(f"{API}/actions", json=body, headers=admin), 422, ["body", "max_duration_months"])
     assert stored(session) == before
 
@@ -121,12 +127,16 @@ def test_patch_may_change_the_code_and_clear_optional_fields(client, admin, fami
     action = create(client, admin, family, format="collective", min_duration_months=2)
     new_code = next_code("act")
     response = client.patch(
-        f"{API}/actions/{action['code']}", json={"code": new_code, "format": None, "min_duration_months": None},
+        f"{API}/actions/{action['code']}",
+        json={"code": new_code, "format": None, "min_duration_months": None},
         headers=admin,
     )
     assert response.status_code == 200
     assert (response.json()["code"], response.json()["format"], response.json()["min_duration_months"]) == (
-        new_code, None, None)
+        new_code,
+        None,
+        None,
+    )
     assert client.get(f"{API}/actions/{new_code}").status_code == 200
     assert_problem(client.get(f"{API}/actions/{action['code']}"), 404)
 
@@ -222,8 +232,9 @@ def catalogue(session):
     """Two families, four actions; an operator with conventions on two of them, at an urban and a rural site."""
     fam_a, fam_b = (factories.family(session, code=next_code("fam")) for _ in range(2))
     actions = {
-        name: factories.action(session, family_id=fam.id, code=next_code(name), number=next_number(), name=label,
-                               description=description)
+        name: factories.action(
+            session, family_id=fam.id, code=next_code(name), number=next_number(), name=label, description=description
+        )
         for name, fam, label, description in [
             ("urban", fam_a, "Atelier zorglub en ville", None),
             ("rural", fam_a, "Garage solidaire", "Location ZORGLUB de véhicules"),
@@ -237,12 +248,17 @@ def catalogue(session):
     unsited = factories.operator(session)
     factories.convention(session, action_id=actions["urban"].id, operator_id=operator.id, site_ids=[urban_site.id])
     factories.convention(session, action_id=actions["rural"].id, operator_id=operator.id, site_ids=[rural_site.id])
-    factories.convention(session, action_id=actions["both"].id, operator_id=operator.id,
-                         site_ids=[urban_site.id, rural_site.id])
+    factories.convention(
+        session, action_id=actions["both"].id, operator_id=operator.id, site_ids=[urban_site.id, rural_site.id]
+    )
     factories.convention(session, action_id=actions["none"].id, operator_id=unsited.id)
     session.commit()
-    return {"families": (fam_a.code, fam_b.code), "actions": {k: v.code for k, v in actions.items()},
-            "operator": operator.id, "unsited": unsited.id}
+    return {
+        "families": (fam_a.code, fam_b.code),
+        "actions": {k: v.code for k, v in actions.items()},
+        "operator": operator.id,
+        "unsited": unsited.id,
+    }
 
 
 def listed(client, **params):
@@ -266,9 +282,7 @@ def test_filter_by_operator(client, catalogue):
     assert [item["code"] for item in listed(client, operator=catalogue["unsited"])["items"]] == [codes["none"]]
 
 
-@pytest.mark.parametrize(
-    ("territory", "expected"), [("urban", ["urban", "both"]), ("rural", ["rural", "both"])]
-)
+@pytest.mark.parametrize(("territory", "expected"), [("urban", ["urban", "both"]), ("rural", ["rural", "both"])])
 def test_filter_by_territory(client, catalogue, territory, expected):
     codes = catalogue["actions"]
     page = listed(client, territory=territory)

@@ -143,13 +143,17 @@ def test_stale_if_match_is_refused_and_the_current_one_accepted(client, admin, s
     assert client.patch(f"{API}/families/{family['code']}", json={"name": "Premier"}, headers=admin).status_code == 200
     before = stored(session)
 
-    stale = client.patch(f"{API}/families/{family['code']}", json={"name": "Second"}, headers=admin | {"If-Match": etag})
+    stale = client.patch(
+        f"{API}/families/{family['code']}", json={"name": "Second"}, headers=admin | {"If-Match": etag}
+    )
     assert_problem(stale, 412)
     assert stored(session) == before
     assert client.get(f"{API}/families/{family['code']}").json()["name"] == "Premier"
 
     current = client.get(f"{API}/families/{family['code']}").headers["ETag"]
-    fresh = client.patch(f"{API}/families/{family['code']}", json={"name": "Second"}, headers=admin | {"If-Match": current})
+    fresh = client.patch(
+        f"{API}/families/{family['code']}", json={"name": "Second"}, headers=admin | {"If-Match": current}
+    )
     assert fresh.status_code == 200
     assert fresh.json()["name"] == "Second"
     assert fresh.headers["ETag"] != current

@@ -251,8 +251,12 @@ def test_search_by_name_ignores_case(client, admin):
 
 @pytest.mark.parametrize(
     ("params", "loc"),
-    [({"q": "x" * 201}, ["query", "q"]), ({"commune": "x" * 101}, ["query", "commune"]),
-     ({"action": "a\x00"}, ["query", "action"]), ({"page": 0}, ["query", "page"])],
+    [
+        ({"q": "x" * 201}, ["query", "q"]),
+        ({"commune": "x" * 101}, ["query", "commune"]),
+        ({"action": "a\x00"}, ["query", "action"]),
+        ({"page": 0}, ["query", "page"]),
+    ],
 )
 def test_invalid_filters_are_422(client, params, loc):
     assert_problem(client.get(f"{API}/operators", params=params), 422, loc)
@@ -283,7 +287,11 @@ def test_create_then_list_sites(client, admin):
     assert minimal.status_code == same_name.status_code == 201
 
     page = client.get(url).json()
-    assert [site["id"] for site in page["items"]] == [created.json()["id"], minimal.json()["id"], same_name.json()["id"]]
+    assert [site["id"] for site in page["items"]] == [
+        created.json()["id"],
+        minimal.json()["id"],
+        same_name.json()["id"],
+    ]
     assert page["total"] == 3
 
 

@@ -56,6 +56,6 @@ luhn_valid_sirets = st.text(alphabet="0123456789", min_size=13, max_size=13).map
 @given(luhn_valid_sirets, st.integers(0, 13), st.integers(1, 9))
 def test_one_wrong_digit_is_caught(number, position, shift):
     assert is_valid_siret(number)
-    wrong = number[:position] + str((int(number[position]) + shift) % 10) + number[position + 1:]
+    wrong = number[:position] + str((int(number[position]) + shift) % 10) + number[position + 1 :]
     if not wrong.startswith("356000000"):
         assert not is_valid_siret(wrong)

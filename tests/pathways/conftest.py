@@ -1,17 +1,13 @@
 """Fixtures of the pathways tests: two operators with a convention each, and their keys."""
 
-from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.auth.models import Role
 from app.conventions.models import Convention
-from app.core.config import get_settings
-from app.core.db import get_session
 from tests import factories
 from tests.pathways.helpers import CONVENTION_END, CONVENTION_START, stored_state
 

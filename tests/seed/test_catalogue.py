@@ -46,47 +46,134 @@ DOCUMENT_OPERATORS = {
     1: ["CCAS du Mans", "CCAS d'Allonnes", "CCAS de Montval-sur-Loir", "CCAS de La Flèche"],
     2: ["Le Relais"],
     3: ["Essaimage", "Argos", "Etic'Asso", "Inalta Formation-Agafi", "Le Relais"],
-    4: ["ADGESTI", "Argos", "ENTRAIDE FAMILIALE – Familles rurales", "Inalta Formation-Agafi", "SAMPS", "SAJ",
-        "Tarmac"],
+    4: [
+        "ADGESTI",
+        "Argos",
+        "ENTRAIDE FAMILIALE – Familles rurales",
+        "Inalta Formation-Agafi",
+        "SAMPS",
+        "SAJ",
+        "Tarmac",
+    ],
     5: ["CARBUR'PERA"],
     6: ["Argos"],
     7: ["Association Montjoie", "AGLA Nelson Mandela"],
-    8: ["AFIC", "AISP", "Ateliers Brières et Gesnois", "ATRE", "CS Marie Louise Souty", "CFI", "Echotri",
-        "EPIC Arnage", "Essaimage", "Estim", "Etudes & Chantiers", "Inservet", "ITER", "Croix Rouge Française",
-        "Etic'Asso", "Grenier de l'Huisne", "Pain contre la faim", "Tarmac"],
-    9: ["AISP Services", "ATRE CHANTIERS", "Partage Le Mans", "Partage Sablé", "SOS Coup de main", "SOS Travail",
-        "TARMAC EMPLOI"],
-    10: ["ASCAPE", "Argos", "EGEE", "CULTURES DU CŒUR", "FACE LE MANS METROPOLE", "GEIG 3M", "GEIQ BTP",
-         "La Cravate Solidaire", "Le Relais", "Let's Co up"],
+    8: [
+        "AFIC",
+        "AISP",
+        "Ateliers Brières et Gesnois",
+        "ATRE",
+        "CS Marie Louise Souty",
+        "CFI",
+        "Echotri",
+        "EPIC Arnage",
+        "Essaimage",
+        "Estim",
+        "Etudes & Chantiers",
+        "Inservet",
+        "ITER",
+        "Croix Rouge Française",
+        "Etic'Asso",
+        "Grenier de l'Huisne",
+        "Pain contre la faim",
+        "Tarmac",
+    ],
+    9: [
+        "AISP Services",
+        "ATRE CHANTIERS",
+        "Partage Le Mans",
+        "Partage Sablé",
+        "SOS Coup de main",
+        "SOS Travail",
+        "TARMAC EMPLOI",
+    ],
+    10: [
+        "ASCAPE",
+        "Argos",
+        "EGEE",
+        "CULTURES DU CŒUR",
+        "FACE LE MANS METROPOLE",
+        "GEIG 3M",
+        "GEIQ BTP",
+        "La Cravate Solidaire",
+        "Le Relais",
+        "Let's Co up",
+    ],
     11: ["Le Relais", "ADIE"],
 }
 
 DOCUMENT_ACTIONS = {
     1: ("public-seul-sans-enfant", "referencement", ["persons_present", "budget"]),
-    2: ("public-travailleur-non-salarie", "referencement",
-        ["places_funded", "budget", "persons_present", "occupancy_rate", "exits"]),
-    3: ("depart-parcours", "evaluation",
-        ["places_funded", "budget", "persons_present", "occupancy_rate", "completion_rate"]),
-    4: ("depart-projet", "levee-des-freins",
-        ["places_funded", "budget", "persons_present", "occupancy_rate", "dynamic_exit_rate",
-         "durable_employment_rate"]),
-    5: ("depart-mobilite", "levee-des-freins",
-        ["places_funded", "budget", "budget_fse", "persons_present", "occupancy_rate", "vehicle_rental_days",
-         "licence_registrations", "licences_obtained"]),
-    6: ("depart-numerique", "levee-des-freins",
-        ["places_funded", "budget", "budget_fse", "persons_present", "occupancy_rate"]),
+    2: (
+        "public-travailleur-non-salarie",
+        "referencement",
+        ["places_funded", "budget", "persons_present", "occupancy_rate", "exits"],
+    ),
+    3: (
+        "depart-parcours",
+        "evaluation",
+        ["places_funded", "budget", "persons_present", "occupancy_rate", "completion_rate"],
+    ),
+    4: (
+        "depart-projet",
+        "levee-des-freins",
+        [
+            "places_funded",
+            "budget",
+            "persons_present",
+            "occupancy_rate",
+            "dynamic_exit_rate",
+            "durable_employment_rate",
+        ],
+    ),
+    5: (
+        "depart-mobilite",
+        "levee-des-freins",
+        [
+            "places_funded",
+            "budget",
+            "budget_fse",
+            "persons_present",
+            "occupancy_rate",
+            "vehicle_rental_days",
+            "licence_registrations",
+            "licences_obtained",
+        ],
+    ),
+    6: (
+        "depart-numerique",
+        "levee-des-freins",
+        ["places_funded", "budget", "budget_fse", "persons_present", "occupancy_rate"],
+    ),
     7: ("logement", "levee-des-freins", ["places_funded", "budget", "persons_present", "occupancy_rate"]),
-    8: ("aci", "retour-emploi",
-        ["places_funded", "budget", "budget_fse", "occupancy_rate", "dynamic_exit_rate",
-         "durable_employment_rate"]),
-    9: ("ai-etti", "retour-emploi",
-        ["places_funded", "budget", "hours_threshold_reached", "dynamic_exit_rate", "durable_employment_rate"]),
-    10: ("depart-emploi", "retour-emploi",
-         ["places_funded", "budget", "budget_fse", "persons_present", "occupancy_rate", "dynamic_exit_rate",
-          "durable_employment_rate"]),
-    11: ("depart-crea", "retour-emploi",
-         ["places_funded", "budget", "persons_present", "occupancy_rate", "dynamic_exit_rate",
-          "business_creation_rate"]),
+    8: (
+        "aci",
+        "retour-emploi",
+        ["places_funded", "budget", "budget_fse", "occupancy_rate", "dynamic_exit_rate", "durable_employment_rate"],
+    ),
+    9: (
+        "ai-etti",
+        "retour-emploi",
+        ["places_funded", "budget", "hours_threshold_reached", "dynamic_exit_rate", "durable_employment_rate"],
+    ),
+    10: (
+        "depart-emploi",
+        "retour-emploi",
+        [
+            "places_funded",
+            "budget",
+            "budget_fse",
+            "persons_present",
+            "occupancy_rate",
+            "dynamic_exit_rate",
+            "durable_employment_rate",
+        ],
+    ),
+    11: (
+        "depart-crea",
+        "retour-emploi",
+        ["places_funded", "budget", "persons_present", "occupancy_rate", "dynamic_exit_rate", "business_creation_rate"],
+    ),
 }
 
 # Duration the document states (in months), where it states one.
@@ -200,7 +287,17 @@ def test_operators_of_each_action_in_the_documents_order(session):
         names.setdefault(number, []).append(name)
     assert names == DOCUMENT_OPERATORS
     assert {number: len(listed) for number, listed in names.items()} == {
-        1: 4, 2: 1, 3: 5, 4: 7, 5: 1, 6: 1, 7: 2, 8: 18, 9: 7, 10: 10, 11: 2
+        1: 4,
+        2: 1,
+        3: 5,
+        4: 7,
+        5: 1,
+        6: 1,
+        7: 2,
+        8: 18,
+        9: 7,
+        10: 10,
+        11: 2,
     }
 
 
@@ -208,8 +305,14 @@ def test_an_organisation_named_under_several_actions_is_one_operator(session):
     seed_operators = select(Convention.operator_id).where(SEED)
     distinct = session.exec(select(func.count(func.distinct(Convention.operator_id))).where(SEED)).one()
     assert distinct == len({name for listed in DOCUMENT_OPERATORS.values() for name in listed}) == 48
-    for name, actions in {"Argos": [3, 4, 6, 10], "Le Relais": [2, 3, 10, 11], "Tarmac": [4, 8],
-                          "TARMAC EMPLOI": [9], "Etic'Asso": [3, 8], "Essaimage": [3, 8]}.items():
+    for name, actions in {
+        "Argos": [3, 4, 6, 10],
+        "Le Relais": [2, 3, 10, 11],
+        "Tarmac": [4, 8],
+        "TARMAC EMPLOI": [9],
+        "Etic'Asso": [3, 8],
+        "Essaimage": [3, 8],
+    }.items():
         operators = session.exec(
             select(Operator.id).where(Operator.name == name, Operator.id.in_(seed_operators))
         ).all()

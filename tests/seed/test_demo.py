@@ -32,11 +32,23 @@ def fingerprint(session: Session, after: dict[str, int]) -> tuple[list, list]:
     """Every generated pathway with its beneficiary, and every activity record, without ids."""
     pathways = session.exec(
         select(
-            Beneficiary.ref_hash, Beneficiary.birth_year, Beneficiary.sex, Beneficiary.insee_code,
-            Beneficiary.territory, Beneficiary.household, Beneficiary.self_employed,
-            Pathway.convention_id, Pathway.site_id, Pathway.prescribed_on, Pathway.entered_on,
-            Pathway.planned_end_on, Pathway.exited_on, Pathway.exit_reason, Pathway.hours,
-            Pathway.cancelled_on, Pathway.cancel_reason,
+            Beneficiary.ref_hash,
+            Beneficiary.birth_year,
+            Beneficiary.sex,
+            Beneficiary.insee_code,
+            Beneficiary.territory,
+            Beneficiary.household,
+            Beneficiary.self_employed,
+            Pathway.convention_id,
+            Pathway.site_id,
+            Pathway.prescribed_on,
+            Pathway.entered_on,
+            Pathway.planned_end_on,
+            Pathway.exited_on,
+            Pathway.exit_reason,
+            Pathway.hours,
+            Pathway.cancelled_on,
+            Pathway.cancel_reason,
         )
         .join(Beneficiary, Beneficiary.id == Pathway.beneficiary_id)
         .where(Pathway.id > after["pathway"])
@@ -121,7 +133,8 @@ def test_the_rows_obey_the_rules_on_input(session):
         if not timedelta(days=3) <= pathway.entered_on - pathway.prescribed_on <= timedelta(days=62):
             problems.append(f"{where}: {pathway.entered_on - pathway.prescribed_on} between prescription and entry")
         if (pathway.exited_on is None) != (pathway.exit_reason is None) or (
-                pathway.exit_reason is not None and pathway.exit_reason not in EXIT_REASONS_BY_CODE):
+            pathway.exit_reason is not None and pathway.exit_reason not in EXIT_REASONS_BY_CODE
+        ):
             problems.append(f"{where}: exit {pathway.exited_on} with reason {pathway.exit_reason!r}")
         if pathway.exited_on is not None and pathway.exited_on < pathway.entered_on:
             problems.append(f"{where}: exited before its entry")
@@ -138,7 +151,8 @@ def test_the_rows_obey_the_rules_on_input(session):
             if not shortest - 3 <= length <= longest:
                 problems.append(f"{where}: a stay of {length} days")
         stays_by_person_and_convention.setdefault((pathway.beneficiary_id, pathway.convention_id), []).append(
-            (pathway.entered_on, end))
+            (pathway.entered_on, end)
+        )
         person = beneficiaries[pathway.beneficiary_id]
         if action.code == "public-travailleur-non-salarie" and not person.self_employed:
             problems.append(f"{where}: a travailleur non salarié who is not self-employed")
