@@ -1,4 +1,10 @@
+"""The clock: UTC for timestamps, the département's calendar day for dates."""
+
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+# The service runs for one French département: "today" is the calendar day in Paris.
+PARIS = ZoneInfo("Europe/Paris")
 
 
 def utcnow() -> datetime:
@@ -6,7 +12,4 @@ def utcnow() -> datetime:
 
 
 def today() -> date:
-    # The service runs for one French département: "today" is the calendar day in Paris.
-    from zoneinfo import ZoneInfo
-
-    return datetime.now(ZoneInfo("Europe/Paris")).date()
+    return datetime.now(PARIS).date()
