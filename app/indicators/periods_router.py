@@ -1,10 +1,6 @@
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends
-
-from app.auth.dependencies import AdminDep, require_role
-from app.auth.models import Role
-from app.auth.service import Caller
+from app.auth.dependencies import AdminDep, KeyHolderDep
 from app.core.db import SessionDep
 from app.core.errors import responses
 from app.core.pagination import Page, PageDep
@@ -13,12 +9,12 @@ from app.indicators.schemas import PeriodRead
 
 router = APIRouter(prefix="/periods", tags=["periods"])
 
-StaffDep = Annotated[Caller, Depends(require_role(Role.admin, Role.reader))]
-
 
 @router.get("", response_model=Page[PeriodRead], responses=responses(401, 403, 422))
-def list_periods(session: SessionDep, _caller: StaffDep, page: PageDep):
-    """Every year with convention years or a period record, its status, oldest first."""
+def list_periods(session: SessionDep, _caller: KeyHolderDep, page: PageDep):
+    """Every year with convention years or a period record, its status, oldest first.
+
+    Any key may read it: operators and the portal need to know which years no longer take writes."""
     rows, total = periods.list_periods(session=session, offset=page.offset, limit=page.size)
     items = [PeriodRead(year=year, status=status, consolidated_at=at) for year, status, at in rows]
     return Page(items=items, total=total, page=page.page, size=page.size)
