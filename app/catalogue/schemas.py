@@ -68,7 +68,7 @@ Siret = Annotated[BoundedText(14, pattern=r"^[0-9]{14}$"), AfterValidator(_check
 # Plausible, not proven: one @, no spaces, a dot in the domain (email-validator is not installed).
 Email = BoundedText(254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 Phone = BoundedText(30, pattern=r"^\+?[0-9][0-9 .()-]{5,}$")
-Website = BoundedText(300, pattern=r"^(?i)https?://[^\s/?#:@]+\.[^\s/?#:@]+(?::[0-9]{1,5})?(?:[/?#]\S*)?$")
+Website = BoundedText(300, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#:@]+\.[^\s/?#:@]+(?::[0-9]{1,5})?(?:[/?#]\S*)?$")
 Number = Annotated[int, Field(ge=1, le=MAX_NUMBER)]
 Position = Annotated[int, Field(ge=0, le=MAX_POSITION)]
 DurationMonths = Annotated[int, Field(ge=0, le=MAX_DURATION_MONTHS)]
