@@ -25,3 +25,11 @@ def test_unknown_path_is_a_problem_document(client):
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["status"] == 404
+
+
+def test_a_page_number_past_any_list_is_a_422_not_a_database_overflow(client):
+    # An offset beyond 64 bits used to reach the database and come back as a 500.
+    response = client.get("/api/v1/families", params={"page": 10**22})
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["errors"][0]["loc"] == ["query", "page"]

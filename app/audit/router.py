@@ -10,6 +10,7 @@ from app.auth.dependencies import AdminDep
 from app.core.db import SessionDep
 from app.core.errors import responses
 from app.core.pagination import Page, PageDep, paginate
+from app.core.schemas import MAX_INT
 
 router = APIRouter(prefix="/audit-events", tags=["audit"])
 
@@ -22,7 +23,7 @@ def list_audit_events(
     entity: Annotated[str | None, Query(max_length=64)] = None,
     entity_id: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=32)] = None,
-    api_key_id: int | None = None,
+    api_key_id: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ):

@@ -11,6 +11,8 @@ from sqlmodel import Session
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 500
+# Far past any real list, and small enough that the offset fits the databases' 64-bit integers.
+MAX_PAGE = 1_000_000
 
 
 class PageParams(BaseModel):
@@ -23,7 +25,7 @@ class PageParams(BaseModel):
 
 
 def page_params(
-    page: Annotated[int, Query(ge=1, description="Page number, from 1")] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number, from 1")] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")] = 50,
 ) -> PageParams:
     return PageParams(page=page, size=size)
