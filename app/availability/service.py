@@ -20,7 +20,7 @@ from sqlmodel import Session
 from app.availability.schemas import AvailabilityPage, AvailabilityRead, AvailabilitySiteRead
 from app.catalogue.models import Action, Family, Operator, Site, Territory
 from app.conventions.models import Convention, ConventionSite, ConventionStatus, ConventionYear
-from app.core.pagination import PageParams
+from app.core.pagination import PageParams, count_rows
 from app.pathways.models import Pathway
 
 
@@ -44,7 +44,7 @@ def list_availability(
     if territory is not None:
         statement = statement.where(_has_site(Site.territory == territory.value))
 
-    total = session.execute(select(func.count()).select_from(statement.order_by(None).subquery())).scalar_one()
+    total = count_rows(session, statement)
     rows = session.execute(statement.offset(params.offset).limit(params.size)).all()
     convention_ids = [row.convention_id for row in rows]
     counts = _pathway_counts(session=session, on=on, convention_ids=convention_ids)

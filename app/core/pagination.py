@@ -41,9 +41,12 @@ class Page(BaseModel, Generic[T]):
     size: int
 
 
+def count_rows(session: Session, statement: Select) -> int:
+    """How many rows `statement` gives, counted by the database (its ORDER BY dropped)."""
+    return session.execute(select(func.count()).select_from(statement.order_by(None).subquery())).scalar_one()
+
+
 def paginate(session: Session, statement: Select, params: PageParams) -> tuple[list, int]:
-    """Rows of one page of `statement` (which must carry its ORDER BY) and the total count."""
-    count_statement = select(func.count()).select_from(statement.order_by(None).subquery())
-    total = session.execute(count_statement).scalar_one()
+    """The entities of one page of `statement` (which must carry its ORDER BY) and the total count."""
     rows = session.execute(statement.offset(params.offset).limit(params.size)).scalars().all()
-    return list(rows), total
+    return list(rows), count_rows(session, statement)
