@@ -1,11 +1,9 @@
-from datetime import datetime
-
-from app.core.schemas import ReadModel
+from app.core.schemas import ReadModel, Timestamp
 
 
 class AuditEventRead(ReadModel):
     id: int
-    at: datetime
+    at: Timestamp
     api_key_id: int | None
     actor: str
     entity: str
