@@ -13,10 +13,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # would move app/ into site-packages, away from migrations/).
 WORKDIR /srv/pdi
 
-# Dependencies first, from pyproject.toml alone, so that a code change reuses this layer.
-COPY pyproject.toml ./
+# Dependencies first, from pyproject.toml within constraints.txt, so that a code change reuses this layer.
+COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
-    && pip install --no-cache-dir -r /tmp/requirements.txt \
+    && pip install --no-cache-dir -c constraints.txt -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
 COPY alembic.ini ./

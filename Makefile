@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench constraints clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -39,6 +39,12 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench.run
+
+# After changing dependencies in pyproject.toml: pin what the venv now holds.
+constraints: install
+	{ echo "# Versions the project is tested with (pip freeze of the dev venv); \`make constraints\` regenerates it."; \
+	  echo "# make install and the Docker image install within these, so that a fresh clone gets what CI ran."; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^catalogue'; } > constraints.txt
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
