@@ -6,7 +6,8 @@ import itertools
 from datetime import date
 from decimal import Decimal
 
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, select
 
 from app.catalogue.models import Action, Family, Operator, Site
 from app.conventions.models import Convention, ConventionSite, ConventionYear
@@ -25,6 +26,11 @@ def _add(session: Session, row):
     session.add(row)
     session.flush()
     return row
+
+
+def row_counts(session: Session, *models) -> dict[str, int]:
+    """How many rows each table holds: equal before and after a refused write = nothing stored."""
+    return {model.__name__: session.exec(select(func.count()).select_from(model)).one() for model in models}
 
 
 def family(session: Session, **fields) -> Family:

@@ -2,11 +2,11 @@
 
 import itertools
 
-from sqlalchemy import func, select
 from sqlmodel import Session
 
 from app.audit.models import AuditEvent
 from app.catalogue.models import Action, Family, Operator, Site
+from tests.factories import row_counts
 
 API = "/api/v1"
 _numbers = itertools.count(100)
@@ -26,10 +26,7 @@ def next_code(prefix: str) -> str:
 
 def stored(session: Session) -> dict[str, int]:
     """How many rows each catalogue table and the audit log hold: equal before/after = nothing stored."""
-    return {
-        model.__name__: session.execute(select(func.count()).select_from(model)).scalar_one()
-        for model in (Family, Action, Operator, Site, AuditEvent)
-    }
+    return row_counts(session, Family, Action, Operator, Site, AuditEvent)
 
 
 def assert_problem(response, status: int, loc: list | None = None) -> dict:

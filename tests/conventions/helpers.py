@@ -9,6 +9,7 @@ from app.audit.models import AuditEvent
 from app.catalogue.models import Action, Operator, Site
 from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.indicators.models import Period, PeriodStatus
+from tests.factories import row_counts
 
 URL = "/api/v1/conventions"
 
@@ -34,10 +35,7 @@ def conventions_with_reference(session: Session, reference: str) -> int:
 
 def stored_counts(session: Session) -> dict[str, int]:
     """Row counts of everything a conventions write touches."""
-    return {
-        model.__name__: session.exec(select(func.count()).select_from(model)).one()
-        for model in (Convention, ConventionYear, ConventionSite, AuditEvent)
-    }
+    return row_counts(session, Convention, ConventionYear, ConventionSite, AuditEvent)
 
 
 def audit_events(session: Session, convention_id: int) -> list[AuditEvent]:

@@ -2,7 +2,6 @@
 
 from datetime import date
 
-from sqlalchemy import func
 from sqlmodel import Session, select
 
 from app.audit.models import AuditEvent
@@ -11,6 +10,7 @@ from app.core.security import pseudonymise
 from app.indicators.models import Period, PeriodStatus
 from app.pathways.models import ActivityRecord, Beneficiary, Pathway
 from tests import factories
+from tests.factories import row_counts
 
 API = "/api/v1"
 CONVENTION_START = date(2018, 1, 1)
@@ -50,10 +50,7 @@ def assert_problem(response, status: int) -> dict:
 def stored_state(session: Session) -> dict:
     """Row counts and every pathway's fields: what a refused write must leave as it was."""
     session.expire_all()
-    counts = {
-        model.__name__: session.exec(select(func.count()).select_from(model)).one()
-        for model in (Pathway, Beneficiary, AuditEvent, ActivityRecord)
-    }
+    counts = row_counts(session, Pathway, Beneficiary, AuditEvent, ActivityRecord)
     pathways = session.execute(
         select(
             Pathway.id,

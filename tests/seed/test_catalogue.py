@@ -18,6 +18,7 @@ from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.core.errors import PeriodConsolidated
 from app.indicators.models import Period, PeriodStatus
 from seed.loader import SeedDataError, check_seed_data, load_catalogue, read_seed_data, split_evenly
+from tests.factories import row_counts
 
 SEED = Convention.reference.startswith("PDI-")
 
@@ -445,7 +446,7 @@ TABLES = (Family, Action, Operator, Site, Convention, ConventionSite, Convention
 
 
 def _row_counts(session: Session) -> dict[str, int]:
-    return {table.__name__: session.exec(select(func.count()).select_from(table)).one() for table in TABLES}
+    return row_counts(session, *TABLES)
 
 
 def test_loading_twice_changes_nothing(session):

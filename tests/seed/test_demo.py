@@ -16,16 +16,14 @@ from app.indicators.models import Period
 from app.pathways.models import ActivityRecord, Beneficiary, Pathway
 from app.reference.exit_reasons import EXIT_REASONS_BY_CODE
 from seed.demo import generate_demo, plan_demo, read_catalogue
+from tests.factories import row_counts
 
 EDITION = date(2020, 12, 31)
 MONTH = 30.44
 
 
 def counts(session: Session) -> dict[str, int]:
-    return {
-        table.__name__: session.exec(select(func.count()).select_from(table)).one()
-        for table in (Beneficiary, Pathway, ActivityRecord, Period)
-    }
+    return row_counts(session, Beneficiary, Pathway, ActivityRecord, Period)
 
 
 def fingerprint(session: Session, after: dict[str, int]) -> tuple[list, list]:
