@@ -14,6 +14,7 @@ from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
 from app.indicators.router import router as indicators_router
 from app.pathways.router import router as pathways_router
+from app.periods.router import router as periods_router
 from app.reference.router import router as reference_router
 
 API_PREFIX = "/api/v1"
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pathways_router,
         availability_router,
         indicators_router,
+        periods_router,
         reference_router,
         audit_router,
     ):

@@ -5,8 +5,8 @@ from app.auth.models import ApiKey
 from app.catalogue.models import Action, Family, Operator, Site
 from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.core.db import metadata
-from app.indicators.models import Period
 from app.pathways.models import ActivityRecord, Beneficiary, Pathway
+from app.periods.models import Period
 
 __all__ = [
     "metadata",

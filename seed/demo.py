@@ -57,7 +57,7 @@ from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.core.config import get_settings
 from app.core.security import pseudonymise
 from app.core.time import utcnow
-from app.indicators.models import Period, PeriodStatus
+from app.periods.models import Period, PeriodStatus
 from app.pathways.models import ActivityMetric, ActivityRecord, Beneficiary, Pathway
 from app.reference.exit_reasons import EXIT_REASONS_BY_CODE
 

@@ -27,7 +27,7 @@ from app.audit.service import record
 from app.auth.service import CLI
 from app.catalogue.models import Action, ActionFormat, Family, Operator, Site, Territory
 from app.conventions.models import BudgetKind, Convention, ConventionSite, ConventionStatus, ConventionYear
-from app.indicators.periods import ensure_open
+from app.periods.service import ensure_open
 from app.reference.indicators import INDICATORS_BY_CODE
 
 DATA_DIR = Path(__file__).resolve().parent  # the .toml files ship beside this module (package data)

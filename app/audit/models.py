@@ -2,9 +2,10 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, DateTime, Index
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
+from app.core.models import moment_field
 from app.core.time import utcnow
 
 
@@ -13,7 +14,7 @@ class AuditEvent(SQLModel, table=True):
     __table_args__ = (Index("ix_audit_event_entity_entity_id", "entity", "entity_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
+    at: datetime = moment_field(nullable=False, index=True, default_factory=utcnow)
     api_key_id: int | None = Field(default=None, foreign_key="api_key.id", index=True)
     actor: str = Field(max_length=200)  # the key's name, kept even if the key is later revoked
     entity: str = Field(max_length=64)

@@ -3,10 +3,10 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, String
+from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
-from app.core.models import created_at_field
+from app.core.models import created_at_field, moment_field
 
 
 class Role(StrEnum):
@@ -28,4 +28,4 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(max_length=64, unique=True)
     prefix: str = Field(max_length=16, index=True)
     created_at: datetime = created_at_field()
-    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    revoked_at: datetime | None = moment_field()

@@ -12,7 +12,7 @@ On day `on`, a pathway
   portal would have seen then (a prescription entered or cancelled later was a reservation).
 """
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlmodel import Session
@@ -179,6 +179,4 @@ def _sites(*, session: Session, convention_ids: list[int]) -> dict[int, tuple[li
 
 
 def _latest(*moments: datetime | None) -> datetime | None:
-    # SQLite gives back naive datetimes (stored in UTC), PostgreSQL aware ones: compare in UTC.
-    aware = [m.replace(tzinfo=UTC) if m.tzinfo is None else m.astimezone(UTC) for m in moments if m is not None]
-    return max(aware, default=None)
+    return max((moment for moment in moments if moment is not None), default=None)

@@ -25,7 +25,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.etag import check_if_match
 from app.core.pagination import Page, PageParams, paginate
 from app.core.time import utcnow
-from app.indicators.periods import consolidated_years, ensure_open
+from app.periods.service import consolidated_years, ensure_open
 
 AUDIT_ENTITY = "convention"
 

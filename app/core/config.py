@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     var_dir: Path = PROJECT_ROOT / "var"
     max_batch_items: int = 1000
     max_batch_bytes: int = 2_000_000
+    # How long a write waits for a lock (SQLite's busy timeout, PostgreSQL's lock_timeout) before
+    # the client gets a 503 with Retry-After.
+    db_lock_timeout_ms: int = 10_000
 
     @field_validator("database_url")
     @classmethod

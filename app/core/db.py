@@ -4,12 +4,13 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
 from app.core.config import get_settings
+from app.core.text import fold
 
 # Named constraints: Alembic needs names to drop them, and SQLite's batch mode to rebuild tables.
 SQLModel.metadata.naming_convention = {
@@ -23,32 +24,61 @@ metadata: MetaData = SQLModel.metadata
 
 
 def make_engine(url: str, **kwargs) -> Engine:
+    """The engine for `url`. No log line ever carries SQL parameters (`hide_parameters`): they
+    hold pseudonyms and people's characteristics. Waits on locks are bounded on both databases,
+    so that contention ends as a 503 with `Retry-After`, never as a hung request."""
+    wait_ms = get_settings().db_lock_timeout_ms
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
-        _make_sqlite_behave(engine)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False}, hide_parameters=True, pool_timeout=10, **kwargs
+        )
+        _make_sqlite_behave(engine, busy_timeout_ms=wait_ms)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return create_engine(
+        url,
+        # A connection the database dropped (restart, failover) is replaced before use.
+        pool_pre_ping=True,
+        pool_timeout=10,
+        hide_parameters=True,
+        connect_args={"connect_timeout": 5, "options": f"-c lock_timeout={wait_ms}"},
+        **kwargs,
+    )
 
 
-def _make_sqlite_behave(engine: Engine) -> None:
-    """Foreign keys on, and transactions SQLAlchemy controls itself.
+def _make_sqlite_behave(engine: Engine, *, busy_timeout_ms: int) -> None:
+    """Foreign keys on, the text fold, and transactions SQLAlchemy controls itself.
 
     pysqlite's own transaction handling breaks SAVEPOINTs (which the tests and the
-    all-or-nothing batches use); this is SQLAlchemy's documented recipe.
+    all-or-nothing batches use); this is SQLAlchemy's documented recipe. A writer's transaction
+    takes SQLite's write lock when it begins (`BEGIN IMMEDIATE`): a transaction that read first
+    and asked for the lock later could not wait for it (SQLite answers "database is locked" at
+    once, since waiting could deadlock), while one that asks first waits up to `busy_timeout`.
     """
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
+        dbapi_connection.create_function("pdi_fold", 1, fold, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        writer = connection.get_execution_options().get(WRITER_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+# Execution option of the connections of a transaction that writes (see writer_engine).
+WRITER_OPTION = "pdi_writer"
+
+
+def writer_engine(engine: Engine) -> Engine:
+    """The same engine (same pool) for transactions that write: on SQLite they take the write
+    lock up front; on PostgreSQL nothing changes (row locks and advisory locks do the work)."""
+    return engine.execution_options(**{WRITER_OPTION: True})
 
 
 @lru_cache
@@ -56,9 +86,14 @@ def get_engine() -> Engine:
     return make_engine(get_settings().database_url)
 
 
-def get_session() -> Iterator[Session]:
+# Methods whose requests only read (a GET may still note an audit event: see the audit domain).
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_session(request: Request) -> Iterator[Session]:
     """One session per request: committed when the route returns, rolled back on any error."""
-    with Session(get_engine(), expire_on_commit=False) as session:
+    engine = get_engine() if request.method in READ_METHODS else writer_engine(get_engine())
+    with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

@@ -12,7 +12,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -82,6 +83,21 @@ class PeriodConsolidated(Conflict):
     slug = "period-consolidated"
 
 
+class DatabaseUnavailable(AppError):
+    """The database is down, restarting, or too busy to take the request in time."""
+
+    status = 503
+    title = "Service unavailable"
+    slug = "database-unavailable"
+
+
+class SerializationConflict(Conflict):
+    """Two transactions crossed (a deadlock or a serialisation failure): trying again succeeds."""
+
+    title = "Concurrent update"
+    slug = "concurrent-update"
+
+
 class PreconditionFailed(AppError):
     status = 412
     title = "Precondition failed"
@@ -138,6 +154,51 @@ def validation_errors(exc_errors) -> list[dict[str, Any]]:
     return [{"loc": list(err.get("loc", ())), "msg": err.get("msg", "")} for err in exc_errors]
 
 
+# --- database faults ---------------------------------------------------------------------------
+
+RETRY_SOON = {"Retry-After": "1"}
+RETRY_LATER = {"Retry-After": "5"}
+# PostgreSQL's SQLSTATEs for crossed transactions (serialization_failure, deadlock_detected) and
+# for waits that ran out (lock_not_available from lock_timeout, query_canceled).
+CROSSED = {"40001", "40P01"}
+TIMED_OUT = {"55P03", "57014"}
+
+
+def sqlstate_of(exc: DBAPIError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None)
+
+
+def constraint_of(exc: DBAPIError) -> str:
+    diag = getattr(exc.orig, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    # SQLite names the rule in its message ("UNIQUE constraint failed: family.code"), no values.
+    return name or (str(exc.orig).splitlines()[0] if not hasattr(exc.orig, "sqlstate") else "unknown constraint")
+
+
+def database_fault(exc: DBAPIError) -> AppError | None:
+    """The problem a client gets for a fault of the database rather than of its request, or
+    None when the error is not one (a bug: 500)."""
+    state = sqlstate_of(exc)
+    if state in CROSSED:
+        return SerializationConflict(
+            "Another request changed the same data at the same moment: send it again", headers=RETRY_SOON
+        )
+    if state in TIMED_OUT:
+        return DatabaseUnavailable("The data is locked by other requests: try again shortly", headers=RETRY_SOON)
+    message = str(exc.orig).lower()
+    if "database is locked" in message or "database is busy" in message:  # SQLite's busy timeout ran out
+        return DatabaseUnavailable("The database is busy with other writes: try again shortly", headers=RETRY_SOON)
+    unreachable = DatabaseUnavailable("The database cannot be reached: try again shortly", headers=RETRY_LATER)
+    if exc.connection_invalidated or (state or "").startswith(("08", "57P")):  # lost, shutting down, starting
+        return unreachable
+    from_psycopg = hasattr(exc.orig, "sqlstate")
+    if from_psycopg and isinstance(exc, OperationalError | InterfaceError):  # no server, closed connection
+        return unreachable
+    if not from_psycopg and ("unable to open" in message or "disk i/o" in message):
+        return unreachable
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def on_app_error(_request: Request, exc: AppError):
@@ -161,17 +222,32 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(IntegrityError)
     async def on_integrity_error(_request: Request, exc: IntegrityError):
-        # Services check uniqueness first; this covers the race between two clients.
-        log.info("integrity error turned into 409: %s", exc.orig)
+        # Services check uniqueness first; this covers the race between two clients. The
+        # driver's message may quote the row's values: log only which rule refused it.
+        log.info("integrity error turned into 409: %s", constraint_of(exc))
         return problem_response(problem(409, "Conflict", "The request conflicts with stored data", slug="conflict"))
 
     @app.exception_handler(DataError)
     async def on_data_error(_request: Request, exc: DataError):
         # A value the database cannot hold (out of range, NUL byte…) that validation let through.
-        log.warning("database refused a value: %s", exc.orig)
+        log.warning("database refused a value (%s)", sqlstate_of(exc) or type(exc.orig).__name__)
         return problem_response(
             problem(422, "Invalid input", "A value is out of the range the database can store", slug="invalid-input")
         )
+
+    @app.exception_handler(DBAPIError)
+    async def on_database_fault(_request: Request, exc: DBAPIError):
+        error = database_fault(exc)
+        if error is None:
+            log.error("database error (%s: %s)", type(exc.orig).__name__, sqlstate_of(exc))
+            return problem_response(problem(500, "Internal server error", "An unexpected error occurred"))
+        log.warning("database fault answered %s: %s (%s)", error.status, type(exc.orig).__name__, sqlstate_of(exc))
+        return problem_response(error.to_problem(), error.headers)
+
+    @app.exception_handler(PoolTimeoutError)
+    async def on_pool_timeout(_request: Request, _exc: PoolTimeoutError):
+        error = DatabaseUnavailable("Every database connection is busy: try again shortly", headers=RETRY_SOON)
+        return problem_response(error.to_problem(), error.headers)
 
     @app.exception_handler(Exception)
     async def on_unexpected_error(_request: Request, exc: Exception):

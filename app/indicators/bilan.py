@@ -11,9 +11,9 @@ from app.catalogue.models import Action, Family, Operator
 from app.conventions.models import BudgetKind, Convention, ConventionYear
 from app.core.errors import InvalidInput, NotFound
 from app.indicators.engine import GroupTotals, Scope, compute_for_years, values_from
-from app.indicators.periods import consolidated_years
 from app.indicators.schemas import BilanActionRead, BilanFamilyRead, BilanRead, BilanTableRowRead
 from app.indicators.service import MAX_YEAR, MIN_YEAR, default_as_of
+from app.periods.service import consolidated_years
 from app.reference.indicators import INDICATORS_BY_CODE
 
 MAX_BILAN_YEARS = 10

@@ -36,9 +36,9 @@ from sqlmodel import Session
 
 from app.catalogue.models import Action, Family
 from app.conventions.models import Convention, ConventionYear
-from app.indicators.periods import consolidated_years
 from app.indicators.sql import days_between, full_scan, greatest, least
 from app.pathways.models import ActivityMetric, ActivityRecord, Beneficiary, Pathway
+from app.periods.service import consolidated_years
 from app.reference.exit_reasons import COMPLETED_REASONS, DURABLE_EMPLOYMENT_REASONS, DYNAMIC_REASONS
 from app.reference.indicators import INDICATORS, INDICATORS_BY_CODE
 

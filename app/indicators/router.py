@@ -11,7 +11,6 @@ from app.core.errors import responses
 from app.indicators import bilan_formats
 from app.indicators.bilan import build_bilan, parse_years
 from app.indicators.engine import Scope
-from app.indicators.periods_router import router as periods_router
 from app.indicators.schemas import BilanRead, IndicatorsRead
 from app.indicators.service import (
     MAX_YEAR,
@@ -24,7 +23,6 @@ from app.indicators.service import (
 )
 
 router = APIRouter(tags=["indicators"])
-router.include_router(periods_router)
 
 
 @router.get("/indicators", response_model=IndicatorsRead, responses=responses(401, 403, 404, 422))

@@ -1,9 +1,6 @@
-from datetime import UTC, date, datetime
+from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from app.core.schemas import ReadModel
-from app.indicators.models import PeriodStatus
+from pydantic import BaseModel, ConfigDict, Field
 
 GroupValue = str | int | None
 Value = int | float | None
@@ -53,17 +50,3 @@ class BilanRead(BaseModel):
     as_of: date
     consolidated: dict[str, bool]  # by year, as each action repeats it
     families: list[BilanFamilyRead]
-
-
-class PeriodRead(ReadModel):
-    year: int
-    status: PeriodStatus
-    consolidated_at: datetime | None
-
-    @field_validator("consolidated_at")
-    @classmethod
-    def in_utc(cls, moment: datetime | None) -> datetime | None:
-        # SQLite hands timestamps back without their zone; they were written in UTC.
-        if moment is not None and moment.tzinfo is None:
-            return moment.replace(tzinfo=UTC)
-        return moment

@@ -10,8 +10,8 @@ from app.conventions.models import Convention
 from app.core.errors import InvalidInput, NotFound
 from app.core.time import today
 from app.indicators.engine import GROUP_KEYS, Scope, compute
-from app.indicators.periods import all_consolidated
 from app.indicators.schemas import IndicatorRowRead, IndicatorsRead
+from app.periods.service import all_consolidated
 from app.reference.indicators import INDICATORS_BY_CODE
 
 # Years a query may name: wide enough for any real programme, narrow enough that a typo

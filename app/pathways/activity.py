@@ -9,10 +9,10 @@ from app.auth.service import Caller
 from app.core.errors import InvalidInput
 from app.core.pagination import Page, PageParams, paginate
 from app.core.time import today
-from app.indicators.periods import ensure_open
 from app.pathways import access
 from app.pathways.models import ActivityMetric, ActivityRecord
 from app.pathways.schemas import ActivityRecordCreate, ActivityRecordRead
+from app.periods.service import ensure_open
 
 AUDIT_ENTITY = "activity_record"
 

@@ -7,7 +7,7 @@ nor an overlapping stay in the same convention. Locking the beneficiary first is
 concurrent requests from both creating overlapping pathways.
 """
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, or_
@@ -25,7 +25,6 @@ from app.core.etag import check_if_match
 from app.core.pagination import Page, PageParams, paginate
 from app.core.security import pseudonymise
 from app.core.time import today
-from app.indicators.periods import ensure_open
 from app.pathways import access
 from app.pathways.models import Beneficiary, Pathway, PathwayStatus
 from app.pathways.schemas import (
@@ -37,6 +36,7 @@ from app.pathways.schemas import (
     PathwayRead,
     PathwayUpdate,
 )
+from app.periods.service import ensure_open
 
 AUDIT_PATHWAY = "pathway"
 AUDIT_BENEFICIARY = "beneficiary"
@@ -105,9 +105,7 @@ def list_pathways(
             or_(Pathway.exited_on.is_(None), Pathway.exited_on >= active_on),
         )
     if updated_since is not None:
-        # Stored in UTC (SQLite keeps no offset): compare in UTC whatever offset the client sent.
-        since = updated_since.replace(tzinfo=UTC) if updated_since.tzinfo is None else updated_since.astimezone(UTC)
-        statement = statement.where(Pathway.updated_at >= since)
+        statement = statement.where(Pathway.updated_at >= updated_since)
     rows, total = paginate(session, statement, params)
     return Page(items=[read_model(row) for row in rows], total=total, page=params.page, size=params.size)
 

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 from app.audit.models import AuditEvent
 from app.catalogue.models import Action, Operator, Site
 from app.conventions.models import Convention, ConventionSite, ConventionYear
-from app.indicators.models import Period, PeriodStatus
+from app.periods.models import Period, PeriodStatus
 from tests.factories import row_counts
 
 URL = "/api/v1/conventions"

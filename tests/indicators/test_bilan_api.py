@@ -7,7 +7,7 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from app.indicators.models import Period, PeriodStatus
+from app.periods.models import Period, PeriodStatus
 from tests.indicators.conftest import A1_INDICATORS, A2_INDICATORS
 
 URL = "/api/v1/bilan"

@@ -6,7 +6,7 @@ import pytest
 
 from app.catalogue.models import Action
 from app.indicators.engine import Scope, compute, compute_for_years
-from app.indicators.models import Period, PeriodStatus
+from app.periods.models import Period, PeriodStatus
 from tests import factories
 
 

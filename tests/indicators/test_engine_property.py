@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.indicators.engine import GROUP_KEYS, Scope, compute, compute_for_years
-from app.indicators.models import Period, PeriodStatus
+from app.periods.models import Period, PeriodStatus
 from app.pathways.models import ActivityRecord, Pathway
 from app.reference.exit_reasons import EXIT_REASONS
 from tests import factories

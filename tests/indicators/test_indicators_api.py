@@ -5,7 +5,7 @@ import pytest
 
 from app.core.time import today
 from app.indicators.engine import INDICATOR_CODES
-from app.indicators.models import Period, PeriodStatus
+from app.periods.models import Period, PeriodStatus
 from app.reference.indicators import INDICATORS
 
 URL = "/api/v1/indicators"

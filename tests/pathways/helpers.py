@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 from app.audit.models import AuditEvent
 from app.core.config import get_settings
 from app.core.security import pseudonymise
-from app.indicators.models import Period, PeriodStatus
+from app.periods.models import Period, PeriodStatus
 from app.pathways.models import ActivityRecord, Beneficiary, Pathway
 from tests import factories
 from tests.factories import row_counts

@@ -16,7 +16,7 @@ from app.audit.models import AuditEvent
 from app.catalogue.models import Action, Family, Operator, Site
 from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.core.errors import PeriodConsolidated
-from app.indicators.models import Period, PeriodStatus
+from app.periods.models import Period, PeriodStatus
 from seed.loader import SeedDataError, check_seed_data, load_catalogue, read_seed_data, split_evenly
 from tests.factories import row_counts
 

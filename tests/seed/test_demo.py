@@ -12,7 +12,7 @@ from app.catalogue.models import Action
 from app.conventions.models import Convention
 from app.core.config import get_settings
 from app.core.security import pseudonymise
-from app.indicators.models import Period
+from app.periods.models import Period
 from app.pathways.models import ActivityRecord, Beneficiary, Pathway
 from app.reference.exit_reasons import EXIT_REASONS_BY_CODE
 from seed.demo import generate_demo, plan_demo, read_catalogue

@@ -4,8 +4,8 @@ from app.auth.dependencies import AdminDep, KeyHolderDep
 from app.core.db import SessionDep
 from app.core.errors import responses
 from app.core.pagination import Page, PageDep
-from app.indicators import periods
-from app.indicators.schemas import PeriodRead
+from app.periods import service as periods
+from app.periods.schemas import PeriodRead
 
 router = APIRouter(prefix="/periods", tags=["periods"])
 

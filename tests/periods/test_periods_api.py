@@ -8,8 +8,8 @@ from sqlmodel import select
 from app.audit.models import AuditEvent
 from app.core.errors import PeriodConsolidated
 from app.core.time import today
-from app.indicators.models import Period
-from app.indicators.periods import ensure_open
+from app.periods.models import Period
+from app.periods.service import ensure_open
 from tests import factories
 
 URL = "/api/v1/periods"

@@ -12,7 +12,7 @@ from app.auth.service import Caller
 from app.conventions.models import ConventionYear
 from app.core.errors import Conflict, InvalidInput, PeriodConsolidated
 from app.core.time import today, utcnow
-from app.indicators.models import Period, PeriodStatus
+from app.periods.models import Period, PeriodStatus
 
 
 def consolidated_years(session: Session) -> set[int]:
