@@ -1,7 +1,10 @@
 # syntax=docker/dockerfile:1
 # Catalogue PDI: the API served by uvicorn on :8000; the entrypoint migrates the database first.
 #   docker build -t catalogue-pdi .   (or `docker compose up --build`, see docker-compose.yml)
-FROM python:3.11-slim-bookworm
+# PYTHON_IMAGE: the official image by default; `make image-base` builds a stand-in from Debian's
+# packages for machines that reach no image registry (`make image PYTHON_IMAGE=...` uses it).
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -23,7 +26,7 @@ COPY alembic.ini ./
 COPY migrations ./migrations
 COPY seed ./seed
 COPY app ./app
-COPY --chmod=755 docker/entrypoint.sh ./docker/entrypoint.sh
+COPY --chmod=755 docker/entrypoint.sh docker/migrate.py ./docker/
 RUN pip install --no-cache-dir --no-deps -e . \
     && groupadd --system --gid 10001 pdi \
     && useradd --system --uid 10001 --gid pdi --no-create-home --home-dir /srv/pdi --shell /usr/sbin/nologin pdi \

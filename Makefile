@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench constraints clean
+.PHONY: install run test lint bench constraints clean env image-base image image-smoke
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,38 @@ constraints: install
 	{ echo "# Versions the project is tested with (pip freeze of the dev venv); \`make constraints\` regenerates it."; \
 	  echo "# make install and the Docker image install within these, so that a fresh clone gets what CI ran."; \
 	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^catalogue'; } > constraints.txt
+
+# Docker Compose's .env: a generated PDI_SECRET_KEY and POSTGRES_PASSWORD, each written once and
+# never replaced (the secret key pseudonymises beneficiaries; the password is set in the volume).
+env:
+	@touch .env && chmod 600 .env
+	@grep -q '^PDI_SECRET_KEY=.' .env || { \
+		echo "PDI_SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))')" >> .env; \
+		echo "PDI_SECRET_KEY written to .env: keep it, and back it up with the database"; }
+	@grep -q '^POSTGRES_PASSWORD=.' .env || { \
+		echo "POSTGRES_PASSWORD=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(16))')" >> .env; \
+		echo "POSTGRES_PASSWORD written to .env"; }
+	@echo ".env holds PDI_SECRET_KEY and POSTGRES_PASSWORD (existing values are never replaced)"
+
+# The image, with docker when its daemon answers, else podman (CONTAINER_ENGINE= forces one).
+# Where no image registry is reachable: `make image-base`, then `make image PYTHON_IMAGE=$(BASE_IMAGE)`.
+PYTHON_IMAGE ?= python:3.11-slim-bookworm
+BASE_IMAGE ?= localhost/pdi-python-base:3.11-bookworm
+IMAGE ?= catalogue-pdi
+
+# A stand-in for the Python base from Debian's packages (debootstrap; root); kept once built.
+image-base:
+	BASE_IMAGE='$(BASE_IMAGE)' bash docker/image-base.sh
+
+image:
+	IMAGE='$(IMAGE)' PYTHON_IMAGE='$(PYTHON_IMAGE)' bash docker/image.sh
+
+# Build (on the stand-in base unless PYTHON_IMAGE is given) and run the image against a fresh
+# database on the local PostgreSQL, checking migrations, keys, user, healthcheck and stop.
+image-smoke:
+	IMAGE='$(IMAGE)' BASE_IMAGE='$(BASE_IMAGE)' \
+	PYTHON_IMAGE='$(if $(filter command line environment,$(origin PYTHON_IMAGE)),$(PYTHON_IMAGE),$(BASE_IMAGE))' \
+	bash docker/smoke.sh
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -22,9 +22,11 @@ is_true() {
     esac
 }
 
-# Several replicas starting at once should let one of them (or a release job) migrate.
+# `alembic upgrade head` under a PostgreSQL advisory lock (docker/migrate.py): several replicas
+# starting at once migrate once, the others wait for it. PDI_MIGRATE_ON_START=false leaves the
+# migrations to a release job (`pdi migrate`).
 if is_true "${PDI_MIGRATE_ON_START:-true}"; then
-    pdi_command migrate
+    python docker/migrate.py
 fi
 if is_true "${PDI_SEED_ON_START:-false}"; then
     pdi_command seed

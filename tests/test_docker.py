@@ -1,6 +1,8 @@
-"""The Docker packaging, checked without a Docker engine: docker-compose.yml and the Dockerfile
+"""The Docker packaging, checked without a container engine: docker-compose.yml and the Dockerfile
 read as data, the image's file set rebuilt from the Dockerfile's COPY lines and .dockerignore,
-and docker/entrypoint.sh run for real (on SQLite, and serving the API on PostgreSQL)."""
+docker/entrypoint.sh run for real (on SQLite, and serving the API on PostgreSQL, where its
+migration lock is tested too) and `make env`. The image itself is built and run by
+`make image-smoke` (docker/smoke.sh, run by .ci/run)."""
 
 import json
 import os
@@ -29,6 +31,8 @@ DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 DOCKERIGNORE = PROJECT_ROOT / ".dockerignore"
 ENTRYPOINT = PROJECT_ROOT / "docker" / "entrypoint.sh"
+MIGRATE_SCRIPT = PROJECT_ROOT / "docker" / "migrate.py"
+DOCKER_SCRIPTS = [PROJECT_ROOT / "docker" / name for name in ("image-base.sh", "image.sh", "smoke.sh")]
 VENV_BIN = Path(sys.executable).parent
 READINESS_TIMEOUT_SECONDS = 30
 
@@ -292,12 +296,81 @@ def test_compose_api_environment_makes_valid_production_settings(monkeypatch):
     assert Settings(_env_file=None).cors_origins == ["https://portail.example.fr"]
 
 
+def read_env_file(path: Path) -> dict[str, str]:
+    """NAME=value lines, as Compose reads a plain .env (no quotes, comments or blanks needed)."""
+    pairs = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            assert name not in pairs, f"{name} written twice"
+            pairs[name] = value
+    return pairs
+
+
+def make_env(directory: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["make", "--no-print-directory", "-f", str(PROJECT_ROOT / "Makefile"), "env"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_make_env_writes_the_compose_secrets_once(tmp_path, monkeypatch):
+    first = make_env(tmp_path)
+    assert first.returncode == 0, first.stderr
+    env_file = tmp_path / ".env"
+    written = read_env_file(env_file)
+    assert written.keys() == {"PDI_SECRET_KEY", "POSTGRES_PASSWORD"}
+    assert len(written["PDI_SECRET_KEY"]) >= 32
+    assert re.fullmatch(r"[0-9a-f]{32}", written["POSTGRES_PASSWORD"])  # safe inside DATABASE_URL
+    assert env_file.stat().st_mode & 0o077 == 0, "readable by its owner only"
+
+    again = make_env(tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert read_env_file(env_file) == written, "an existing value is never replaced"
+
+    # What `docker compose up`, `exec` and `down` interpolate from that .env.
+    api = compose_environment("api", written)
+    db = compose_environment("db", written)
+    assert api["PDI_SECRET_KEY"] == written["PDI_SECRET_KEY"]
+    assert make_url(api["DATABASE_URL"]).password == db["POSTGRES_PASSWORD"] == written["POSTGRES_PASSWORD"]
+    for name in list(os.environ):
+        if name.startswith("PDI_") or name == "DATABASE_URL":
+            monkeypatch.delenv(name)
+    for name, value in api.items():
+        monkeypatch.setenv(name, value)
+    assert Settings(_env_file=None).secret_key == written["PDI_SECRET_KEY"]
+
+
+def test_make_env_keeps_an_existing_secret_and_adds_what_is_missing(tmp_path):
+    existing = secrets.token_urlsafe(32)
+    (tmp_path / ".env").write_text(f"PDI_CORS_ORIGINS=[]\nPDI_SECRET_KEY={existing}\n")
+    finished = make_env(tmp_path)
+    assert finished.returncode == 0, finished.stderr
+    written = read_env_file(tmp_path / ".env")
+    assert written["PDI_SECRET_KEY"] == existing
+    assert written["PDI_CORS_ORIGINS"] == "[]"
+    assert re.fullmatch(r"[0-9a-f]{32}", written["POSTGRES_PASSWORD"])
+
+
 # --- Dockerfile and .dockerignore ----------------------------------------------------------
 
 
-def test_dockerfile_builds_on_pinned_python_311_slim():
-    base = instruction("FROM")
-    assert re.fullmatch(r"python:3\.11-slim-\w+", base), base
+def test_dockerfile_builds_on_pinned_python_311_slim_unless_told_otherwise():
+    """FROM ${PYTHON_IMAGE}, declared before it with the official image as its default: a plain
+    `docker build` is unchanged, `make image PYTHON_IMAGE=...` builds on the local stand-in."""
+    instructions = dockerfile_instructions()
+    keywords = [keyword for keyword, _ in instructions]
+    from_index = keywords.index("FROM")
+    base_arguments = [arguments for keyword, arguments in instructions[:from_index] if keyword == "ARG"]
+    assert base_arguments, "no ARG before FROM"
+    name, _, default = base_arguments[-1].partition("=")
+    assert name == "PYTHON_IMAGE"
+    assert re.fullmatch(r"python:3\.11-slim-\w+", default), default
+    assert instruction("FROM") in ("${PYTHON_IMAGE}", "$PYTHON_IMAGE")
+    assert keywords.count("FROM") == 1
 
 
 def test_dockerfile_runs_as_a_non_root_user():
@@ -401,6 +474,24 @@ def test_image_files_migrate_the_database_then_run_the_command(tmp_path, seed_on
     assert (families > 0) == (seed_on_start == "true")
 
 
+def test_docker_scripts_are_executable_bash_that_parses():
+    for script in DOCKER_SCRIPTS:
+        assert os.access(script, os.X_OK), script
+        source = script.read_text()
+        assert source.startswith("#!/usr/bin/env bash\n"), script
+        assert re.search(r"^set -euo pipefail$", source, re.MULTILINE), script
+        assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0, script
+    ci = (PROJECT_ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^(\S+=\S+ )*timeout 600 make image-smoke$", ci, re.MULTILINE)
+    assert ci.index("make test") < ci.index("make image-smoke")
+
+
+def test_image_copies_what_the_entrypoint_runs(tmp_path):
+    entrypoint = build_image_tree(tmp_path / "image")
+    assert (entrypoint.parent / "migrate.py").read_text() == MIGRATE_SCRIPT.read_text()
+    assert not (entrypoint.parent / "smoke.sh").exists(), "the build scripts stay out of the image"
+
+
 def test_entrypoint_refuses_production_without_a_secret_key(tmp_path):
     database_path = tmp_path / "refused.db"
     environment = production_environment(f"sqlite:///{database_path}", PATH=f"{VENV_BIN}:{os.environ['PATH']}")
@@ -502,3 +593,51 @@ def test_entrypoint_migrates_postgresql_and_serves_the_api(tmp_path, scratch_pos
             pass
         server.wait(timeout=15)
         http.close()
+
+
+def run_migration(database_url: str, **extra: str) -> subprocess.Popen:
+    """The entrypoint's migration step alone (the command after it is `true`)."""
+    environment = production_environment(database_url, PATH=f"{VENV_BIN}:{os.environ['PATH']}", **extra)
+    return subprocess.Popen(
+        ["sh", str(ENTRYPOINT), "true"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def migration_lock_id() -> int:
+    found = re.search(r"^MIGRATION_LOCK_ID = ([\d_]+)", MIGRATE_SCRIPT.read_text(), re.MULTILINE)
+    assert found, "docker/migrate.py names no MIGRATION_LOCK_ID"
+    return int(found[1])
+
+
+@pytest.mark.postgres_only
+def test_entrypoint_migrates_under_an_advisory_lock(scratch_postgres_url):
+    """While another replica holds the migration lock, the entrypoint waits, and migrates after."""
+    holder = create_engine(scratch_postgres_url, isolation_level="AUTOCOMMIT")
+    try:
+        with holder.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": migration_lock_id()})
+            migration = run_migration(scratch_postgres_url)
+            try:
+                with pytest.raises(subprocess.TimeoutExpired):
+                    migration.wait(timeout=3)
+                assert stored_revision(scratch_postgres_url) is None, "migrated without the lock"
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": migration_lock_id()})
+            output, _ = migration.communicate(timeout=120)
+    finally:
+        holder.dispose()
+    assert migration.returncode == 0, output
+    assert "waiting" in output
+    assert stored_revision(scratch_postgres_url) == head_revision()
+
+
+@pytest.mark.postgres_only
+def test_replicas_starting_at_once_all_start_on_a_migrated_database(scratch_postgres_url):
+    replicas = [run_migration(scratch_postgres_url) for _ in range(3)]
+    outputs = [replica.communicate(timeout=180)[0] for replica in replicas]
+    assert [replica.returncode for replica in replicas] == [0, 0, 0], outputs
+    assert stored_revision(scratch_postgres_url) == head_revision()
