@@ -1,13 +1,14 @@
-"""The bilan as CSV (for scripts), XLSX (for people) and Markdown (like the source document)."""
+"""The bilan as CSV (for scripts and spreadsheets) and Markdown (like the source document), and
+what every export format shares: French number formatting, year headings, inert text.
+
+XLSX is in bilan_xlsx.py, HTML in bilan_html.py, the summary charts' figures in bilan_charts.py.
+"""
 
 import csv
 import io
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from enum import StrEnum
 
 from app.indicators.schemas import BilanRead
 from app.reference.indicators import INDICATORS_BY_CODE, Unit
@@ -15,8 +16,35 @@ from app.reference.indicators import INDICATORS_BY_CODE, Unit
 TITLE = "Bilan des actions du Programme Départemental d'Insertion"
 NOT_KNOWN = "NC"
 FRENCH_MONTHS = ("Janv", "Févr", "Mars", "Avr", "Mai", "Juin", "Juil", "Août", "Sept", "Oct", "Nov", "Déc")
-XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-XLSX_NUMBER_FORMATS = {Unit.rate: "0%", Unit.euros: "#,##0 €", Unit.count: "#,##0", Unit.days: "0.0"}
+
+# A spreadsheet reads a cell starting with one of these as a formula (or, for tab and CR, may
+# drop them and read what follows as one): stored text that starts so is exported with a `'`
+# in front (SPEC C2, "Exports are inert").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+# Decimal places kept in CSV: enough for a machine, no float noise such as 0.8500059559261465.
+CSV_PLACES = {Unit.rate: 4, Unit.euros: 2, Unit.days: 2, Unit.count: 0}
+UTF8_BOM = "\ufeff"
+
+
+class CsvDialect(StrEnum):
+    rfc4180 = "rfc4180"  # `,` between cells, `.` in numbers: for scripts
+    excel_fr = "excel-fr"  # `;`, decimal commas and a BOM: what French Excel opens as columns
+
+
+def inert(text: str) -> str:
+    """Stored text as an export may hold it: `'=1+1`, never a formula."""
+    return f"'{text}" if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def inert_lines(text: str) -> str:
+    """Multi-line stored text (a description) where no line can start a formula."""
+    return "\n".join(inert(line) for line in text.splitlines())
+
+
+def inert_line(text: str) -> str:
+    """Stored text on one line (a heading, a table cell): its line breaks become spaces."""
+    return inert(" ".join(text.splitlines()))
 
 
 def filename(bilan: BilanRead, extension: str) -> str:
@@ -32,7 +60,13 @@ def year_heading(bilan: BilanRead, year: int) -> str:
     return f"{FRENCH_MONTHS[last_day.month - 1]} {year} (non consolidé)"
 
 
-def _unit(code: str) -> Unit:
+def consolidation_note(bilan: BilanRead) -> str:
+    """`Indicateurs au 30/06/2020 ; 2019 consolidé, 2020 non consolidé.`"""
+    states = [f"{year} {'consolidé' if bilan.consolidated.get(str(year)) else 'non consolidé'}" for year in bilan.years]
+    return f"Indicateurs au {bilan.as_of:%d/%m/%Y} ; {', '.join(states)}."
+
+
+def unit_of(code: str) -> Unit:
     indicator = INDICATORS_BY_CODE.get(code)
     return indicator.unit if indicator else Unit.count
 
@@ -41,8 +75,8 @@ def _thousands(number: int) -> str:
     return f"{number:,}".replace(",", " ")
 
 
-def _rounded(value: float, places: str) -> Decimal:
-    return Decimal(repr(value)).quantize(Decimal(places), rounding=ROUND_HALF_UP)
+def _rounded(value: float, places: int) -> Decimal:
+    return Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
 def french(value: int | float | None, unit: Unit) -> str:
@@ -50,119 +84,89 @@ def french(value: int | float | None, unit: Unit) -> str:
     if value is None:
         return NOT_KNOWN
     if unit == Unit.rate:
-        return f"{_rounded(value * 100, '1')}%"
+        return f"{_rounded(value * 100, 0)}%"
     if unit == Unit.euros:
-        cents = _rounded(value, "0.01")
+        cents = _rounded(value, 2)
         whole = int(cents)
         if cents == whole:
             return f"{_thousands(whole)} €"
         return f"{_thousands(whole)},{int((cents - whole) * 100):02d} €"
     if unit == Unit.days:
-        return str(_rounded(value, "0.1")).replace(".", ",")
+        return str(_rounded(value, 1)).replace(".", ",")
     return _thousands(int(value))
 
 
-def to_csv(bilan: BilanRead) -> str:
-    """One row per action × indicator; raw values (rates as fractions), empty when unknown."""
+def csv_number(value: int | float | None, unit: Unit, dialect: CsvDialect = CsvDialect.rfc4180) -> str:
+    """Rounded to the unit's places, without trailing zeros, so that 450000.0 prints `450000`;
+    `0,8500` style decimal commas for excel-fr; empty when unknown."""
+    if value is None:
+        return ""
+    text = format(_rounded(value, CSV_PLACES[unit]).normalize(), "f")
+    return text.replace(".", ",") if dialect == CsvDialect.excel_fr else text
+
+
+def to_csv(bilan: BilanRead, dialect: CsvDialect = CsvDialect.rfc4180) -> str:
+    """One row per action × indicator, one column per year; then `as_of` and each year's
+    consolidated state, repeated on every row so that each row stands alone for a script."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["family", "action_number", "action", "indicator", "label", *map(str, bilan.years)])
+    if dialect == CsvDialect.excel_fr:
+        out.write(UTF8_BOM)
+    writer = csv.writer(out, delimiter=";" if dialect == CsvDialect.excel_fr else ",", lineterminator="\r\n")
+    years = [str(year) for year in bilan.years]
+    writer.writerow(
+        [
+            "family",
+            "action_number",
+            "action",
+            "indicator",
+            "label",
+            *years,
+            "as_of",
+            *(f"consolidated_{year}" for year in years),
+        ]
+    )
+    states = ["true" if bilan.consolidated.get(year) else "false" for year in years]
     for family in bilan.families:
         for action in family.actions:
             for row in action.table:
-                values = [row.values.get(str(year)) for year in bilan.years]
+                unit = unit_of(row.indicator)
                 writer.writerow(
                     [
-                        family.name,
+                        inert(family.name),
                         action.number,
-                        action.name,
+                        inert(action.name),
                         row.indicator,
-                        row.label,
-                        *("" if value is None else value for value in values),
+                        inert(row.label),
+                        *(csv_number(row.values.get(year), unit, dialect) for year in years),
+                        bilan.as_of.isoformat(),
+                        *states,
                     ]
                 )
     return out.getvalue()
 
 
 def to_markdown(bilan: BilanRead) -> str:
-    lines = [f"# {TITLE} {'/'.join(map(str, bilan.years))}", "", f"Indicateurs au {bilan.as_of:%d/%m/%Y}.", ""]
+    lines = [f"# {TITLE} {'/'.join(map(str, bilan.years))}", "", consolidation_note(bilan), ""]
     headings = [year_heading(bilan, year) for year in bilan.years]
     for family in bilan.families:
-        lines += [f"## {family.name}", ""]
+        lines += [f"## {inert_line(family.name)}", ""]
         for action in family.actions:
-            lines += [f"### {action.number}. {action.name}", ""]
+            lines += [f"### {action.number}. {inert_line(action.name)}", ""]
             if action.description:
-                lines += [action.description, ""]
+                lines += [inert_lines(action.description), ""]
             if action.operators:
                 concerned = "Opérateur concerné" if len(action.operators) == 1 else "Opérateurs concernés"
-                lines += [f"- {concerned} : {', '.join(action.operators)}", ""]
+                lines += [f"- {concerned} : {', '.join(inert_line(name) for name in action.operators)}", ""]
             if action.table:
                 lines.append("| " + " | ".join(["Indicateurs", *headings]) + " |")
                 lines.append("| --- |" + " ---: |" * len(headings))
                 for row in action.table:
-                    cells = [french(row.values.get(str(year)), _unit(row.indicator)) for year in bilan.years]
+                    cells = [french(row.values.get(str(year)), unit_of(row.indicator)) for year in bilan.years]
                     lines.append("| " + " | ".join([_cell(row.label), *cells]) + " |")
                 lines.append("")
     return "\n".join(lines)
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
-def to_xlsx(bilan: BilanRead) -> bytes:
-    """One sheet laid out like the document: a title, per family a heading, per action a heading,
-    its operators and its indicators; one column per year; NC where a figure is unknown."""
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "Bilan PDI"
-    bold = Font(bold=True)
-    family_fill = PatternFill("solid", fgColor="DDEBF7")
-    header_fill = PatternFill("solid", fgColor="D9D9D9")
-    right = Alignment(horizontal="right")
-
-    sheet.append([f"{TITLE} {'/'.join(map(str, bilan.years))}"])
-    sheet.cell(row=1, column=1).font = Font(bold=True, size=14)
-    sheet.append([f"Indicateurs au {bilan.as_of:%d/%m/%Y}"])
-    sheet.cell(row=2, column=1).font = Font(italic=True)
-    sheet.append([])
-    sheet.append(["Indicateurs", *(year_heading(bilan, year) for year in bilan.years)])
-    header_row = sheet.max_row
-    for column in range(1, len(bilan.years) + 2):
-        cell = sheet.cell(row=header_row, column=column)
-        cell.font, cell.fill = bold, header_fill
-        cell.alignment = Alignment(horizontal="center" if column > 1 else "left", wrap_text=True)
-    sheet.freeze_panes = sheet.cell(row=header_row + 1, column=2)
-
-    for family in bilan.families:
-        sheet.append([family.name])
-        for column in range(1, len(bilan.years) + 2):
-            cell = sheet.cell(row=sheet.max_row, column=column)
-            cell.fill = family_fill
-        sheet.cell(row=sheet.max_row, column=1).font = Font(bold=True, size=12)
-        for action in family.actions:
-            sheet.append([f"{action.number}. {action.name}"])
-            sheet.cell(row=sheet.max_row, column=1).font = bold
-            if action.operators:
-                sheet.append([f"Opérateurs : {', '.join(action.operators)}"])
-                sheet.cell(row=sheet.max_row, column=1).font = Font(italic=True)
-            for row in action.table:
-                sheet.append([row.label])
-                unit = _unit(row.indicator)
-                for offset, year in enumerate(bilan.years, start=2):
-                    value = row.values.get(str(year))
-                    cell = sheet.cell(row=sheet.max_row, column=offset)
-                    if value is None:
-                        cell.value = NOT_KNOWN
-                        cell.alignment = right
-                    else:
-                        cell.value = value
-                        cell.number_format = XLSX_NUMBER_FORMATS[unit]
-        sheet.append([])
-
-    sheet.column_dimensions["A"].width = 72
-    for column in range(2, len(bilan.years) + 2):
-        sheet.column_dimensions[get_column_letter(column)].width = 26
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    """Stored text inside a Markdown table cell: one line, pipes escaped."""
+    return inert_line(text).replace("|", "\\|")

@@ -7,9 +7,11 @@ from fastapi import APIRouter, Query, Response
 from app.auth.dependencies import KeyHolderDep
 from app.catalogue.models import Territory
 from app.core.db import SessionDep
-from app.core.errors import responses
-from app.indicators import bilan_formats
+from app.core.errors import InvalidInput, responses
+from app.indicators import bilan_formats, bilan_html, bilan_xlsx
 from app.indicators.bilan import build_bilan, parse_years
+from app.indicators.bilan_charts import summary_charts
+from app.indicators.bilan_formats import CsvDialect
 from app.indicators.engine import Scope
 from app.indicators.schemas import BilanRead, IndicatorsRead
 from app.indicators.service import (
@@ -71,14 +73,16 @@ class BilanFormat(StrEnum):
     csv = "csv"
     xlsx = "xlsx"
     md = "md"
+    html = "html"
 
 
 _BILAN_CONTENT = {
     200: {
         "content": {
             "text/csv": {},
-            bilan_formats.XLSX_MEDIA_TYPE: {},
+            bilan_xlsx.XLSX_MEDIA_TYPE: {},
             "text/markdown": {},
+            "text/html": {},
         },
         "description": "The bilan, as JSON or in the requested format",
     },
@@ -95,19 +99,31 @@ def get_bilan(
     ] = None,
     action: Annotated[str | None, Query(max_length=64, description="One action's code")] = None,
     format_: Annotated[BilanFormat, Query(alias="format")] = BilanFormat.json,
+    dialect: Annotated[
+        CsvDialect | None,
+        Query(description="CSV only: `rfc4180` (default; `,` and `.`) or `excel-fr` (`;`, decimal commas, BOM)"),
+    ] = None,
 ):
     """The yearly bilan: per family and action, its operators and its table of indicators by year."""
+    if dialect is not None and format_ != BilanFormat.csv:
+        raise InvalidInput("`dialect` applies to format=csv only", loc=["query", "dialect"])
     bilan = build_bilan(session=session, years=parse_years(years), as_of=as_of, action=action)
     if format_ == BilanFormat.json:
         return bilan
+    disposition = "attachment"
+    headers: dict[str, str] = {}
     if format_ == BilanFormat.csv:
-        content, media_type, extension = bilan_formats.to_csv(bilan), "text/csv; charset=utf-8", "csv"
+        content = bilan_formats.to_csv(bilan, dialect or CsvDialect.rfc4180)
+        media_type, extension = "text/csv; charset=utf-8", "csv"
     elif format_ == BilanFormat.xlsx:
-        content, media_type, extension = bilan_formats.to_xlsx(bilan), bilan_formats.XLSX_MEDIA_TYPE, "xlsx"
+        charts = summary_charts(session=session, bilan=bilan, action=action)
+        content, media_type, extension = bilan_xlsx.to_xlsx(bilan, charts), bilan_xlsx.XLSX_MEDIA_TYPE, "xlsx"
+    elif format_ == BilanFormat.html:
+        charts = summary_charts(session=session, bilan=bilan, action=action)
+        content, media_type, extension = bilan_html.to_html(bilan, charts), "text/html; charset=utf-8", "html"
+        disposition = "inline"  # a page to read in the browser, which may still save it
+        headers["Content-Security-Policy"] = bilan_html.CONTENT_SECURITY_POLICY
     else:
         content, media_type, extension = bilan_formats.to_markdown(bilan), "text/markdown; charset=utf-8", "md"
-    return Response(
-        content=content,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{bilan_formats.filename(bilan, extension)}"'},
-    )
+    headers["Content-Disposition"] = f'{disposition}; filename="{bilan_formats.filename(bilan, extension)}"'
+    return Response(content=content, media_type=media_type, headers=headers)

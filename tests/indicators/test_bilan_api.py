@@ -94,39 +94,49 @@ def test_csv_has_a_header_and_a_row_per_action_and_indicator(client, reader, con
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert list(rows[0]) == ["family", "action_number", "action", "indicator", "label", "2019", "2020"]
+    assert list(rows[0]) == [
+        "family",
+        "action_number",
+        "action",
+        "indicator",
+        "label",
+        "2019",
+        "2020",
+        "as_of",
+        "consolidated_2019",
+        "consolidated_2020",
+    ]
     assert [row["indicator"] for row in rows] == A1_INDICATORS
     occupancy = next(row for row in rows if row["indicator"] == "occupancy_rate")
     assert (occupancy["family"], occupancy["action"]) == ("Bilan test", "Départ test")
     assert occupancy["action_number"] == str(programme.a1.number)
-    assert float(occupancy["2019"]) == pytest.approx(549 / 730)
+    assert occupancy["2019"] == "0.7521"  # 549 / 730, rounded to 4 places
     dynamic = next(row for row in rows if row["indicator"] == "dynamic_exit_rate")
     assert dynamic["2020"] == ""
 
 
-def test_xlsx_is_one_readable_sheet(client, reader, consolidated_2019):
+def test_xlsx_has_a_summary_and_a_sheet_per_family(client, reader, consolidated_2019):
     programme = consolidated_2019
     response = bilan(client, reader, programme, action=programme.a1.code, format="xlsx")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     assert response.headers["content-disposition"] == 'attachment; filename="bilan-pdi-2019-2020.xlsx"'
     workbook = load_workbook(io.BytesIO(response.content))
-    assert workbook.sheetnames == ["Bilan PDI"]
-    sheet = workbook["Bilan PDI"]
+    assert workbook.sheetnames == ["Synthèse", "Bilan test"]
+    sheet = workbook["Bilan test"]
     rows = list(sheet.iter_rows())
-    by_label = {row[0].value: row for row in rows if row[0].value}
-    assert "Bilan" in rows[0][0].value and rows[0][0].font.bold
-    header = next(row for row in rows if row[0].value == "Indicateurs")
-    assert [cell.value for cell in header[:3]] == ["Indicateurs", "2019", "Juin 2020 (non consolidé)"]
-    assert by_label["Bilan test"][0].font.bold
-    assert by_label[f"{programme.a1.number}. Départ test"][0].font.bold
+    assert rows[0][0].value == "Bilan test" and rows[0][0].font.bold
+    header = next(row for row in rows if row[0].value == "N°")
+    assert [cell.value for cell in header] == ["N°", "Action", "Indicateur", 2019, 2020]
+    by_label = {row[2].value: row for row in rows if row[1].value == "Départ test" and row[2].value}
     occupancy = by_label["Taux de réalisation de l'action"]
-    assert occupancy[1].value == pytest.approx(549 / 730)
-    assert occupancy[1].number_format == "0%"
-    assert by_label["Budget prévisionnel"][2].value == 1800
-    assert by_label["Budget prévisionnel"][2].number_format == "#,##0 €"
-    assert by_label["Taux de sorties dynamiques"][2].value == "NC"
-    assert sheet.column_dimensions["A"].width > 30
+    assert occupancy[0].value == programme.a1.number
+    assert occupancy[3].value == pytest.approx(549 / 730)
+    assert occupancy[3].number_format == "0%"
+    assert by_label["Budget prévisionnel"][4].value == 1800
+    assert by_label["Budget prévisionnel"][4].number_format == '#,##0 "€"'
+    assert by_label["Taux de sorties dynamiques"][4].value == "NC"
+    assert sheet.column_dimensions["C"].width > 30
 
 
 def test_markdown_reads_like_the_document(client, reader, consolidated_2019):
@@ -138,6 +148,7 @@ def test_markdown_reads_like_the_document(client, reader, consolidated_2019):
     assert "## Bilan test" in lines
     assert f"### {programme.a1.number}. Départ test" in lines
     assert "- Opérateurs concernés : Alpha Insertion, Zeta Emploi" in lines
+    assert "Indicateurs au 30/06/2020 ; 2019 consolidé, 2020 non consolidé." in lines
     assert "| Indicateurs | 2019 | Juin 2020 (non consolidé) |" in lines
     assert "| Taux de réalisation de l'action | 75% | 33% |" in lines
     assert "| Budget prévisionnel | 1 200 € | 1 800 € |" in lines
@@ -163,6 +174,8 @@ def test_as_of_defaults_to_the_last_years_end_when_every_year_is_consolidated(cl
         ({"years": "1990"}, ["query", "years"]),
         ({"years": "2019,2020", "as_of": "2019-12-31"}, ["query", "as_of"]),
         ({"years": "2019", "format": "pdf"}, ["query", "format"]),
+        ({"years": "2019", "format": "csv", "dialect": "excel-de"}, ["query", "dialect"]),
+        ({"years": "2019", "format": "xlsx", "dialect": "excel-fr"}, ["query", "dialect"]),
         ({"years": "2019", "as_of": "soon"}, ["query", "as_of"]),
         ({}, ["query", "years"]),
     ],

@@ -1,0 +1,178 @@
+"""The bilan as one self-contained HTML page: inline CSS, inline SVG charts, no script, nothing
+fetched from anywhere. Readable on a phone (tables scroll sideways in their own box) and
+printable (each family on a new page, table headers repeated on every page).
+
+Every stored text goes through `html.escape`. The page carries its own Content-Security-Policy,
+so that even saved to disk and opened later it can load nothing: its one stylesheet is allowed
+by its hash.
+"""
+
+import base64
+import hashlib
+from html import escape
+
+from app.indicators.bilan_charts import BilanCharts, Chart
+from app.indicators.bilan_formats import TITLE, consolidation_note, french, unit_of, year_heading
+from app.indicators.bilan_svg import bar_chart
+from app.indicators.schemas import BilanActionRead, BilanRead
+
+STYLE = """
+@page { size: A4; margin: 14mm; }
+:root { --ink: #1d2733; --muted: #5b6673; --line: #d5dbe1; --accent: #1b4f72; --head: #eef2f7; }
+* { box-sizing: border-box; }
+body { margin: 0 auto; max-width: 72rem; padding: 1rem 1.25rem 3rem; color: var(--ink);
+  font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+h1 { font-size: 1.7rem; line-height: 1.25; margin: 0.5rem 0; }
+h2 { font-size: 1.35rem; margin: 2.5rem 0 1rem; padding-bottom: 0.3rem; border-bottom: 3px solid var(--accent); }
+h3 { font-size: 1.1rem; margin: 1.75rem 0 0.5rem; }
+.note, .operators { color: var(--muted); }
+nav ul { display: flex; flex-wrap: wrap; gap: 0.25rem 1.25rem; padding: 0; list-style: none; }
+nav a { color: var(--accent); }
+.charts { display: grid; grid-template-columns: minmax(0, 1fr); gap: 2rem; }
+figure { margin: 0; }
+figcaption { font-weight: 600; margin-bottom: 0.5rem; }
+.plot, .table-scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; }
+.plot svg { display: block; width: 100%; min-width: 38rem; max-width: 56rem; height: auto; }
+details { margin-top: 0.5rem; }
+summary { cursor: pointer; color: var(--accent); }
+table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
+th, td { padding: 0.35rem 0.6rem; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
+thead th { background: var(--head); vertical-align: bottom; }
+th:first-child { text-align: left; white-space: normal; min-width: 14rem; }
+tbody th { font-weight: normal; }
+.nc { color: var(--muted); }
+footer { margin-top: 3rem; color: var(--muted); font-size: 0.875rem; }
+@media (max-width: 40rem) {
+  body { padding: 0.75rem 0.75rem 2rem; font-size: 15px; }
+  h1 { font-size: 1.35rem; }
+  th:first-child { min-width: 10rem; }
+}
+@media print {
+  body { max-width: none; padding: 0; font-size: 10pt; }
+  nav, details, footer { display: none; }
+  .family { break-before: page; }
+  thead { display: table-header-group; }
+  tr, figure { break-inside: avoid; }
+  h2, h3 { break-after: avoid; }
+  .plot, .table-scroll { overflow: visible; }
+  .plot svg { min-width: 0; }
+}
+"""
+
+_STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
+# In the page (a <meta>) and on the response (a header, which may also say frame-ancestors).
+PAGE_POLICY = f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'"
+CONTENT_SECURITY_POLICY = f"{PAGE_POLICY}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+
+def to_html(bilan: BilanRead, charts: BilanCharts) -> str:
+    years = "/".join(map(str, bilan.years))
+    parts = [
+        "<!doctype html>",
+        '<html lang="fr">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{PAGE_POLICY}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(TITLE)} {years}</title>",
+        f"<style>{STYLE}</style>",
+        "</head>",
+        "<body>",
+        "<header>",
+        f"<h1>{escape(TITLE)} {years}</h1>",
+        f'<p class="note">{escape(consolidation_note(bilan))}</p>',
+        _navigation(bilan),
+        "</header>",
+        "<main>",
+        _summary(bilan, charts),
+    ]
+    for index, family in enumerate(bilan.families, start=1):
+        parts += [
+            f'<section class="family" id="famille-{index}">',
+            f"<h2>{escape(family.name)}</h2>",
+            *(_action(bilan, action) for action in family.actions),
+            "</section>",
+        ]
+    parts += [
+        "</main>",
+        f"<footer><p>Indicateurs calculés au {bilan.as_of:%d/%m/%Y} à partir des parcours enregistrés "
+        "(Catalogue PDI).</p></footer>",
+        "</body>",
+        "</html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def _navigation(bilan: BilanRead) -> str:
+    links = ['<li><a href="#synthese">Synthèse</a></li>']
+    links += [
+        f'<li><a href="#famille-{index}">{escape(family.name)}</a></li>'
+        for index, family in enumerate(bilan.families, start=1)
+    ]
+    return f'<nav aria-label="Sommaire"><ul>{"".join(links)}</ul></nav>'
+
+
+def _summary(bilan: BilanRead, charts: BilanCharts) -> str:
+    figures = []
+    for index, chart in enumerate(charts.all(), start=1):
+        labels = _series_labels(bilan, chart)
+        figures.append(
+            "\n".join(
+                [
+                    "<figure>",
+                    f"<figcaption>{escape(chart.title)}</figcaption>",
+                    f'<div class="plot">{bar_chart(chart, chart_id=f"chart-{index}", series_labels=labels)}</div>',
+                    f"<details><summary>Les chiffres</summary>{_chart_table(chart, labels)}</details>",
+                    "</figure>",
+                ]
+            )
+        )
+    return "\n".join(
+        ['<section id="synthese">', "<h2>Synthèse</h2>", '<div class="charts">', *figures, "</div>", "</section>"]
+    )
+
+
+def _series_labels(bilan: BilanRead, chart: Chart) -> list[str]:
+    """A year says whether it is consolidated; other series are named as they are."""
+    return [
+        year_heading(bilan, series.name) if isinstance(series.name, int) else series.name for series in chart.series
+    ]
+
+
+def _chart_table(chart: Chart, labels: list[str]) -> str:
+    head = "".join(f'<th scope="col">{escape(label)}</th>' for label in [chart.category_title, *labels])
+    rows = []
+    for index, category in enumerate(chart.categories):
+        cells = "".join(_value_cell(series.values[index], chart.unit) for series in chart.series)
+        rows.append(f'<tr><th scope="row">{escape(str(category))}</th>{cells}</tr>')
+    return (
+        f'<div class="table-scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+    )
+
+
+def _value_cell(value, unit) -> str:
+    shown = escape(french(value, unit))
+    return f'<td class="nc">{shown}</td>' if value is None else f"<td>{shown}</td>"
+
+
+def _action(bilan: BilanRead, action: BilanActionRead) -> str:
+    parts = ['<article class="action">', f"<h3>{action.number}. {escape(action.name)}</h3>"]
+    if action.description:
+        parts += [f"<p>{escape(paragraph)}</p>" for paragraph in action.description.splitlines() if paragraph.strip()]
+    if action.operators:
+        concerned = "Opérateur concerné" if len(action.operators) == 1 else "Opérateurs concernés"
+        parts.append(f'<p class="operators">{concerned} : {escape(", ".join(action.operators))}</p>')
+    if action.table:
+        head = "".join(f'<th scope="col">{escape(year_heading(bilan, year))}</th>' for year in bilan.years)
+        rows = []
+        for row in action.table:
+            unit = unit_of(row.indicator)
+            cells = "".join(_value_cell(row.values.get(str(year)), unit) for year in bilan.years)
+            rows.append(f'<tr><th scope="row">{escape(row.label)}</th>{cells}</tr>')
+        parts.append(
+            '<div class="table-scroll"><table>'
+            f'<thead><tr><th scope="col">Indicateurs</th>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>"
+        )
+    parts.append("</article>")
+    return "\n".join(parts)

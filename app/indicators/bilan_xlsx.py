@@ -1,0 +1,244 @@
+"""The bilan as a workbook a département can hand out: a summary sheet with native charts, then
+one sheet per family with its actions' table and descriptions.
+
+Every figure is a number with a number format (percent, euros), every year a number; unknown
+figures are `NC`. Stored text goes through `inert`, and no cell holds a formula.
+"""
+
+import io
+import math
+import re
+
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from app.indicators.bilan_charts import PART_COLOURS, SERIES_COLOURS, BilanCharts, Chart
+from app.indicators.bilan_formats import NOT_KNOWN, TITLE, consolidation_note, inert, unit_of
+from app.indicators.schemas import BilanFamilyRead, BilanRead
+from app.reference.indicators import Unit
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+NUMBER_FORMATS = {Unit.rate: "0%", Unit.euros: '#,##0 "€"', Unit.count: "#,##0", Unit.days: "0.0"}
+SUMMARY_SHEET = "Synthèse"
+
+BOLD = Font(bold=True)
+TITLE_FONT = Font(bold=True, size=14)
+SECTION_FONT = Font(bold=True, size=12)
+HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
+WRAP = Alignment(wrap_text=True, vertical="top")
+RIGHT = Alignment(horizontal="right")
+
+# Family sheets: N° | Action | Indicateur | one column per year.
+FAMILY_COLUMN_WIDTHS = (6, 30, 48)
+YEAR_COLUMN_WIDTH = 14
+FAMILY_STATE_ROW, FAMILY_HEADER_ROW = 3, 4
+ROW_HEIGHT_CM = 0.53  # a default row (15 points)
+POINTS_PER_LINE = 15
+SHEET_TITLE_FORBIDDEN = re.compile(r"[\[\]:*?/\\\x00-\x1f]")  # and control characters
+
+
+def to_xlsx(bilan: BilanRead, charts: BilanCharts) -> bytes:
+    workbook = Workbook()
+    _set_properties(workbook, bilan)
+    used_titles = {SUMMARY_SHEET.lower()}
+    _write_summary(workbook.active, bilan, charts)
+    for family in bilan.families:
+        sheet = workbook.create_sheet(_sheet_title(family.name, used_titles))
+        _write_family(sheet, bilan, family)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def _set_properties(workbook: Workbook, bilan: BilanRead) -> None:
+    years = "/".join(map(str, bilan.years))
+    properties = workbook.properties
+    properties.title = f"{TITLE} {years}"
+    properties.subject = f"Indicateurs au {bilan.as_of:%d/%m/%Y}"
+    properties.description = f"{consolidation_note(bilan)} (as_of {bilan.as_of.isoformat()})"
+    properties.keywords = f"PDI, bilan, {years}, as_of={bilan.as_of.isoformat()}"
+    properties.creator = "Catalogue PDI"
+    properties.language = "fr-FR"
+
+
+def _sheet_title(name: str, used: set[str]) -> str:
+    """A family's name as Excel accepts a sheet title: none of []:*?/\\ nor control characters,
+    no `'` at either end, 31 characters at most, unique regardless of case."""
+    base = SHEET_TITLE_FORBIDDEN.sub(" ", name).strip().strip("'").strip()[:31] or "Famille"
+    title, number = base, 2
+    while title.lower() in used:
+        suffix = f" ({number})"
+        title, number = base[: 31 - len(suffix)] + suffix, number + 1
+    used.add(title.lower())
+    return title
+
+
+def _print_setup(sheet: Worksheet, *, title_rows: str | None = None, pages_down: int = 0) -> None:
+    """Landscape A4, as wide as one page; `pages_down` pages high (0: as many as needed)."""
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = pages_down
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    if title_rows:
+        sheet.print_title_rows = title_rows
+
+
+def _write_value(cell, value, unit: Unit) -> None:
+    if value is None:
+        cell.value = NOT_KNOWN
+        cell.alignment = RIGHT
+    else:
+        cell.value = value
+        cell.number_format = NUMBER_FORMATS[unit]
+
+
+# --- Summary sheet --------------------------------------------------------------------------
+
+
+def _write_summary(sheet: Worksheet, bilan: BilanRead, charts: BilanCharts) -> None:
+    sheet.title = SUMMARY_SHEET
+    sheet["A1"] = f"{TITLE} {'/'.join(map(str, bilan.years))}"
+    sheet["A1"].font = TITLE_FONT
+    sheet["A2"] = consolidation_note(bilan)
+    sheet["A2"].font = Font(italic=True)
+    widest = max(len(chart.series) for chart in charts.all())
+    sheet.column_dimensions["A"].width = 40
+    for column in range(2, widest + 2):
+        sheet.column_dimensions[get_column_letter(column)].width = 16
+    chart_column = get_column_letter(widest + 3)
+
+    row = 4
+    for chart in charts.all():
+        native = _native_chart(chart)
+        heading_row = row
+        sheet.cell(row=heading_row, column=1, value=chart.title).font = SECTION_FONT
+        last_row = _write_chart_table(sheet, chart, header_row=heading_row + 1)
+        data_end = max(last_row, heading_row + 2)  # a chart without categories still spans one (empty) row
+        data = Reference(sheet, min_col=2, max_col=len(chart.series) + 1, min_row=heading_row + 1, max_row=data_end)
+        categories = Reference(sheet, min_col=1, min_row=heading_row + 2, max_row=data_end)
+        native.add_data(data, titles_from_data=True)
+        native.set_categories(categories)
+        palette = PART_COLOURS if chart.stacked else SERIES_COLOURS
+        for position, series in enumerate(native.series):
+            series.graphicalProperties.solidFill = palette[position % len(palette)].lstrip("#")
+        sheet.add_chart(native, f"{chart_column}{heading_row}")
+        chart_rows = math.ceil(native.height / ROW_HEIGHT_CM)
+        row = max(last_row, heading_row + chart_rows) + 2
+    _print_setup(sheet, pages_down=1)  # a summary reads best on one page
+
+
+def _write_chart_table(sheet: Worksheet, chart: Chart, *, header_row: int) -> int:
+    """The chart's figures as a small table (categories down, series across); its last row."""
+    header = [chart.category_title, *(series.name for series in chart.series)]
+    for column, value in enumerate(header, start=1):
+        cell = sheet.cell(row=header_row, column=column, value=value)
+        cell.font, cell.fill = BOLD, HEADER_FILL
+        cell.alignment = Alignment(wrap_text=True, horizontal="left" if column == 1 else "right")
+    row = header_row
+    for index, category in enumerate(chart.categories):
+        row = header_row + 1 + index
+        cell = sheet.cell(row=row, column=1, value=inert(category) if isinstance(category, str) else category)
+        cell.alignment = WRAP
+        for column, series in enumerate(chart.series, start=2):
+            _write_value(sheet.cell(row=row, column=column), series.values[index], chart.unit)
+    return row
+
+
+def _native_chart(chart: Chart) -> BarChart:
+    """Bars of each series side by side (or stacked), one group per category. Actions have long
+    names, so the occupancy chart lies horizontally; the others stand."""
+    native = BarChart()
+    horizontal = chart.unit == Unit.rate
+    native.type = "bar" if horizontal else "col"
+    native.title = chart.title
+    native.style = 10
+    if chart.stacked:
+        native.grouping, native.overlap = "stacked", 100
+    native.y_axis.number_format = NUMBER_FORMATS[chart.unit]
+    # openpyxl 3.1 writes axes as deleted unless told otherwise: Excel would show none.
+    native.x_axis.delete = False
+    native.y_axis.delete = False
+    if horizontal:
+        native.x_axis.scaling.orientation = "maxMin"  # first action at the top, as in the table
+    native.legend.position = "b"
+    native.width = 20
+    bars = len(chart.categories) * (1 if chart.stacked else len(chart.series))
+    native.height = max(7.5, min(24.0, 3 + 0.35 * bars)) if horizontal else 9
+    return native
+
+
+# --- Family sheets --------------------------------------------------------------------------
+
+
+def _write_family(sheet: Worksheet, bilan: BilanRead, family: BilanFamilyRead) -> None:
+    """The family's name, then one table of all its actions' indicators (autofilter on it,
+    header repeated on every printed page), then each action's description and operators."""
+    last_column = len(FAMILY_COLUMN_WIDTHS) + len(bilan.years)
+    for column, width in enumerate(FAMILY_COLUMN_WIDTHS, start=1):
+        sheet.column_dimensions[get_column_letter(column)].width = width
+    for column in range(len(FAMILY_COLUMN_WIDTHS) + 1, last_column + 1):
+        sheet.column_dimensions[get_column_letter(column)].width = YEAR_COLUMN_WIDTH
+
+    sheet["A1"] = inert(family.name)
+    sheet["A1"].font = TITLE_FONT
+    sheet["A2"] = consolidation_note(bilan)
+    sheet["A2"].font = Font(italic=True)
+
+    first_year_column = len(FAMILY_COLUMN_WIDTHS) + 1
+    sheet.cell(row=FAMILY_STATE_ROW, column=first_year_column - 1, value="État des chiffres").alignment = RIGHT
+    for column, year in enumerate(bilan.years, start=first_year_column):
+        state = "consolidé" if bilan.consolidated.get(str(year)) else "non consolidé"
+        sheet.cell(row=FAMILY_STATE_ROW, column=column, value=state).alignment = RIGHT
+    for column, value in enumerate(["N°", "Action", "Indicateur", *bilan.years], start=1):
+        cell = sheet.cell(row=FAMILY_HEADER_ROW, column=column, value=value)
+        cell.font, cell.fill = BOLD, HEADER_FILL
+        cell.alignment = Alignment(wrap_text=True, horizontal="left" if column < first_year_column else "right")
+        if column >= first_year_column:
+            cell.number_format = "0"  # 2020, not 2 020
+
+    row = FAMILY_HEADER_ROW
+    for action in family.actions:
+        for table_row in action.table:
+            row += 1
+            sheet.cell(row=row, column=1, value=action.number)
+            sheet.cell(row=row, column=2, value=inert(action.name)).alignment = WRAP
+            sheet.cell(row=row, column=3, value=inert(table_row.label)).alignment = WRAP
+            for column, year in enumerate(bilan.years, start=first_year_column):
+                _write_value(
+                    sheet.cell(row=row, column=column), table_row.values.get(str(year)), unit_of(table_row.indicator)
+                )
+    last_column_letter = get_column_letter(last_column)
+    sheet.auto_filter.ref = f"A{FAMILY_HEADER_ROW}:{last_column_letter}{max(row, FAMILY_HEADER_ROW + 1)}"
+    sheet.freeze_panes = sheet.cell(row=FAMILY_HEADER_ROW + 1, column=first_year_column)
+
+    row += 2
+    sheet.cell(row=row, column=1, value="Les actions").font = SECTION_FONT
+    text_width = sum(FAMILY_COLUMN_WIDTHS[1:]) + YEAR_COLUMN_WIDTH * len(bilan.years)
+    for action in family.actions:
+        row += 2
+        sheet.cell(row=row, column=1, value=action.number).font = BOLD
+        sheet.cell(row=row, column=2, value=inert(action.name)).font = BOLD
+        texts = []
+        if action.description:
+            texts.append(action.description)
+        if action.operators:
+            concerned = "Opérateur concerné" if len(action.operators) == 1 else "Opérateurs concernés"
+            texts.append(f"{concerned} : {', '.join(inert(name) for name in action.operators)}")
+        for text in texts:
+            row += 1
+            # Merged cells never grow to fit their text: the row is given the height it needs.
+            sheet.merge_cells(start_row=row, start_column=2, end_row=row, end_column=last_column)
+            cell = sheet.cell(row=row, column=2, value=inert(text))
+            cell.alignment = WRAP
+            sheet.row_dimensions[row].height = POINTS_PER_LINE * _wrapped_lines(text, text_width)
+    _print_setup(sheet, title_rows=f"{FAMILY_STATE_ROW}:{FAMILY_HEADER_ROW}")
+
+
+def _wrapped_lines(text: str, width: int) -> int:
+    """About how many lines `text` takes in a cell `width` characters wide (a little generous:
+    proportional letters are narrower than the width unit on average, capitals wider)."""
+    return sum(max(1, math.ceil(len(paragraph) * 1.1 / width)) for paragraph in text.splitlines()) or 1

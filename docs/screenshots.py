@@ -1,0 +1,93 @@
+"""Remake the README's screenshots of the bilan from the demo data set:
+
+    .venv/bin/python docs/screenshots.py
+
+- docs/bilan-html.png: the HTML bilan 2018–2020, as the browser tests open it (Debian's
+  `chromium`, same flags and driver as tests/indicators/headless_chromium.py);
+- docs/bilan-xlsx-summary.png: the XLSX's summary sheet, as LibreOffice prints it
+  (`libreoffice --headless --convert-to pdf`, then `pdftoppm`; Debian packages
+  libreoffice-calc-nogui and poppler-utils).
+
+Works in a temporary SQLite database (migrated, seed catalogue, `pdi demo` at scale 1), never
+the one in DATABASE_URL.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+WORK = Path(tempfile.mkdtemp(prefix="pdi-screenshots-"))
+os.environ["DATABASE_URL"] = f"sqlite:///{WORK / 'demo.db'}"
+os.environ.setdefault("PDI_SECRET_KEY", "screenshots-only-secret-key-not-for-production")
+
+from sqlmodel import Session  # noqa: E402
+
+from app.core.db import make_engine  # noqa: E402
+from app.core.migrate import upgrade_head  # noqa: E402
+from app.indicators.bilan import build_bilan  # noqa: E402
+from app.indicators.bilan_charts import summary_charts  # noqa: E402
+from app.indicators.bilan_html import CONTENT_SECURITY_POLICY, to_html  # noqa: E402
+from app.indicators.bilan_xlsx import to_xlsx  # noqa: E402
+from seed.demo import generate_demo  # noqa: E402
+from tests.indicators.headless_chromium import Chromium, find_chromium, serve  # noqa: E402
+
+YEARS = [2018, 2019, 2020]
+AS_OF = date(2020, 12, 31)
+HTML_WIDTH, HTML_HEIGHT = 1280, 2000  # the summary charts and the first family
+
+
+def main() -> None:
+    upgrade_head(os.environ["DATABASE_URL"])
+    with Session(make_engine(os.environ["DATABASE_URL"])) as session:
+        generate_demo(session=session)
+        session.commit()
+        bilan = build_bilan(session=session, years=YEARS, as_of=AS_OF)
+        charts = summary_charts(session=session, bilan=bilan)
+    html_screenshot(to_html(bilan, charts), ROOT / "docs" / "bilan-html.png")
+    xlsx_screenshot(to_xlsx(bilan, charts), ROOT / "docs" / "bilan-xlsx-summary.png")
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+def html_screenshot(page: str, target: Path) -> None:
+    executable = find_chromium()
+    if executable is None:
+        sys.exit("chromium is not installed (apt-get install chromium)")
+    headers = {"Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": CONTENT_SECURITY_POLICY}
+    with serve(page.encode(), headers) as url, Chromium(executable, WORK / "profile") as browser:
+        report = browser.open(url, width=HTML_WIDTH, height=900)
+        if report.errors:
+            sys.exit(f"the page logged errors: {report.errors}")
+        browser.screenshot(target, width=HTML_WIDTH, height=HTML_HEIGHT)
+    print(f"wrote {target.relative_to(ROOT)}")
+
+
+def xlsx_screenshot(workbook: bytes, target: Path) -> None:
+    """LibreOffice prints the first sheet (the summary) on the first page(s) of the PDF."""
+    if not (shutil.which("libreoffice") and shutil.which("pdftoppm")):
+        sys.exit("needs libreoffice and pdftoppm (apt-get install libreoffice-calc-nogui poppler-utils)")
+    source = WORK / "bilan.xlsx"
+    source.write_bytes(workbook)
+    subprocess.run(
+        ["libreoffice", f"-env:UserInstallation=file://{WORK / 'lo-profile'}", "--headless", "--convert-to", "pdf"]
+        + ["--outdir", str(WORK), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "110", "-f", "1", "-l", "1", "-singlefile", str(WORK / "bilan.pdf")]
+        + [str(target.with_suffix(""))],
+        check=True,
+        timeout=60,
+    )
+    print(f"wrote {target.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
