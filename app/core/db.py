@@ -58,7 +58,7 @@ def _make_sqlite_behave(engine: Engine, *, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
-        dbapi_connection.create_function("pdi_fold", 1, fold, deterministic=True)
+        dbapi_connection.create_function("pdi_fold", 1, _fold_or_null, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -69,6 +69,11 @@ def _make_sqlite_behave(engine: Engine, *, busy_timeout_ms: int) -> None:
     def on_begin(connection):
         writer = connection.get_execution_options().get(WRITER_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+def _fold_or_null(text: str | None) -> str | None:
+    # NULL in, NULL out, as PostgreSQL's STRICT function does.
+    return None if text is None else fold(text)
 
 
 # Execution option of the connections of a transaction that writes (see writer_engine).
