@@ -211,7 +211,13 @@ def _lock_beneficiary(session: Session, *condition) -> Beneficiary | None:
 
 
 def _check_no_overlap(
-    *, session: Session, state: dict[str, Any], convention_id: int, beneficiary_id: int, pathway_id: int | None
+    *,
+    session: Session,
+    caller: Caller,
+    state: dict[str, Any],
+    convention_id: int,
+    beneficiary_id: int,
+    pathway_id: int | None,
 ) -> None:
     """409 when the person already has, in this convention, an open pathway while this one is
     open, or a stay sharing a day with this one's. Call with the beneficiary row locked."""
@@ -238,8 +244,11 @@ def _check_no_overlap(
         statement = statement.where(Pathway.id != pathway_id)
     other_id = session.exec(statement.order_by(Pathway.id).limit(1)).first()
     if other_id is not None:
+        # Name the other pathway only to a caller who may read it (another portal's prescription
+        # stays anonymous: a 409 must not reveal what a 404 would hide).
+        named = f"pathway {other_id}" if access.may_read(session=session, caller=caller, pathway_id=other_id) else None
         raise Conflict(
-            f"This beneficiary already has pathway {other_id} in convention {convention_id}, "
+            f"This beneficiary already has {named or 'a pathway'} in convention {convention_id}, "
             "open at the same time or with a stay overlapping this one"
         )
 
@@ -325,7 +334,12 @@ def create_pathway(*, session: Session, caller: Caller, body: PathwayCreate) -> 
     ensure_open(session=session, years=touched_years(_state(None), after))
     beneficiary = person_for(session=session, caller=caller, beneficiary_ref=body.beneficiary_ref)
     _check_no_overlap(
-        session=session, state=after, convention_id=convention.id, beneficiary_id=beneficiary.id, pathway_id=None
+        session=session,
+        caller=caller,
+        state=after,
+        convention_id=convention.id,
+        beneficiary_id=beneficiary.id,
+        pathway_id=None,
     )
     characteristics = body.beneficiary.model_dump(exclude_none=True) if body.beneficiary is not None else {}
     pathway = Pathway(
@@ -367,6 +381,7 @@ def _write(
         _lock_beneficiary(session, Beneficiary.id == pathway.beneficiary_id)
         _check_no_overlap(
             session=session,
+            caller=caller,
             state=after,
             convention_id=pathway.convention_id,
             beneficiary_id=pathway.beneficiary_id,
