@@ -17,7 +17,7 @@ from sqlmodel import Session
 from app.auth.models import Role
 from app.auth.service import create_key
 from app.core.config import get_settings
-from app.core.db import get_session, make_engine, request_session
+from app.core.db import get_engine, get_session, make_engine, request_session
 from app.core.migrate import upgrade_head
 from app.main import create_app
 from tests import factories
@@ -32,6 +32,7 @@ def app_on(engine: Engine) -> FastAPI:
         yield from request_session(engine, request)
 
     app.dependency_overrides[get_session] = session_on_engine
+    app.dependency_overrides[get_engine] = lambda: engine
     return app
 
 
@@ -77,38 +78,44 @@ class World:
         return Session(self.engine, expire_on_commit=False)
 
 
+def world_on(url: str) -> World:
+    """Migrate the empty database at `url` and commit a small catalogue: a family, an action, an
+    operator with a convention running 2018–2030 (places 2019–2026), and admin and operator keys."""
+    upgrade_head(url)
+    engine = make_engine(url)
+    with Session(engine, expire_on_commit=False) as session:
+        family = factories.family(session)
+        action = factories.action(session, family_id=family.id)
+        operator = factories.operator(session)
+        convention = factories.convention(
+            session,
+            action_id=action.id,
+            operator_id=operator.id,
+            start_on=date(2018, 1, 1),
+            end_on=date(2030, 12, 31),
+            years={year: {"places": 50} for year in range(2019, 2027)},
+        )
+        _row, admin_key = create_key(session=session, role=Role.admin, name="race admin")
+        _row, operator_key = create_key(
+            session=session, role=Role.operator, name="race operator", operator_id=operator.id
+        )
+        session.commit()
+    return World(
+        engine=engine,
+        app=app_on(engine),
+        admin={"Authorization": f"Bearer {admin_key}"},
+        operator={"Authorization": f"Bearer {operator_key}"},
+        operator_id=operator.id,
+        convention_id=convention.id,
+        family_code=family.code,
+        action_code=action.code,
+    )
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Iterator[World]:
-    """One committed catalogue per test module: a family, an action, an operator with a convention
-    running 2018–2030 (places 2019–2026), and admin and operator keys."""
+    """One committed world per test module, in a database of the run's kind."""
     with scratch_database(tmp_path_factory.mktemp("concurrency"), "pdi_concurrency") as url:
-        upgrade_head(url)
-        engine = make_engine(url)
-        with Session(engine, expire_on_commit=False) as session:
-            family = factories.family(session)
-            action = factories.action(session, family_id=family.id)
-            operator = factories.operator(session)
-            convention = factories.convention(
-                session,
-                action_id=action.id,
-                operator_id=operator.id,
-                start_on=date(2018, 1, 1),
-                end_on=date(2030, 12, 31),
-                years={year: {"places": 50} for year in range(2019, 2027)},
-            )
-            _row, admin_key = create_key(session=session, role=Role.admin, name="race admin")
-            _row, operator_key = create_key(
-                session=session, role=Role.operator, name="race operator", operator_id=operator.id
-            )
-            session.commit()
-        yield World(
-            engine=engine,
-            app=app_on(engine),
-            admin={"Authorization": f"Bearer {admin_key}"},
-            operator={"Authorization": f"Bearer {operator_key}"},
-            operator_id=operator.id,
-            convention_id=convention.id,
-            family_code=family.code,
-            action_code=action.code,
-        )
-        engine.dispose()
+        world = world_on(url)
+        yield world
+        world.engine.dispose()
