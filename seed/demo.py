@@ -57,8 +57,8 @@ from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.core.config import get_settings
 from app.core.security import pseudonymise
 from app.core.time import utcnow
-from app.periods.models import Period, PeriodStatus
 from app.pathways.models import ActivityMetric, ActivityRecord, Beneficiary, Pathway
+from app.periods.models import Period, PeriodStatus
 from app.reference.exit_reasons import EXIT_REASONS_BY_CODE
 
 DEMO_SEED = 20191231
@@ -1297,9 +1297,13 @@ def _insert_copy(session: Session, plan: DemoPlan, copy: int, secret: str, now: 
         number += 1
         first = person.stays[0]
         site = _site_for(first.convention, rng)
-        beneficiary_rows.append(_beneficiary_row(number, person.action, first, site, plan.communes, secret, rng, now))
+        person_row, characteristics = _beneficiary_row(
+            number, person.action, first, site, plan.communes, secret, rng, now
+        )
+        beneficiary_rows.append(person_row)
         rows = [
             _pathway_row(stay, _site_for(stay.convention, rng) if stay is not first else site, rng, now)
+            | characteristics
             for stay in person.stays
         ]
         owners.append(rows)
@@ -1310,10 +1314,11 @@ def _insert_copy(session: Session, plan: DemoPlan, copy: int, secret: str, now: 
         number += 1
         site = _site_for(prescription.convention, rng)
         fake = Stay(prescription.action, prescription.convention, prescription.prescribed, 0)
-        beneficiary_rows.append(
-            _beneficiary_row(number, prescription.action, fake, site, plan.communes, secret, rng, now)
+        person_row, characteristics = _beneficiary_row(
+            number, prescription.action, fake, site, plan.communes, secret, rng, now
         )
-        row = {
+        beneficiary_rows.append(person_row)
+        row = characteristics | {
             "convention_id": prescription.convention.id,
             "site_id": site.id if site else None,
             "prescribed_on": date.fromordinal(prescription.prescribed),
@@ -1351,8 +1356,10 @@ def _beneficiary_row(
     secret: str,
     rng: random.Random,
     now: datetime,
-) -> dict:
-    """A person living near the site, mostly: in its commune or another of its kind of territory."""
+) -> tuple[dict, dict]:
+    """A person living near the site, mostly: in its commune or another of its kind of territory.
+
+    Returns the person's row (the pseudonym) and the characteristics each of their pathways records."""
     profile = PROFILES.get(action, Profile())
     year = date.fromordinal(stay.entered).year
     territory = site.territory if site and site.territory else rng.choice(("urban", "rural"))
@@ -1364,17 +1371,16 @@ def _beneficiary_row(
         insee = rng.choice(communes[territory])
     sex = rng.choices(("F", "M", "X"), weights=(52, 47.7, 0.3))[0]
     household = profile.household or rng.choices(tuple(HOUSEHOLDS), weights=tuple(HOUSEHOLDS.values()))[0]
-    return {
-        "ref_hash": pseudonymise(f"{REF_PREFIX}{number}", secret=secret),
+    person = {"ref_hash": pseudonymise(f"{REF_PREFIX}{number}", secret=secret), "created_at": now, "updated_at": now}
+    characteristics = {
         "birth_year": year - round(rng.triangular(20, 63, 37)),
         "sex": sex,
         "insee_code": insee,
         "territory": territory,
         "household": household,
         "self_employed": rng.random() < profile.self_employed,
-        "created_at": now,
-        "updated_at": now,
     }
+    return person, characteristics
 
 
 def _pathway_row(stay: Stay, site: SiteInfo | None, rng: random.Random, now: datetime) -> dict:

@@ -1,37 +1,23 @@
 """Alembic owns the schema: the migrations reach head, match the models (no drift), and go all
 the way down and up again, on the database of this test run (SQLite or PostgreSQL)."""
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, inspect
 
 from app.core.migrate import alembic_config
 from app.models import metadata
-from tests.conftest import IS_POSTGRES, TEST_DATABASE_URL
+from tests.scratch import scratch_database
 
 
 @pytest.fixture
 def scratch_database_url(tmp_path: Path) -> Iterator[str]:
     """An empty database of the run's kind, dropped afterwards."""
-    if not IS_POSTGRES:
-        yield f"sqlite:///{tmp_path / 'migrations.db'}"
-        return
-    url = make_url(TEST_DATABASE_URL)
-    name = f"pdi_migrations_{uuid.uuid4().hex[:10]}"
-    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with server.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with server.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        server.dispose()
+    with scratch_database(tmp_path, "pdi_migrations") as url:
+        yield url
 
 
 def tables_of(url: str) -> set[str]:

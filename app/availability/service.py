@@ -21,6 +21,7 @@ from app.availability.schemas import AvailabilityPage, AvailabilityRead, Availab
 from app.catalogue.models import Action, Family, Operator, Site, Territory
 from app.conventions.models import Convention, ConventionSite, ConventionStatus, ConventionYear
 from app.core.pagination import PageParams, count_rows
+from app.core.text import equals
 from app.pathways.models import Pathway
 
 
@@ -40,7 +41,7 @@ def list_availability(
     if family is not None:
         statement = statement.join(Family, Family.id == Action.family_id).where(Family.code == family)
     if commune is not None:
-        statement = statement.where(_has_site(Site.commune.in_(_communes_named(session=session, commune=commune))))
+        statement = statement.where(_has_site(equals(Site.commune, commune)))
     if territory is not None:
         statement = statement.where(_has_site(Site.territory == territory.value))
 
@@ -118,17 +119,6 @@ def _has_site(condition):
         .join(Site, Site.id == ConventionSite.site_id)
         .where(ConventionSite.convention_id == Convention.id, condition)
     )
-
-
-def _communes_named(*, session: Session, commune: str) -> list[str]:
-    """The stored spellings of a commune, matched without regard to case.
-
-    Matched in Python because SQLite's lower() folds ASCII only ("Évron" ≠ "évron"); the
-    distinct communes of the sites are a short list.
-    """
-    wanted = commune.strip().casefold()
-    stored = session.execute(select(Site.commune).distinct()).scalars()
-    return [name for name in stored if name.strip().casefold() == wanted]
 
 
 def _pathway_counts(*, session: Session, on: date, convention_ids: list[int]) -> dict:

@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, String
+from sqlalchemy import JSON, CheckConstraint, Column, String
 from sqlmodel import Field, SQLModel
 
 from app.core.models import created_at_field, updated_at_field
@@ -31,6 +31,14 @@ class Family(SQLModel, table=True):
 
 
 class Action(SQLModel, table=True):
+    __table_args__ = (
+        CheckConstraint("number >= 1", name="number_positive"),
+        CheckConstraint(
+            "min_duration_months IS NULL OR max_duration_months IS NULL OR min_duration_months <= max_duration_months",
+            name="durations_in_order",
+        ),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=64, unique=True)
     number: int = Field(unique=True)
@@ -63,6 +71,15 @@ class Operator(SQLModel, table=True):
 
 
 class Site(SQLModel, table=True):
+    __table_args__ = (
+        CheckConstraint("territory IS NULL OR territory IN ('urban', 'rural')", name="territory_known"),
+        CheckConstraint(
+            "(latitude IS NULL) = (longitude IS NULL) AND (latitude IS NULL OR latitude BETWEEN -90 AND 90)"
+            " AND (longitude IS NULL OR longitude BETWEEN -180 AND 180)",
+            name="coordinates_valid",
+        ),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     operator_id: int = Field(foreign_key="operator.id", index=True)
     name: str = Field(max_length=200)

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from app.catalogue.models import ActionFormat, Territory
 from app.core.schemas import BoundedText, InputModel, ReadModel, Slug, Timestamp
@@ -213,6 +213,12 @@ class SiteCreate(InputModel):
     territory: Territory | None = None
     latitude: Latitude | None = None
     longitude: Longitude | None = None
+
+    @model_validator(mode="after")
+    def coordinates_together(self) -> "SiteCreate":
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("give latitude and longitude together, or neither")
+        return self
 
 
 class SiteRead(ReadModel):

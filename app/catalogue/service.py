@@ -6,7 +6,7 @@ for a clear message; the database's unique constraints still guard the race betw
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlmodel import Session
 
 from app.audit.service import record
@@ -26,10 +26,12 @@ from app.catalogue.schemas import (
     SiteCreate,
     SiteRead,
 )
-from app.conventions.models import Convention, ConventionSite
+from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.etag import check_if_match
 from app.core.pagination import Page, PageParams, paginate
+from app.core.text import equals, matches
+from app.periods.service import ensure_open
 
 
 def _exists(session: Session, statement) -> bool:
@@ -44,8 +46,14 @@ def _apply(row, changes: dict[str, Any]) -> None:
 # --- families ---------------------------------------------------------------------------
 
 
-def _family_row(*, session: Session, code: str) -> Family:
-    family = session.execute(select(Family).where(Family.code == code)).scalar_one_or_none()
+def _locked(statement, for_update: bool):
+    """Lock the row read until commit when the caller is about to write it: a write compares the
+    client's `If-Match` with a version no other writer can change meanwhile."""
+    return statement.with_for_update().execution_options(populate_existing=True) if for_update else statement
+
+
+def _family_row(*, session: Session, code: str, for_update: bool = False) -> Family:
+    family = session.execute(_locked(select(Family).where(Family.code == code), for_update)).scalar_one_or_none()
     if family is None:
         raise NotFound(f"Family {code!r} does not exist")
     return family
@@ -86,7 +94,7 @@ def create_family(*, session: Session, caller: Caller, data: FamilyCreate) -> Fa
 def update_family(
     *, session: Session, caller: Caller, code: str, data: FamilyUpdate, if_match: str | None
 ) -> FamilyRead:
-    family = _family_row(session=session, code=code)
+    family = _family_row(session=session, code=code, for_update=True)
     check_if_match(if_match, FamilyRead.model_validate(family))
     changes = data.model_dump(exclude_unset=True)
     if "code" in changes:
@@ -101,7 +109,7 @@ def update_family(
 
 
 def delete_family(*, session: Session, caller: Caller, code: str) -> None:
-    family = _family_row(session=session, code=code)
+    family = _family_row(session=session, code=code, for_update=True)
     if _exists(session, select(Action.id).where(Action.family_id == family.id)):
         raise Conflict(f"Family {code!r} still has actions; move or delete them first")
     session.delete(family)
@@ -112,8 +120,8 @@ def delete_family(*, session: Session, caller: Caller, code: str) -> None:
 # --- actions ----------------------------------------------------------------------------
 
 
-def _action_row(*, session: Session, code: str) -> Action:
-    action = session.execute(select(Action).where(Action.code == code)).scalar_one_or_none()
+def _action_row(*, session: Session, code: str, for_update: bool = False) -> Action:
+    action = session.execute(_locked(select(Action).where(Action.code == code), for_update)).scalar_one_or_none()
     if action is None:
         raise NotFound(f"Action {code!r} does not exist")
     return action
@@ -179,11 +187,7 @@ def list_actions(
         )
     if q:
         statement = statement.where(
-            or_(
-                Action.name.icontains(q, autoescape=True),
-                Action.description.icontains(q, autoescape=True),
-                Action.code.icontains(q, autoescape=True),
-            )
+            or_(matches(Action.name, q), matches(Action.description, q), matches(Action.code, q))
         )
     rows, total = paginate(session, statement, page)
     # One query for the families of the whole page, not one per action.
@@ -218,12 +222,17 @@ def create_action(*, session: Session, caller: Caller, data: ActionCreate) -> Ac
 def update_action(
     *, session: Session, caller: Caller, code: str, data: ActionUpdate, if_match: str | None
 ) -> ActionRead:
-    action = _action_row(session=session, code=code)
+    action = _action_row(session=session, code=code, for_update=True)
     check_if_match(if_match, _action_read(session=session, action=action))
     changes = data.model_dump(exclude_unset=True)
     values = {name: value for name, value in changes.items() if name != "family"}
     if "family" in changes:
         values["family_id"] = _family_id_for(session=session, code=changes["family"])
+    if values.get("family_id", action.family_id) != action.family_id or (
+        "indicators" in values and values["indicators"] != action.indicators
+    ):
+        # The family's figures and the action's bilan table of every year the action was funded.
+        ensure_open(session=session, years=_funded_years(session=session, action_id=action.id))
     # Check the merged result before touching the row, so that a refused update leaves it as it was.
     current = {name: getattr(action, name) for name in ("code", "number", "min_duration_months", "max_duration_months")}
     _check_action(session=session, action_id=action.id, values=current | values)
@@ -236,8 +245,18 @@ def update_action(
     return _action_read(session=session, action=action)
 
 
+def _funded_years(*, session: Session, action_id: int) -> list[int]:
+    statement = (
+        select(ConventionYear.year)
+        .join(Convention, Convention.id == ConventionYear.convention_id)
+        .where(Convention.action_id == action_id)
+        .distinct()
+    )
+    return list(session.execute(statement).scalars())
+
+
 def delete_action(*, session: Session, caller: Caller, code: str) -> None:
-    action = _action_row(session=session, code=code)
+    action = _action_row(session=session, code=code, for_update=True)
     if _exists(session, select(Convention.id).where(Convention.action_id == action.id)):
         raise Conflict(f"Action {code!r} is referenced by conventions; it cannot be deleted")
     session.delete(action)
@@ -248,8 +267,8 @@ def delete_action(*, session: Session, caller: Caller, code: str) -> None:
 # --- operators --------------------------------------------------------------------------
 
 
-def _operator_row(*, session: Session, operator_id: int) -> Operator:
-    operator = session.get(Operator, operator_id)
+def _operator_row(*, session: Session, operator_id: int, for_update: bool = False) -> Operator:
+    operator = session.get(Operator, operator_id, with_for_update=for_update, populate_existing=for_update)
     if operator is None:
         raise NotFound(f"Operator {operator_id} does not exist")
     return operator
@@ -279,15 +298,14 @@ def list_operators(
             .exists()
         )
     if commune and commune.strip():
-        wanted = func.lower(commune.strip())
         statement = statement.where(
             or_(
-                func.lower(Operator.commune) == wanted,
-                select(Site.id).where(Site.operator_id == Operator.id, func.lower(Site.commune) == wanted).exists(),
+                equals(Operator.commune, commune),
+                select(Site.id).where(Site.operator_id == Operator.id, equals(Site.commune, commune)).exists(),
             )
         )
     if q:
-        statement = statement.where(Operator.name.icontains(q, autoescape=True))
+        statement = statement.where(matches(Operator.name, q))
     rows, total = paginate(session, statement, page)
     return Page(items=[OperatorRead.model_validate(row) for row in rows], total=total, page=page.page, size=page.size)
 
@@ -315,7 +333,7 @@ def create_operator(*, session: Session, caller: Caller, data: OperatorCreate) -
 def update_operator(
     *, session: Session, caller: Caller, operator_id: int, data: OperatorUpdate, if_match: str | None
 ) -> OperatorRead:
-    operator = _operator_row(session=session, operator_id=operator_id)
+    operator = _operator_row(session=session, operator_id=operator_id, for_update=True)
     check_if_match(if_match, OperatorRead.model_validate(operator))
     changes = data.model_dump(exclude_unset=True)
     if "siret" in changes:
@@ -330,7 +348,7 @@ def update_operator(
 
 
 def delete_operator(*, session: Session, caller: Caller, operator_id: int) -> None:
-    operator = _operator_row(session=session, operator_id=operator_id)
+    operator = _operator_row(session=session, operator_id=operator_id, for_update=True)
     for what, statement in (
         ("conventions", select(Convention.id).where(Convention.operator_id == operator_id)),
         ("sites", select(Site.id).where(Site.operator_id == operator_id)),

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Numeric, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, Numeric, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.models import created_at_field, updated_at_field
@@ -23,6 +23,13 @@ class BudgetKind(StrEnum):
 
 
 class Convention(SQLModel, table=True):
+    __table_args__ = (
+        CheckConstraint("start_on <= end_on", name="dates_in_order"),
+        CheckConstraint(
+            f"status IN ({', '.join(repr(status.value) for status in ConventionStatus)})", name="status_known"
+        ),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(max_length=64, unique=True)
     action_id: int = Field(foreign_key="action.id", index=True)
@@ -45,7 +52,18 @@ class ConventionSite(SQLModel, table=True):
 
 class ConventionYear(SQLModel, table=True):
     __tablename__ = "convention_year"
-    __table_args__ = (UniqueConstraint("convention_id", "year"),)
+    __table_args__ = (
+        UniqueConstraint("convention_id", "year"),
+        CheckConstraint("places IS NULL OR places >= 0", name="places_not_negative"),
+        CheckConstraint("months_per_place BETWEEN 1 AND 12", name="months_per_place_in_year"),
+        CheckConstraint("budget IS NULL OR budget >= 0", name="budget_not_negative"),
+        CheckConstraint(
+            "fse_amount IS NULL OR (fse_amount >= 0 AND budget IS NOT NULL AND fse_amount <= budget)",
+            name="fse_within_budget",
+        ),
+        CheckConstraint("hours_threshold IS NULL OR hours_threshold >= 0", name="hours_threshold_not_negative"),
+        CheckConstraint("budget_kind IN ('forecast', 'agreed')", name="budget_kind_known"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     convention_id: int = Field(foreign_key="convention.id", index=True)

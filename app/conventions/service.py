@@ -25,7 +25,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.etag import check_if_match
 from app.core.pagination import Page, PageParams, paginate
 from app.core.time import utcnow
-from app.periods.service import consolidated_years, ensure_open
+from app.periods.service import ensure_open
 
 AUDIT_ENTITY = "convention"
 
@@ -77,8 +77,10 @@ def read_model(*, session: Session, convention: Convention) -> ConventionRead:
     return read_models(session=session, conventions=[convention])[0]
 
 
-def get_convention_row(*, session: Session, convention_id: int) -> Convention:
-    convention = session.get(Convention, convention_id)
+def get_convention_row(*, session: Session, convention_id: int, for_update: bool = False) -> Convention:
+    """The convention, 404 when missing; `for_update` locks its row until commit, so that a write
+    compares the client's `If-Match` with the version no other writer can change meanwhile."""
+    convention = session.get(Convention, convention_id, with_for_update=for_update, populate_existing=for_update)
     if convention is None:
         raise NotFound(f"Convention {convention_id} does not exist")
     return convention
@@ -170,8 +172,9 @@ def _covered_part(year: int, start_on: date, end_on: date) -> tuple[date, date] 
 
 def _ensure_dates_change_allowed(*, session: Session, old: tuple[date, date], new: tuple[date, date]) -> None:
     # The occupancy denominator counts the days of each year inside the convention's dates, so a
-    # consolidated year's figures change as soon as its covered part does.
-    altered = [year for year in consolidated_years(session) if _covered_part(year, *old) != _covered_part(year, *new)]
+    # year's figures change as soon as its covered part does.
+    first, last = min(old[0], new[0]).year, max(old[1], new[1]).year
+    altered = [year for year in range(first, last + 1) if _covered_part(year, *old) != _covered_part(year, *new)]
     ensure_open(session=session, years=altered)
 
 
@@ -235,7 +238,7 @@ def create_convention(*, session: Session, caller: Caller, data: ConventionCreat
 def update_convention(
     *, session: Session, caller: Caller, convention_id: int, data: ConventionUpdate, if_match: str | None
 ) -> ConventionRead:
-    convention = get_convention_row(session=session, convention_id=convention_id)
+    convention = get_convention_row(session=session, convention_id=convention_id, for_update=True)
     check_if_match(if_match, read_model(session=session, convention=convention))
     changes = data.model_dump(exclude_unset=True)
 
@@ -302,7 +305,7 @@ def put_year(
     if_match: str | None,
 ) -> tuple[ConventionRead, bool]:
     """Create or replace one yearly line; returns the convention and whether the line is new."""
-    convention = get_convention_row(session=session, convention_id=convention_id)
+    convention = get_convention_row(session=session, convention_id=convention_id, for_update=True)
     check_if_match(if_match, read_model(session=session, convention=convention))
     if data.year is not None and data.year != year:
         raise InvalidInput(f"The body's year ({data.year}) differs from the path's ({year})", loc=["body", "year"])

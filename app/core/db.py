@@ -23,11 +23,12 @@ SQLModel.metadata.naming_convention = {
 metadata: MetaData = SQLModel.metadata
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(url: str, *, lock_timeout_ms: int | None = None, **kwargs) -> Engine:
     """The engine for `url`. No log line ever carries SQL parameters (`hide_parameters`): they
-    hold pseudonyms and people's characteristics. Waits on locks are bounded on both databases,
-    so that contention ends as a 503 with `Retry-After`, never as a hung request."""
-    wait_ms = get_settings().db_lock_timeout_ms
+    hold pseudonyms and people's characteristics. Waits on locks are bounded on both databases
+    (`PDI_DB_LOCK_TIMEOUT_MS` unless given), so that contention ends as a 503 with `Retry-After`,
+    never as a hung request."""
+    wait_ms = lock_timeout_ms if lock_timeout_ms is not None else get_settings().db_lock_timeout_ms
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False}, hide_parameters=True, pool_timeout=10, **kwargs
@@ -58,7 +59,7 @@ def _make_sqlite_behave(engine: Engine, *, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
-        dbapi_connection.create_function("pdi_fold", 1, fold, deterministic=True)
+        dbapi_connection.create_function("pdi_fold", 1, _fold_or_null, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -69,6 +70,11 @@ def _make_sqlite_behave(engine: Engine, *, busy_timeout_ms: int) -> None:
     def on_begin(connection):
         writer = connection.get_execution_options().get(WRITER_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+def _fold_or_null(text: str | None) -> str | None:
+    # NULL in, NULL out, as PostgreSQL's STRICT function does.
+    return None if text is None else fold(text)
 
 
 # Execution option of the connections of a transaction that writes (see writer_engine).
@@ -90,9 +96,11 @@ def get_engine() -> Engine:
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request: committed when the route returns, rolled back on any error."""
-    engine = get_engine() if request.method in READ_METHODS else writer_engine(get_engine())
+def request_session(engine: Engine, request: Request) -> Iterator[Session]:
+    """One session per request on `engine`: committed when the route returns, rolled back on any
+    error; a request that may write gets a writer's transaction."""
+    if request.method not in READ_METHODS:
+        engine = writer_engine(engine)
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
@@ -100,6 +108,10 @@ def get_session(request: Request) -> Iterator[Session]:
         except Exception:
             session.rollback()
             raise
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    yield from request_session(get_engine(), request)
 
 
 # Ends before the response is sent (scope="function"), so a failed commit is the client's error

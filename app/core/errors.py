@@ -192,8 +192,8 @@ def database_fault(exc: DBAPIError) -> AppError | None:
     if exc.connection_invalidated or (state or "").startswith(("08", "57P")):  # lost, shutting down, starting
         return unreachable
     from_psycopg = hasattr(exc.orig, "sqlstate")
-    if from_psycopg and isinstance(exc, OperationalError | InterfaceError):  # no server, closed connection
-        return unreachable
+    if from_psycopg and state is None and isinstance(exc, OperationalError | InterfaceError):
+        return unreachable  # no server to talk to, or a connection closed under us: no SQLSTATE
     if not from_psycopg and ("unable to open" in message or "disk i/o" in message):
         return unreachable
     return None

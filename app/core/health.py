@@ -1,6 +1,9 @@
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
 from app.core.db import get_engine
 
@@ -14,10 +17,10 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses={503: {"description": "The database is unreachable"}})
-def readyz():
+def readyz(engine: Annotated[Engine, Depends(get_engine)]):
     """Readiness: the database answers."""
     try:
-        with get_engine().connect() as connection:
+        with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as exc:  # any failure to reach the database means "not ready"
         return JSONResponse({"status": "unavailable", "detail": type(exc).__name__}, status_code=503)

@@ -12,9 +12,9 @@ counted inclusively. A pathway's stay is [entered_on, min(exited_on, as_of)], or
 as_of] while it has no exit; a pathway entered after as_of has none. A cancelled pathway (a
 prescription that never led to an entry) counts as a prescription only: no stay, entry or exit.
 
-Territory is the beneficiary's, and convention years and activity records have none. So the
-territory filter restricts pathways only, and a row grouped by territory carries the
-convention-year and activity figures of the conventions in its other group keys, unsplit (the
+Territory is the one recorded with each pathway (SPEC C1), and convention years and activity
+records have none. So the territory filter restricts pathways only, and a row grouped by
+territory carries the convention-year and activity figures of the conventions in its other group keys, unsplit (the
 same on each territory's row): an occupancy rate per territory is that territory's share of the
 planned months, and the territory rates add up to the whole rate.
 
@@ -37,7 +37,7 @@ from sqlmodel import Session
 from app.catalogue.models import Action, Family
 from app.conventions.models import Convention, ConventionYear
 from app.indicators.sql import days_between, full_scan, greatest, least
-from app.pathways.models import ActivityMetric, ActivityRecord, Beneficiary, Pathway
+from app.pathways.models import ActivityMetric, ActivityRecord, Pathway
 from app.periods.service import consolidated_years
 from app.reference.exit_reasons import COMPLETED_REASONS, DURABLE_EMPLOYMENT_REASONS, DYNAMIC_REASONS
 from app.reference.indicators import INDICATORS, INDICATORS_BY_CODE
@@ -59,7 +59,7 @@ class Scope:
     family: str | None = None  # family code
     operator_id: int | None = None
     convention_id: int | None = None
-    territory: str | None = None  # the beneficiary's; restricts pathways only
+    territory: str | None = None  # recorded on each pathway; restricts pathways only
 
 
 @dataclass(frozen=True)
@@ -260,18 +260,20 @@ class _Query:
         # `year` comes from the frame (several windows) or from Python (one window).
         return [key for key in self.keys if key != "year"]
 
-    def key_expressions(self) -> list[Any]:
+    def key_expressions(self, pathway=None) -> list[Any]:
+        """The SQL of each key; `pathway` is the columns of the pathways read (territory is theirs)."""
         columns = {
             "action": Action.code,
             "family": Family.code,
             "operator": Convention.operator_id,
             "convention": Convention.id,
-            "territory": Beneficiary.territory,
+            "territory": pathway.territory if pathway is not None else None,
         }
         return [columns[key] for key in self.sql_keys()]
 
-    def key_columns(self) -> list[Any]:
-        return [expression.label(f"key_{key}") for key, expression in zip(self.sql_keys(), self.key_expressions())]
+    def key_columns(self, pathway=None) -> list[Any]:
+        expressions = self.key_expressions(pathway)
+        return [expression.label(f"key_{key}") for key, expression in zip(self.sql_keys(), expressions)]
 
     def join_catalogue(self, statement):
         if self.needs_action:
@@ -336,7 +338,7 @@ def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotal
         return _count_if(and_(exited_in, p.exit_reason.in_(sorted(reasons))))
 
     statement = select(
-        *query.key_columns(),
+        *query.key_columns(p),
         *([frame.c["year"].label("window_year")] if frame.many else []),
         func.count(distinct(case((stay_meets, p.beneficiary_id)))).label("persons_present"),
         _count_if(entered_in).label("entries"),
@@ -359,8 +361,6 @@ def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotal
     ).select_from(pathways)
     statement = statement.join(Convention, Convention.id == p.convention_id)
     statement = query.join_catalogue(statement)
-    if query.scope.territory is not None or "territory" in query.keys:
-        statement = statement.join(Beneficiary, Beneficiary.id == p.beneficiary_id)
     statement = statement.where(*query.scope_filters())
     if frame.many:
         # Constant bounds over all the windows, which the planner can use before the join.
@@ -372,14 +372,14 @@ def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotal
             )
         )
     if query.scope.territory is not None:
-        statement = statement.where(Beneficiary.territory == query.scope.territory)
+        statement = statement.where(p.territory == query.scope.territory)
     statement = frame.attach(statement, or_(stay_meets, prescribed_in, entered_in, exited_in))
     # The hours threshold is that of the convention's year of W's last day.
     statement = statement.outerjoin(
         threshold_year,
         and_(threshold_year.convention_id == p.convention_id, threshold_year.year == frame.c["last_year"]),
     )
-    group_columns = query.key_expressions()
+    group_columns = query.key_expressions(p)
     if frame.many:
         group_columns.append(frame.c["year"])
     statement = statement.group_by(*group_columns)

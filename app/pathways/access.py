@@ -66,6 +66,11 @@ def visible_pathway(*, session: Session, caller: Caller, pathway_id: int) -> Pat
     return pathway
 
 
+def may_read(*, session: Session, caller: Caller, pathway_id: int) -> bool:
+    """Whether the caller may read this pathway (for messages that would otherwise name it)."""
+    return _one_pathway(session, caller, Pathway.id == pathway_id, for_update=False) is not None
+
+
 def _check_writer(caller: Caller) -> None:
     if caller.role not in (Role.admin, Role.operator):
         raise Forbidden("Only admin and operator keys write pathways, exits and activity")

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, String
+from sqlalchemy import CheckConstraint, Column, Index, String
 from sqlmodel import Field, SQLModel
 
 from app.catalogue.models import Territory
@@ -39,24 +39,44 @@ class ActivityMetric(StrEnum):
 
 
 class Beneficiary(SQLModel, table=True):
+    """A person, as a pseudonym only: what is known of them is recorded on each pathway."""
+
     id: int | None = Field(default=None, primary_key=True)
     # HMAC-SHA256 of the person's file number under the server secret; the number itself is
     # never stored.
     ref_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
-    birth_year: int | None = None
-    sex: Sex | None = Field(default=None, sa_type=String(1))
-    insee_code: str | None = Field(default=None, max_length=5)
-    territory: Territory | None = Field(default=None, sa_type=String(8), index=True)
-    household: Household | None = Field(default=None, sa_type=String(32))
-    self_employed: bool | None = None
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
+
+
+def _one_of(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IS NULL OR {column} IN ({', '.join(repr(value.value) for value in values)})"
 
 
 class Pathway(SQLModel, table=True):
     __table_args__ = (
         Index("ix_pathway_convention_id_beneficiary_id", "convention_id", "beneficiary_id"),
         Index("ix_pathway_convention_id_entered_on", "convention_id", "entered_on"),
+        # The rules on input that can be stated on one row (app/pathways/service.py checks them
+        # first, with clear messages; these guard every other way in: scripts, the demo loader).
+        CheckConstraint("entered_on IS NULL OR entered_on >= prescribed_on", name="entry_after_prescription"),
+        CheckConstraint(
+            "exited_on IS NULL OR (entered_on IS NOT NULL AND exited_on >= entered_on)", name="exit_after_entry"
+        ),
+        CheckConstraint("(exited_on IS NULL) = (exit_reason IS NULL)", name="exit_reason_with_exit"),
+        CheckConstraint(
+            "cancelled_on IS NULL OR (entered_on IS NULL AND cancelled_on >= prescribed_on)",
+            name="cancelled_before_entry",
+        ),
+        CheckConstraint(
+            "planned_end_on IS NULL OR planned_end_on >= COALESCE(entered_on, prescribed_on)",
+            name="planned_end_after_start",
+        ),
+        CheckConstraint("hours IS NULL OR hours >= 0", name="hours_not_negative"),
+        CheckConstraint("birth_year IS NULL OR birth_year >= 1900", name="birth_year_plausible"),
+        CheckConstraint(_one_of("sex", Sex), name="sex_known"),
+        CheckConstraint(_one_of("territory", Territory), name="territory_known"),
+        CheckConstraint(_one_of("household", Household), name="household_known"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -73,6 +93,14 @@ class Pathway(SQLModel, table=True):
     cancel_reason: str | None = Field(default=None, max_length=500)
     # The key that created it: a portal key reads back only its own prescriptions.
     created_by_key_id: int | None = Field(default=None, foreign_key="api_key.id")
+    # The person's characteristics as recorded with this pathway (as the ESF+ records them at
+    # entry): no other pathway's write can change them.
+    birth_year: int | None = None
+    sex: Sex | None = Field(default=None, sa_type=String(1))
+    insee_code: str | None = Field(default=None, max_length=5)
+    territory: Territory | None = Field(default=None, sa_type=String(8))
+    household: Household | None = Field(default=None, sa_type=String(32))
+    self_employed: bool | None = None
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 
@@ -89,7 +117,10 @@ class Pathway(SQLModel, table=True):
 
 class ActivityRecord(SQLModel, table=True):
     __tablename__ = "activity_record"
-    __table_args__ = (Index("ix_activity_record_convention_id_recorded_on", "convention_id", "recorded_on"),)
+    __table_args__ = (
+        Index("ix_activity_record_convention_id_recorded_on", "convention_id", "recorded_on"),
+        CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     convention_id: int = Field(foreign_key="convention.id")

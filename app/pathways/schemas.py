@@ -8,7 +8,7 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_
 from app.catalogue.models import Territory
 from app.core.schemas import BoundedText, InputModel, ReadModel, RowId, Timestamp
 from app.core.time import today
-from app.pathways.models import ActivityMetric, Household, PathwayStatus, Sex
+from app.pathways.models import ActivityMetric, Household, Pathway, PathwayStatus, Sex
 from app.reference.exit_reasons import EXIT_REASONS_BY_CODE
 
 # The person's file number: hashed on arrival, never stored nor returned.
@@ -38,7 +38,8 @@ BirthYear = Annotated[int, Field(ge=1900), AfterValidator(_not_after_this_year)]
 
 
 class BeneficiaryFields(InputModel):
-    """What is known of the person besides the file number; fields given overwrite, absent ones stay."""
+    """What is known of the person besides the file number, recorded on this pathway only; on a
+    correction, fields given overwrite, absent ones stay."""
 
     birth_year: BirthYear | None = None
     sex: Sex | None = None
@@ -97,10 +98,22 @@ class CancelIn(InputModel):
     cancel_reason: ReasonText
 
 
+class BeneficiaryRead(ReadModel):
+    """The person's characteristics as recorded with one pathway."""
+
+    birth_year: int | None
+    sex: Sex | None
+    insee_code: str | None
+    territory: Territory | None
+    household: Household | None
+    self_employed: bool | None
+
+
 class PathwayRead(ReadModel):
     id: int
     convention_id: int
     beneficiary_id: int
+    beneficiary: BeneficiaryRead
     prescribed_on: date
     entered_on: date | None
     planned_end_on: date | None
@@ -112,6 +125,15 @@ class PathwayRead(ReadModel):
     cancel_reason: str | None
     status: PathwayStatus
     updated_at: Timestamp
+
+    @model_validator(mode="before")
+    @classmethod
+    def characteristics_from_the_row(cls, data: Any) -> Any:
+        # The row holds the characteristics as its own columns; the API nests them.
+        if isinstance(data, Pathway):
+            fields = {name: getattr(data, name) for name in cls.model_fields if name != "beneficiary"}
+            return fields | {"beneficiary": BeneficiaryRead.model_validate(data)}
+        return data
 
 
 class ExitRecordIn(InputModel):

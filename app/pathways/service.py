@@ -170,16 +170,6 @@ def _years_between(first: date, second: date) -> set[int]:
     return set(range(low.year, high.year + 1))
 
 
-def _stay_years(*, session: Session, beneficiary_id: int) -> set[int]:
-    """The years in which the person had a stay, in any convention."""
-    stays = session.execute(
-        select(Pathway.entered_on, Pathway.exited_on, Pathway.cancelled_on, Pathway.prescribed_on).where(
-            Pathway.beneficiary_id == beneficiary_id
-        )
-    ).mappings()
-    return {year for state in stays if (stay := _stay(state)) for year in _years_between(*stay)}
-
-
 def _stay(state: dict[str, Any]) -> tuple[date, date] | None:
     if state["entered_on"] is None or state["cancelled_on"] is not None:
         return None
@@ -221,7 +211,13 @@ def _lock_beneficiary(session: Session, *condition) -> Beneficiary | None:
 
 
 def _check_no_overlap(
-    *, session: Session, state: dict[str, Any], convention_id: int, beneficiary_id: int, pathway_id: int | None
+    *,
+    session: Session,
+    caller: Caller,
+    state: dict[str, Any],
+    convention_id: int,
+    beneficiary_id: int,
+    pathway_id: int | None,
 ) -> None:
     """409 when the person already has, in this convention, an open pathway while this one is
     open, or a stay sharing a day with this one's. Call with the beneficiary row locked."""
@@ -248,71 +244,71 @@ def _check_no_overlap(
         statement = statement.where(Pathway.id != pathway_id)
     other_id = session.exec(statement.order_by(Pathway.id).limit(1)).first()
     if other_id is not None:
+        # Name the other pathway only to a caller who may read it (another portal's prescription
+        # stays anonymous: a 409 must not reveal what a 404 would hide).
+        named = f"pathway {other_id}" if access.may_read(session=session, caller=caller, pathway_id=other_id) else None
         raise Conflict(
-            f"This beneficiary already has pathway {other_id} in convention {convention_id}, "
+            f"This beneficiary already has {named or 'a pathway'} in convention {convention_id}, "
             "open at the same time or with a stay overlapping this one"
         )
 
 
-def _apply(*, session: Session, caller: Caller, pathway: Pathway, after: dict[str, Any], action: str) -> list[str]:
-    changed = [name for name in STATE_FIELDS if getattr(pathway, name) != after[name]]
-    if not changed:
-        return changed
-    for name in changed:
-        setattr(pathway, name, after[name])
+def _apply(
+    *,
+    session: Session,
+    caller: Caller,
+    pathway: Pathway,
+    after: dict[str, Any],
+    action: str,
+    characteristics: dict[str, Any] | None = None,
+) -> list[str]:
+    """Store `after` (and changed characteristics) on the pathway; the names written, audited."""
+    changes = {name: after[name] for name in STATE_FIELDS if getattr(pathway, name) != after[name]}
+    changes |= characteristics or {}
+    if not changes:
+        return []
+    for name, value in changes.items():
+        setattr(pathway, name, value)
     session.add(pathway)
-    record(session=session, caller=caller, entity=AUDIT_PATHWAY, entity_id=pathway.id, action=action, fields=changed)
+    written = [f"beneficiary.{name}" if name in (characteristics or {}) else name for name in changes]
+    record(session=session, caller=caller, entity=AUDIT_PATHWAY, entity_id=pathway.id, action=action, fields=written)
     session.flush()
-    return changed
+    return written
 
 
 # --- beneficiaries -----------------------------------------------------------------------------
 
 
-def upsert_beneficiary(
-    *, session: Session, caller: Caller, beneficiary_ref: str, fields: BeneficiaryFields | None
-) -> Beneficiary:
-    """The person of this file number, created if new, its row locked until commit; the fields
-    given overwrite the stored ones, absent ones are kept."""
+def person_for(*, session: Session, caller: Caller, beneficiary_ref: str) -> Beneficiary:
+    """The person of this file number (a pseudonym only), created if new, its row locked until
+    commit: the lock serialises two requests writing pathways of the same person."""
     ref_hash = ref_hash_of(beneficiary_ref)
     beneficiary = _lock_beneficiary(session, Beneficiary.ref_hash == ref_hash)
-    created = beneficiary is None
-    if created:
-        try:
-            with session.begin_nested():
-                beneficiary = Beneficiary(ref_hash=ref_hash)
-                session.add(beneficiary)
-                session.flush()
-        except IntegrityError:
-            # Another request created the same person meanwhile: wait for its row instead.
-            created = False
-            beneficiary = _lock_beneficiary(session, Beneficiary.ref_hash == ref_hash)
-    _update_beneficiary(session=session, caller=caller, beneficiary=beneficiary, fields=fields, created=created)
+    if beneficiary is not None:
+        return beneficiary
+    try:
+        with session.begin_nested():
+            beneficiary = Beneficiary(ref_hash=ref_hash)
+            session.add(beneficiary)
+            session.flush()
+    except IntegrityError:
+        # Another request created the same person meanwhile: wait for its row instead.
+        return _lock_beneficiary(session, Beneficiary.ref_hash == ref_hash)
+    record(
+        session=session,
+        caller=caller,
+        entity=AUDIT_BENEFICIARY,
+        entity_id=beneficiary.id,
+        action="create",
+        fields=["ref_hash"],
+    )
     return beneficiary
 
 
-def _update_beneficiary(
-    *, session: Session, caller: Caller, beneficiary: Beneficiary, fields: BeneficiaryFields | None, created: bool
-) -> None:
+def _characteristics_changes(pathway: Pathway, fields: BeneficiaryFields | None) -> dict[str, Any]:
+    """The characteristics of this pathway that `fields` changes (given fields overwrite, absent ones stay)."""
     given = fields.model_dump(exclude_unset=True) if fields is not None else {}
-    changed = [name for name, value in given.items() if getattr(beneficiary, name) != value]
-    if "territory" in changed and not created:
-        # Indicators scoped by territory use the person's territory: moving them would change
-        # the figures of every year they were present in.
-        ensure_open(session=session, years=_stay_years(session=session, beneficiary_id=beneficiary.id))
-    for name in changed:
-        setattr(beneficiary, name, given[name])
-    if created or changed:
-        session.add(beneficiary)
-        record(
-            session=session,
-            caller=caller,
-            entity=AUDIT_BENEFICIARY,
-            entity_id=beneficiary.id,
-            action="create" if created else "update",
-            fields=["ref_hash", *changed] if created else changed,
-        )
-        session.flush()
+    return {name: value for name, value in given.items() if getattr(pathway, name) != value}
 
 
 # --- writes ------------------------------------------------------------------------------------
@@ -336,27 +332,45 @@ def create_pathway(*, session: Session, caller: Caller, body: PathwayCreate) -> 
     convention = _convention_for_new_pathway(session=session, caller=caller, body=body)
     _check_convention_fit(session=session, state=after, convention=convention)
     ensure_open(session=session, years=touched_years(_state(None), after))
-    beneficiary = upsert_beneficiary(
-        session=session, caller=caller, beneficiary_ref=body.beneficiary_ref, fields=body.beneficiary
-    )
+    beneficiary = person_for(session=session, caller=caller, beneficiary_ref=body.beneficiary_ref)
     _check_no_overlap(
-        session=session, state=after, convention_id=convention.id, beneficiary_id=beneficiary.id, pathway_id=None
+        session=session,
+        caller=caller,
+        state=after,
+        convention_id=convention.id,
+        beneficiary_id=beneficiary.id,
+        pathway_id=None,
     )
+    characteristics = body.beneficiary.model_dump(exclude_none=True) if body.beneficiary is not None else {}
     pathway = Pathway(
         convention_id=convention.id,
         beneficiary_id=beneficiary.id,
         created_by_key_id=caller.key_id,
         **{name: value for name, value in after.items() if value is not None},
+        **characteristics,
     )
     session.add(pathway)
     session.flush()
-    written = ["convention_id", "beneficiary_id", *(name for name, value in after.items() if value is not None)]
+    written = [
+        "convention_id",
+        "beneficiary_id",
+        *(name for name, value in after.items() if value is not None),
+        *(f"beneficiary.{name}" for name in characteristics),
+    ]
     record(session=session, caller=caller, entity=AUDIT_PATHWAY, entity_id=pathway.id, action="create", fields=written)
     session.flush()
     return pathway
 
 
-def _write(*, session: Session, caller: Caller, pathway: Pathway, after: dict[str, Any], action: str) -> None:
+def _write(
+    *,
+    session: Session,
+    caller: Caller,
+    pathway: Pathway,
+    after: dict[str, Any],
+    action: str,
+    characteristics: dict[str, Any] | None = None,
+) -> None:
     """Check `after` against every rule, then store it."""
     before = _state(pathway)
     _check_dates(after)
@@ -367,12 +381,13 @@ def _write(*, session: Session, caller: Caller, pathway: Pathway, after: dict[st
         _lock_beneficiary(session, Beneficiary.id == pathway.beneficiary_id)
         _check_no_overlap(
             session=session,
+            caller=caller,
             state=after,
             convention_id=pathway.convention_id,
             beneficiary_id=pathway.beneficiary_id,
             pathway_id=pathway.id,
         )
-    _apply(session=session, caller=caller, pathway=pathway, after=after, action=action)
+    _apply(session=session, caller=caller, pathway=pathway, after=after, action=action, characteristics=characteristics)
 
 
 def update_pathway(
@@ -381,12 +396,14 @@ def update_pathway(
     pathway = access.writable_pathway(session=session, caller=caller, pathway_id=pathway_id)
     check_if_match(if_match, read_model(pathway))
     after = _state(pathway) | body.model_dump(exclude_unset=True, exclude={"beneficiary"})
-    _write(session=session, caller=caller, pathway=pathway, after=after, action="update")
-    if body.beneficiary is not None:
-        beneficiary = _lock_beneficiary(session, Beneficiary.id == pathway.beneficiary_id)
-        _update_beneficiary(
-            session=session, caller=caller, beneficiary=beneficiary, fields=body.beneficiary, created=False
-        )
+    characteristics = _characteristics_changes(pathway, body.beneficiary)
+    if "territory" in characteristics and (stay := _stay(after)) is not None:
+        # Indicators by territory count this pathway's stay in its territory: moving it changes
+        # the figures of every year the stay covers.
+        ensure_open(session=session, years=_years_between(*stay))
+    _write(
+        session=session, caller=caller, pathway=pathway, after=after, action="update", characteristics=characteristics
+    )
     return pathway
 
 

@@ -1,5 +1,7 @@
 """GET /audit-events: admin only, newest first, with its filters."""
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 API = "/api/v1"
@@ -54,3 +56,18 @@ def test_only_admins_read_the_log(client, make_key, role):
     response = client.get(f"{API}/audit-events", headers=make_key(role))
     assert response.status_code == 403
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize("offset_hours", [1, -5, 0])
+def test_time_filters_mean_the_same_instant_whatever_the_offset(client, two_writers, offset_hours):
+    """`since` written in Paris winter time (+01:00) or any other offset is the same instant as in
+    UTC, on both databases (SQLite keeps no offset: the column type stores UTC)."""
+    admin = two_writers[0]
+    newest = events(client, admin, entity="family", entity_id="audit-a")["items"][0]
+    at = datetime.fromisoformat(newest["at"].replace("Z", "+00:00"))
+    assert at.utcoffset() == timedelta(0)  # read back in UTC
+    elsewhere = at.astimezone(timezone(timedelta(hours=offset_hours))).isoformat()
+    assert [e["action"] for e in events(client, admin, entity_id="audit-a", since=elsewhere)["items"]] == ["update"]
+    assert [e["action"] for e in events(client, admin, entity_id="audit-a", until=elsewhere)["items"]] == ["create"]
+    a_second_later = (at + timedelta(seconds=1)).astimezone(timezone(timedelta(hours=offset_hours))).isoformat()
+    assert events(client, admin, entity_id="audit-a", since=a_second_later)["items"] == []

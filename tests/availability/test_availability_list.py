@@ -154,7 +154,7 @@ def test_filter_by_family(session, get_availability):
     assert outside.id not in ids
 
 
-def test_filter_by_commune_of_any_site_ignores_case(session, get_availability):
+def test_filter_by_commune_of_any_site_ignores_case_and_accents(session, get_availability):
     commune = factories.unique("Évron-Test")
     here = factories.site(session, commune=commune)
     elsewhere = factories.site(session, commune=factories.unique("Mayenne-Test"))
@@ -163,7 +163,9 @@ def test_filter_by_commune_of_any_site_ignores_case(session, get_availability):
     factories.convention(session, site_ids=[elsewhere.id])
     factories.convention(session)  # no site at all
 
-    for spelling in (commune, commune.lower(), commune.upper(), f"  {commune.lower()} "):
+    unaccented = commune.replace("É", "E")
+    spellings = (commune, commune.lower(), commune.upper(), f"  {commune.lower()} ", unaccented, unaccented.lower())
+    for spelling in spellings:
         ids = listed_ids(get_availability(on=DAY.isoformat(), commune=spelling))
         assert sorted(ids) == sorted([single_site.id, two_sites.id]), spelling
     assert listed_ids(get_availability(on=DAY.isoformat(), commune=factories.unique("Nowhere"))) == []

@@ -302,6 +302,9 @@ def test_search_in_name_description_and_code_ignores_case(client, catalogue):
     assert [item["code"] for item in by_text["items"]] == [codes["urban"], codes["rural"], codes["both"]]
     by_code = listed(client, q=codes["none"].upper())
     assert [item["code"] for item in by_code["items"]] == [codes["none"]]
+    # Accents and case alike, in the description ("Location ZORGLUB de véhicules").
+    for spelling in ("zorglub de VEHICULES", "ZORGLUB DE VÉHICULES", "zorglub de vehicules"):
+        assert [item["code"] for item in listed(client, q=spelling)["items"]] == [codes["rural"]], spelling
     # % is a character to look for, not a wildcard.
     assert [item["code"] for item in listed(client, q="100%")["items"]] == [codes["both"]]
 

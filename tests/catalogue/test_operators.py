@@ -242,6 +242,25 @@ def test_filter_by_commune_looks_at_the_operator_and_its_sites(client, session):
     assert page["total"] == 2
 
 
+def test_filter_by_commune_ignores_case_and_accents_alike(client, session):
+    commune = next_code("Évron")
+    evron = factories.operator(session, name="CCAS d'Évron", commune=commune)
+    by_site = factories.operator(session, name="Par son site", commune="Laval")
+    factories.site(session, operator_id=by_site.id, commune=commune)
+    session.commit()
+    bare = commune.replace("É", "e")
+    for spelling in (commune, commune.upper(), bare, bare.upper(), commune.lower()):
+        assert [item["id"] for item in listed(client, commune=spelling)["items"]] == [evron.id, by_site.id], spelling
+
+
+def test_search_by_name_ignores_accents(client, admin):
+    token = next_code("zorglub")
+    found = create(client, admin, name=f"Atelier {token} de la Flèche-Évêque")
+    create(client, admin, name=f"Atelier {token} du Mans")
+    for spelling in ("FLÈCHE-ÉVÊQUE", "fleche-eveque", "Flèche-évêque"):
+        assert [item["id"] for item in listed(client, q=spelling)["items"]] == [found["id"]], spelling
+
+
 def test_search_by_name_ignores_case(client, admin):
     token = next_code("needle")
     found = create(client, admin, name=f"CCAS {token.upper()} de la Flèche")

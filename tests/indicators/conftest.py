@@ -85,22 +85,24 @@ def programme(session) -> Programme:
             2020: {"budget": None, "hours_threshold": 10},
         },
     )
-    b1 = factories.beneficiary(session, territory="urban")
-    b2 = factories.beneficiary(session, territory="urban")
-    b3 = factories.beneficiary(session, territory="rural")
+    b1, b2, b3 = (factories.beneficiary(session) for _ in range(3))
     factories.pathway(
         session,
         convention_id=c1.id,
         beneficiary_id=b1.id,
+        territory="urban",
         entered_on=date(2019, 1, 1),
         exited_on=date(2019, 12, 31),
         exit_reason="employment_cdi",
     )
-    factories.pathway(session, convention_id=c1.id, beneficiary_id=b2.id, entered_on=date(2019, 7, 1))
+    factories.pathway(
+        session, convention_id=c1.id, beneficiary_id=b2.id, territory="urban", entered_on=date(2019, 7, 1)
+    )
     factories.pathway(
         session,
         convention_id=c3.id,
         beneficiary_id=b3.id,
+        territory="rural",
         prescribed_on=date(2019, 2, 20),
         entered_on=date(2019, 3, 1),
         hours=12,

@@ -26,7 +26,6 @@ class Data:
     actions: dict[int, dict] = field(default_factory=dict)  # id → {code, family}
     conventions: dict[int, dict] = field(default_factory=dict)  # id → {action_id, operator_id, start_on, end_on}
     convention_years: list[dict] = field(default_factory=list)
-    beneficiaries: dict[int, dict] = field(default_factory=dict)  # id → {territory}
     pathways: list[dict] = field(default_factory=list)
     activity: list[dict] = field(default_factory=list)  # {convention_id, on, metric, quantity}
     consolidated: set[int] = field(default_factory=set)
@@ -135,7 +134,7 @@ def _rows(data: Data, *, windows, as_of, query: Query, group_by):
         for pathway in data.pathways:
             if not convention_in_scope(data, pathway["convention_id"], query):
                 continue
-            territory = data.beneficiaries[pathway["beneficiary_id"]]["territory"]
+            territory = pathway.get("territory")  # recorded on each pathway
             if query.territory is not None and territory != query.territory:
                 continue
             the_stay = stay(pathway, as_of)

@@ -17,8 +17,8 @@ from sqlmodel import Session, select
 
 from app.catalogue.models import Action
 from app.conventions.models import Convention, ConventionYear
-from app.periods.models import Period, PeriodStatus
 from app.pathways.models import ActivityRecord, Pathway
+from app.periods.models import Period, PeriodStatus
 from app.reference.exit_reasons import COMPLETED_REASONS, DURABLE_EMPLOYMENT_REASONS, DYNAMIC_REASONS
 from seed.demo import generate_demo
 

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.indicators.engine import GROUP_KEYS, Scope, compute, compute_for_years
-from app.periods.models import Period, PeriodStatus
 from app.pathways.models import ActivityRecord, Pathway
+from app.periods.models import Period, PeriodStatus
 from app.reference.exit_reasons import EXIT_REASONS
 from tests import factories
 from tests.indicators import reference
@@ -181,13 +181,15 @@ def store(session, scenario) -> reference.Data:
         }
         for year, line in spec["years"].items():
             data.convention_years.append({"convention_id": convention.id, "year": year, **line})
-    beneficiaries = [factories.beneficiary(session, territory=territory) for territory in scenario["territories"]]
-    for beneficiary in beneficiaries:
-        data.beneficiaries[beneficiary.id] = {"territory": beneficiary.territory}
+    beneficiaries = [factories.beneficiary(session) for _territory in scenario["territories"]]
     rows = []
     for who, where, dates, kinds in scenario["chains"]:
         for pathway in chain_pathways(dates, kinds):
-            pathway |= {"beneficiary_id": beneficiaries[who].id, "convention_id": conventions[where].id}
+            pathway |= {
+                "beneficiary_id": beneficiaries[who].id,
+                "convention_id": conventions[where].id,
+                "territory": scenario["territories"][who],
+            }
             data.pathways.append(pathway)
             rows.append(Pathway(**pathway))
     for where, on, metric, quantity in scenario["activity"]:

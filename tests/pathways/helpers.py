@@ -7,8 +7,8 @@ from sqlmodel import Session, select
 from app.audit.models import AuditEvent
 from app.core.config import get_settings
 from app.core.security import pseudonymise
-from app.periods.models import Period, PeriodStatus
 from app.pathways.models import ActivityRecord, Beneficiary, Pathway
+from app.periods.models import Period, PeriodStatus
 from tests import factories
 from tests.factories import row_counts
 
@@ -66,7 +66,5 @@ def stored_state(session: Session) -> dict:
             Pathway.updated_at,
         ).order_by(Pathway.id)
     ).all()
-    beneficiaries = session.execute(
-        select(Beneficiary.id, Beneficiary.birth_year, Beneficiary.sex, Beneficiary.territory).order_by(Beneficiary.id)
-    ).all()
+    beneficiaries = session.execute(select(Beneficiary.id, Beneficiary.ref_hash).order_by(Beneficiary.id)).all()
     return {"counts": counts, "pathways": pathways, "beneficiaries": beneficiaries}

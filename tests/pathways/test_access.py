@@ -106,6 +106,21 @@ def test_a_portal_key_reads_back_only_the_prescriptions_it_created(client, make_
     assert client.get(f"{API}/pathways", headers=other_portal_key).json()["items"] == []
 
 
+def test_a_duplicate_names_the_other_pathway_only_to_who_may_read_it(client, make_key, admin, world):
+    """Two portals prescribing the same person: the second's 409 must not reveal the first's
+    pathway (its id would be a 404 to that portal); the first portal and an admin see it named."""
+    first_portal, second_portal = make_key(Role.portal), make_key(Role.portal)
+    body = pathway_body(world.other_convention.id, "DUP-1")
+    first = client.post(f"{API}/pathways", json=body, headers=first_portal)
+    assert first.status_code == 201, first.text
+    named = f"pathway {first.json()['id']} "
+
+    refused = assert_problem(client.post(f"{API}/pathways", json=body, headers=second_portal), 409)
+    assert named not in refused["detail"] and "a pathway in convention" in refused["detail"]
+    assert named in assert_problem(client.post(f"{API}/pathways", json=body, headers=first_portal), 409)["detail"]
+    assert named in assert_problem(client.post(f"{API}/pathways", json=body, headers=admin), 409)["detail"]
+
+
 @pytest.mark.parametrize(
     "fields",
     [

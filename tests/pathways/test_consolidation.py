@@ -186,23 +186,40 @@ def test_activity_record(client, admin, world, session, nothing_stored, on, refu
         assert client.post(url, json=body, headers=admin).status_code == 201
 
 
-@pytest.mark.parametrize(("stay_year", "refused"), [(2019, True), (2020, False)])
-def test_moving_a_person_present_in_a_consolidated_year(client, admin, world, session, stay_year, refused):
-    """Territory-scoped figures count people by their territory: moving someone who was present
-    in a consolidated year would change that year's figures."""
+def test_a_new_pathway_with_other_characteristics_leaves_a_consolidated_year_alone(client, admin, world, session):
+    """Characteristics are recorded per pathway: recording the person elsewhere, in another
+    territory, changes nothing of the pathway counted in the consolidated year."""
     stored_pathway(
         session,
         world.convention.id,
         "MOVER-1",
+        prescribed_on=date(2019, 2, 1),
+        entered_on=date(2019, 3, 1),
+        exited_on=date(2019, 6, 1),
+        exit_reason="training",
+    )
+    consolidate(session, CLOSED)
+    body = pathway_body(world.convention.id, "MOVER-1", prescribed_on="2020-09-01", beneficiary={"territory": "rural"})
+    assert client.post(URL, json=body, headers=admin).status_code == 201
+
+
+@pytest.mark.parametrize(("stay_year", "refused"), [(2019, True), (2020, False)])
+def test_moving_a_pathway_present_in_a_consolidated_year(client, admin, world, session, stay_year, refused):
+    """Territory-scoped figures count each pathway in its territory: moving one whose stay
+    covers a consolidated year would change that year's figures."""
+    pathway = stored_pathway(
+        session,
+        world.convention.id,
+        "MOVER-2",
         prescribed_on=date(stay_year, 2, 1),
         entered_on=date(stay_year, 3, 1),
         exited_on=date(stay_year, 6, 1),
         exit_reason="training",
     )
     consolidate(session, CLOSED)
-    body = pathway_body(world.convention.id, "MOVER-1", prescribed_on="2020-09-01", beneficiary={"territory": "rural"})
-    response = client.post(URL, json=body, headers=admin)
+    response = client.patch(f"{URL}/{pathway.id}", json={"beneficiary": {"territory": "rural"}}, headers=admin)
     if refused:
         assert_consolidated(response)
     else:
-        assert response.status_code == 201, response.text
+        assert response.status_code == 200, response.text
+        assert response.json()["beneficiary"]["territory"] == "rural"

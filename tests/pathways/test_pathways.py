@@ -56,7 +56,7 @@ def test_a_historical_import_posts_a_whole_pathway(client, admin, world):
     )
 
 
-def test_the_beneficiary_is_upserted_fields_given_overwrite_absent_ones_stay(client, admin, world, session):
+def test_characteristics_are_recorded_per_pathway_and_no_write_changes_another_ones(client, admin, world, session):
     other = factories.convention(session, operator_id=world.convention.operator_id)
     first = client.post(
         URL, json=pathway_body(world.convention.id, beneficiary={"birth_year": 1980, "sex": "F"}), headers=admin
@@ -69,9 +69,19 @@ def test_the_beneficiary_is_upserted_fields_given_overwrite_absent_ones_stay(cli
     )
     assert first.status_code == second.status_code == 201, second.text
     assert first.json()["beneficiary_id"] == second.json()["beneficiary_id"]
-    person = beneficiary_of(session, "RSA-0001")
-    session.refresh(person)
-    assert (person.birth_year, person.sex, person.territory) == (1980, "X", "rural")
+    first_read = client.get(f"{URL}/{first.json()['id']}", headers=admin).json()
+    second_read = client.get(f"{URL}/{second.json()['id']}", headers=admin).json()
+    assert (first_read["beneficiary"]["birth_year"], first_read["beneficiary"]["sex"]) == (1980, "F")
+    assert first_read["beneficiary"]["territory"] is None
+    assert (second_read["beneficiary"]["sex"], second_read["beneficiary"]["territory"]) == ("X", "rural")
+    assert second_read["beneficiary"]["birth_year"] is None
+
+    # A correction sets what it gives on its own pathway, and keeps what it does not give.
+    patched = client.patch(
+        f"{URL}/{first.json()['id']}", json={"beneficiary": {"territory": "urban"}}, headers=admin
+    ).json()
+    assert patched["beneficiary"] | {} == first_read["beneficiary"] | {"territory": "urban"}
+    assert client.get(f"{URL}/{second.json()['id']}", headers=admin).json()["beneficiary"] == second_read["beneficiary"]
 
 
 def _make_list_data(session, world):
@@ -198,8 +208,9 @@ def test_patch_corrects_dates_and_rechecks_the_rules(client, admin, world, sessi
     assert response.status_code == 200, response.text
     assert (response.json()["entered_on"], response.json()["planned_end_on"]) == ("2019-02-03", "2019-09-30")
     session.expire_all()
-    assert session.get(Pathway, pathway.id).beneficiary_id == beneficiary_of(session, "RSA-0001").id
-    assert beneficiary_of(session, "RSA-0001").household == "single_no_child"
+    stored = session.get(Pathway, pathway.id)
+    assert stored.beneficiary_id == beneficiary_of(session, "RSA-0001").id
+    assert stored.household == response.json()["beneficiary"]["household"] == "single_no_child"
 
 
 def test_patch_refuses_a_null_prescription_date_and_unknown_fields(client, admin, world, session, nothing_stored):

@@ -12,8 +12,8 @@ from app.catalogue.models import Action
 from app.conventions.models import Convention
 from app.core.config import get_settings
 from app.core.security import pseudonymise
-from app.periods.models import Period
 from app.pathways.models import ActivityRecord, Beneficiary, Pathway
+from app.periods.models import Period
 from app.reference.exit_reasons import EXIT_REASONS_BY_CODE
 from seed.demo import generate_demo, plan_demo, read_catalogue
 from tests.factories import row_counts
@@ -31,12 +31,12 @@ def fingerprint(session: Session, after: dict[str, int]) -> tuple[list, list]:
     pathways = session.exec(
         select(
             Beneficiary.ref_hash,
-            Beneficiary.birth_year,
-            Beneficiary.sex,
-            Beneficiary.insee_code,
-            Beneficiary.territory,
-            Beneficiary.household,
-            Beneficiary.self_employed,
+            Pathway.birth_year,
+            Pathway.sex,
+            Pathway.insee_code,
+            Pathway.territory,
+            Pathway.household,
+            Pathway.self_employed,
             Pathway.convention_id,
             Pathway.site_id,
             Pathway.prescribed_on,
@@ -109,7 +109,6 @@ def test_the_rows_obey_the_rules_on_input(session):
     actions = {row.id: row for row in session.exec(select(Action))}
     action_of = {convention_id: actions[row.action_id] for convention_id, row in conventions.items()}
     pathways = session.exec(select(Pathway).where(Pathway.id > before["pathway"])).all()
-    beneficiaries = {row.id: row for row in session.exec(select(Beneficiary))}
     problems = []
     stays_by_person_and_convention: dict[tuple[int, int], list[tuple[date, date]]] = {}
     for pathway in pathways:
@@ -151,11 +150,10 @@ def test_the_rows_obey_the_rules_on_input(session):
         stays_by_person_and_convention.setdefault((pathway.beneficiary_id, pathway.convention_id), []).append(
             (pathway.entered_on, end)
         )
-        person = beneficiaries[pathway.beneficiary_id]
-        if action.code == "public-travailleur-non-salarie" and not person.self_employed:
+        if action.code == "public-travailleur-non-salarie" and not pathway.self_employed:
             problems.append(f"{where}: a travailleur non salarié who is not self-employed")
-        if action.code == "public-seul-sans-enfant" and person.household != "single_no_child":
-            problems.append(f"{where}: household {person.household}")
+        if action.code == "public-seul-sans-enfant" and pathway.household != "single_no_child":
+            problems.append(f"{where}: household {pathway.household}")
     for (person, convention_id), stays in stays_by_person_and_convention.items():
         stays.sort()
         if any(later[0] <= earlier[1] for earlier, later in zip(stays, stays[1:], strict=False)):
