@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 from sqlmodel import Session
 
+import app.models  # noqa: F401  (every table, and the change feed's session listeners)
 from app.auth.models import Role
 from app.core.config import get_settings
 from app.core.db import get_engine
@@ -105,10 +106,12 @@ def demo(
     scale: Annotated[int, typer.Option(min=1, help="Multiply the population (100 gives about a million pathways)")] = 1,
 ) -> None:
     """Generate the synthetic pathways 2018–2020 that reproduce the bilan's figures (fixed seed)."""
+    from app.changes.outbox import record_missing
     from seed.demo import generate_demo
 
     with Session(get_engine()) as session:
         report = generate_demo(session=session, scale=scale, progress=True)
+        record_missing(session)  # the demo writes in bulk, unseen by the change feed's capture
         session.commit()
     typer.echo(report)
 
@@ -123,6 +126,7 @@ def bootstrap(
     from app.auth.models import ApiKey
     from app.auth.service import create_key
     from app.catalogue.models import Family
+    from app.changes.outbox import record_missing
     from app.core.migrate import upgrade_head
     from app.pathways.models import Pathway
     from seed.demo import generate_demo
@@ -139,6 +143,7 @@ def bootstrap(
         has_pathways = session.exec(select(Pathway.id).limit(1)).first() is not None
         if with_demo and not has_pathways:
             typer.echo(generate_demo(session=session, scale=1, progress=True))
+            record_missing(session)  # the demo writes in bulk, unseen by the change feed's capture
             session.commit()
 
     key_file = local_admin_key_file()

@@ -8,6 +8,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from app.audit.router import router as audit_router
 from app.availability.router import router as availability_router
 from app.catalogue.router import router as catalogue_router
+from app.changes import capture as _change_capture  # noqa: F401  (registers the feed's session listeners)
+from app.changes.router import router as changes_router
 from app.conventions.router import router as conventions_router
 from app.core import health
 from app.core.config import Settings, get_settings
@@ -50,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         periods_router,
         reference_router,
         audit_router,
+        changes_router,
     ):
         api.include_router(router)
     app.include_router(api)

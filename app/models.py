@@ -1,8 +1,10 @@
-"""Every table, imported in one place so that Alembic and the tests see the whole schema."""
+"""Every table, imported in one place so that Alembic and the tests see the whole schema, and
+the change feed's capture, which watches them in every session (app/changes/capture.py)."""
 
 from app.audit.models import AuditEvent
 from app.auth.models import ApiKey
 from app.catalogue.models import Action, Family, Operator, Site
+from app.changes.models import Change, FeedClock
 from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.core.db import metadata
 from app.pathways.models import ActivityRecord, Beneficiary, Pathway
@@ -11,6 +13,8 @@ from app.periods.models import Period
 __all__ = [
     "metadata",
     "AuditEvent",
+    "Change",
+    "FeedClock",
     "ApiKey",
     "Action",
     "Family",
@@ -24,3 +28,5 @@ __all__ = [
     "Beneficiary",
     "Pathway",
 ]
+
+import app.changes.capture  # noqa: E402, F401  (registers the session listeners)

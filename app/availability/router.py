@@ -1,15 +1,16 @@
+import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from app.auth.dependencies import CallerDep
 from app.availability import service
 from app.availability.schemas import AvailabilityPage
 from app.catalogue.models import Territory
+from app.changes.outbox import last_cursor
 from app.core import time as clock
 from app.core.db import SessionDep
 from app.core.errors import responses
-from app.core.etag import etag_of
 from app.core.pagination import PageDep
 from app.core.schemas import IsoDay
 
@@ -29,6 +30,7 @@ def list_availability(
     session: SessionDep,
     _caller: CallerDep,
     page: PageDep,
+    request: Request,
     response: Response,
     on: Annotated[IsoDay | None, Query(description="Day of the figures (default: today in Paris)")] = None,
     action: Annotated[str | None, Query(max_length=64, description="Action code")] = None,
@@ -40,19 +42,24 @@ def list_availability(
     if_none_match: Annotated[str | None, Header()] = None,
 ):
     """Free places per active convention on a day, where and until when (public; ETag, 304)."""
+    day = on or clock.today()
+    # The tag names the question (filters, page, day) and the state of the data (the change
+    # feed's last cursor, which moves with every committed write): a revalidation costs one
+    # row read, not the page.
+    question = sorted((name, str(value)) for name, value in request.query_params.multi_items() if name != "on")
+    etag = '"' + hashlib.sha256(repr((question, day.isoformat(), last_cursor(session))).encode()).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    if if_none_match is not None and _matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
     result = service.list_availability(
         session=session,
-        on=on or clock.today(),
+        on=day,
         params=page,
         action=action,
         family=family,
         commune=commune,
         territory=territory,
     )
-    etag = etag_of(result)
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-    if if_none_match is not None and _matches(if_none_match, etag):
-        return Response(status_code=304, headers=headers)
     response.headers.update(headers)
     return result
 

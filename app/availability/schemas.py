@@ -25,6 +25,7 @@ class AvailabilityRead(ReadModel):
     capacity: int | None
     occupied: int
     reserved: int
+    waitlisted: int
     available: int | None
     next_release_on: date | None
     updated_at: datetime

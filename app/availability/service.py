@@ -2,19 +2,14 @@
 
 A page costs a fixed number of queries whatever its size: the count, the page of conventions
 (with their action, operator and year line), one aggregate over their pathways, one for their
-sites (and one over the site communes when filtering by commune).
-
-On day `on`, a pathway
-- *occupies* a seat when its stay `[entered_on, exited_on]` contains `on` (both ends
-  inclusive, as SPEC counts stays: a person leaving on `on` is still there that day);
-- *reserves* one when it was prescribed by `on` and, on `on`, was neither entered nor
-  cancelled yet. Both read the pathway as it stood on `on`, so a past day shows what the
-  portal would have seen then (a prescription entered or cancelled later was a reservation).
+sites. What occupies, reserves or waits for a seat is defined once, in app/pathways/seats.py,
+which also keeps the aggregate to the pathways that can matter on the day (open ones, and those
+closed since), so a page costs the same whatever the history.
 """
 
 from datetime import date, datetime
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, exists, select
 from sqlmodel import Session
 
 from app.availability.schemas import AvailabilityPage, AvailabilityRead, AvailabilitySiteRead
@@ -22,7 +17,7 @@ from app.catalogue.models import Action, Family, Operator, Site, Territory
 from app.conventions.models import Convention, ConventionSite, ConventionStatus, ConventionYear
 from app.core.pagination import PageParams, count_rows
 from app.core.text import equals
-from app.pathways.models import Pathway
+from app.pathways.seats import Seats, capacity, counts_on
 
 
 def list_availability(
@@ -34,8 +29,11 @@ def list_availability(
     family: str | None = None,
     commune: str | None = None,
     territory: Territory | None = None,
+    convention_ids: list[int] | None = None,
 ) -> AvailabilityPage:
     statement = _active_conventions(on=on)
+    if convention_ids is not None:
+        statement = statement.where(Convention.id.in_(convention_ids))
     if action is not None:
         statement = statement.where(Action.code == action)
     if family is not None:
@@ -47,16 +45,19 @@ def list_availability(
 
     total = count_rows(session, statement)
     rows = session.execute(statement.offset(params.offset).limit(params.size)).all()
-    convention_ids = [row.convention_id for row in rows]
-    counts = _pathway_counts(session=session, on=on, convention_ids=convention_ids)
-    sites = _sites(session=session, convention_ids=convention_ids)
+    page_ids = [row.convention_id for row in rows]
+    counts = counts_on(session=session, on=on, convention_ids=page_ids)
+    sites = _sites(session=session, convention_ids=page_ids)
 
     items = []
     for row in rows:
-        count = counts.get(row.convention_id)
-        occupied = count.occupied if count else 0
-        reserved = count.reserved if count else 0
-        capacity = None if row.places is None else row.places * row.months_per_place // 12
+        count = counts.get(row.convention_id, {})
+        seats_on_day = Seats(
+            capacity=capacity(row.places, row.months_per_place),
+            occupied=count.get("occupied", 0),
+            reserved=count.get("reserved", 0),
+            waitlisted=count.get("waitlisted", 0),
+        )
         convention_sites, sites_updated_at = sites.get(row.convention_id, ([], None))
         items.append(
             AvailabilityRead(
@@ -66,18 +67,18 @@ def list_availability(
                 operator_name=row.operator_name,
                 sites=convention_sites,
                 places_funded=row.places,
-                capacity=capacity,
-                occupied=occupied,
-                reserved=reserved,
-                # Overbooking happens (entries beyond funded places): never show a negative.
-                available=None if capacity is None else max(0, capacity - occupied - reserved),
-                next_release_on=count.next_release_on if count else None,
+                capacity=seats_on_day.capacity,
+                occupied=seats_on_day.occupied,
+                reserved=seats_on_day.reserved,
+                waitlisted=seats_on_day.waitlisted,
+                available=seats_on_day.available,
+                next_release_on=count.get("next_release_on"),
                 updated_at=_latest(
                     row.convention_updated_at,
                     row.year_updated_at,
                     row.operator_updated_at,
                     sites_updated_at,
-                    count.pathways_updated_at if count else None,
+                    count.get("pathways_updated_at"),
                 ),
             )
         )
@@ -119,36 +120,6 @@ def _has_site(condition):
         .join(Site, Site.id == ConventionSite.site_id)
         .where(ConventionSite.convention_id == Convention.id, condition)
     )
-
-
-def _pathway_counts(*, session: Session, on: date, convention_ids: list[int]) -> dict:
-    if not convention_ids:
-        return {}
-    occupies = and_(
-        Pathway.entered_on <= on,
-        or_(Pathway.exited_on.is_(None), Pathway.exited_on >= on),
-        Pathway.cancelled_on.is_(None),
-    )
-    reserves = and_(
-        Pathway.prescribed_on <= on,
-        or_(Pathway.entered_on.is_(None), Pathway.entered_on > on),
-        or_(Pathway.cancelled_on.is_(None), Pathway.cancelled_on > on),
-    )
-    statement = (
-        select(
-            Pathway.convention_id,
-            func.coalesce(func.sum(case((occupies, 1), else_=0)), 0).label("occupied"),
-            func.coalesce(func.sum(case((reserves, 1), else_=0)), 0).label("reserved"),
-            # An overdue planned end (before `on`) announces no release: only future ones count.
-            func.min(case((and_(occupies, Pathway.planned_end_on >= on), Pathway.planned_end_on))).label(
-                "next_release_on"
-            ),
-            func.max(Pathway.updated_at).label("pathways_updated_at"),
-        )
-        .where(Pathway.convention_id.in_(convention_ids))
-        .group_by(Pathway.convention_id)
-    )
-    return {row.convention_id: row for row in session.execute(statement)}
 
 
 def _sites(*, session: Session, convention_ids: list[int]) -> dict[int, tuple[list[AvailabilitySiteRead], datetime]]:

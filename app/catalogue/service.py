@@ -190,11 +190,14 @@ def list_actions(
             or_(matches(Action.name, q), matches(Action.description, q), matches(Action.code, q))
         )
     rows, total = paginate(session, statement, page)
-    # One query for the families of the whole page, not one per action.
-    family_ids = {action.family_id for action in rows}
+    return Page(items=action_reads(session=session, actions=rows), total=total, page=page.page, size=page.size)
+
+
+def action_reads(*, session: Session, actions) -> list[ActionRead]:
+    """Read models of several actions: one query for their families' codes, not one per action."""
+    family_ids = {action.family_id for action in actions}
     codes = dict(session.execute(select(Family.id, Family.code).where(Family.id.in_(family_ids))).all())
-    items = [_action_read_with(action, codes[action.family_id]) for action in rows]
-    return Page(items=items, total=total, page=page.page, size=page.size)
+    return [_action_read_with(action, codes[action.family_id]) for action in actions]
 
 
 def get_action(*, session: Session, code: str) -> ActionRead:

@@ -83,6 +83,13 @@ class PeriodConsolidated(Conflict):
     slug = "period-consolidated"
 
 
+class ConventionFull(Conflict):
+    """A prescription sent with `if_full: "refuse"` on a convention with no free seat."""
+
+    title = "Convention full"
+    slug = "convention-full"
+
+
 class DatabaseUnavailable(AppError):
     """The database is down, restarting, or too busy to take the request in time."""
 

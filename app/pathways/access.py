@@ -13,7 +13,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import ColumnElement, true
+from sqlalchemy import ColumnElement, true, tuple_
 from sqlmodel import Session, select
 
 from app.auth.dependencies import require_role
@@ -71,14 +71,14 @@ def may_read(*, session: Session, caller: Caller, pathway_id: int) -> bool:
     return _one_pathway(session, caller, Pathway.id == pathway_id, for_update=False) is not None
 
 
-def _check_writer(caller: Caller) -> None:
+def check_writer(caller: Caller) -> None:
     if caller.role not in (Role.admin, Role.operator):
         raise Forbidden("Only admin and operator keys write pathways, exits and activity")
 
 
 def writable_pathway(*, session: Session, caller: Caller, pathway_id: int) -> Pathway:
     """The pathway, locked, if the caller may change it: 403 for read-only roles, 404 if not theirs."""
-    _check_writer(caller)
+    check_writer(caller)
     pathway = _one_pathway(session, caller, Pathway.id == pathway_id, for_update=True)
     if pathway is None:
         raise NotFound(f"Pathway {pathway_id} does not exist")
@@ -89,7 +89,7 @@ def writable_pathway_by_entry(
     *, session: Session, caller: Caller, convention_id: int, ref_hash: str, entered_on: date
 ) -> Pathway:
     """The pathway of one person entered on one day in one convention, locked; 404 if not theirs."""
-    _check_writer(caller)
+    check_writer(caller)
     pathway = _one_pathway(
         session,
         caller,
@@ -103,10 +103,48 @@ def writable_pathway_by_entry(
     return pathway
 
 
+def pathways_by_entry(
+    *, session: Session, caller: Caller, entries: set[tuple[int, str, date]]
+) -> dict[tuple[int, str, date], int]:
+    """The ids of the caller's pathways named by (convention id, person's ref hash, entry day),
+    in one query for a whole batch."""
+    if not entries:
+        return {}
+    rows = session.execute(
+        select(Pathway.convention_id, Beneficiary.ref_hash, Pathway.entered_on, Pathway.id)
+        .join(Beneficiary, Beneficiary.id == Pathway.beneficiary_id)
+        .join(Convention, Convention.id == Pathway.convention_id)
+        .where(
+            pathway_visibility(caller),
+            tuple_(Pathway.convention_id, Beneficiary.ref_hash, Pathway.entered_on).in_(sorted(entries)),
+        )
+    )
+    return {
+        (convention_id, ref_hash, entered_on): pathway_id for convention_id, ref_hash, entered_on, pathway_id in rows
+    }
+
+
+def lock_writable_pathways(*, session: Session, caller: Caller, pathway_ids: set[int]) -> dict[int, Pathway]:
+    """The caller's pathways among `pathway_ids`, locked in id order (two batches locking in the
+    same order wait for each other instead of deadlocking); the others are absent."""
+    check_writer(caller)
+    if not pathway_ids:
+        return {}
+    statement = (
+        select(Pathway)
+        .join(Convention, Convention.id == Pathway.convention_id)
+        .where(pathway_visibility(caller), Pathway.id.in_(sorted(pathway_ids)))
+        .order_by(Pathway.id)
+        .with_for_update(of=Pathway)
+        .execution_options(populate_existing=True)
+    )
+    return {pathway.id: pathway for pathway in session.exec(statement)}
+
+
 def convention_for_activity(*, session: Session, caller: Caller, convention_id: int, write: bool) -> Convention:
     """The convention whose activity the caller reads or writes; 404 when it is not theirs."""
     if write:
-        _check_writer(caller)
+        check_writer(caller)
     convention = session.get(Convention, convention_id)
     if convention is None or (_is_operator(caller) and convention.operator_id != caller.operator_id):
         raise NotFound(f"Convention {convention_id} does not exist")

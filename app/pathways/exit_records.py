@@ -1,7 +1,8 @@
 """POST /exit-records: operators' batches of exits, as a JSON list or as CSV.
 
-Each item is recorded in its own SAVEPOINT, so a bad item never blocks the good ones; with
-`atomic=true` any bad item means nothing is stored (422 carrying every item's result). The
+A batch is validated, looked up and written set-based (record_exits); a bad item never blocks
+the good ones, and with `atomic=true` any bad item means nothing is stored (422 carrying every
+item's result). The
 body is read in chunks and refused (413) as soon as it passes `max_batch_bytes`, whatever
 Content-Length claims.
 """
@@ -15,15 +16,14 @@ from typing import Any
 
 from fastapi import Request
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from app.auth.service import Caller
 from app.core.config import get_settings
 from app.core.errors import (
     AppError,
-    Conflict,
     InvalidInput,
+    NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
     problem,
@@ -41,7 +41,6 @@ from app.pathways.schemas import (
 
 JSON_TYPE = "application/json"
 CSV_TYPE = "text/csv"
-POSTGRES_DEADLOCK = "40P01"
 # CSV rows that have more cells than the header: kept under this name so the item fails cleanly.
 EXTRA_CELLS = "extra_cells"
 
@@ -169,66 +168,76 @@ def _cells(row: dict[str, Any]) -> dict[str, Any]:
     return cells
 
 
-def _find_pathway(*, session: Session, caller: Caller, item: ExitRecordIn):
-    if item.pathway_id is not None:
-        return access.writable_pathway(session=session, caller=caller, pathway_id=item.pathway_id)
-    return access.writable_pathway_by_entry(
-        session=session,
-        caller=caller,
-        convention_id=item.convention_id,
-        ref_hash=service.ref_hash_of(item.beneficiary_ref),
-        entered_on=item.entered_on,
-    )
-
-
-def _deadlock_as_conflict(exc: OperationalError) -> Conflict:
-    # Two batches naming the same pathways in opposite orders can lock each other; PostgreSQL
-    # then aborts one item of one of them. The savepoint rolled it back: the client may resend it.
-    if getattr(exc.orig, "sqlstate", None) != POSTGRES_DEADLOCK:
-        raise exc
-    return Conflict("Another request was changing this pathway at the same moment: send this item again")
-
-
-def record_exits(*, session: Session, caller: Caller, items: list[Any], atomic: bool) -> ExitRecordsAnswer:
-    """Record each item's exit in its own savepoint; 422 (nothing stored) when `atomic` and any failed."""
-    results: list[ExitRecordResult] = []
-    counts = ExitRecordCounts()
+def _validated(items: list[Any]) -> tuple[dict[int, ExitRecordIn], dict[int, AppError | dict]]:
+    """Each item checked against its shape: the valid ones by index, and the problems of the others."""
+    valid, errors = {}, {}
     for index, raw in enumerate(items):
         try:
-            item = ExitRecordIn.model_validate(raw)
+            valid[index] = ExitRecordIn.model_validate(raw)
         except ValidationError as exc:
-            body = problem(
+            errors[index] = problem(
                 422,
                 "Invalid input",
                 "The item does not match the expected shape",
                 slug="invalid-input",
                 errors=validation_errors(exc.errors()),
             )
-            results.append(ExitRecordResult(index=index, status="error", problem=body))
-            counts.error += 1
-            continue
-        pathway_id = item.pathway_id
-        try:
-            with session.begin_nested():
-                pathway = _find_pathway(session=session, caller=caller, item=item)
-                pathway_id = pathway.id
-                exit_in = ExitIn(exited_on=item.exited_on, exit_reason=item.exit_reason, hours=item.hours)
-                created = service.record_exit(session=session, caller=caller, pathway=pathway, body=exit_in)
-        except (AppError, OperationalError) as exc:
-            error = exc if isinstance(exc, AppError) else _deadlock_as_conflict(exc)
-            results.append(
-                ExitRecordResult(index=index, status="error", pathway_id=pathway_id, problem=error.to_problem())
+    return valid, errors
+
+
+def _pathway_ids(*, session: Session, caller: Caller, items: dict[int, ExitRecordIn]) -> dict[int, int]:
+    """The pathway each item names, by index: given by id, or found by (convention, person, entry)
+    in one query for the whole batch. An item whose pathway is not found is absent."""
+    ids = {index: item.pathway_id for index, item in items.items() if item.pathway_id is not None}
+    by_entry = {
+        index: (item.convention_id, service.ref_hash_of(item.beneficiary_ref), item.entered_on)
+        for index, item in items.items()
+        if item.pathway_id is None
+    }
+    if by_entry:
+        found = access.pathways_by_entry(session=session, caller=caller, entries=set(by_entry.values()))
+        ids |= {index: found[entry] for index, entry in by_entry.items() if entry in found}
+    return ids
+
+
+def record_exits(*, session: Session, caller: Caller, items: list[Any], atomic: bool) -> ExitRecordsAnswer:
+    """Record a batch of exits with a handful of statements whatever its size: validate every
+    item, find and lock every pathway named (in id order, so that two batches cannot deadlock),
+    decide each item on the locked rows, then write all the exits at once and audit the batch as
+    one event. 422 (nothing stored) when `atomic` and any item failed."""
+    access.check_writer(caller)
+    valid, errors = _validated(items)
+    pathway_of = _pathway_ids(session=session, caller=caller, items=valid)
+    pathways = access.lock_writable_pathways(session=session, caller=caller, pathway_ids=set(pathway_of.values()))
+    decided, exited = service.decide_exits(
+        session=session,
+        exits={
+            index: (
+                pathways.get(pathway_of.get(index)),
+                ExitIn(exited_on=item.exited_on, exit_reason=item.exit_reason, hours=item.hours),
             )
-            counts.error += 1
-            continue
-        if created:
-            counts.created += 1
+            for index, item in valid.items()
+        },
+        missing=lambda index: _not_found(valid[index]),
+    )
+    results: list[ExitRecordResult] = []
+    counts = ExitRecordCounts()
+    for index in range(len(items)):
+        if index in errors:
+            outcome, pathway_id, error = "error", None, errors[index]
         else:
-            counts.unchanged += 1
-        results.append(
-            ExitRecordResult(index=index, status="created" if created else "unchanged", pathway_id=pathway_id)
-        )
+            outcome, pathway_id, app_error = decided[index]
+            error = app_error.to_problem() if app_error is not None else None
+        setattr(counts, outcome, getattr(counts, outcome) + 1)
+        results.append(ExitRecordResult(index=index, status=outcome, pathway_id=pathway_id, problem=error))
     answer = ExitRecordsAnswer(results=results, counts=counts)
     if atomic and counts.error:
         raise BatchRejected(answer)
+    service.write_exits(session=session, caller=caller, states=exited, pathways=pathways)
     return answer
+
+
+def _not_found(item: ExitRecordIn) -> NotFound:
+    if item.pathway_id is not None:
+        return NotFound(f"Pathway {item.pathway_id} does not exist")
+    return NotFound(f"No pathway of this beneficiary entered on {item.entered_on} in convention {item.convention_id}")

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Column, Index, String
+from sqlalchemy import CheckConstraint, Column, Index, String, false, text
 from sqlmodel import Field, SQLModel
 
 from app.catalogue.models import Territory
@@ -25,6 +25,8 @@ class Household(StrEnum):
 
 class PathwayStatus(StrEnum):
     prescribed = "prescribed"
+    # A prescription that found no free seat: it waits for one, in order of arrival (SPEC C3).
+    waitlisted = "waitlisted"
     active = "active"
     exited = "exited"
     cancelled = "cancelled"
@@ -77,6 +79,19 @@ class Pathway(SQLModel, table=True):
         CheckConstraint(_one_of("sex", Sex), name="sex_known"),
         CheckConstraint(_one_of("territory", Territory), name="territory_known"),
         CheckConstraint(_one_of("household", Household), name="household_known"),
+        CheckConstraint(
+            "NOT waitlisted OR (entered_on IS NULL AND cancelled_on IS NULL)", name="waitlisted_prescriptions_only"
+        ),
+        # Availability counts the pathways still open and those closed after the day asked for:
+        # these keep that to the few rows that matter, however long the history.
+        Index(
+            "ix_pathway_open_convention_id",
+            "convention_id",
+            postgresql_where=text("exited_on IS NULL AND cancelled_on IS NULL"),
+            sqlite_where=text("exited_on IS NULL AND cancelled_on IS NULL"),
+        ),
+        Index("ix_pathway_convention_id_exited_on", "convention_id", "exited_on"),
+        Index("ix_pathway_convention_id_cancelled_on", "convention_id", "cancelled_on"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -91,6 +106,7 @@ class Pathway(SQLModel, table=True):
     hours: float | None = None
     cancelled_on: date | None = None
     cancel_reason: str | None = Field(default=None, max_length=500)
+    waitlisted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     # The key that created it: a portal key reads back only its own prescriptions.
     created_by_key_id: int | None = Field(default=None, foreign_key="api_key.id")
     # The person's characteristics as recorded with this pathway (as the ESF+ records them at
@@ -112,6 +128,8 @@ class Pathway(SQLModel, table=True):
             return PathwayStatus.exited
         if self.entered_on is not None:
             return PathwayStatus.active
+        if self.waitlisted:
+            return PathwayStatus.waitlisted
         return PathwayStatus.prescribed
 
 

@@ -1,7 +1,7 @@
 """Bodies of the pathways API: beneficiaries, pathways and their lifecycle, exit records, activity."""
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
@@ -61,6 +61,10 @@ class PathwayCreate(InputModel):
     exit_reason: ExitReasonCode | None = None
     hours: Hours | None = None
     site_id: RowId | None = None
+    if_full: Literal["waitlist", "refuse"] = Field(
+        default="waitlist",
+        description="A prescription finding no free seat is waitlisted, or with `refuse` answered 409",
+    )
 
     def stay_fields_given(self) -> list[str]:
         """Fields beyond a prescription (a portal key may not send them)."""
@@ -124,6 +128,7 @@ class PathwayRead(ReadModel):
     cancelled_on: date | None
     cancel_reason: str | None
     status: PathwayStatus
+    waitlist_position: int | None = Field(default=None, description="1 = next to get a seat; null when not waitlisted")
     updated_at: Timestamp
 
     @model_validator(mode="before")
@@ -131,7 +136,7 @@ class PathwayRead(ReadModel):
     def characteristics_from_the_row(cls, data: Any) -> Any:
         # The row holds the characteristics as its own columns; the API nests them.
         if isinstance(data, Pathway):
-            fields = {name: getattr(data, name) for name in cls.model_fields if name != "beneficiary"}
+            fields = {name: getattr(data, name) for name in cls.model_fields if hasattr(data, name)}
             return fields | {"beneficiary": BeneficiaryRead.model_validate(data)}
         return data
 

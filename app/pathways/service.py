@@ -10,7 +10,7 @@ concurrent requests from both creating overlapping pathways.
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, bindparam, not_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, select
@@ -19,13 +19,14 @@ from app.audit.service import record
 from app.auth.service import Caller
 from app.catalogue.models import Action
 from app.conventions.models import Convention, ConventionSite, ConventionStatus
+from app.core.changes import note_change
 from app.core.config import get_settings
-from app.core.errors import Conflict, InvalidInput
+from app.core.errors import AppError, Conflict, ConventionFull, InvalidInput, PeriodConsolidated
 from app.core.etag import check_if_match
 from app.core.pagination import Page, PageParams, paginate
 from app.core.security import pseudonymise
-from app.core.time import today
-from app.pathways import access
+from app.core.time import today, utcnow
+from app.pathways import access, seats
 from app.pathways.models import Beneficiary, Pathway, PathwayStatus
 from app.pathways.schemas import (
     BeneficiaryFields,
@@ -36,7 +37,7 @@ from app.pathways.schemas import (
     PathwayRead,
     PathwayUpdate,
 )
-from app.periods.service import ensure_open
+from app.periods.service import closed_years, ensure_open
 
 AUDIT_PATHWAY = "pathway"
 AUDIT_BENEFICIARY = "beneficiary"
@@ -44,11 +45,22 @@ AUDIT_BENEFICIARY = "beneficiary"
 # The fields of a pathway an indicator reads: changing one changes some year's figures.
 FIGURE_FIELDS = ("prescribed_on", "entered_on", "exited_on", "exit_reason", "hours", "cancelled_on")
 # Every field a write may set, i.e. the state the rules are checked on.
-STATE_FIELDS = (*FIGURE_FIELDS, "planned_end_on", "site_id", "cancel_reason")
+STATE_FIELDS = (*FIGURE_FIELDS, "planned_end_on", "site_id", "cancel_reason", "waitlisted")
 
 
-def read_model(pathway: Pathway) -> PathwayRead:
-    return PathwayRead.model_validate(pathway)
+def read_models(*, session: Session, pathways: list[Pathway]) -> list[PathwayRead]:
+    """Read models of pathways, with their places on the waiting lists in one query."""
+    positions = seats.waitlist_positions(
+        session=session, pathway_ids=[pathway.id for pathway in pathways if pathway.waitlisted]
+    )
+    return [
+        PathwayRead.model_validate(pathway).model_copy(update={"waitlist_position": positions.get(pathway.id)})
+        for pathway in pathways
+    ]
+
+
+def read_model(*, session: Session, pathway: Pathway) -> PathwayRead:
+    return read_models(session=session, pathways=[pathway])[0]
 
 
 def ref_hash_of(beneficiary_ref: str) -> str:
@@ -67,7 +79,8 @@ def _status_condition(status: PathwayStatus) -> ColumnElement[bool]:
         return and_(not_cancelled, Pathway.exited_on.is_not(None))
     if status == PathwayStatus.active:
         return and_(not_cancelled, Pathway.exited_on.is_(None), Pathway.entered_on.is_not(None))
-    return and_(not_cancelled, Pathway.exited_on.is_(None), Pathway.entered_on.is_(None))
+    waiting = Pathway.waitlisted if status == PathwayStatus.waitlisted else not_(Pathway.waitlisted)
+    return and_(not_cancelled, Pathway.exited_on.is_(None), Pathway.entered_on.is_(None), waiting)
 
 
 def list_pathways(
@@ -107,7 +120,7 @@ def list_pathways(
     if updated_since is not None:
         statement = statement.where(Pathway.updated_at >= updated_since)
     rows, total = paginate(session, statement, params)
-    return Page(items=[read_model(row) for row in rows], total=total, page=params.page, size=params.size)
+    return Page(items=read_models(session=session, pathways=rows), total=total, page=params.page, size=params.size)
 
 
 def get_pathway(*, session: Session, caller: Caller, pathway_id: int) -> Pathway:
@@ -326,6 +339,24 @@ def _convention_for_new_pathway(*, session: Session, caller: Caller, body: Pathw
     return convention
 
 
+def _seat_for_prescription(*, session: Session, caller: Caller, convention: Convention, if_full: str) -> bool:
+    """Whether a new prescription gets a seat now (False: it goes on the waiting list), with the
+    convention locked so that concurrent prescriptions cannot take the same last seat. 409 when
+    there is none and the client asked to be refused rather than waitlisted."""
+    seats.lock_convention(session, convention.id)
+    # Seats may have been added since (more places): those waiting first, in order of arrival.
+    seats.promote_waitlisted(session=session, caller=caller, convention_id=convention.id)
+    now = seats.seats_now(session=session, convention_id=convention.id)
+    if now.free and not now.waitlisted:
+        return True
+    if if_full == "refuse":
+        raise ConventionFull(
+            f"Convention {convention.id} has no free seat today ({now.capacity} seats, {now.occupied} occupied, "
+            f"{now.reserved} reserved, {now.waitlisted} waiting)"
+        )
+    return False
+
+
 def create_pathway(*, session: Session, caller: Caller, body: PathwayCreate) -> Pathway:
     after = _state(None) | body.model_dump(include=set(STATE_FIELDS))
     _check_dates(after)
@@ -341,6 +372,9 @@ def create_pathway(*, session: Session, caller: Caller, body: PathwayCreate) -> 
         beneficiary_id=beneficiary.id,
         pathway_id=None,
     )
+    waitlisted = after["entered_on"] is None and not _seat_for_prescription(
+        session=session, caller=caller, convention=convention, if_full=body.if_full
+    )
     characteristics = body.beneficiary.model_dump(exclude_none=True) if body.beneficiary is not None else {}
     pathway = Pathway(
         convention_id=convention.id,
@@ -348,6 +382,7 @@ def create_pathway(*, session: Session, caller: Caller, body: PathwayCreate) -> 
         created_by_key_id=caller.key_id,
         **{name: value for name, value in after.items() if value is not None},
         **characteristics,
+        waitlisted=waitlisted,
     )
     session.add(pathway)
     session.flush()
@@ -356,6 +391,7 @@ def create_pathway(*, session: Session, caller: Caller, body: PathwayCreate) -> 
         "beneficiary_id",
         *(name for name, value in after.items() if value is not None),
         *(f"beneficiary.{name}" for name in characteristics),
+        *(["waitlisted"] if waitlisted else []),
     ]
     record(session=session, caller=caller, entity=AUDIT_PATHWAY, entity_id=pathway.id, action="create", fields=written)
     session.flush()
@@ -373,6 +409,10 @@ def _write(
 ) -> None:
     """Check `after` against every rule, then store it."""
     before = _state(pathway)
+    # An entry or a cancellation takes the pathway off the waiting list.
+    after = after | {
+        "waitlisted": after["waitlisted"] and after["entered_on"] is None and after["cancelled_on"] is None
+    }
     _check_dates(after)
     convention = session.get(Convention, pathway.convention_id)
     _check_convention_fit(session=session, state=after, convention=convention)
@@ -388,13 +428,15 @@ def _write(
             pathway_id=pathway.id,
         )
     _apply(session=session, caller=caller, pathway=pathway, after=after, action=action, characteristics=characteristics)
+    # Any change of dates may free a seat (an exit, a cancellation, a corrected entry).
+    seats.promote_waitlisted(session=session, caller=caller, convention_id=pathway.convention_id)
 
 
 def update_pathway(
     *, session: Session, caller: Caller, pathway_id: int, body: PathwayUpdate, if_match: str | None
 ) -> Pathway:
     pathway = access.writable_pathway(session=session, caller=caller, pathway_id=pathway_id)
-    check_if_match(if_match, read_model(pathway))
+    check_if_match(if_match, read_model(session=session, pathway=pathway))
     after = _state(pathway) | body.model_dump(exclude_unset=True, exclude={"beneficiary"})
     characteristics = _characteristics_changes(pathway, body.beneficiary)
     if "territory" in characteristics and (stay := _stay(after)) is not None:
@@ -443,6 +485,7 @@ def record_exit(*, session: Session, caller: Caller, pathway: Pathway, body: Exi
     # Closing an open pathway only shortens its stay: no overlap can appear, no need to look.
     ensure_open(session=session, years=touched_years(_state(pathway), after))
     _apply(session=session, caller=caller, pathway=pathway, after=after, action="exit")
+    seats.promote_waitlisted(session=session, caller=caller, convention_id=pathway.convention_id)
     return True
 
 
@@ -464,3 +507,106 @@ def cancel(*, session: Session, caller: Caller, pathway_id: int, body: CancelIn)
     after = _state(pathway) | {"cancelled_on": body.cancelled_on or today(), "cancel_reason": body.cancel_reason}
     _write(session=session, caller=caller, pathway=pathway, after=after, action="cancel")
     return pathway
+
+
+# --- exit batches ------------------------------------------------------------------------------
+
+# An item's outcome: ("created" | "unchanged" | "error", the pathway's id, the problem).
+Decision = tuple[str, int | None, AppError | None]
+
+
+def decide_exits(*, session: Session, exits: dict[int, tuple[Pathway | None, ExitIn]], missing) -> dict[int, Decision]:
+    """Decide each exit of a batch on pathways the caller has locked, without writing: the same
+    rules as `record_exit`, item after item (a pathway named twice sees the first item's exit),
+    with the consolidated years read once for the whole batch. Returns each item's decision and
+    the state each exited pathway is to be written with."""
+    years = set()
+    for pathway, body in exits.values():
+        if pathway is not None and pathway.exited_on is None and pathway.entered_on is not None:
+            years |= touched_years(_state(pathway), _state(pathway) | body.model_dump(exclude_none=True))
+    closed = closed_years(session=session, years=years)
+    states: dict[int, dict[str, Any]] = {}
+    decided: dict[int, Decision] = {}
+    for index, (pathway, body) in sorted(exits.items()):
+        if pathway is None:
+            decided[index] = ("error", None, missing(index))
+            continue
+        before = states.get(pathway.id) or _state(pathway)
+        try:
+            after = _exit_state(pathway_id=pathway.id, before=before, body=body)
+            if after is None:
+                decided[index] = ("unchanged", pathway.id, None)
+                continue
+            if clash := sorted(touched_years(before, after) & closed):
+                raise PeriodConsolidated(f"{', '.join(map(str, clash))} consolidated: reopen the period first")
+        except AppError as error:
+            decided[index] = ("error", pathway.id, error)
+            continue
+        states[pathway.id] = after
+        decided[index] = ("created", pathway.id, None)
+    return decided, states
+
+
+def _exit_state(*, pathway_id: int, before: dict[str, Any], body: ExitIn) -> dict[str, Any] | None:
+    """The state after this exit; None when this very exit is already recorded."""
+    if before["cancelled_on"] is not None:
+        raise Conflict(f"Pathway {pathway_id} is cancelled: it cannot be exited")
+    if before["exited_on"] is not None:
+        same = (before["exited_on"], before["exit_reason"]) == (body.exited_on, body.exit_reason) and (
+            body.hours is None or body.hours == before["hours"]
+        )
+        if same:
+            return None
+        raise Conflict(
+            f"Pathway {pathway_id} already has an exit ({before['exited_on']}, {before['exit_reason']}); "
+            "PATCH it to correct the exit"
+        )
+    after = before | body.model_dump(exclude_none=True)
+    _check_dates(after)
+    return after
+
+
+def write_exits(
+    *, session: Session, caller: Caller, states: dict[int, dict[str, Any]], pathways: dict[int, Pathway]
+) -> None:
+    """Store the exits `decide_exits` accepted: one UPDATE for all of them, one audit event for
+    the batch (naming the pathways), their feed rows, then the waiting lists they free."""
+    if not states:
+        return
+    now = utcnow()
+    table = Pathway.__table__
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("pathway_id"))
+        .values(
+            exited_on=bindparam("new_exited_on"),
+            exit_reason=bindparam("new_exit_reason"),
+            hours=bindparam("new_hours"),
+            updated_at=bindparam("new_updated_at"),
+        ),
+        [
+            {
+                "pathway_id": pathway_id,
+                "new_exited_on": state["exited_on"],
+                "new_exit_reason": state["exit_reason"],
+                "new_hours": state["hours"],
+                "new_updated_at": now,
+            }
+            for pathway_id, state in sorted(states.items())
+        ],
+    )
+    record(
+        session=session,
+        caller=caller,
+        entity="exit_records",
+        entity_id=f"{len(states)} pathways",
+        action="exit",
+        fields=[f"pathway:{pathway_id}" for pathway_id in sorted(states)],
+    )
+    conventions = {pathways[pathway_id].convention_id for pathway_id in states}
+    for pathway_id in states:
+        note_change(session, "pathway", pathway_id)
+        session.expire(pathways[pathway_id])  # the rows changed under the ORM
+    for convention_id in sorted(conventions):
+        note_change(session, "availability", convention_id)
+        seats.promote_waitlisted(session=session, caller=caller, convention_id=convention_id)

@@ -60,25 +60,32 @@ def ensure_open(*, session: Session, days: Iterable[date | None] = (), years: It
 
     The years stay locked against consolidation until the caller's transaction ends."""
     touched = {day.year for day in days if day is not None} | {year for year in years if year is not None}
+    closed = sorted(closed_years(session=session, years=touched))
+    if closed:
+        raise PeriodConsolidated(
+            f"{', '.join(map(str, closed))} {'is' if len(closed) == 1 else 'are'} consolidated: "
+            "reopen the period before changing its figures"
+        )
+
+
+def closed_years(*, session: Session, years: Iterable[int]) -> set[int]:
+    """Which of `years` are consolidated, the others staying locked open until the caller's
+    transaction ends (a batch asks once for all its items' years)."""
     checked = _open_years_checked(session)
-    new = sorted(touched - checked)
+    new = sorted(set(years) - checked)
     if not new:
-        return
+        return set()
     if _is_postgres(session):
         for year in new:  # in order, like every other locker, so that no two wait on each other
             session.execute(
                 text("SELECT pg_advisory_xact_lock_shared(:space, :year)"),
                 {"space": ADVISORY_LOCK_SPACE, "year": year},
             )
-    closed = sorted(
+    closed = set(
         session.exec(select(Period.year).where(Period.year.in_(new), Period.status == PeriodStatus.consolidated))
     )
-    if closed:
-        raise PeriodConsolidated(
-            f"{', '.join(map(str, closed))} {'is' if len(closed) == 1 else 'are'} consolidated: "
-            "reopen the period before changing its figures"
-        )
-    checked.update(new)
+    checked.update(set(new) - closed)
+    return closed
 
 
 def _lock_year_exclusively(session: Session, year: int) -> None:

@@ -8,8 +8,11 @@ from datetime import date
 import pytest
 from sqlmodel import func, select
 
+from app.catalogue.models import Action
+from app.core.time import today
 from app.pathways.models import Pathway
 from app.periods.models import Period
+from tests import factories
 from tests.concurrency.conftest import World, client_of, run_at_once
 
 API = "/api/v1"
@@ -182,3 +185,69 @@ def test_no_write_commits_in_a_year_after_its_consolidation_answered(world, year
     assert final - before == statuses[201]  # every 201 is stored
     with world.session() as session:
         assert session.get(Period, year).status == "consolidated"
+
+
+def test_batches_naming_the_same_pathways_in_opposite_orders_store_each_exit_once(world):
+    """Two operators' scripts sending the same exits at once, one list reversed: locks are taken
+    in id order, so neither waits on the other in a cycle (no deadlock, no 409 to resend)."""
+    with client_of(world) as client:
+        ids = []
+        for _ in range(40):
+            answer = client.post(
+                f"{API}/pathways",
+                json=prescription(world, ref=new_ref(), on="2024-02-01") | {"entered_on": "2024-02-05"},
+                headers=world.admin,
+            )
+            assert answer.status_code == 201, answer.text
+            ids.append(answer.json()["id"])
+    batch = [{"pathway_id": pathway_id, "exited_on": "2024-06-30", "exit_reason": "training"} for pathway_id in ids]
+    answers = run_at_once(
+        world.app,
+        [
+            lambda client: client.post(f"{API}/exit-records", json=batch, headers=world.operator),
+            lambda client: client.post(f"{API}/exit-records", json=batch[::-1], headers=world.operator),
+        ],
+    )
+    assert [answer.status_code for answer in answers] == [200, 200], [a.text for a in answers]
+    counts = [answer.json()["counts"] for answer in answers]
+    assert sum(c["created"] for c in counts) == len(ids)
+    assert sum(c["unchanged"] for c in counts) == len(ids)
+    assert sum(c["error"] for c in counts) == 0
+    with world.session() as session:
+        stored = session.exec(select(Pathway.exited_on).where(Pathway.id.in_(ids))).all()
+    assert stored == [date(2024, 6, 30)] * len(ids)
+
+
+@pytest.mark.parametrize("seats", [1, 3])
+def test_concurrent_prescriptions_take_exactly_the_free_seats(world, seats):
+    """Ten portal prescriptions at once on a convention with `seats` free seats: exactly that many
+    are `prescribed`, the others wait in line, and availability never shows an overbooking."""
+    this_year = today().year
+    with world.session() as session:
+        convention = factories.convention(
+            session,
+            action_id=session.exec(select(Action.id).where(Action.code == world.action_code)).one(),
+            operator_id=world.operator_id,
+            start_on=date(this_year - 1, 1, 1),
+            end_on=date(this_year + 1, 12, 31),
+            years={this_year: {"places": seats}},
+        )
+        session.commit()
+    body = {"convention_id": convention.id, "prescribed_on": today().isoformat()}
+    answers = run_at_once(
+        world.app,
+        [
+            lambda client, ref=ref: client.post(
+                f"{API}/pathways", json=body | {"beneficiary_ref": ref}, headers=world.operator
+            )
+            for ref in (new_ref() for _ in range(10))
+        ],
+    )
+    assert [answer.status_code for answer in answers] == [201] * 10, [a.text for a in answers]
+    assert Counter(answer.json()["status"] for answer in answers) == {"prescribed": seats, "waitlisted": 10 - seats}
+    positions = sorted(a.json()["waitlist_position"] for a in answers if a.json()["status"] == "waitlisted")
+    assert positions == list(range(1, 10 - seats + 1))
+    with client_of(world) as client:
+        items = client.get(f"{API}/availability", params={"action": world.action_code}).json()["items"]
+    item = next(item for item in items if item["convention_id"] == convention.id)
+    assert (item["reserved"], item["waitlisted"], item["available"]) == (seats, 10 - seats, 0)

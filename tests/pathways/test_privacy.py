@@ -127,7 +127,8 @@ def test_every_write_is_audited_by_field_names(client, admin, world, session):
     ]
     assert _events(session, "beneficiary", beneficiary_id) == [("create", ["ref_hash"])]
     assert _events(session, "pathway", prescription["id"])[-1] == ("cancel", ["cancel_reason", "cancelled_on"])
-    assert _events(session, "pathway", batch_target.id) == [("exit", ["exit_reason", "exited_on"])]
+    # A batch is audited as one event naming its pathways.
+    assert _events(session, "exit_records", "1 pathways") == [("exit", [f"pathway:{batch_target.id}"])]
     assert _events(session, "activity_record", activity["id"]) == [("create", ["metric", "on", "quantity"])]
     session.expire_all()
     stored = session.get(Pathway, pathway_id)

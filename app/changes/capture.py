@@ -1,0 +1,90 @@
+"""What each transaction changed, noted as it flushes and written to the feed as it commits.
+
+Every write of the catalogue, the conventions and the pathways goes through the ORM, so the
+feed watches the ORM (a session's `after_flush`) instead of relying on each service to remember
+to call it; a write that bypasses the ORM with a bulk statement names what it changed with
+`app.core.changes.note_change()`. At `before_commit` the notes become rows of the outbox (outbox.write_changes), in the
+same transaction as the writes: a change is in the feed exactly when it is committed.
+"""
+
+from sqlalchemy import event, inspect, or_, select
+from sqlalchemy.orm import Session
+
+from app.catalogue.models import Action, Family, Operator, Site
+from app.changes.outbox import write_changes
+from app.conventions.models import Convention, ConventionSite, ConventionYear
+from app.core.changes import PENDING, note_change
+from app.pathways.models import Pathway
+
+# Keys whose availability items are those of every convention of an action, operator or site,
+# resolved when the transaction commits.
+OF_ACTION, OF_OPERATOR, OF_SITE = "availability-of-action", "availability-of-operator", "availability-of-site"
+
+
+def _old_value(row, attribute: str):
+    history = inspect(row).attrs[attribute].history
+    return history.deleted[0] if history.deleted else None
+
+
+def _keys_of(row) -> list[tuple[str, object]]:
+    if isinstance(row, Family):
+        return [("family", row.code), ("family", _old_value(row, "code"))]
+    if isinstance(row, Action):
+        return [("action", row.code), ("action", _old_value(row, "code")), (OF_ACTION, row.id)]
+    if isinstance(row, Operator):
+        return [("operator", row.id), (OF_OPERATOR, row.id)]
+    if isinstance(row, Site):
+        return [("site", row.id), (OF_SITE, row.id)]
+    if isinstance(row, Convention):
+        return [("convention", row.id), ("availability", row.id)]
+    if isinstance(row, ConventionYear | ConventionSite):
+        return [("convention", row.convention_id), ("availability", row.convention_id)]
+    if isinstance(row, Pathway):
+        return [("pathway", row.id), ("availability", row.convention_id)]
+    return []
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flushed_rows(session: Session, _flush_context) -> None:
+    changed = [*session.new, *session.deleted]
+    changed += [row for row in session.dirty if session.is_modified(row, include_collections=False)]
+    for row in changed:
+        for kind, entity_id in _keys_of(row):
+            if entity_id is not None:
+                note_change(session, kind, entity_id)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_noted_changes(session: Session) -> None:
+    session.flush()  # the rows still pending are changes too
+    pending = session.info.pop(PENDING, None)
+    if not pending:
+        return
+    keys = {key for key in pending if key[0] not in (OF_ACTION, OF_OPERATOR, OF_SITE)}
+    keys |= _availability_of(session, pending)
+    write_changes(session, keys)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back_changes(session: Session) -> None:
+    session.info.pop(PENDING, None)
+
+
+def _availability_of(session: Session, pending: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The availability items that show an action's code, an operator's name or a site."""
+    by_kind = {
+        kind: [int(entity_id) for k, entity_id in pending if k == kind] for kind in (OF_ACTION, OF_OPERATOR, OF_SITE)
+    }
+    conditions = []
+    if by_kind[OF_ACTION]:
+        conditions.append(Convention.action_id.in_(by_kind[OF_ACTION]))
+    if by_kind[OF_OPERATOR]:
+        conditions.append(Convention.operator_id.in_(by_kind[OF_OPERATOR]))
+    if by_kind[OF_SITE]:
+        conditions.append(
+            Convention.id.in_(select(ConventionSite.convention_id).where(ConventionSite.site_id.in_(by_kind[OF_SITE])))
+        )
+    if not conditions:
+        return set()
+    ids = session.execute(select(Convention.id).where(or_(*conditions))).scalars()
+    return {("availability", str(convention_id)) for convention_id in ids}

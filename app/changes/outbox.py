@@ -1,0 +1,102 @@
+"""Writing the change feed's outbox: the clock row and one row per changed entity.
+
+See app/changes/service.py for why cursors come from one locked row at commit time. This module
+imports only models, so that the capture (app/changes/capture.py) can run inside any session.
+"""
+
+from sqlalchemy import String, cast, delete, func, insert, literal, select, tuple_, update
+from sqlmodel import Session
+
+from app.catalogue.models import Action, Family, Operator, Site
+from app.changes.models import Change, FeedClock
+from app.conventions.models import Convention
+from app.core.models import UTCDateTime
+from app.core.time import utcnow
+from app.pathways.models import Pathway
+
+
+def write_changes(session: Session, keys: set[tuple[str, str]]) -> None:
+    """Move each (kind, id) to a new cursor, taken under the clock's row lock (see module doc)."""
+    if not keys:
+        return
+    keys = sorted(keys)
+    last = session.execute(
+        update(FeedClock)
+        .where(FeedClock.id == 1)
+        .values(last_cursor=FeedClock.last_cursor + len(keys))
+        .returning(FeedClock.last_cursor)
+    ).scalar_one()
+    readers = _pathway_readers(session, [int(entity_id) for kind, entity_id in keys if kind == "pathway"])
+    session.execute(delete(Change).where(tuple_(Change.kind, Change.entity_id).in_(keys)))
+    first = last - len(keys) + 1
+    now = utcnow()
+    rows = []
+    for cursor, (kind, entity_id) in enumerate(keys, start=first):
+        operator_id, created_by_key_id = readers.get(entity_id, (None, None)) if kind == "pathway" else (None, None)
+        rows.append(
+            {
+                "cursor": cursor,
+                "kind": kind,
+                "entity_id": entity_id,
+                "modified": now,
+                "operator_id": operator_id,
+                "created_by_key_id": created_by_key_id,
+            }
+        )
+    session.execute(insert(Change), rows)
+
+
+def _pathway_readers(session: Session, pathway_ids: list[int]) -> dict[str, tuple[int, int | None]]:
+    if not pathway_ids:
+        return {}
+    rows = session.execute(
+        select(Pathway.id, Convention.operator_id, Pathway.created_by_key_id)
+        .join(Convention, Convention.id == Pathway.convention_id)
+        .where(Pathway.id.in_(pathway_ids))
+    )
+    return {str(pathway_id): (operator_id, key_id) for pathway_id, operator_id, key_id in rows}
+
+
+def last_cursor(session: Session) -> int:
+    """The latest cursor: it moves with every committed change (availability's ETag uses it)."""
+    return session.execute(select(FeedClock.last_cursor).where(FeedClock.id == 1)).scalar_one_or_none() or 0
+
+
+def record_missing(session: Session) -> int:
+    """Give a feed row to every entity that has none (rows written by bulk loaders, which the
+    ORM capture does not see); how many. Set-based: one INSERT … SELECT per kind."""
+    added = 0
+    for kind, id_column, readers in _entities():
+        start = last_cursor(session)
+        have = select(Change.entity_id).where(Change.kind == kind)
+        missing = select(
+            (literal(start) + func.row_number().over(order_by=id_column)).label("cursor"),
+            literal(kind).label("kind"),
+            cast(id_column, String(64)).label("entity_id"),
+            literal(utcnow(), UTCDateTime()).label("modified"),
+            *readers,
+        ).where(cast(id_column, String(64)).not_in(have))
+        columns = ["cursor", "kind", "entity_id", "modified", "operator_id", "created_by_key_id"][: 4 + len(readers)]
+        count = session.execute(insert(Change).from_select(columns, missing)).rowcount
+        if count:
+            session.execute(update(FeedClock).where(FeedClock.id == 1).values(last_cursor=start + count))
+            added += count
+    return added
+
+
+def _entities():
+    """(kind, the id the API uses, the pathway readers' columns) of every kind the feed carries."""
+    pathways = (
+        select(Pathway.id, Convention.operator_id, Pathway.created_by_key_id)
+        .join(Convention, Convention.id == Pathway.convention_id)
+        .subquery()
+    )
+    return [
+        ("family", Family.code, []),
+        ("action", Action.code, []),
+        ("operator", Operator.id, []),
+        ("site", Site.id, []),
+        ("convention", Convention.id, []),
+        ("availability", Convention.id, []),
+        ("pathway", pathways.c.id, [pathways.c.operator_id, pathways.c.created_by_key_id]),
+    ]
