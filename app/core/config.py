@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     secret_key: str = DEFAULT_SECRET_KEY
     cors_origins: list[str] = []
     log_level: str = "INFO"
+    # `text` for people reading a terminal, `json` (one object per line) for a log collector.
+    log_format: Literal["text", "json"] = "text"
     var_dir: Path = PROJECT_ROOT / "var"
     max_batch_items: int = 1000
     max_batch_bytes: int = 2_000_000
