@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.audit.router import router as audit_router
+from app.availability.metrics import seats_available
 from app.availability.router import router as availability_router
 from app.catalogue.router import router as catalogue_router
 from app.conventions.router import router as conventions_router
@@ -14,6 +15,7 @@ from app.core import health
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
 from app.core.logging import REQUEST_ID_HEADER, configure_logging, is_sane_request_id
+from app.core.metrics import install_metrics
 from app.indicators.router import router as indicators_router
 from app.pathways.router import router as pathways_router
 from app.periods.router import router as periods_router
@@ -42,6 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["ETag", REQUEST_ID_HEADER],
         )
+    if settings.metrics:
+        install_metrics(app, scrape_time=[seats_available])
     # Added last, so outermost: every response gets the id, CORS preflights and refusals included
     # (500s, answered outside every middleware, get it from their handler).
     app.add_middleware(

@@ -56,7 +56,7 @@ def list_availability(
         count = counts.get(row.convention_id)
         occupied = count.occupied if count else 0
         reserved = count.reserved if count else 0
-        capacity = None if row.places is None else row.places * row.months_per_place // 12
+        capacity = _capacity(row)
         convention_sites, sites_updated_at = sites.get(row.convention_id, ([], None))
         items.append(
             AvailabilityRead(
@@ -69,8 +69,7 @@ def list_availability(
                 capacity=capacity,
                 occupied=occupied,
                 reserved=reserved,
-                # Overbooking happens (entries beyond funded places): never show a negative.
-                available=None if capacity is None else max(0, capacity - occupied - reserved),
+                available=None if capacity is None else _available(capacity, occupied, reserved),
                 next_release_on=count.next_release_on if count else None,
                 updated_at=_latest(
                     row.convention_updated_at,
@@ -82,6 +81,36 @@ def list_availability(
             )
         )
     return AvailabilityPage(items=items, total=total, page=params.page, size=params.size, on=on)
+
+
+def available_seats_by_action(*, session: Session, on: date) -> dict[str, int]:
+    """Seats available on `on` per action code: the sum of `available` over the action's active
+    conventions, as GET /availability shows them. Conventions without funded places count for
+    nothing; an action none of whose active conventions has funded places is left out.
+    Two queries, whatever the number of conventions (for the /metrics gauge)."""
+    rows = session.execute(_active_conventions(on=on)).all()
+    counts = _pathway_counts(session=session, on=on, convention_ids=[row.convention_id for row in rows])
+    seats: dict[str, int] = {}
+    for row in rows:
+        capacity = _capacity(row)
+        if capacity is None:
+            continue
+        count = counts.get(row.convention_id)
+        available = _available(capacity, count.occupied, count.reserved) if count else capacity
+        seats[row.action] = seats.get(row.action, 0) + available
+    return seats
+
+
+def _capacity(convention_row) -> int | None:
+    """Seats at any one time: ⌊places × months_per_place / 12⌋ (None without funded places)."""
+    if convention_row.places is None:
+        return None
+    return convention_row.places * convention_row.months_per_place // 12
+
+
+def _available(capacity: int, occupied: int, reserved: int) -> int:
+    # Overbooking happens (entries beyond funded places): never show a negative.
+    return max(0, capacity - occupied - reserved)
 
 
 def _active_conventions(*, on: date):

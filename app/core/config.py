@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # `text` for people reading a terminal, `json` (one object per line) for a log collector.
     log_format: Literal["text", "json"] = "text"
+    # GET /metrics for Prometheus; off where nothing scrapes it or it must not be reachable.
+    metrics: bool = True
     var_dir: Path = PROJECT_ROOT / "var"
     max_batch_items: int = 1000
     max_batch_bytes: int = 2_000_000

@@ -1,5 +1,5 @@
-"""Fixtures of the observability tests: the service's log lines as written, and the application
-served by a real uvicorn (for its access log)."""
+"""Fixtures of the observability tests: the service's log lines as written, the application
+served by a real uvicorn (for its access log), and /metrics read as Prometheus reads it."""
 
 import io
 import threading
@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import pytest
 import uvicorn
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.core.config import get_settings
 from app.core.logging import configure_logging
@@ -16,12 +17,13 @@ from app.core.logging import configure_logging
 
 @pytest.fixture
 def log_output() -> Iterator[Callable[[str], io.StringIO]]:
-    """`log_output("text" | "json")` → the stream every log line is written to from then on, in
-    that format; the usual set-up is back after the test."""
+    """`log_output("text" | "json", level="INFO")` → the stream every log line is written to from
+    then on, in that format; the usual set-up is back after the test."""
 
-    def capture(log_format: str) -> io.StringIO:
+    def capture(log_format: str, level: str = "INFO") -> io.StringIO:
         stream = io.StringIO()
-        configure_logging(get_settings().model_copy(update={"log_format": log_format}), stream=stream)
+        settings = get_settings().model_copy(update={"log_format": log_format, "log_level": level})
+        configure_logging(settings, stream=stream)
         return stream
 
     yield capture
@@ -45,3 +47,12 @@ def served(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def metric_samples(text: str) -> dict[tuple[str, frozenset], float]:
+    """Prometheus' own parser over a /metrics body: {(sample name, its labels): value}."""
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
