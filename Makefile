@@ -15,10 +15,12 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 # First start: migrate the SQLite file var/pdi.db, load the seed catalogue and the demo data
-# once, create a local admin key (printed, kept in var/admin.key); then serve on :8000.
+# once, create a local admin key (printed, kept in var/admin.key); then serve on :$(PORT)
+# (`make run PORT=8080` when 8000 is taken).
+PORT ?= 8000
 run: install
-	$(BIN)/pdi bootstrap
-	$(BIN)/pdi serve
+	$(BIN)/pdi bootstrap --port $(PORT)
+	$(BIN)/pdi serve --port $(PORT)
 
 # The suite on SQLite, then on PostgreSQL when TEST_POSTGRES_URL names a database to use
 # (.ci/run creates a fresh one). Under CI=true the PostgreSQL pass is never skipped.

@@ -1,19 +1,71 @@
 """`pdi`: the command line of Catalogue PDI."""
 
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session
+from typer.core import TyperGroup
 
 import app.models  # noqa: F401  (every table, and the change feed's session listeners)
 from app.auth.models import Role
 from app.core.config import get_settings
 from app.core.db import get_engine
+from app.core.logging import configure_logging
 
-cli = typer.Typer(help="Catalogue PDI: serve the API and manage its data.", no_args_is_help=True)
+PACKAGE = "catalogue-pdi"
+
+
+class Commands(TyperGroup):
+    """Every command: a database that cannot be reached (down, wrong address, a SQLite file that
+    cannot be opened) is one line on stderr and exit status 1, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, InterfaceError) as exc:
+            typer.echo(f"error: cannot use the database {database_shown()}: {first_line(exc.orig)}", err=True)
+            raise typer.Exit(1) from None
+
+
+def database_shown() -> str:
+    return make_url(get_settings().database_url).render_as_string(hide_password=True)
+
+
+def first_line(error: BaseException | None) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def package_version() -> str:
+    try:
+        return metadata.version(PACKAGE)
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+cli = typer.Typer(help="Catalogue PDI: serve the API and manage its data.", no_args_is_help=True, cls=Commands)
 keys_cli = typer.Typer(help="API keys: create, revoke, list.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
+
+
+def print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"pdi {package_version()}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=print_version, is_eager=True, help="Print the version and exit")
+    ] = False,
+) -> None:
+    configure_logging(get_settings())
 
 
 @cli.command()
@@ -34,7 +86,11 @@ def serve(
     """Serve the API with uvicorn."""
     import uvicorn
 
-    uvicorn.run("app.main:app", host=host, port=port, reload=reload, log_level=get_settings().log_level.lower())
+    # log_config=None: uvicorn keeps its hands off logging, and its lines (the access log
+    # included) go through configure_logging's format, as the application's do.
+    uvicorn.run(
+        "app.main:app", host=host, port=port, reload=reload, log_level=get_settings().log_level.lower(), log_config=None
+    )
 
 
 @keys_cli.command("create")
@@ -119,6 +175,7 @@ def demo(
 @cli.command()
 def bootstrap(
     with_demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Load the demo pathways on first start")] = True,
+    port: Annotated[int, typer.Option(help="The port `pdi serve` will listen on, for the address printed")] = 8000,
 ) -> None:
     """First start of a local instance: migrate, seed and demo once, and a local admin key."""
     from sqlmodel import select
@@ -156,7 +213,7 @@ def bootstrap(
             key_file.write_text(f"{row.id} {key}\n")
             key_file.chmod(0o600)
     key = key_file.read_text().split()[1]
-    typer.echo(f"local admin key (kept in {key_file}); press Authorize in http://127.0.0.1:8000/docs:")
+    typer.echo(f"local admin key (kept in {key_file}); press Authorize in http://127.0.0.1:{port}/docs:")
     typer.echo(key)
 
 

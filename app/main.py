@@ -1,11 +1,13 @@
 """The application: routers, error handlers, middleware."""
 
-import logging
+from uuid import uuid4
 
+from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.audit.router import router as audit_router
+from app.availability.metrics import seats_available
 from app.availability.router import router as availability_router
 from app.catalogue.router import router as catalogue_router
 from app.changes import capture as _change_capture  # noqa: F401  (registers the feed's session listeners)
@@ -14,6 +16,8 @@ from app.conventions.router import router as conventions_router
 from app.core import health
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
+from app.core.logging import REQUEST_ID_HEADER, configure_logging, is_sane_request_id
+from app.core.metrics import install_metrics
 from app.indicators.router import router as indicators_router
 from app.pathways.router import router as pathways_router
 from app.periods.router import router as periods_router
@@ -24,7 +28,7 @@ API_PREFIX = "/api/v1"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    logging.basicConfig(level=settings.log_level.upper())
+    configure_logging(settings)
     app = FastAPI(
         title="Catalogue PDI",
         version="0.1.0",
@@ -40,8 +44,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["ETag"],
+            expose_headers=["ETag", REQUEST_ID_HEADER],
         )
+    if settings.metrics:
+        install_metrics(app, scrape_time=[seats_available])
+    # Added last, so outermost: every response gets the id, CORS preflights and refusals included
+    # (500s, answered outside every middleware, get it from their handler).
+    app.add_middleware(
+        CorrelationIdMiddleware,
+        header_name=REQUEST_ID_HEADER,
+        generator=lambda: uuid4().hex,
+        validator=is_sane_request_id,
+    )
     api = APIRouter(prefix=API_PREFIX)
     for router in (
         catalogue_router,

@@ -37,7 +37,6 @@ in 2018, and the document has 2018 exit rates.
 
 import math
 import random
-import sys
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -55,6 +54,7 @@ from app.auth.service import CLI
 from app.catalogue.models import Action, Site
 from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.core.config import get_settings
+from app.core.progress import progress
 from app.core.security import pseudonymise
 from app.core.time import utcnow
 from app.pathways.models import ActivityMetric, ActivityRecord, Beneficiary, Pathway
@@ -1425,7 +1425,5 @@ def _progress(show: bool, length: int) -> Iterator[Callable[[int], None]]:
     if not show:
         yield lambda _n: None
         return
-    import typer
-
-    with typer.progressbar(length=length, label="demo", file=sys.stderr) as bar:
-        yield bar.update
+    with progress("demo", length) as advance:
+        yield advance

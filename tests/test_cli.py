@@ -1,7 +1,10 @@
 """`pdi` commands, run as a user would, against the test database (they commit, so each test
 removes the keys it created)."""
 
+import socket
+import subprocess
 from collections.abc import Iterator
+from importlib import metadata
 
 import pytest
 from sqlmodel import Session, delete, select
@@ -10,6 +13,7 @@ from typer.testing import CliRunner
 from app.auth.models import ApiKey
 from app.auth.service import caller_for_key
 from app.cli import cli, local_admin_key_file
+from app.core.config import PROJECT_ROOT, get_settings
 from app.core.db import get_engine
 
 runner = CliRunner()
@@ -93,3 +97,66 @@ def test_bootstrap_creates_one_local_admin_key_and_keeps_it(committed_keys):
     assert second.exit_code == 0, second.output
     assert second.output.strip().splitlines()[-1] == key  # the same key, not a new one each start
     key_file.unlink()
+
+
+def test_version_comes_from_the_package_metadata():
+    result = runner.invoke(cli, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"pdi {metadata.version('catalogue-pdi')}"
+
+
+@pytest.fixture(params=["closed port", "sqlite file that cannot be created"])
+def unreachable_database(request, monkeypatch, tmp_path) -> Iterator[str]:
+    """DATABASE_URL naming a database nobody can use: a PostgreSQL port where nothing listens on
+    127.0.0.1, or a SQLite file under a path that is a file, not a directory (root cannot create it
+    either, unlike a directory without write permission)."""
+    if request.param == "closed port":
+        with socket.socket() as probe:  # a port just freed: nothing listens there
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        url = f"postgresql+psycopg://pdi:not-shown@127.0.0.1:{port}/pdi"
+    else:
+        not_a_directory = tmp_path / "a-file"
+        not_a_directory.write_text("")
+        url = f"sqlite:///{not_a_directory / 'pdi.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    yield url
+    monkeypatch.undo()
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["migrate"],
+        ["seed"],
+        ["demo"],
+        ["bootstrap", "--no-demo"],
+        ["keys", "list"],
+        ["keys", "revoke", "1"],
+        ["keys", "create", "--role", "reader", "--name", "Nobody"],
+    ],
+    ids=" ".join,
+)
+def test_an_unreachable_database_is_one_line_and_exit_1(unreachable_database, command):
+    result = runner.invoke(cli, command)
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: cannot use the database ")
+    assert "not-shown" not in line  # the password is masked
+    assert "Traceback" not in result.output
+
+
+def test_make_run_passes_port_to_pdi_serve():
+    def run_commands(*arguments: str) -> list[str]:
+        dry_run = subprocess.run(
+            ["make", "-n", "run", *arguments], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+        )
+        return [line for line in dry_run.stdout.splitlines() if "pdi " in line]
+
+    assert run_commands("PORT=8123")[-2:] == [".venv/bin/pdi bootstrap --port 8123", ".venv/bin/pdi serve --port 8123"]
+    assert run_commands()[-1] == ".venv/bin/pdi serve --port 8000"

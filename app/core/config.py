@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     secret_key: str = DEFAULT_SECRET_KEY
     cors_origins: list[str] = []
     log_level: str = "INFO"
+    # `text` for people reading a terminal, `json` (one object per line) for a log collector.
+    log_format: Literal["text", "json"] = "text"
+    # GET /metrics for Prometheus; off where nothing scrapes it or it must not be reachable.
+    metrics: bool = True
+    # When `pdi demo` and other long commands write to a file or a pipe rather than a terminal,
+    # they print a progress line this often instead of redrawing a bar.
+    progress_interval_seconds: float = 5.0
     var_dir: Path = PROJECT_ROOT / "var"
     max_batch_items: int = 1000
     max_batch_bytes: int = 2_000_000

@@ -7,6 +7,7 @@ them, request-validation errors and any stray HTTP error into the same problem s
 import logging
 from typing import Any
 
+from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -15,6 +16,8 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core.logging import REQUEST_ID_HEADER
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://catalogue-pdi.example/problems/"
@@ -259,4 +262,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def on_unexpected_error(_request: Request, exc: Exception):
         log.exception("unhandled error")
-        return problem_response(problem(500, "Internal server error", "An unexpected error occurred"))
+        # This handler answers outside every middleware, the request id's included: add it here.
+        request_id = correlation_id.get()
+        return problem_response(
+            problem(500, "Internal server error", "An unexpected error occurred"),
+            {REQUEST_ID_HEADER: request_id} if request_id else None,
+        )
