@@ -12,8 +12,9 @@ DATA_FILE = Path(__file__).resolve().parent / "data_inclusion.json"
 
 _data = json.loads(DATA_FILE.read_text(encoding="utf-8"))
 
-SCHEMA_PACKAGE: str = _data["package"]
-SCHEMA_VERSION: str = _data["version"]
+PACKAGE: str = _data["package"]  # where the values come from: data-inclusion-schema, this version
+PACKAGE_VERSION: str = _data["version"]
+SCHEMA_VERSION: str = _data["schema"]  # the schema's major version, "v1"
 # {referential name: [{"value", "label"}]}, in the package's order.
 REFERENTIALS: dict[str, list[dict[str, str]]] = _data["referentials"]
 

@@ -15,4 +15,14 @@ def test_the_service_reads_the_same_values():
     assert di.THEMATIQUES == tuple(member.value for member in v1.Thematique)
     assert di.PUBLICS == tuple(member.value for member in v1.Public)
     assert di.TOUS_PUBLICS == v1.Public.TOUS_PUBLICS.value
-    assert di.SCHEMA_VERSION == referentials()["version"]
+    assert di.PACKAGE_VERSION == referentials()["version"]
+
+
+def test_the_referentials_are_public(client):
+    response = client.get("/api/v1/reference/data-inclusion")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["package"] == "data-inclusion-schema"
+    assert body["schema_version"] == "v1"
+    assert [entry["value"] for entry in body["referentials"]["frais"]] == ["gratuit", "payant"]
+    assert len(body["referentials"]["thematiques"]) == len(di.THEMATIQUES)
