@@ -5,6 +5,7 @@ from fastapi import APIRouter, Header, Query, Response
 from app.auth.dependencies import CallerDep
 from app.availability import service
 from app.availability.schemas import AvailabilityPage
+from app.availability.where import WhereDep
 from app.catalogue.models import Territory
 from app.core import time as clock
 from app.core.db import SessionDep
@@ -30,6 +31,7 @@ def list_availability(
     _caller: CallerDep,
     page: PageDep,
     response: Response,
+    where: WhereDep,
     on: Annotated[IsoDay | None, Query(description="Day of the figures (default: today in Paris)")] = None,
     action: Annotated[str | None, Query(max_length=64, description="Action code")] = None,
     family: Annotated[str | None, Query(max_length=64, description="Family code")] = None,
@@ -39,7 +41,11 @@ def list_availability(
     territory: Annotated[Territory | None, Query(description="A site's territory")] = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ):
-    """Free places per active convention on a day, where and until when (public; ETag, 304)."""
+    """Free places per active convention on a day, where and until when (public; ETag, 304).
+
+    `insee_code`, `departement` and `near` (+ `radius_km`) keep the conventions with a site
+    there; with `near` the list is sorted by distance to the nearest such site (`distance_km`).
+    """
     result = service.list_availability(
         session=session,
         on=on or clock.today(),
@@ -48,6 +54,7 @@ def list_availability(
         family=family,
         commune=commune,
         territory=territory,
+        where=where,
     )
     etag = etag_of(result)
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}

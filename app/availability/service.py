@@ -2,7 +2,8 @@
 
 A page costs a fixed number of queries whatever its size: the count, the page of conventions
 (with their action, operator and year line), one aggregate over their pathways, one for their
-sites (and one over the site communes when filtering by commune).
+sites (and one over the site communes when filtering by commune). With `near`, the page is cut
+in Python after the distances are known (see app/availability/where.py).
 
 On day `on`, a pathway
 - *occupies* a seat when its stay `[entered_on, exited_on]` contains `on` (both ends
@@ -12,12 +13,14 @@ On day `on`, a pathway
   portal would have seen then (a prescription entered or cancelled later was a reservation).
 """
 
+from collections.abc import Collection
 from datetime import date, datetime
 
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlmodel import Session
 
 from app.availability.schemas import AvailabilityPage, AvailabilityRead, AvailabilitySiteRead
+from app.availability.where import ANYWHERE, Where, nearest_first, rounded_km
 from app.catalogue.models import Action, Family, Operator, Site, Territory
 from app.conventions.models import Convention, ConventionSite, ConventionStatus, ConventionYear
 from app.core.pagination import PageParams, count_rows
@@ -34,8 +37,12 @@ def list_availability(
     family: str | None = None,
     commune: str | None = None,
     territory: Territory | None = None,
+    where: Where = ANYWHERE,
+    convention_ids: Collection[int] | None = None,
 ) -> AvailabilityPage:
     statement = _active_conventions(on=on)
+    if convention_ids is not None:
+        statement = statement.where(Convention.id.in_(convention_ids))
     if action is not None:
         statement = statement.where(Action.code == action)
     if family is not None:
@@ -44,12 +51,23 @@ def list_availability(
         statement = statement.where(_has_site(equals(Site.commune, commune)))
     if territory is not None:
         statement = statement.where(_has_site(Site.territory == territory.value))
+    site_conditions = where.site_conditions()
+    if site_conditions:
+        statement = statement.where(_has_site(and_(*site_conditions)))
 
-    total = count_rows(session, statement)
-    rows = session.execute(statement.offset(params.offset).limit(params.size)).all()
-    convention_ids = [row.convention_id for row in rows]
-    counts = _pathway_counts(session=session, on=on, convention_ids=convention_ids)
-    sites = _sites(session=session, convention_ids=convention_ids)
+    distances: dict[int, float] = {}
+    if where.near is None:
+        total = count_rows(session, statement)
+        rows = session.execute(statement.offset(params.offset).limit(params.size)).all()
+    else:
+        ranked = _nearest_first(session=session, statement=statement, where=where)
+        total = len(ranked)
+        page = ranked[params.offset : params.offset + params.size]
+        rows = [row for row, _distance in page]
+        distances = {row.convention_id: distance for row, distance in page}
+    page_ids = [row.convention_id for row in rows]
+    counts = _pathway_counts(session=session, on=on, convention_ids=page_ids)
+    sites = _sites(session=session, convention_ids=page_ids)
 
     items = []
     for row in rows:
@@ -79,9 +97,19 @@ def list_availability(
                     sites_updated_at,
                     count.pathways_updated_at if count else None,
                 ),
+                distance_km=rounded_km(distances.get(row.convention_id)),
             )
         )
     return AvailabilityPage(items=items, total=total, page=params.page, size=params.size, on=on)
+
+
+def active_on(on: date):
+    """The condition that a convention runs on `on`: active, and `on` within its dates."""
+    return and_(
+        Convention.status == ConventionStatus.active.value,
+        Convention.start_on <= on,
+        Convention.end_on >= on,
+    )
 
 
 def _active_conventions(*, on: date):
@@ -104,12 +132,26 @@ def _active_conventions(*, on: date):
             ConventionYear,
             and_(ConventionYear.convention_id == Convention.id, ConventionYear.year == on.year),
         )
-        .where(
-            Convention.status == ConventionStatus.active.value,
-            Convention.start_on <= on,
-            Convention.end_on >= on,
-        )
+        .where(active_on(on))
         .order_by(Action.number, Operator.name, Convention.id)
+    )
+
+
+def _nearest_first(*, session: Session, statement, where: Where) -> list:
+    """Every convention of `statement` with a site matching `where`, with that nearest site's
+    distance, nearest first (all of them: the radius bounds how many)."""
+    located = (
+        statement.add_columns(Site.latitude.label("site_latitude"), Site.longitude.label("site_longitude"))
+        .join(ConventionSite, ConventionSite.convention_id == Convention.id)
+        .join(Site, Site.id == ConventionSite.site_id)
+        .where(*where.site_conditions())
+    )
+    return nearest_first(
+        session.execute(located).all(),
+        near=where.near,
+        radius_km=where.radius_km,
+        key=lambda row: row.convention_id,
+        coordinates=lambda row: (row.site_latitude, row.site_longitude),
     )
 
 
