@@ -12,6 +12,7 @@ from app.conventions.router import router as conventions_router
 from app.core import health
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
+from app.exports.router import router as exports_router
 from app.indicators.router import router as indicators_router
 from app.pathways.router import router as pathways_router
 from app.periods.router import router as periods_router
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         conventions_router,
         pathways_router,
         availability_router,
+        exports_router,
         indicators_router,
         periods_router,
         reference_router,
