@@ -7,7 +7,7 @@ import pytest
 
 from app.core import time as clock
 from tests import factories
-from tests.availability.test_availability_where import AJACCIO, ALLONNES, COULAINES, LA_FLECHE, LE_MANS
+from tests.availability.conftest import AJACCIO, ALLONNES, COULAINES, LA_FLECHE, LE_MANS
 from tests.catalogue.helpers import assert_problem
 from tests.exports.conftest import API, PORTAL_URL
 
