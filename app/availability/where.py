@@ -33,8 +33,8 @@ DEFAULT_RADIUS_KM = 20.0
 # A département is about 100 km across: 200 km covers a whole region and keeps the candidates few.
 MAX_RADIUS_KM = 200.0
 INSEE_CODE_PATTERN = r"^(?:[0-9]{5}|2[AB][0-9]{3})$"
-# Two characters (01…95 without 20, 2A, 2B) or three overseas (971…976, and 975, 977, 978, 98x
-# for the other collectivities, whose INSEE codes start the same way). "20" and "97" name none.
+# Two characters (01…95 without 20, 2A, 2B) or three overseas (971…976, and 977, 978, 98x for
+# the other collectivities, whose INSEE codes start the same way). "20" and "97" name none.
 DEPARTEMENT_PATTERN = r"^(?:0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5]|9[78][0-9])$"
 _NEAR = re.compile(r"^\s*([+-]?[0-9]+(?:\.[0-9]+)?)\s*,\s*([+-]?[0-9]+(?:\.[0-9]+)?)\s*$")
 
