@@ -18,6 +18,7 @@ from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
 from app.core.logging import REQUEST_ID_HEADER, configure_logging, is_sane_request_id
 from app.core.metrics import install_metrics
+from app.exports.router import router as exports_router
 from app.indicators.router import router as indicators_router
 from app.pathways.router import router as pathways_router
 from app.periods.router import router as periods_router
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         conventions_router,
         pathways_router,
         availability_router,
+        exports_router,
         indicators_router,
         periods_router,
         reference_router,

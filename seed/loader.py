@@ -5,10 +5,10 @@ site (operator, name), convention reference, convention year (convention, year))
 when missing. When it exists, the fields the files describe are set to the files' values: the
 files are the reference, so an admin's edit of a seeded field is undone by the next `pdi seed`,
 while fields the files leave out (an operator's address, SIRET, e-mail…, the commune of an
-operator other than a CCAS, a site's address and coordinates),
-and rows or site links they do not name, are left alone. A second run on an unchanged database
-writes nothing. Every created or changed row is written to the audit log under the CLI caller.
-Only flushes: the caller commits.
+operator other than a CCAS, a site's address), and rows or site links they do not name, are
+left alone. A site's coordinates are its commune's centre (operators.toml names the source).
+A second run on an unchanged database writes nothing. Every created or changed row is written
+to the audit log under the CLI caller. Only flushes: the caller commits.
 
 The document gives each action's places, budget and FSE share as totals for all its operators;
 `convention_lines` splits them across the operators (see `split_evenly`).
@@ -21,11 +21,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from sqlmodel import Session, SQLModel, select
 
 from app.audit.service import record
 from app.auth.service import CLI
 from app.catalogue.models import Action, ActionFormat, Family, Operator, Site, Territory
+from app.catalogue.schemas import ActionDataInclusion
 from app.conventions.models import BudgetKind, Convention, ConventionSite, ConventionStatus, ConventionYear
 from app.periods.service import ensure_open
 from app.reference.indicators import INDICATORS_BY_CODE
@@ -35,6 +37,8 @@ DATA_FILES = ("catalogue.toml", "operators.toml")
 DEFAULT_MONTHS_PER_PLACE = 12
 # See catalogue.toml: the demo years are shown as running conventions.
 DEFAULT_STATUS = ConventionStatus.active
+# The data·inclusion fields of an action, checked as the API checks them (app/catalogue/schemas.py).
+DATA_INCLUSION_FIELDS = tuple(ActionDataInclusion.model_fields)
 
 
 class SeedDataError(ValueError):
@@ -133,8 +137,9 @@ def check_seed_data(data: dict[str, Any]) -> None:
     operator_keys = _unique([operator["key"] for operator in data["operators"]], "operator key")
     _unique([operator["name"] for operator in data["operators"]], "operator name")
     communes = data["communes"]
-    for commune in communes.values():
+    for name, commune in communes.items():
         Territory(commune["territory"])
+        _check_centre(commune, where=f"commune {name}")
     for operator in data["operators"]:
         if operator.get("commune") is not None and operator["commune"] not in communes:
             raise SeedDataError(f"operator {operator['key']}: unknown commune {operator['commune']!r}")
@@ -150,6 +155,7 @@ def check_seed_data(data: dict[str, Any]) -> None:
         if action["family"] not in family_codes:
             raise SeedDataError(f"{where}: unknown family {action['family']!r}")
         ActionFormat(action["format"])
+        _check_data_inclusion(action, where=where)
         unknown = [code for code in action["indicators"] if code not in INDICATORS_BY_CODE]
         if unknown:
             raise SeedDataError(f"{where}: unknown indicators {unknown}")
@@ -178,6 +184,21 @@ def _check_total(total: dict[str, Any], *, where: str, conventions: dict[str, An
     if not 1 <= total.get("months_per_place", DEFAULT_MONTHS_PER_PLACE) <= 12:
         raise SeedDataError(f"{where}: months_per_place must lie in 1..12")
     BudgetKind(total["budget_kind"])
+
+
+def _check_centre(commune: dict[str, Any], *, where: str) -> None:
+    latitude, longitude = commune.get("latitude"), commune.get("longitude")
+    if not isinstance(latitude, float) or not isinstance(longitude, float):
+        raise SeedDataError(f"{where}: latitude and longitude must both be given, in decimal degrees")
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise SeedDataError(f"{where}: coordinates out of range")
+
+
+def _check_data_inclusion(action: dict[str, Any], *, where: str) -> None:
+    try:
+        ActionDataInclusion.model_validate({name: action[name] for name in DATA_INCLUSION_FIELDS if name in action})
+    except ValidationError as error:
+        raise SeedDataError(f"{where}: data·inclusion fields: {error}") from None
 
 
 def _unique(values: list, what: str) -> set:
@@ -270,7 +291,7 @@ def _load_actions(
             "max_duration_months": action.get("max_duration_months"),
             "format": ActionFormat(action["format"]),
             "indicators": list(action["indicators"]),
-        }
+        } | {name: action.get(name) for name in DATA_INCLUSION_FIELDS}
         row, audit_action, fields = _write(
             session=session, existing=existing.get(action["code"]), model=Action, values=values
         )
@@ -322,6 +343,8 @@ def _load_sites(
             "postcode": commune["postcode"],
             "insee_code": commune["insee_code"],
             "territory": Territory(commune["territory"]),
+            "latitude": commune["latitude"],
+            "longitude": commune["longitude"],
         }
         row, action, fields = _write(
             session=session, existing=existing.get((operator_id, site["name"])), model=Site, values=values

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from app.auth.dependencies import CallerDep
 from app.availability import service
 from app.availability.schemas import AvailabilityPage
+from app.availability.where import WhereDep
 from app.catalogue.models import Territory
 from app.changes.outbox import last_cursor
 from app.core import time as clock
@@ -32,6 +33,7 @@ def list_availability(
     page: PageDep,
     request: Request,
     response: Response,
+    where: WhereDep,
     on: Annotated[IsoDay | None, Query(description="Day of the figures (default: today in Paris)")] = None,
     action: Annotated[str | None, Query(max_length=64, description="Action code")] = None,
     family: Annotated[str | None, Query(max_length=64, description="Family code")] = None,
@@ -41,7 +43,11 @@ def list_availability(
     territory: Annotated[Territory | None, Query(description="A site's territory")] = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ):
-    """Free places per active convention on a day, where and until when (public; ETag, 304)."""
+    """Free places per active convention on a day, where and until when (public; ETag, 304).
+
+    `insee_code`, `departement` and `near` (+ `radius_km`) keep the conventions with a site
+    there; with `near` the list is sorted by distance to the nearest such site (`distance_km`).
+    """
     day = on or clock.today()
     # The tag names the question (filters, page, day) and the state of the data (the change
     # feed's last cursor, which moves with every committed write): a revalidation costs one
@@ -59,6 +65,7 @@ def list_availability(
         family=family,
         commune=commune,
         territory=territory,
+        where=where,
     )
     response.headers.update(headers)
     return result

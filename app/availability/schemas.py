@@ -9,6 +9,7 @@ class AvailabilitySiteRead(ReadModel):
     id: int
     name: str
     commune: str
+    insee_code: str | None
     postcode: str | None
     territory: Territory | None
     latitude: float | None
@@ -29,6 +30,8 @@ class AvailabilityRead(ReadModel):
     available: int | None
     next_release_on: date | None
     updated_at: datetime
+    # With `near`: km from that point to the convention's nearest matching site; null otherwise.
+    distance_km: float | None = None
 
 
 class AvailabilityPage(Page[AvailabilityRead]):

@@ -2,17 +2,20 @@
 
 A page costs a fixed number of queries whatever its size: the count, the page of conventions
 (with their action, operator and year line), one aggregate over their pathways, one for their
-sites. What occupies, reserves or waits for a seat is defined once, in app/pathways/seats.py,
-which also keeps the aggregate to the pathways that can matter on the day (open ones, and those
-closed since), so a page costs the same whatever the history.
+sites. With `near`, the page is cut in Python after the distances are known (see
+app/availability/where.py). What occupies, reserves or waits for a seat is defined once, in
+app/pathways/seats.py, which also keeps the aggregate to the pathways that can matter on the day
+(open ones, and those closed since), so a page costs the same whatever the history.
 """
 
+from collections.abc import Collection
 from datetime import date, datetime
 
 from sqlalchemy import and_, exists, select
 from sqlmodel import Session
 
 from app.availability.schemas import AvailabilityPage, AvailabilityRead, AvailabilitySiteRead
+from app.availability.where import ANYWHERE, Where, nearest_first, rounded_km
 from app.catalogue.models import Action, Family, Operator, Site, Territory
 from app.conventions.models import Convention, ConventionSite, ConventionStatus, ConventionYear
 from app.core.pagination import PageParams, count_rows
@@ -29,7 +32,8 @@ def list_availability(
     family: str | None = None,
     commune: str | None = None,
     territory: Territory | None = None,
-    convention_ids: list[int] | None = None,
+    where: Where = ANYWHERE,
+    convention_ids: Collection[int] | None = None,
 ) -> AvailabilityPage:
     statement = _active_conventions(on=on)
     if convention_ids is not None:
@@ -42,9 +46,20 @@ def list_availability(
         statement = statement.where(_has_site(equals(Site.commune, commune)))
     if territory is not None:
         statement = statement.where(_has_site(Site.territory == territory.value))
+    site_conditions = where.site_conditions()
+    if site_conditions:
+        statement = statement.where(_has_site(and_(*site_conditions)))
 
-    total = count_rows(session, statement)
-    rows = session.execute(statement.offset(params.offset).limit(params.size)).all()
+    distances: dict[int, float] = {}
+    if where.near is None:
+        total = count_rows(session, statement)
+        rows = session.execute(statement.offset(params.offset).limit(params.size)).all()
+    else:
+        ranked = _nearest_first(session=session, statement=statement, where=where)
+        total = len(ranked)
+        page = ranked[params.offset : params.offset + params.size]
+        rows = [row for row, _distance in page]
+        distances = {row.convention_id: distance for row, distance in page}
     page_ids = [row.convention_id for row in rows]
     counts = counts_on(session=session, on=on, convention_ids=page_ids)
     sites = _sites(session=session, convention_ids=page_ids)
@@ -80,6 +95,7 @@ def list_availability(
                     sites_updated_at,
                     count.get("pathways_updated_at"),
                 ),
+                distance_km=rounded_km(distances.get(row.convention_id)),
             )
         )
     return AvailabilityPage(items=items, total=total, page=params.page, size=params.size, on=on)
@@ -105,6 +121,15 @@ def available_seats_by_action(*, session: Session, on: date) -> dict[str, int]:
     return seats
 
 
+def active_on(on: date):
+    """The condition that a convention runs on `on`: active, and `on` within its dates."""
+    return and_(
+        Convention.status == ConventionStatus.active.value,
+        Convention.start_on <= on,
+        Convention.end_on >= on,
+    )
+
+
 def _active_conventions(*, on: date):
     """Conventions running on `on`, with what an item shows of them, in the list's order."""
     return (
@@ -125,12 +150,26 @@ def _active_conventions(*, on: date):
             ConventionYear,
             and_(ConventionYear.convention_id == Convention.id, ConventionYear.year == on.year),
         )
-        .where(
-            Convention.status == ConventionStatus.active.value,
-            Convention.start_on <= on,
-            Convention.end_on >= on,
-        )
+        .where(active_on(on))
         .order_by(Action.number, Operator.name, Convention.id)
+    )
+
+
+def _nearest_first(*, session: Session, statement, where: Where) -> list:
+    """Every convention of `statement` with a site matching `where`, with that nearest site's
+    distance, nearest first (all of them: the radius bounds how many)."""
+    located = (
+        statement.add_columns(Site.latitude.label("site_latitude"), Site.longitude.label("site_longitude"))
+        .join(ConventionSite, ConventionSite.convention_id == Convention.id)
+        .join(Site, Site.id == ConventionSite.site_id)
+        .where(*where.site_conditions())
+    )
+    return nearest_first(
+        session.execute(located).all(),
+        near=where.near,
+        radius_km=where.radius_km,
+        key=lambda row: row.convention_id,
+        coordinates=lambda row: (row.site_latitude, row.site_longitude),
     )
 
 

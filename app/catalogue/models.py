@@ -51,6 +51,18 @@ class Action(SQLModel, table=True):
     format: ActionFormat | None = Field(default=None, sa_type=String(16))
     # Ordered indicator codes of the action's bilan table, as the document shows them.
     indicators: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # What the data·inclusion schema says of a service (GET /exports/data-inclusion/services),
+    # values of its referentials (app/reference/data_inclusion.py), checked on input; null when
+    # not stated. No CHECK constraint on them: a new version of the referentials must not need
+    # a migration.
+    thematiques: list[str] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)))
+    type: str | None = Field(default=None, max_length=32)
+    publics: list[str] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)))
+    frais: str | None = Field(default=None, max_length=16)
+    modes_accueil: list[str] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)))
+    modes_mobilisation: list[str] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)))
+    mobilisable_par: list[str] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)))
+    zone_eligibilite: list[str] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)))
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 

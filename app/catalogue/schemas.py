@@ -6,6 +6,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from app.catalogue.models import ActionFormat, Territory
 from app.core.schemas import BoundedText, InputModel, ReadModel, Slug, Timestamp
+from app.reference import data_inclusion as di
 from app.reference.indicators import INDICATORS_BY_CODE
 
 # Integers are bounded so that no client value overflows a 32-bit database column (a 500).
@@ -83,6 +84,69 @@ def _not_null(value):
     return value
 
 
+# --- data·inclusion fields of an action --------------------------------------------------
+
+
+def _referential_value(referential: str, values: tuple[str, ...]):
+    """A string that must be one of a data·inclusion referential's values (vendored, see app/reference)."""
+    allowed = frozenset(values)
+
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"{value!r} is not a value of the data·inclusion referential {referential!r}")
+        return value
+
+    # The enum in the JSON schema tells clients the values; the message above stays short.
+    return Annotated[str, Field(max_length=100, json_schema_extra={"enum": list(values)}), AfterValidator(check)]
+
+
+def _no_repeats(values: list[str]) -> list[str]:
+    repeated = sorted({value for value in values if values.count(value) > 1})
+    if repeated:
+        raise ValueError(f"value(s) listed more than once: {', '.join(repeated)}")
+    return values
+
+
+def _referential_list(referential: str, values: tuple[str, ...]):
+    """A non-empty list of a referential's values, each once (null, not [], says "not stated")."""
+    item = _referential_value(referential, values)
+    return Annotated[list[item], Field(min_length=1, max_length=len(values)), AfterValidator(_no_repeats)]
+
+
+def _tous_publics_alone(publics: list[str]) -> list[str]:
+    # The schema's own rule: "tous-publics" means no specific public, so it stands alone.
+    if di.TOUS_PUBLICS in publics and len(publics) > 1:
+        raise ValueError(f"{di.TOUS_PUBLICS!r} cannot be listed with other publics")
+    return publics
+
+
+Thematiques = _referential_list("thematiques", di.THEMATIQUES)
+ServiceType = _referential_value("types", di.TYPES)
+Publics = Annotated[_referential_list("publics", di.PUBLICS), AfterValidator(_tous_publics_alone)]
+Frais = _referential_value("frais", di.FRAIS)
+ModesAccueil = _referential_list("modes_accueil", di.MODES_ACCUEIL)
+ModesMobilisation = _referential_list("modes_mobilisation", di.MODES_MOBILISATION)
+MobilisablePar = _referential_list("mobilisable_par", di.MOBILISABLE_PAR)
+# A code of INSEE's Code officiel géographique, as the schema's zone_eligibilite takes them: a
+# commune (5 characters, 2A/2B in Corsica), a département (2 characters, 3 overseas: 971…),
+# an EPCI (its 9-digit SIREN), a country (99xxx), or "france".
+ZoneCode = BoundedText(9, pattern=r"^(?:[0-9]{5}|2[AB][0-9]{3}|[0-9]{2}|2[AB]|9[78][0-9]|[0-9]{9}|france)$")
+ZoneEligibilite = Annotated[list[ZoneCode], Field(min_length=1, max_length=100), AfterValidator(_no_repeats)]
+
+
+class ActionDataInclusion(InputModel):
+    """What the data·inclusion schema says of a service, stored per action (null: not stated)."""
+
+    thematiques: Thematiques | None = None
+    type: ServiceType | None = None
+    publics: Publics | None = None
+    frais: Frais | None = None
+    modes_accueil: ModesAccueil | None = None
+    modes_mobilisation: ModesMobilisation | None = None
+    mobilisable_par: MobilisablePar | None = None
+    zone_eligibilite: ZoneEligibilite | None = None
+
+
 # --- families ---------------------------------------------------------------------------
 
 
@@ -114,7 +178,7 @@ class FamilyRead(ReadModel):
 # --- actions ----------------------------------------------------------------------------
 
 
-class ActionCreate(InputModel):
+class ActionCreate(ActionDataInclusion):
     code: Slug
     number: Number
     family: Slug
@@ -129,7 +193,7 @@ class ActionCreate(InputModel):
     _indicators = field_validator("indicators")(_check_indicators)
 
 
-class ActionUpdate(InputModel):
+class ActionUpdate(ActionDataInclusion):
     code: Slug | None = None
     number: Number | None = None
     family: Slug | None = None
@@ -156,6 +220,14 @@ class ActionRead(ReadModel):
     max_duration_months: int | None
     format: ActionFormat | None
     indicators: list[str]
+    thematiques: list[str] | None
+    type: str | None
+    publics: list[str] | None
+    frais: str | None
+    modes_accueil: list[str] | None
+    modes_mobilisation: list[str] | None
+    mobilisable_par: list[str] | None
+    zone_eligibilite: list[str] | None
     created_at: Timestamp
     updated_at: Timestamp
 

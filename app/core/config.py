@@ -39,12 +39,23 @@ class Settings(BaseSettings):
     # How long a write waits for a lock (SQLite's busy timeout, PostgreSQL's lock_timeout) before
     # the client gets a 503 with Retry-After.
     db_lock_timeout_ms: int = 10_000
+    # The data·inclusion export (GET /exports/data-inclusion/…): `source` names this producer in
+    # every item and prefixes its ids; `portal_url` is where a professional mobilises a service
+    # (the RSA portal), sent as each service's lien_mobilisation when set.
+    source: str = Field(default="cd72", pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)
+    portal_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?$")
 
     @field_validator("database_url")
     @classmethod
     def use_psycopg_driver(cls, url: str) -> str:
         # Hosts hand out `postgres://` or `postgresql://`; SQLAlchemy needs the driver named.
         return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
+
+    @field_validator("portal_url", mode="before")
+    @classmethod
+    def empty_is_unset(cls, url: str | None) -> str | None:
+        # `PDI_PORTAL_URL=` in a .env or compose file means "no portal", not a malformed URL.
+        return None if url == "" else url
 
     @model_validator(mode="after")
     def refuse_default_secret_in_production(self) -> "Settings":

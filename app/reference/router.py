@@ -5,6 +5,7 @@ from dataclasses import asdict
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from app.reference import data_inclusion
 from app.reference.exit_reasons import EXIT_REASONS
 from app.reference.indicators import INDICATORS
 
@@ -36,3 +37,26 @@ class IndicatorRead(BaseModel):
 def list_indicators():
     """The indicators the engine computes: code, French label, definition and unit."""
     return [IndicatorRead(code=i.code, label=i.label, definition=i.definition, unit=i.unit.value) for i in INDICATORS]
+
+
+class ReferentialValue(BaseModel):
+    value: str
+    label: str
+
+
+class DataInclusionReferentials(BaseModel):
+    package: str  # the package the values were vendored from, and its version
+    package_version: str
+    schema_version: str
+    referentials: dict[str, list[ReferentialValue]]
+
+
+@router.get("/data-inclusion", response_model=DataInclusionReferentials)
+def list_data_inclusion_referentials():
+    """The data·inclusion values an action's thematiques, type, publics, frais and modes take."""
+    return DataInclusionReferentials(
+        package=data_inclusion.PACKAGE,
+        package_version=data_inclusion.PACKAGE_VERSION,
+        schema_version=data_inclusion.SCHEMA_VERSION,
+        referentials=data_inclusion.REFERENTIALS,
+    )

@@ -373,6 +373,37 @@ def test_ccas_sites_are_in_their_communes(session):
     }
 
 
+# The Sarthe lies within about 47.57–48.49 N and 0.45 W–0.92 E.
+SARTHE_LATITUDES, SARTHE_LONGITUDES = (47.5, 48.5), (-0.5, 1.0)
+
+
+def test_every_seed_site_has_its_communes_centre(session):
+    seed_operator_ids = session.exec(select(Convention.operator_id).where(SEED).distinct()).all()
+    sites = session.exec(select(Site).where(Site.operator_id.in_(seed_operator_ids))).all()
+    centres: dict[str, set] = {}
+    for site in sites:
+        assert SARTHE_LATITUDES[0] < site.latitude < SARTHE_LATITUDES[1], site.name
+        assert SARTHE_LONGITUDES[0] < site.longitude < SARTHE_LONGITUDES[1], site.name
+        centres.setdefault(site.insee_code, set()).add((site.latitude, site.longitude))
+    assert all(len(points) == 1 for points in centres.values())  # one centre per commune
+    assert len({next(iter(points)) for points in centres.values()}) == len(centres)  # a centre each
+
+
+def test_every_action_says_what_data_inclusion_needs(session):
+    actions = {action.number: action for action in session.exec(select(Action).where(Action.number <= 11))}
+    for action in actions.values():
+        assert action.thematiques and action.publics and action.type, action.code
+        assert "beneficiaires-des-minimas-sociaux" in action.publics  # the PDI is for people on RSA
+        assert action.frais == "gratuit"
+        assert action.modes_accueil == ["en-presentiel"]
+        assert action.modes_mobilisation == ["utiliser-lien-mobilisation"]
+        assert action.mobilisable_par == ["professionnels"]
+        assert action.zone_eligibilite == ["72"]  # the Sarthe
+    assert "actifs" in actions[2].publics  # self-employed people
+    assert actions[6].type == "atelier"  # "Action collective"
+    assert set(actions[5].thematiques) >= {"mobilite--acceder-a-un-vehicule", "mobilite--preparer-un-permis"}
+
+
 def test_conventions_dates_status_and_references(session):
     lines = _seed_lines(session)
     for number, _name, convention, _line in lines:
@@ -540,8 +571,23 @@ def _broken(change) -> dict:
         lambda data: data["actions"][2]["conventions"]["operators"].append("unknown-operator"),
         lambda data: data["actions"][2]["conventions"]["years"][0].update(budget=396_000.5),
         lambda data: data["sites"].pop(),
+        lambda data: data["actions"][5]["thematiques"].append("numerique"),
+        lambda data: data["actions"][0].update(publics=["tous-publics", "femmes"]),
+        lambda data: data["communes"]["Mamers"].pop("longitude"),
+        lambda data: data["communes"]["Mamers"].update(latitude=148.35),
     ],
-    ids=["indicator", "fse-over-budget", "year-outside-dates", "operator", "not-whole-euros", "operator-without-site"],
+    ids=[
+        "indicator",
+        "fse-over-budget",
+        "year-outside-dates",
+        "operator",
+        "not-whole-euros",
+        "operator-without-site",
+        "thematique",
+        "tous-publics-with-others",
+        "commune-without-longitude",
+        "latitude-out-of-range",
+    ],
 )
 def test_inconsistent_data_files_are_refused(change):
     check_seed_data(read_seed_data())  # the shipped files pass
