@@ -77,10 +77,12 @@ def record_missing(session: Session) -> int:
             *readers,
         ).where(cast(id_column, String(64)).not_in(have))
         columns = ["cursor", "kind", "entity_id", "modified", "operator_id", "created_by_key_id"][: 4 + len(readers)]
-        count = session.execute(insert(Change).from_select(columns, missing)).rowcount
-        if count:
-            session.execute(update(FeedClock).where(FeedClock.id == 1).values(last_cursor=start + count))
-            added += count
+        session.execute(insert(Change).from_select(columns, missing))
+        # The highest cursor now given (a driver's rowcount for INSERT … SELECT is not reliable).
+        last = session.execute(select(func.max(Change.cursor))).scalar_one() or 0
+        if last > start:
+            session.execute(update(FeedClock).where(FeedClock.id == 1).values(last_cursor=last))
+            added += last - start
     return added
 
 
