@@ -119,3 +119,24 @@ def test_periods_lists_years_with_convention_years_or_a_period_oldest_first(clie
     second_page = client.get(URL, params={"size": 1, "page": 2}, headers=reader).json()
     assert second_page["items"] == [body["items"][1]]
     assert second_page["total"] == body["total"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"family": "new-family"}, {"indicators": ["persons_present"]}],
+    ids=["moved to another family", "its bilan table changed"],
+)
+def test_catalogue_edits_that_change_a_consolidated_year_are_refused(client, session, admin, change):
+    """Moving an action or changing its table would rewrite a consolidated year's bilan."""
+    from tests import factories
+
+    factories.family(session, code="new-family")
+    action = factories.action(session, indicators=["entries"])
+    factories.convention(session, action_id=action.id, years={2019: {"places": 2}, 2020: {"places": 2}})
+    session.commit()
+    assert client.post(f"{URL}/2019/consolidate", headers=admin).status_code == 200
+    refused = client.patch(f"/api/v1/actions/{action.code}", json=change, headers=admin)
+    assert refused.status_code == 409 and refused.json()["type"].endswith("/period-consolidated")
+    assert client.patch(f"/api/v1/actions/{action.code}", json={"name": "Renommée"}, headers=admin).status_code == 200
+    assert client.post(f"{URL}/2019/reopen", headers=admin).status_code == 200
+    assert client.patch(f"/api/v1/actions/{action.code}", json=change, headers=admin).status_code == 200
