@@ -11,7 +11,7 @@ from app.core.config import get_settings
 from app.core.db import get_engine
 
 cli = typer.Typer(help="Catalogue PDI: serve the API and manage its data.", no_args_is_help=True)
-keys_cli = typer.Typer(help="API keys: create, revoke, list.", no_args_is_help=True)
+keys_cli = typer.Typer(help="API keys: create, rotate, revoke, list.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
 
 
@@ -30,10 +30,25 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
 ) -> None:
-    """Serve the API with uvicorn."""
+    """Serve the API with uvicorn (refused beyond this machine with the default secret key)."""
     import uvicorn
 
-    uvicorn.run("app.main:app", host=host, port=port, reload=reload, log_level=get_settings().log_level.lower())
+    from app.core.config import refuse_default_secret_off_loopback
+
+    settings = get_settings()
+    try:
+        refuse_default_secret_off_loopback(settings, host)
+    except RuntimeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    uvicorn.run(
+        "app.main:app",
+        host=host,
+        port=port,
+        reload=reload,
+        log_level=settings.log_level.lower(),
+        server_header=False,  # no banner naming the server software
+    )
 
 
 @keys_cli.command("create")
@@ -43,6 +58,9 @@ def keys_create(
     operator_id: Annotated[
         int | None, typer.Option("--operator-id", help="The operator an operator key is bound to")
     ] = None,
+    expires_in: Annotated[
+        int | None, typer.Option("--expires-in", min=1, help="Days until the key is refused (default: never)")
+    ] = None,
 ) -> None:
     """Create an API key; the key is printed once, alone on the last line."""
     from app.auth.service import create_key
@@ -50,12 +68,44 @@ def keys_create(
 
     with Session(get_engine()) as session:
         try:
-            row, key = create_key(session=session, role=role, name=name, operator_id=operator_id)
+            row, key = create_key(
+                session=session, role=role, name=name, operator_id=operator_id, expires_in_days=expires_in
+            )
         except AppError as exc:
             typer.echo(f"error: {exc.detail}", err=True)
             raise typer.Exit(1) from exc
         session.commit()
-        typer.echo(f"created key {row.id} ({row.role}) for {row.name!r}; it will not be shown again:")
+        expiry = f", expires {_moment(row.expires_at)}" if row.expires_at else ""
+        typer.echo(f"created key {row.id} ({row.role}) for {row.name!r}{expiry}; it will not be shown again:")
+        typer.echo(key)
+
+
+@keys_cli.command("rotate")
+def keys_rotate(
+    key_id: Annotated[int, typer.Argument(help="The key's id, as `pdi keys list` shows it")],
+    grace_days: Annotated[
+        int, typer.Option("--grace-days", min=0, help="Days the old key still works, for its holder to switch")
+    ] = 7,
+    expires_in: Annotated[
+        int | None, typer.Option("--expires-in", min=1, help="Days until the new key is refused (default: never)")
+    ] = None,
+) -> None:
+    """A new key for the same holder, role and operator; the old one expires after the grace period.
+    The new key is printed once, alone on the last line."""
+    from app.auth.service import rotate_key
+    from app.core.errors import AppError
+
+    with Session(get_engine()) as session:
+        try:
+            old, new, key = rotate_key(
+                session=session, key_id=key_id, grace_days=grace_days, expires_in_days=expires_in
+            )
+        except AppError as exc:
+            typer.echo(f"error: {exc.detail}", err=True)
+            raise typer.Exit(1) from exc
+        session.commit()
+        typer.echo(f"key {old.id} ({old.name!r}) now expires {_moment(old.expires_at)}")
+        typer.echo(f"created key {new.id} ({new.role}) to replace it; it will not be shown again:")
         typer.echo(key)
 
 
@@ -77,16 +127,31 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id, as `pd
 
 @keys_cli.command("list")
 def keys_list() -> None:
-    """List API keys (never the keys themselves)."""
+    """List API keys with their state, expiry and last use (never the keys themselves)."""
     from sqlmodel import select
 
     from app.auth.models import ApiKey
+    from app.core.time import utcnow
 
+    now = utcnow()
+    typer.echo("id\trole\tstate\texpires\tlast used\tprefix\tname")
     with Session(get_engine()) as session:
         for row in session.exec(select(ApiKey).order_by(ApiKey.id)):
-            state = "revoked" if row.revoked_at else "active"
+            if row.revoked_at:
+                state = "revoked"
+            elif row.expires_at and row.expires_at <= now:
+                state = "expired"
+            else:
+                state = "active"
             bound = f" operator={row.operator_id}" if row.operator_id else ""
-            typer.echo(f"{row.id}\t{row.role}{bound}\t{state}\t{row.prefix}…\t{row.name}")
+            typer.echo(
+                f"{row.id}\t{row.role}{bound}\t{state}\t{_moment(row.expires_at) if row.expires_at else 'never'}"
+                f"\t{_moment(row.last_used_at) if row.last_used_at else 'never'}\t{row.prefix}…\t{row.name}"
+            )
+
+
+def _moment(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 @cli.command()
@@ -124,6 +189,7 @@ def bootstrap(
     from app.auth.service import create_key
     from app.catalogue.models import Family
     from app.core.migrate import upgrade_head
+    from app.core.time import utcnow
     from app.pathways.models import Pathway
     from seed.demo import generate_demo
     from seed.loader import load_catalogue
@@ -145,7 +211,7 @@ def bootstrap(
     with Session(get_engine()) as session:
         key_id = int(key_file.read_text().split()[0]) if key_file.exists() else None
         stored = session.get(ApiKey, key_id) if key_id else None
-        if stored is None or stored.revoked_at is not None:
+        if stored is None or not stored.is_usable(utcnow()):
             row, key = create_key(session=session, role=Role.admin, name="local admin (pdi bootstrap)")
             session.commit()
             key_file.write_text(f"{row.id} {key}\n")

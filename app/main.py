@@ -2,26 +2,38 @@
 
 import logging
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.audit.router import router as audit_router
+from app.auth.dependencies import get_caller
 from app.availability.router import router as availability_router
 from app.catalogue.router import router as catalogue_router
 from app.conventions.router import router as conventions_router
 from app.core import health
-from app.core.config import Settings, get_settings
+from app.core.body_limit import BodySizeLimit
+from app.core.config import Settings, get_settings, refuse_default_secret_off_loopback
+from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
+from app.core.rate_limits import RateLimits
+from app.core.security_headers import SecurityHeaders
 from app.indicators.router import router as indicators_router
 from app.pathways.router import router as pathways_router
 from app.periods.router import router as periods_router
 from app.reference.router import router as reference_router
 
 API_PREFIX = "/api/v1"
+EXIT_RECORDS_PATH = f"{API_PREFIX}/exit-records"
+# Responses under these paths carry personal data: no cache may keep them.
+PERSONAL_DATA_PATHS = (f"{API_PREFIX}/pathways", EXIT_RECORDS_PATH, f"{API_PREFIX}/audit-events")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, host: str | None = None) -> FastAPI:
+    """The application; `host`, when given, is the interface it will be served on (checked
+    against the default secret)."""
     settings = settings or get_settings()
+    if host is not None:
+        refuse_default_secret_off_loopback(settings, host)
     logging.basicConfig(level=settings.log_level.upper())
     app = FastAPI(
         title="Catalogue PDI",
@@ -30,16 +42,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "The catalogue, conventions, pathways and indicators of a département's "
             "Programme Départemental d'Insertion (PDI). Press **Authorize** and paste an API key."
         ),
+        docs_url=None,
+        redoc_url=None,
+        # Every route checks the Authorization header it gets, public ones too (401 for a bad one),
+        # and spends the caller's rate limit.
+        dependencies=[Depends(get_caller)],
     )
+    app.state.rate_limits = RateLimits(settings)
     install_error_handlers(app)
+    # Added innermost first: the headers wrap everything, CORS wraps the 413s, the cap comes
+    # before any route reads a byte.
+    app.add_middleware(BodySizeLimit, limit_for=_body_limits(settings))
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["ETag"],
+            expose_headers=["ETag", "Retry-After"],
         )
+    app.add_middleware(SecurityHeaders, hsts=settings.hsts, personal_data_paths=PERSONAL_DATA_PATHS)
+    install_docs(app)
     api = APIRouter(prefix=API_PREFIX)
     for router in (
         catalogue_router,
@@ -56,6 +79,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     use_docstrings_as_summaries(app)
     return app
+
+
+def _body_limits(settings: Settings):
+    def limit_for(path: str) -> int:
+        # The batch endpoint takes bigger bodies, and still counts them itself (app/pathways/exit_records.py).
+        return settings.max_batch_bytes if path == EXIT_RECORDS_PATH else settings.max_body_bytes
+
+    return limit_for
 
 
 def use_docstrings_as_summaries(app: FastAPI) -> None:

@@ -17,6 +17,10 @@ os.environ["DATABASE_URL"] = TEST_DATABASE_URL
 os.environ["PDI_ENV"] = "test"
 os.environ["PDI_VAR_DIR"] = str(_tmp / "var")
 os.environ.setdefault("PDI_SECRET_KEY", "test-secret-for-pseudonymisation")
+# The suite calls the API far faster than any client may: its app runs without rate limits
+# (tests/core/test_rate_limits.py builds apps with them on).
+for _budget in ("ANONYMOUS", "KEY", "AUTH_FAILURES"):
+    os.environ[f"PDI_RATE_LIMIT_{_budget}"] = "0"
 
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlmodel import Session  # noqa: E402

@@ -10,11 +10,10 @@ def test_readyz_checks_the_database(client):
     assert response.json()["status"] == "ok"
 
 
-def test_readyz_is_503_when_the_database_is_unreachable(client, monkeypatch):
-    from app.core import health
-    from app.core.db import make_engine
+def test_readyz_is_503_when_the_database_is_unreachable(client):
+    from app.core.db import get_engine, make_engine
 
-    monkeypatch.setattr(health, "get_engine", lambda: make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    client.app.dependency_overrides[get_engine] = lambda: make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["status"] == "unavailable"

@@ -32,12 +32,34 @@ class Settings(BaseSettings):
     # How long a write waits for a lock (SQLite's busy timeout, PostgreSQL's lock_timeout) before
     # the client gets a 503 with Retry-After.
     db_lock_timeout_ms: int = 10_000
+    # Every request body is capped while it is read, before it is parsed or its key checked
+    # (POST /exit-records has its own cap, max_batch_bytes).
+    max_body_bytes: int = 1_000_000
+    # Rate limits in the `limits` notation ("120/minute", "10/second"); "0" or empty turns one off.
+    rate_limit_anonymous: str = "120/minute"
+    rate_limit_key: str = "1200/minute"
+    rate_limit_auth_failures: str = "20/minute"
+    # Where the counters live: memory (one process) or a shared store, e.g. redis://host:6379.
+    rate_limit_storage: str = "memory://"
+    # Strict-Transport-Security on every response: only behind HTTPS.
+    hsts: bool = False
+    # `pdi retention` without --ended-before detaches pathways ended more than this many years ago.
+    retention_years: int = Field(default=5, ge=1)
 
     @field_validator("database_url")
     @classmethod
     def use_psycopg_driver(cls, url: str) -> str:
         # Hosts hand out `postgres://` or `postgresql://`; SQLAlchemy needs the driver named.
         return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
+
+    @field_validator("rate_limit_anonymous", "rate_limit_key", "rate_limit_auth_failures")
+    @classmethod
+    def parse_as_rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        if value.strip() not in ("", "0"):
+            parse_many(value)  # a typo fails at start, not on the first request
+        return value.strip()
 
     @model_validator(mode="after")
     def refuse_default_secret_in_production(self) -> "Settings":
@@ -48,8 +70,30 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def uses_default_secret(self) -> bool:
+        return self.secret_key == DEFAULT_SECRET_KEY
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]")
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def refuse_default_secret_off_loopback(settings: Settings, host: str) -> None:
+    """Serving beyond this machine with the development secret would pseudonymise real file
+    numbers under a key anyone can read in the source: refused whatever PDI_ENV says."""
+    if settings.uses_default_secret and not is_loopback(host):
+        raise RuntimeError(
+            f"refusing to serve on {host} with the default PDI_SECRET_KEY: set a secret of your own "
+            "(e.g. `make env`) or listen on 127.0.0.1"
+        )
 
 
 @lru_cache
