@@ -1,4 +1,3 @@
-from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
@@ -7,7 +6,7 @@ from app.core.db import SessionDep
 from app.core.errors import responses
 from app.core.etag import with_etag
 from app.core.pagination import Page, PageDep
-from app.core.schemas import MAX_INT
+from app.core.schemas import MAX_INT, IsoDay, IsoMoment
 from app.pathways import activity, exit_records, service
 from app.pathways.access import (
     ActivityReaderDep,
@@ -48,8 +47,8 @@ def list_pathways(
     action: Annotated[str | None, Query(max_length=64, description="Action code")] = None,
     operator: Annotated[int | None, Query(ge=1, le=MAX_INT, description="Operator id")] = None,
     status: PathwayStatus | None = None,
-    active_on: Annotated[date | None, Query(description="Stays covering that day")] = None,
-    updated_since: Annotated[datetime | None, Query(description="Changed at or after that moment")] = None,
+    active_on: Annotated[IsoDay | None, Query(description="Stays covering that day")] = None,
+    updated_since: Annotated[IsoMoment | None, Query(description="Changed at or after that moment")] = None,
 ):
     """Pathways the caller may read, oldest first."""
     return service.list_pathways(
@@ -177,8 +176,8 @@ def list_activity(
     convention_id: ConventionId,
     page: PageDep,
     metric: ActivityMetric | None = None,
-    from_: Annotated[date | None, Query(alias="from", description="First day (inclusive)")] = None,
-    to: Annotated[date | None, Query(description="Last day (inclusive)")] = None,
+    from_: Annotated[IsoDay | None, Query(alias="from", description="First day (inclusive)")] = None,
+    to: Annotated[IsoDay | None, Query(description="Last day (inclusive)")] = None,
 ):
     """Activity counters reported on a convention, by date."""
     return activity.list_activity(
