@@ -179,6 +179,48 @@ def demo(
 
 
 @cli.command()
+def retention(
+    ended_before: Annotated[
+        str | None,
+        typer.Option(
+            "--ended-before",
+            metavar="YYYY-MM-DD",
+            help="Detach pathways that ended before this day (default: PDI_RETENTION_YEARS years ago)",
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be detached; change nothing")] = False,
+) -> None:
+    """Forget who followed pathways that ended long ago (RGPD): every figure stays the same."""
+    import re
+    from datetime import date
+
+    from app.auth.service import CLI
+    from app.core.db import writer_engine
+    from app.core.errors import AppError
+    from app.pathways.retention import apply_retention, default_cut_off
+
+    if ended_before is None:
+        day = default_cut_off(years=get_settings().retention_years)
+    elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", ended_before):
+        try:
+            day = date.fromisoformat(ended_before)
+        except ValueError as exc:
+            typer.echo(f"error: {ended_before} is not a day", err=True)
+            raise typer.Exit(2) from exc
+    else:
+        typer.echo("error: --ended-before takes a day as YYYY-MM-DD", err=True)
+        raise typer.Exit(2)
+    with Session(writer_engine(get_engine())) as session:
+        try:
+            report = apply_retention(session=session, caller=CLI, ended_before=day, dry_run=dry_run)
+        except AppError as exc:
+            typer.echo(f"error: {exc.detail}", err=True)
+            raise typer.Exit(1) from exc
+        session.commit()
+    typer.echo(report)
+
+
+@cli.command()
 def bootstrap(
     with_demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Load the demo pathways on first start")] = True,
 ) -> None:

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
-from app.core.db import SessionDep
+from app.core.db import SessionDep, WriterSessionDep
 from app.core.errors import responses
 from app.core.etag import with_etag
 from app.core.pagination import Page, PageDep
@@ -40,7 +40,7 @@ IfMatch = Annotated[str | None, Header(description="The ETag last read: 412 if t
 
 @router.get("/pathways", response_model=Page[PathwayRead], tags=["pathways"], responses=responses(401, 403, 422))
 def list_pathways(
-    session: SessionDep,
+    session: WriterSessionDep,
     caller: PathwayReaderDep,
     page: PageDep,
     convention: Annotated[int | None, Query(ge=1, le=MAX_INT, description="Convention id")] = None,
@@ -78,7 +78,7 @@ def create_pathway(session: SessionDep, caller: PrescriberDep, body: PathwayCrea
 
 
 @router.get("/pathways/{pathway_id}", response_model=PathwayRead, tags=["pathways"], responses=responses(401, 403, 404))
-def get_pathway(session: SessionDep, caller: PathwayReaderDep, pathway_id: PathwayId, response: Response):
+def get_pathway(session: WriterSessionDep, caller: PathwayReaderDep, pathway_id: PathwayId, response: Response):
     """One pathway."""
     pathway = service.get_pathway(session=session, caller=caller, pathway_id=pathway_id)
     return with_etag(response, service.read_model(pathway))
