@@ -51,6 +51,16 @@ def serve(
     )
 
 
+@cli.command()
+def openapi() -> None:
+    """Print the OpenAPI document (`pdi openapi > docs/openapi.json` refreshes the committed copy)."""
+    import json
+
+    from app.main import create_app
+
+    typer.echo(json.dumps(create_app(get_settings()).openapi(), indent=2, ensure_ascii=False, sort_keys=True))
+
+
 @keys_cli.command("create")
 def keys_create(
     role: Annotated[Role, typer.Option(help="admin, reader, portal or operator")],

@@ -15,6 +15,7 @@ from app.core.body_limit import BodySizeLimit
 from app.core.config import Settings, get_settings, refuse_default_secret_off_loopback
 from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
+from app.core.openapi import TAGS, install_openapi, operation_id
 from app.core.rate_limits import RateLimits
 from app.core.security_headers import SecurityHeaders
 from app.indicators.router import router as indicators_router
@@ -44,6 +45,8 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         ),
         docs_url=None,
         redoc_url=None,
+        openapi_tags=TAGS,
+        generate_unique_id_function=operation_id,
         # Every route checks the Authorization header it gets, public ones too (401 for a bad one),
         # and spends the caller's rate limit.
         dependencies=[Depends(get_caller)],
@@ -77,7 +80,7 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         api.include_router(router)
     app.include_router(api)
     app.include_router(health.router)
-    use_docstrings_as_summaries(app)
+    install_openapi(app)
     return app
 
 
@@ -87,25 +90,6 @@ def _body_limits(settings: Settings):
         return settings.max_batch_bytes if path == EXIT_RECORDS_PATH else settings.max_body_bytes
 
     return limit_for
-
-
-def use_docstrings_as_summaries(app: FastAPI) -> None:
-    """A route's docstring's first line is its OpenAPI summary (FastAPI would make it the description)."""
-    build_openapi = app.openapi
-
-    def openapi() -> dict:
-        if app.openapi_schema is None:
-            schema = build_openapi()
-            for operations in schema.get("paths", {}).values():
-                for operation in operations.values():
-                    summary, _, rest = (operation.get("description") or "").strip().partition("\n")
-                    if summary:
-                        operation["summary"] = summary.strip()
-                        operation["description"] = rest.strip()
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi
 
 
 app = create_app()

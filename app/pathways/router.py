@@ -148,7 +148,20 @@ _CSV_HEADER = ",".join(EXIT_RECORD_COLUMNS)
             "required": True,
             "content": {
                 JSON_TYPE: {"schema": {"type": "array", "items": ExitRecordIn.model_json_schema()}},
-                CSV_TYPE: {"schema": {"type": "string", "description": f"Header line: {_CSV_HEADER}"}},
+                CSV_TYPE: {
+                    "schema": {
+                        "type": "string",
+                        "description": (
+                            f"A header line naming any of the columns {_CSV_HEADER} in any order, then one line "
+                            "per exit; `,` or `;` between cells; UTF-8 unless `charset=` says otherwise; an "
+                            "empty cell is an absent field"
+                        ),
+                    },
+                    "example": (
+                        f"{_CSV_HEADER}\n42,,,,2020-06-30,employment_cdi,\n"
+                        ",7,123456A,2020-01-06,2020-07-03,training,212\n"
+                    ),
+                },
             },
         }
     },
