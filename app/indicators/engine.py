@@ -340,6 +340,8 @@ def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotal
     statement = select(
         *query.key_columns(p),
         *([frame.c["year"].label("window_year")] if frame.many else []),
+        # Persons by person key, which a pathway keeps when retention detaches it from its
+        # beneficiary: the figures do not move (app/pathways/retention.py).
         func.count(distinct(case((stay_meets, p.person_key)))).label("persons_present"),
         _count_if(entered_in).label("entries"),
         _count_if(exited_in).label("exits"),
