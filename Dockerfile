@@ -43,4 +43,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 ENTRYPOINT ["/srv/pdi/docker/entrypoint.sh"]
 # Behind a reverse proxy in another container, set FORWARDED_ALLOW_IPS to its address so that
 # --proxy-headers trusts its X-Forwarded-* headers (uvicorn trusts 127.0.0.1 only by default).
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]
+# --no-server-header: no banner naming the server software (SPEC C2).
+CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--no-server-header"]

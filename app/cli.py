@@ -49,7 +49,7 @@ def package_version() -> str:
 
 
 cli = typer.Typer(help="Catalogue PDI: serve the API and manage its data.", no_args_is_help=True, cls=Commands)
-keys_cli = typer.Typer(help="API keys: create, revoke, list.", no_args_is_help=True)
+keys_cli = typer.Typer(help="API keys: create, rotate, revoke, list.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
 
 
@@ -83,14 +83,38 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
 ) -> None:
-    """Serve the API with uvicorn."""
+    """Serve the API with uvicorn (refused beyond this machine with the default secret key)."""
     import uvicorn
 
-    # log_config=None: uvicorn keeps its hands off logging, and its lines (the access log
-    # included) go through configure_logging's format, as the application's do.
+    from app.core.config import refuse_default_secret_off_loopback
+
+    settings = get_settings()
+    try:
+        refuse_default_secret_off_loopback(settings, host)
+    except RuntimeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
     uvicorn.run(
-        "app.main:app", host=host, port=port, reload=reload, log_level=get_settings().log_level.lower(), log_config=None
+        "app.main:app",
+        host=host,
+        port=port,
+        reload=reload,
+        log_level=settings.log_level.lower(),
+        server_header=False,  # no banner naming the server software
+        # uvicorn keeps its hands off logging: its lines (the access log included) go through
+        # configure_logging's format, as the application's do.
+        log_config=None,
     )
+
+
+@cli.command()
+def openapi() -> None:
+    """Print the OpenAPI document (`pdi openapi > docs/openapi.json` refreshes the committed copy)."""
+    import json
+
+    from app.main import create_app
+
+    typer.echo(json.dumps(create_app(get_settings()).openapi(), indent=2, ensure_ascii=False, sort_keys=True))
 
 
 @keys_cli.command("create")
@@ -100,6 +124,9 @@ def keys_create(
     operator_id: Annotated[
         int | None, typer.Option("--operator-id", help="The operator an operator key is bound to")
     ] = None,
+    expires_in: Annotated[
+        int | None, typer.Option("--expires-in", min=1, help="Days until the key is refused (default: never)")
+    ] = None,
 ) -> None:
     """Create an API key; the key is printed once, alone on the last line."""
     from app.auth.service import create_key
@@ -107,12 +134,44 @@ def keys_create(
 
     with Session(get_engine()) as session:
         try:
-            row, key = create_key(session=session, role=role, name=name, operator_id=operator_id)
+            row, key = create_key(
+                session=session, role=role, name=name, operator_id=operator_id, expires_in_days=expires_in
+            )
         except AppError as exc:
             typer.echo(f"error: {exc.detail}", err=True)
             raise typer.Exit(1) from exc
         session.commit()
-        typer.echo(f"created key {row.id} ({row.role}) for {row.name!r}; it will not be shown again:")
+        expiry = f", expires {_moment(row.expires_at)}" if row.expires_at else ""
+        typer.echo(f"created key {row.id} ({row.role}) for {row.name!r}{expiry}; it will not be shown again:")
+        typer.echo(key)
+
+
+@keys_cli.command("rotate")
+def keys_rotate(
+    key_id: Annotated[int, typer.Argument(help="The key's id, as `pdi keys list` shows it")],
+    grace_days: Annotated[
+        int, typer.Option("--grace-days", min=0, help="Days the old key still works, for its holder to switch")
+    ] = 7,
+    expires_in: Annotated[
+        int | None, typer.Option("--expires-in", min=1, help="Days until the new key is refused (default: never)")
+    ] = None,
+) -> None:
+    """A new key for the same holder, role and operator; the old one expires after the grace period.
+    The new key is printed once, alone on the last line."""
+    from app.auth.service import rotate_key
+    from app.core.errors import AppError
+
+    with Session(get_engine()) as session:
+        try:
+            old, new, key = rotate_key(
+                session=session, key_id=key_id, grace_days=grace_days, expires_in_days=expires_in
+            )
+        except AppError as exc:
+            typer.echo(f"error: {exc.detail}", err=True)
+            raise typer.Exit(1) from exc
+        session.commit()
+        typer.echo(f"key {old.id} ({old.name!r}) now expires {_moment(old.expires_at)}")
+        typer.echo(f"created key {new.id} ({new.role}) to replace it; it will not be shown again:")
         typer.echo(key)
 
 
@@ -134,16 +193,32 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id, as `pd
 
 @keys_cli.command("list")
 def keys_list() -> None:
-    """List API keys (never the keys themselves)."""
+    """List API keys with their state, expiry and last use (never the keys themselves)."""
     from sqlmodel import select
 
     from app.auth.models import ApiKey
+    from app.core.time import utcnow
 
+    now = utcnow()
     with Session(get_engine()) as session:
-        for row in session.exec(select(ApiKey).order_by(ApiKey.id)):
-            state = "revoked" if row.revoked_at else "active"
-            bound = f" operator={row.operator_id}" if row.operator_id else ""
-            typer.echo(f"{row.id}\t{row.role}{bound}\t{state}\t{row.prefix}…\t{row.name}")
+        rows = session.exec(select(ApiKey).order_by(ApiKey.id)).all()
+    typer.echo("id\trole\tstate\texpires\tlast used\tprefix\tname")  # once the keys are read
+    for row in rows:
+        if row.revoked_at:
+            state = "revoked"
+        elif row.expires_at and row.expires_at <= now:
+            state = "expired"
+        else:
+            state = "active"
+        bound = f" operator={row.operator_id}" if row.operator_id else ""
+        typer.echo(
+            f"{row.id}\t{row.role}{bound}\t{state}\t{_moment(row.expires_at) if row.expires_at else 'never'}"
+            f"\t{_moment(row.last_used_at) if row.last_used_at else 'never'}\t{row.prefix}…\t{row.name}"
+        )
+
+
+def _moment(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 @cli.command()
@@ -173,6 +248,48 @@ def demo(
 
 
 @cli.command()
+def retention(
+    ended_before: Annotated[
+        str | None,
+        typer.Option(
+            "--ended-before",
+            metavar="YYYY-MM-DD",
+            help="Detach pathways that ended before this day (default: PDI_RETENTION_YEARS years ago)",
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be detached; change nothing")] = False,
+) -> None:
+    """Forget who followed pathways that ended long ago (RGPD): every figure stays the same."""
+    import re
+    from datetime import date
+
+    from app.auth.service import CLI
+    from app.core.db import writer_engine
+    from app.core.errors import AppError
+    from app.pathways.retention import apply_retention, default_cut_off
+
+    if ended_before is None:
+        day = default_cut_off(years=get_settings().retention_years)
+    elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", ended_before):
+        try:
+            day = date.fromisoformat(ended_before)
+        except ValueError as exc:
+            typer.echo(f"error: {ended_before} is not a day", err=True)
+            raise typer.Exit(2) from exc
+    else:
+        typer.echo("error: --ended-before takes a day as YYYY-MM-DD", err=True)
+        raise typer.Exit(2)
+    with Session(writer_engine(get_engine())) as session:
+        try:
+            report = apply_retention(session=session, caller=CLI, ended_before=day, dry_run=dry_run)
+        except AppError as exc:
+            typer.echo(f"error: {exc.detail}", err=True)
+            raise typer.Exit(1) from exc
+        session.commit()
+    typer.echo(report)
+
+
+@cli.command()
 def bootstrap(
     with_demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Load the demo pathways on first start")] = True,
     port: Annotated[int, typer.Option(help="The port `pdi serve` will listen on, for the address printed")] = 8000,
@@ -185,6 +302,7 @@ def bootstrap(
     from app.catalogue.models import Family
     from app.changes.outbox import record_missing
     from app.core.migrate import upgrade_head
+    from app.core.time import utcnow
     from app.pathways.models import Pathway
     from seed.demo import generate_demo
     from seed.loader import load_catalogue
@@ -207,7 +325,7 @@ def bootstrap(
     with Session(get_engine()) as session:
         key_id = int(key_file.read_text().split()[0]) if key_file.exists() else None
         stored = session.get(ApiKey, key_id) if key_id else None
-        if stored is None or stored.revoked_at is not None:
+        if stored is None or not stored.is_usable(utcnow()):
             row, key = create_key(session=session, role=Role.admin, name="local admin (pdi bootstrap)")
             session.commit()
             key_file.write_text(f"{row.id} {key}\n")

@@ -3,10 +3,11 @@
 from uuid import uuid4
 
 from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.audit.router import router as audit_router
+from app.auth.dependencies import get_caller
 from app.availability.metrics import seats_available
 from app.availability.router import router as availability_router
 from app.catalogue.router import router as catalogue_router
@@ -14,10 +15,15 @@ from app.changes import capture as _change_capture  # noqa: F401  (registers the
 from app.changes.router import router as changes_router
 from app.conventions.router import router as conventions_router
 from app.core import health
-from app.core.config import Settings, get_settings
+from app.core.body_limit import BodySizeLimit
+from app.core.config import Settings, get_settings, refuse_default_secret_off_loopback
+from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.logging import REQUEST_ID_HEADER, configure_logging, is_sane_request_id
 from app.core.metrics import install_metrics
+from app.core.openapi import TAGS, install_openapi, operation_id
+from app.core.rate_limits import RateLimits
+from app.core.security_headers import SecurityHeaders
 from app.exports.router import router as exports_router
 from app.indicators.router import router as indicators_router
 from app.pathways.router import router as pathways_router
@@ -25,10 +31,17 @@ from app.periods.router import router as periods_router
 from app.reference.router import router as reference_router
 
 API_PREFIX = "/api/v1"
+EXIT_RECORDS_PATH = f"{API_PREFIX}/exit-records"
+# Responses under these paths carry personal data: no cache may keep them.
+PERSONAL_DATA_PATHS = (f"{API_PREFIX}/pathways", EXIT_RECORDS_PATH, f"{API_PREFIX}/audit-events")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, host: str | None = None) -> FastAPI:
+    """The application; `host`, when given, is the interface it will be served on (checked
+    against the default secret)."""
     settings = settings or get_settings()
+    if host is not None:
+        refuse_default_secret_off_loopback(settings, host)
     configure_logging(settings)
     app = FastAPI(
         title="Catalogue PDI",
@@ -37,16 +50,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "The catalogue, conventions, pathways and indicators of a département's "
             "Programme Départemental d'Insertion (PDI). Press **Authorize** and paste an API key."
         ),
+        docs_url=None,
+        redoc_url=None,
+        openapi_tags=TAGS,
+        generate_unique_id_function=operation_id,
+        # Every route checks the Authorization header it gets, public ones too (401 for a bad one),
+        # and spends the caller's rate limit.
+        dependencies=[Depends(get_caller)],
     )
+    app.state.rate_limits = RateLimits(settings)
     install_error_handlers(app)
+    # Added innermost first: the headers wrap everything, CORS wraps the 413s, the cap comes
+    # before any route reads a byte.
+    app.add_middleware(BodySizeLimit, limit_for=_body_limits(settings))
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["ETag", REQUEST_ID_HEADER],
+            expose_headers=["ETag", "Retry-After", REQUEST_ID_HEADER],
         )
+    app.add_middleware(SecurityHeaders, hsts=settings.hsts, personal_data_paths=PERSONAL_DATA_PATHS)
+    install_docs(app)
     if settings.metrics:
         install_metrics(app, scrape_time=[seats_available])
     # Added last, so outermost: every response gets the id, CORS preflights and refusals included
@@ -73,27 +99,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(router)
     app.include_router(api)
     app.include_router(health.router)
-    use_docstrings_as_summaries(app)
+    install_openapi(app)
     return app
 
 
-def use_docstrings_as_summaries(app: FastAPI) -> None:
-    """A route's docstring's first line is its OpenAPI summary (FastAPI would make it the description)."""
-    build_openapi = app.openapi
+def _body_limits(settings: Settings):
+    def limit_for(path: str) -> int:
+        # The batch endpoint takes bigger bodies, and still counts them itself (app/pathways/exit_records.py).
+        return settings.max_batch_bytes if path == EXIT_RECORDS_PATH else settings.max_body_bytes
 
-    def openapi() -> dict:
-        if app.openapi_schema is None:
-            schema = build_openapi()
-            for operations in schema.get("paths", {}).values():
-                for operation in operations.values():
-                    summary, _, rest = (operation.get("description") or "").strip().partition("\n")
-                    if summary:
-                        operation["summary"] = summary.strip()
-                        operation["description"] = rest.strip()
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi
+    return limit_for
 
 
 app = create_app()

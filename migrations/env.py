@@ -36,10 +36,33 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:
+    if connection.dialect.name == "sqlite" and not connection.in_transaction():
+        _run_without_foreign_keys(connection)
+        return
+    _migrate(connection)
+
+
+def _migrate(connection) -> None:
     # Batch mode lets the same migrations alter tables on SQLite, which has little ALTER TABLE.
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=True, compare_type=True)
     with context.begin_transaction():
         context.run_migrations()
+
+
+def _run_without_foreign_keys(connection) -> None:
+    """SQLite's batch mode rebuilds a table (copy, drop, rename): with foreign keys enforced,
+    dropping a table that other rows point to fails, even though the same rows come back under
+    the same name. Off for the migration, as Alembic advises (the pragma works only outside a
+    transaction, hence the driver's connection), then every reference is checked."""
+    sqlite = connection.connection.driver_connection
+    sqlite.execute("PRAGMA foreign_keys=OFF")
+    try:
+        _migrate(connection)
+        broken = sqlite.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"the migration left rows pointing to nothing: {broken[:5]}")
+    finally:
+        sqlite.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

@@ -17,6 +17,10 @@ os.environ["DATABASE_URL"] = TEST_DATABASE_URL
 os.environ["PDI_ENV"] = "test"
 os.environ["PDI_VAR_DIR"] = str(_tmp / "var")
 os.environ.setdefault("PDI_SECRET_KEY", "test-secret-for-pseudonymisation")
+# The suite calls the API far faster than any client may: its app runs without rate limits
+# (tests/core/test_rate_limits.py builds apps with them on).
+for _budget in ("ANONYMOUS", "KEY", "AUTH_FAILURES"):
+    os.environ[f"PDI_RATE_LIMIT_{_budget}"] = "0"
 
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlmodel import Session  # noqa: E402
@@ -24,7 +28,7 @@ from sqlmodel import Session  # noqa: E402
 from app.auth.models import Role  # noqa: E402
 from app.auth.service import create_key  # noqa: E402
 from app.core.config import get_settings  # noqa: E402
-from app.core.db import get_session, make_engine  # noqa: E402
+from app.core.db import get_session, get_writer_session, make_engine  # noqa: E402
 from app.core.migrate import alembic_config  # noqa: E402
 
 IS_POSTGRES = TEST_DATABASE_URL.startswith(("postgres", "postgresql"))
@@ -114,6 +118,7 @@ def client(app, session: Session) -> Iterator[TestClient]:
             raise
 
     app.dependency_overrides[get_session] = session_override
+    app.dependency_overrides[get_writer_session] = session_override
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
     app.dependency_overrides.clear()

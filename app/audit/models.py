@@ -22,3 +22,5 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=32)
     # Names of the fields written, never their values: pathways hold personal data.
     fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # What a read asked and got (filters, row counts), or what a retention run did: never data.
+    details: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))

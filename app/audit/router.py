@@ -1,4 +1,3 @@
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -10,7 +9,7 @@ from app.auth.dependencies import AdminDep
 from app.core.db import SessionDep
 from app.core.errors import responses
 from app.core.pagination import Page, PageDep, paginate
-from app.core.schemas import MAX_INT
+from app.core.schemas import MAX_INT, IsoMoment
 
 router = APIRouter(prefix="/audit-events", tags=["audit"])
 
@@ -24,8 +23,8 @@ def list_audit_events(
     entity_id: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=32)] = None,
     api_key_id: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[IsoMoment | None, Query(description="At or after this moment (ISO 8601)")] = None,
+    until: Annotated[IsoMoment | None, Query(description="Before this moment (ISO 8601)")] = None,
 ):
     """Who changed what, when (newest first)."""
     statement = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())

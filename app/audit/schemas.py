@@ -1,3 +1,5 @@
+from typing import Any
+
 from app.core.schemas import ReadModel, Timestamp
 
 
@@ -10,3 +12,4 @@ class AuditEventRead(ReadModel):
     entity_id: str
     action: str
     fields: list[str]
+    details: dict[str, Any] | None

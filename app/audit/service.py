@@ -1,7 +1,9 @@
 """Recording writes in the audit log."""
 
 from collections.abc import Iterable
+from typing import Any
 
+from fastapi.encoders import jsonable_encoder
 from sqlmodel import Session
 
 from app.audit.models import AuditEvent
@@ -9,9 +11,17 @@ from app.auth.service import Caller
 
 
 def record(
-    *, session: Session, caller: Caller, entity: str, entity_id: object, action: str, fields: Iterable[str] = ()
+    *,
+    session: Session,
+    caller: Caller,
+    entity: str,
+    entity_id: object,
+    action: str,
+    fields: Iterable[str] = (),
+    details: dict[str, Any] | None = None,
 ) -> None:
-    """Note one write (in the caller's transaction, so it lands exactly when the write does)."""
+    """Note one write, or one read of personal data (in the caller's transaction, so it lands
+    exactly when the write does, and a read that could not be noted is not answered)."""
     session.add(
         AuditEvent(
             api_key_id=caller.key_id,
@@ -20,5 +30,6 @@ def record(
             entity_id=str(entity_id),
             action=action,
             fields=sorted(fields),
+            details=jsonable_encoder(details) if details is not None else None,
         )
     )

@@ -2,28 +2,56 @@
 
 from typing import Annotated
 
-from fastapi import Depends
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
+from fastapi.security import HTTPBearer
 
 from app.auth.models import Role
-from app.auth.service import ANONYMOUS, Caller, caller_for_key
+from app.auth.service import ANONYMOUS, Caller, caller_for_key, note_key_use
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
+from app.core.rate_limits import RateLimits
 
-# auto_error=False: anonymous callers are allowed on public routes; the routes decide.
+# Only for the OpenAPI document (the "Authorize" button): the header is read below, since
+# HTTPBearer takes a `Basic …` header for no header at all.
 bearer = HTTPBearer(auto_error=False, description="An API key created with `pdi keys create`")
 
 
+def bearer_token(authorization: str) -> str | None:
+    """The key of a `Bearer <key>` header; None for any other shape."""
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        return None
+    return token
+
+
+def client_address(request: Request) -> str:
+    # Behind a reverse proxy, uvicorn's --proxy-headers puts the forwarded address here.
+    return request.client.host if request.client else "unknown"
+
+
 def get_caller(
+    request: Request,
     session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    _scheme: Annotated[object, Depends(bearer)],
 ) -> Caller:
-    """The caller: anonymous without a key, 401 for a key that is unknown or revoked."""
-    if credentials is None:
+    """The caller: anonymous without an Authorization header; 401 for any header that is not a
+    valid `Bearer <key>` (malformed, unknown, revoked, expired), on every route. Spends the
+    caller's rate limit (429)."""
+    limits: RateLimits = request.app.state.rate_limits
+    address = client_address(request)
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        limits.spend_anonymous(address)
         return ANONYMOUS
-    caller = caller_for_key(session=session, key=credentials.credentials)
+    limits.check_auth_failures(address)
+    key = bearer_token(authorization)
+    caller = caller_for_key(session=session, key=key) if key else None
     if caller is None:
-        raise Unauthorized("Unknown or revoked API key")
+        limits.spend_auth_failure(address)
+        raise Unauthorized("Unknown, revoked or expired API key, or not `Authorization: Bearer <key>`")
+    limits.spend_key(caller.key_id)
+    note_key_use(session=session, caller=caller)
     return caller
 
 
@@ -40,6 +68,8 @@ def require_role(*roles: Role):
             raise Forbidden(f"This needs one of the roles: {', '.join(roles)}")
         return caller
 
+    # Read by the OpenAPI document: routes behind this check declare the key as required.
+    check.requires_key = True  # type: ignore[attr-defined]
     return check
 
 

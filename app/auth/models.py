@@ -29,3 +29,12 @@ class ApiKey(SQLModel, table=True):
     prefix: str = Field(max_length=16, index=True)
     created_at: datetime = created_at_field()
     revoked_at: datetime | None = moment_field()
+    # Refused from this moment on (null: never expires). Rotation sets it on the old key.
+    expires_at: datetime | None = moment_field()
+    # Updated at most once a minute per key, so that reads do not all become writes.
+    last_used_at: datetime | None = moment_field()
+    # The key this one replaced (`pdi keys rotate`).
+    rotated_from_id: int | None = Field(default=None, foreign_key="api_key.id")
+
+    def is_usable(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)

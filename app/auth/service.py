@@ -1,14 +1,24 @@
-"""API keys: creation (CLI), revocation, and resolving the caller of a request."""
+"""API keys: creation (CLI), rotation, revocation, and resolving the caller of a request."""
 
+import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from sqlalchemy import or_, update
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from app.auth.models import ApiKey, Role
 from app.catalogue.models import Operator
-from app.core.errors import InvalidInput, NotFound
+from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.security import hash_api_key, new_api_key
 from app.core.time import utcnow
+
+log = logging.getLogger(__name__)
+
+# A key's last use is written at most this often: reads must not all turn into writes.
+LAST_USE_PRECISION = timedelta(minutes=1)
+DEFAULT_GRACE_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -19,6 +29,7 @@ class Caller:
     name: str
     role: Role | None
     operator_id: int | None = None
+    last_used_at: datetime | None = None
 
     @property
     def is_anonymous(self) -> bool:
@@ -29,11 +40,26 @@ class Caller:
 
 
 ANONYMOUS = Caller(key_id=None, name="anonymous", role=None)
-# Writes made from the command line (seed, demo) are recorded under this name.
+# Writes made from the command line (seed, demo, retention) are recorded under this name.
 CLI = Caller(key_id=None, name="cli", role=Role.admin)
 
 
-def create_key(*, session: Session, role: Role, name: str, operator_id: int | None = None) -> tuple[ApiKey, str]:
+def _expiry(expires_in_days: int | None) -> datetime | None:
+    if expires_in_days is None:
+        return None
+    if expires_in_days < 1:
+        raise InvalidInput("A key's lifetime is at least one day", loc=["expires_in"])
+    return utcnow() + timedelta(days=expires_in_days)
+
+
+def create_key(
+    *,
+    session: Session,
+    role: Role,
+    name: str,
+    operator_id: int | None = None,
+    expires_in_days: int | None = None,
+) -> tuple[ApiKey, str]:
     """Store a new key's hash; return the row and the key itself, which is never stored."""
     if role == Role.operator and operator_id is None:
         raise InvalidInput("An operator key must name its operator (--operator-id)", loc=["operator_id"])
@@ -42,10 +68,45 @@ def create_key(*, session: Session, role: Role, name: str, operator_id: int | No
     if operator_id is not None and session.get(Operator, operator_id) is None:
         raise NotFound(f"Operator {operator_id} does not exist")
     key = new_api_key()
-    row = ApiKey(name=name, role=role, operator_id=operator_id, key_hash=hash_api_key(key), prefix=key[:12])
+    row = ApiKey(
+        name=name,
+        role=role,
+        operator_id=operator_id,
+        key_hash=hash_api_key(key),
+        prefix=key[:12],
+        expires_at=_expiry(expires_in_days),
+    )
     session.add(row)
     session.flush()
     return row, key
+
+
+def rotate_key(
+    *, session: Session, key_id: int, grace_days: int = DEFAULT_GRACE_DAYS, expires_in_days: int | None = None
+) -> tuple[ApiKey, ApiKey, str]:
+    """A new key for the same holder, role and operator; the old one lives `grace_days` more
+    (or less, if it was to expire sooner), time for its holder to switch. Returns the old row,
+    the new row and the new key."""
+    if grace_days < 0:
+        raise InvalidInput("The grace period cannot be negative", loc=["grace_days"])
+    old = session.exec(select(ApiKey).where(ApiKey.id == key_id).with_for_update()).first()
+    if old is None:
+        raise NotFound(f"API key {key_id} does not exist")
+    if not old.is_usable(utcnow()):
+        raise Conflict(f"API key {key_id} is revoked or expired: create a new key instead")
+    new, key = create_key(
+        session=session,
+        role=Role(old.role),
+        name=old.name,
+        operator_id=old.operator_id,
+        expires_in_days=expires_in_days,
+    )
+    new.rotated_from_id = old.id
+    end_of_grace = utcnow() + timedelta(days=grace_days)
+    old.expires_at = min(old.expires_at, end_of_grace) if old.expires_at else end_of_grace
+    session.add_all([old, new])
+    session.flush()
+    return old, new, key
 
 
 def revoke_key(*, session: Session, key_id: int) -> ApiKey:
@@ -60,8 +121,37 @@ def revoke_key(*, session: Session, key_id: int) -> ApiKey:
 
 
 def caller_for_key(*, session: Session, key: str) -> Caller | None:
-    """The caller a key stands for, or None when it is unknown or revoked."""
+    """The caller a key stands for, or None when it is unknown, revoked or expired."""
     row = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_api_key(key))).first()
-    if row is None or row.revoked_at is not None:
+    if row is None or not row.is_usable(utcnow()):
         return None
-    return Caller(key_id=row.id, name=row.name, role=Role(row.role), operator_id=row.operator_id)
+    return Caller(
+        key_id=row.id, name=row.name, role=Role(row.role), operator_id=row.operator_id, last_used_at=row.last_used_at
+    )
+
+
+def note_key_use(*, session: Session, caller: Caller) -> None:
+    """Record that the key was used, at most once a minute.
+
+    In a transaction of its own, begun by the write itself: on SQLite a read transaction that
+    later writes cannot wait for the lock (a GET's session is a reader), while one whose first
+    statement writes waits like any writer; and the lock is let go at once, not held for the
+    whole request. Best effort: a busy database skips the note rather than the request.
+    """
+    now = utcnow()
+    if caller.last_used_at is not None and now - caller.last_used_at < LAST_USE_PRECISION:
+        return
+    session.commit()
+    try:
+        session.execute(
+            update(ApiKey)
+            .where(
+                ApiKey.id == caller.key_id,
+                or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USE_PRECISION),
+            )
+            .values(last_used_at=now)
+        )
+        session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        log.info("last use of key %s not recorded this time (%s)", caller.key_id, type(exc.orig).__name__)

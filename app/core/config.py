@@ -44,6 +44,19 @@ class Settings(BaseSettings):
     # (the RSA portal), sent as each service's lien_mobilisation when set.
     source: str = Field(default="cd72", pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)
     portal_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?$")
+    # Every request body is capped while it is read, before it is parsed or its key checked
+    # (POST /exit-records has its own cap, max_batch_bytes).
+    max_body_bytes: int = 1_000_000
+    # Rate limits in the `limits` notation ("120/minute", "10/second"); "0" or empty turns one off.
+    rate_limit_anonymous: str = "120/minute"
+    rate_limit_key: str = "1200/minute"
+    rate_limit_auth_failures: str = "20/minute"
+    # Where the counters live: memory (one process) or a shared store, e.g. redis://host:6379.
+    rate_limit_storage: str = "memory://"
+    # Strict-Transport-Security on every response: only behind HTTPS.
+    hsts: bool = False
+    # `pdi retention` without --ended-before detaches pathways ended more than this many years ago.
+    retention_years: int = Field(default=5, ge=1)
 
     @field_validator("database_url")
     @classmethod
@@ -57,6 +70,15 @@ class Settings(BaseSettings):
         # `PDI_PORTAL_URL=` in a .env or compose file means "no portal", not a malformed URL.
         return None if url == "" else url
 
+    @field_validator("rate_limit_anonymous", "rate_limit_key", "rate_limit_auth_failures")
+    @classmethod
+    def parse_as_rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        if value.strip() not in ("", "0"):
+            parse_many(value)  # a typo fails at start, not on the first request
+        return value.strip()
+
     @model_validator(mode="after")
     def refuse_default_secret_in_production(self) -> "Settings":
         if self.env == "production" and self.secret_key == DEFAULT_SECRET_KEY:
@@ -66,8 +88,30 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def uses_default_secret(self) -> bool:
+        return self.secret_key == DEFAULT_SECRET_KEY
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]")
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def refuse_default_secret_off_loopback(settings: Settings, host: str) -> None:
+    """Serving beyond this machine with the development secret would pseudonymise real file
+    numbers under a key anyone can read in the source: refused whatever PDI_ENV says."""
+    if settings.uses_default_secret and not is_loopback(host):
+        raise RuntimeError(
+            f"refusing to serve on {host} with the default PDI_SECRET_KEY: set a secret of your own "
+            "(e.g. `make env`) or listen on 127.0.0.1"
+        )
 
 
 @lru_cache

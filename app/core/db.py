@@ -96,10 +96,11 @@ def get_engine() -> Engine:
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def request_session(engine: Engine, request: Request) -> Iterator[Session]:
+def request_session(engine: Engine, request: Request, *, write: bool = False) -> Iterator[Session]:
     """One session per request on `engine`: committed when the route returns, rolled back on any
-    error; a request that may write gets a writer's transaction."""
-    if request.method not in READ_METHODS:
+    error; a request that may write (`write`, or any method but GET/HEAD/OPTIONS) gets a writer's
+    transaction."""
+    if write or request.method not in READ_METHODS:
         engine = writer_engine(engine)
     with Session(engine, expire_on_commit=False) as session:
         try:
@@ -114,7 +115,14 @@ def get_session(request: Request) -> Iterator[Session]:
     yield from request_session(get_engine(), request)
 
 
+def get_writer_session(request: Request) -> Iterator[Session]:
+    yield from request_session(get_engine(), request, write=True)
+
+
 # Ends before the response is sent (scope="function"), so a failed commit is the client's error
 # response rather than a 200 for something that was never stored. Routes therefore return
 # plain read models, built while the session is open.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+# For the GETs that write all the same: reads of personal data note an audit event. On SQLite a
+# transaction that read first cannot wait for the write lock, so these take it up front.
+WriterSessionDep = Annotated[Session, Depends(get_writer_session, scope="function")]

@@ -155,8 +155,12 @@ class Problem(BaseModel):
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route: the problem statuses it can answer."""
-    return {status: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}} for status in statuses}
+    """`responses=` for a route: the problem statuses it can answer (app/core/openapi.py gives
+    each its description; 401, 422, 429 and 503 are added to every route there)."""
+    return {
+        status: {"content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        for status in statuses
+    }
 
 
 def validation_errors(exc_errors) -> list[dict[str, Any]]:

@@ -16,7 +16,21 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "The database is unreachable"}})
+NOT_READY = {
+    "description": "The database is unreachable",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"status": {"type": "string", "enum": ["unavailable"]}, "detail": {"type": "string"}},
+                "required": ["status"],
+            }
+        }
+    },
+}
+
+
+@router.get("/readyz", responses={503: NOT_READY})
 def readyz(engine: Annotated[Engine, Depends(get_engine)]):
     """Readiness: the database answers."""
     try:

@@ -68,3 +68,16 @@ def _iso_day_only(value):
 
 
 IsoDay = Annotated[date, BeforeValidator(_iso_day_only)]
+
+# An ISO 8601 date-time (a day alone means its midnight, UTC unless an offset is given).
+_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)?)?")
+
+
+def _iso_moment_only(value):
+    # As for days: "0.5" or "1560556800" would otherwise be read as Unix timestamps.
+    if isinstance(value, str) and not _ISO_MOMENT.fullmatch(value):
+        raise ValueError("Expected an ISO 8601 date-time, e.g. 2020-06-30T12:00:00+02:00")
+    return value
+
+
+IsoMoment = Annotated[datetime, BeforeValidator(_iso_moment_only)]

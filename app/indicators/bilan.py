@@ -23,7 +23,8 @@ FORECAST_BUDGET_LABEL = "Budget prévisionnel"
 def parse_years(text: str) -> list[int]:
     """`2018,2019,2020` → [2018, 2019, 2020]: 1 to 10 distinct years, sorted."""
     items = [item.strip() for item in text.split(",")]
-    if not all(item.isdigit() for item in items):
+    # ASCII digits only: str.isdigit() also accepts "²" or "٣", which int() refuses.
+    if not all(item.isascii() and item.isdigit() for item in items):
         raise InvalidInput("`years` is a comma-separated list of years, e.g. 2018,2019,2020", loc=["query", "years"])
     years = sorted({int(item) for item in items})
     if len(years) > MAX_BILAN_YEARS:

@@ -340,7 +340,9 @@ def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotal
     statement = select(
         *query.key_columns(p),
         *([frame.c["year"].label("window_year")] if frame.many else []),
-        func.count(distinct(case((stay_meets, p.beneficiary_id)))).label("persons_present"),
+        # Persons by person key, which a pathway keeps when retention detaches it from its
+        # beneficiary: the figures do not move (app/pathways/retention.py).
+        func.count(distinct(case((stay_meets, p.person_key)))).label("persons_present"),
         _count_if(entered_in).label("entries"),
         _count_if(exited_in).label("exits"),
         exits_with(DYNAMIC_REASONS).label("dynamic_exits"),
@@ -355,9 +357,9 @@ def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotal
             "entry_delay_days"
         ),
         _count_if(and_(stay_meets, p.hours.is_not(None))).label("with_hours"),
-        func.count(
-            distinct(case((and_(stay_meets, p.hours >= threshold_year.hours_threshold), p.beneficiary_id)))
-        ).label("hours_threshold_reached"),
+        func.count(distinct(case((and_(stay_meets, p.hours >= threshold_year.hours_threshold), p.person_key)))).label(
+            "hours_threshold_reached"
+        ),
     ).select_from(pathways)
     statement = statement.join(Convention, Convention.id == p.convention_id)
     statement = query.join_catalogue(statement)

@@ -1,4 +1,3 @@
-from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
@@ -8,6 +7,7 @@ from app.auth.dependencies import KeyHolderDep
 from app.catalogue.models import Territory
 from app.core.db import SessionDep
 from app.core.errors import InvalidInput, responses
+from app.core.schemas import IsoDay
 from app.indicators import bilan_formats, bilan_html, bilan_xlsx
 from app.indicators.bilan import build_bilan, parse_years
 from app.indicators.bilan_charts import summary_charts
@@ -32,10 +32,10 @@ def get_indicators(
     session: SessionDep,
     _caller: KeyHolderDep,
     year: Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="A calendar year (or from/to)")] = None,
-    from_: Annotated[date | None, Query(alias="from", description="First day of the period")] = None,
-    to: Annotated[date | None, Query(description="Last day of the period")] = None,
+    from_: Annotated[IsoDay | None, Query(alias="from", description="First day of the period")] = None,
+    to: Annotated[IsoDay | None, Query(description="Last day of the period")] = None,
     as_of: Annotated[
-        date | None,
+        IsoDay | None,
         Query(description="Nothing after this day is known (default today, or the period's end when consolidated)"),
     ] = None,
     action: Annotated[list[str] | None, Query(description="Action code(s), comma-separated or repeated")] = None,
@@ -95,7 +95,7 @@ def get_bilan(
     _caller: KeyHolderDep,
     years: Annotated[str, Query(description="Comma-separated years, e.g. 2018,2019,2020", max_length=200)],
     as_of: Annotated[
-        date | None, Query(description="Default today, or the last year's end when all are consolidated")
+        IsoDay | None, Query(description="Default today, or the last year's end when all are consolidated")
     ] = None,
     action: Annotated[str | None, Query(max_length=64, description="One action's code")] = None,
     format_: Annotated[BilanFormat, Query(alias="format")] = BilanFormat.json,

@@ -84,7 +84,7 @@ async def read_batch(request: Request) -> Batch:
     limit = get_settings().max_batch_bytes
     too_large = PayloadTooLarge(f"A batch body may not exceed {limit} bytes")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise too_large
     chunks, size = [], 0
     async for chunk in request.stream():

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Column, Index, String, false, text
+from sqlalchemy import CheckConstraint, Column, Index, Integer, String, false, text
 from sqlmodel import Field, SQLModel
 
 from app.catalogue.models import Territory
@@ -43,12 +43,21 @@ class ActivityMetric(StrEnum):
 class Beneficiary(SQLModel, table=True):
     """A person, as a pseudonym only: what is known of them is recorded on each pathway."""
 
+    # Ids are never reused (SQLite would reuse the highest after `pdi retention` deletes it):
+    # pathways keep a forgotten person's id as their person key.
+    __table_args__ = {"sqlite_autoincrement": True}
+
     id: int | None = Field(default=None, primary_key=True)
     # HMAC-SHA256 of the person's file number under the server secret; the number itself is
     # never stored.
     ref_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
+
+
+def _beneficiary_id_of_the_row(context) -> int:
+    # Inserts that name no person key (bulk loads, test factories) take the beneficiary's id.
+    return context.get_current_parameters()["beneficiary_id"]
 
 
 def _one_of(column: str, values: type[StrEnum]) -> str:
@@ -96,7 +105,13 @@ class Pathway(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     convention_id: int = Field(foreign_key="convention.id")
-    beneficiary_id: int = Field(foreign_key="beneficiary.id", index=True)
+    # The person, by their pseudonym; null once `pdi retention` has detached the pathway.
+    beneficiary_id: int | None = Field(default=None, foreign_key="beneficiary.id", index=True)
+    # Who the pathway belongs to, for counting distinct persons: the beneficiary's id when it
+    # was recorded, and kept when retention detaches it, so that every figure stays the same.
+    # Never returned, and meaningless without the beneficiary row, which retention deletes
+    # once none of the person's pathways points to it.
+    person_key: int = Field(sa_column=Column(Integer, nullable=False, default=_beneficiary_id_of_the_row))
     site_id: int | None = Field(default=None, foreign_key="site.id")
     prescribed_on: date
     entered_on: date | None = None

@@ -1,13 +1,12 @@
-from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
-from app.core.db import SessionDep
+from app.core.db import SessionDep, WriterSessionDep
 from app.core.errors import responses
 from app.core.etag import with_etag
 from app.core.pagination import Page, PageDep
-from app.core.schemas import MAX_INT
+from app.core.schemas import MAX_INT, IsoDay, IsoMoment
 from app.pathways import activity, exit_records, service
 from app.pathways.access import (
     ActivityReaderDep,
@@ -41,15 +40,15 @@ IfMatch = Annotated[str | None, Header(description="The ETag last read: 412 if t
 
 @router.get("/pathways", response_model=Page[PathwayRead], tags=["pathways"], responses=responses(401, 403, 422))
 def list_pathways(
-    session: SessionDep,
+    session: WriterSessionDep,
     caller: PathwayReaderDep,
     page: PageDep,
     convention: Annotated[int | None, Query(ge=1, le=MAX_INT, description="Convention id")] = None,
     action: Annotated[str | None, Query(max_length=64, description="Action code")] = None,
     operator: Annotated[int | None, Query(ge=1, le=MAX_INT, description="Operator id")] = None,
     status: PathwayStatus | None = None,
-    active_on: Annotated[date | None, Query(description="Stays covering that day")] = None,
-    updated_since: Annotated[datetime | None, Query(description="Changed at or after that moment")] = None,
+    active_on: Annotated[IsoDay | None, Query(description="Stays covering that day")] = None,
+    updated_since: Annotated[IsoMoment | None, Query(description="Changed at or after that moment")] = None,
 ):
     """Pathways the caller may read, oldest first."""
     return service.list_pathways(
@@ -79,7 +78,7 @@ def create_pathway(session: SessionDep, caller: PrescriberDep, body: PathwayCrea
 
 
 @router.get("/pathways/{pathway_id}", response_model=PathwayRead, tags=["pathways"], responses=responses(401, 403, 404))
-def get_pathway(session: SessionDep, caller: PathwayReaderDep, pathway_id: PathwayId, response: Response):
+def get_pathway(session: WriterSessionDep, caller: PathwayReaderDep, pathway_id: PathwayId, response: Response):
     """One pathway."""
     pathway = service.get_pathway(session=session, caller=caller, pathway_id=pathway_id)
     return with_etag(response, service.read_model(session=session, pathway=pathway))
@@ -149,7 +148,20 @@ _CSV_HEADER = ",".join(EXIT_RECORD_COLUMNS)
             "required": True,
             "content": {
                 JSON_TYPE: {"schema": {"type": "array", "items": ExitRecordIn.model_json_schema()}},
-                CSV_TYPE: {"schema": {"type": "string", "description": f"Header line: {_CSV_HEADER}"}},
+                CSV_TYPE: {
+                    "schema": {
+                        "type": "string",
+                        "description": (
+                            f"A header line naming any of the columns {_CSV_HEADER} in any order, then one line "
+                            "per exit; `,` or `;` between cells; UTF-8 unless `charset=` says otherwise; an "
+                            "empty cell is an absent field"
+                        ),
+                    },
+                    "example": (
+                        f"{_CSV_HEADER}\n42,,,,2020-06-30,employment_cdi,\n"
+                        ",7,123456A,2020-01-06,2020-07-03,training,212\n"
+                    ),
+                },
             },
         }
     },
@@ -177,8 +189,8 @@ def list_activity(
     convention_id: ConventionId,
     page: PageDep,
     metric: ActivityMetric | None = None,
-    from_: Annotated[date | None, Query(alias="from", description="First day (inclusive)")] = None,
-    to: Annotated[date | None, Query(description="Last day (inclusive)")] = None,
+    from_: Annotated[IsoDay | None, Query(alias="from", description="First day (inclusive)")] = None,
+    to: Annotated[IsoDay | None, Query(description="Last day (inclusive)")] = None,
 ):
     """Activity counters reported on a convention, by date."""
     return activity.list_activity(

@@ -116,7 +116,7 @@ class BeneficiaryRead(ReadModel):
 class PathwayRead(ReadModel):
     id: int
     convention_id: int
-    beneficiary_id: int
+    beneficiary_id: int | None = Field(description="The person (a pseudonymous id); null once retention detached it")
     beneficiary: BeneficiaryRead
     prescribed_on: date
     entered_on: date | None

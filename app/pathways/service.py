@@ -41,6 +41,8 @@ from app.periods.service import closed_years, ensure_open
 
 AUDIT_PATHWAY = "pathway"
 AUDIT_BENEFICIARY = "beneficiary"
+# The entity id of an audited list: many pathways.
+READ_MANY = "*"
 
 # The fields of a pathway an indicator reads: changing one changes some year's figures.
 FIGURE_FIELDS = ("prescribed_on", "entered_on", "exited_on", "exit_reason", "hours", "cancelled_on")
@@ -120,11 +122,40 @@ def list_pathways(
     if updated_since is not None:
         statement = statement.where(Pathway.updated_at >= updated_since)
     rows, total = paginate(session, statement, params)
+    filters = {
+        "convention": convention_id,
+        "action": action,
+        "operator": operator_id,
+        "status": status,
+        "active_on": active_on,
+        "updated_since": updated_since,
+    }
+    _record_read(
+        session=session,
+        caller=caller,
+        entity_id=READ_MANY,
+        action="list",
+        details={
+            "filters": {name: value for name, value in filters.items() if value is not None},
+            "page": params.page,
+            "size": params.size,
+            "rows": len(rows),
+            "total": total,
+        },
+    )
     return Page(items=read_models(session=session, pathways=rows), total=total, page=params.page, size=params.size)
 
 
 def get_pathway(*, session: Session, caller: Caller, pathway_id: int) -> Pathway:
-    return access.visible_pathway(session=session, caller=caller, pathway_id=pathway_id)
+    pathway = access.visible_pathway(session=session, caller=caller, pathway_id=pathway_id)
+    _record_read(session=session, caller=caller, entity_id=pathway.id, action="read", details={"rows": 1})
+    return pathway
+
+
+def _record_read(*, session: Session, caller: Caller, entity_id: object, action: str, details: dict) -> None:
+    """Reads of personal data are audited: who, what was asked, how many rows; never the data."""
+    record(session=session, caller=caller, entity=AUDIT_PATHWAY, entity_id=entity_id, action=action, details=details)
+    session.flush()
 
 
 # --- rules -------------------------------------------------------------------------------------
@@ -229,11 +260,14 @@ def _check_no_overlap(
     caller: Caller,
     state: dict[str, Any],
     convention_id: int,
-    beneficiary_id: int,
+    person_key: int,
     pathway_id: int | None,
 ) -> None:
     """409 when the person already has, in this convention, an open pathway while this one is
-    open, or a stay sharing a day with this one's. Call with the beneficiary row locked."""
+    open, or a stay sharing a day with this one's. Call with the beneficiary row locked.
+
+    The person is their person key, which a pathway keeps when retention detaches it: a
+    correction of an old pathway is still checked against the same person's others."""
     if state["cancelled_on"] is not None:
         return
     clashes = []
@@ -249,7 +283,7 @@ def _check_no_overlap(
         clashes.append(shares_a_day)
     statement = select(Pathway.id).where(
         Pathway.convention_id == convention_id,
-        Pathway.beneficiary_id == beneficiary_id,
+        Pathway.person_key == person_key,
         Pathway.cancelled_on.is_(None),
         or_(*clashes),
     )
@@ -369,7 +403,7 @@ def create_pathway(*, session: Session, caller: Caller, body: PathwayCreate) -> 
         caller=caller,
         state=after,
         convention_id=convention.id,
-        beneficiary_id=beneficiary.id,
+        person_key=beneficiary.id,
         pathway_id=None,
     )
     waitlisted = after["entered_on"] is None and not _seat_for_prescription(
@@ -379,6 +413,7 @@ def create_pathway(*, session: Session, caller: Caller, body: PathwayCreate) -> 
     pathway = Pathway(
         convention_id=convention.id,
         beneficiary_id=beneficiary.id,
+        person_key=beneficiary.id,
         created_by_key_id=caller.key_id,
         **{name: value for name, value in after.items() if value is not None},
         **characteristics,
@@ -418,13 +453,14 @@ def _write(
     _check_convention_fit(session=session, state=after, convention=convention)
     ensure_open(session=session, years=touched_years(before, after))
     if any(before[name] != after[name] for name in ("entered_on", "exited_on", "cancelled_on")):
-        _lock_beneficiary(session, Beneficiary.id == pathway.beneficiary_id)
+        if pathway.beneficiary_id is not None:  # a pathway detached by retention has no row to lock
+            _lock_beneficiary(session, Beneficiary.id == pathway.beneficiary_id)
         _check_no_overlap(
             session=session,
             caller=caller,
             state=after,
             convention_id=pathway.convention_id,
-            beneficiary_id=pathway.beneficiary_id,
+            person_key=pathway.person_key,
             pathway_id=pathway.id,
         )
     _apply(session=session, caller=caller, pathway=pathway, after=after, action=action, characteristics=characteristics)

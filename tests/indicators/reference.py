@@ -148,7 +148,7 @@ def _rows(data: Data, *, windows, as_of, query: Query, group_by):
             group = group_of(data, pathway["convention_id"], territory, year_key, group_by)
             totals = people.setdefault(group, no_pathways())
             if stay_days:
-                totals["persons"].add(pathway["beneficiary_id"])
+                totals["persons"].add(pathway["person_key"])
                 totals["stay_days"] += len(stay_days)
                 if pathway["hours"] is not None:
                     totals["with_hours"] += 1
@@ -161,7 +161,7 @@ def _rows(data: Data, *, windows, as_of, query: Query, group_by):
                         None,
                     )
                     if threshold is not None and pathway["hours"] >= threshold:
-                        totals["reached"].add(pathway["beneficiary_id"])
+                        totals["reached"].add(pathway["person_key"])
             totals["prescriptions"] += prescribed
             if entered:
                 totals["entries"] += 1

@@ -210,13 +210,13 @@ def spec_figures(session: Session) -> dict[int, dict[str, dict[int, object]]]:
             for pathway in pathways[number]:
                 stay_end = min(pathway.exited_on or AS_OF, AS_OF)
                 if pathway.entered_on <= end and stay_end >= start:
-                    present.add(pathway.beneficiary_id)
+                    present.add(pathway.person_key)
                     days += (min(stay_end, end) - max(pathway.entered_on, start)).days + 1
                     if pathway.hours is not None:
                         with_hours = True
                         limit = threshold.get((pathway.convention_id, year))
                         if limit is not None and pathway.hours >= limit:
-                            reached.add(pathway.beneficiary_id)
+                            reached.add(pathway.person_key)
                 if pathway.exited_on is not None and start <= pathway.exited_on <= end:
                     exits.append(pathway.exit_reason)
             planned = 0.0

@@ -187,6 +187,7 @@ def store(session, scenario) -> reference.Data:
         for pathway in chain_pathways(dates, kinds):
             pathway |= {
                 "beneficiary_id": beneficiaries[who].id,
+                "person_key": beneficiaries[who].id,
                 "convention_id": conventions[where].id,
                 "territory": scenario["territories"][who],
             }

@@ -1,0 +1,153 @@
+"""The OpenAPI document, made to tell the truth (SPEC C2).
+
+FastAPI's own document is close; what it cannot know is added here, once, for every route:
+
+- the summary is the first line of the route's docstring;
+- security: routes behind `require_role` need a key; every other route takes one optionally
+  (`[{}, {"HTTPBearer": []}]`), since a key there is checked (a bad one is a 401);
+- every error is `application/problem+json` with the Problem schema (FastAPI files declared
+  models and its own 422 under `application/json`);
+- the errors any route can give: 401 (a bad key), 429 (rate limits, with Retry-After), 503 (the
+  database, with Retry-After), 422 (a parameter or body that does not parse), 413 and 400 where a
+  body is taken.
+"""
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, routing
+from fastapi.dependencies.models import Dependant
+
+from app.core.errors import PROBLEM_MEDIA_TYPE, Problem
+
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+BEARER = "HTTPBearer"
+RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer", "minimum": 1}}
+}
+
+ERROR_DESCRIPTIONS = {
+    400: "Malformed body",
+    401: "Missing, malformed, unknown, revoked or expired API key",
+    403: "The key's role does not allow this",
+    404: "Not found (or not visible to this key)",
+    409: "Conflict with stored state",
+    412: "If-Match names another version than the stored one",
+    413: "Body too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Rate limit reached: try again after Retry-After seconds",
+    503: "The database is unavailable or busy: try again after Retry-After seconds",
+}
+WITH_RETRY_AFTER = (429, 503)
+
+TAGS = [
+    {"name": "families", "description": "The axes of the programme (référencement, évaluation…). Public reads."},
+    {"name": "actions", "description": "The actions of the programme, numbered as in the bilan. Public reads."},
+    {"name": "operators", "description": "The organisations that run actions, and their sites. Public reads."},
+    {"name": "conventions", "description": "Funding agreements per operator and action, with their yearly lines."},
+    {
+        "name": "pathways",
+        "description": "Beneficiaries' pathways and their exits (personal data: reads are audited, never cached).",
+    },
+    {"name": "activity", "description": "Activity counters operators report on their conventions."},
+    {"name": "availability", "description": "Free places per convention, polled by the RSA portal. Public."},
+    {
+        "name": "changes",
+        "description": "The change feed: what changed since a cursor, in commit order (pathways per the caller's rights).",
+    },
+    {"name": "exports", "description": "The catalogue in the data·inclusion schema v1. Public."},
+    {"name": "indicators", "description": "The bilan's indicators and the bilan itself, computed on demand."},
+    {"name": "periods", "description": "Years and their consolidation."},
+    {"name": "reference", "description": "Exit reasons and indicator definitions. Public."},
+    {"name": "audit", "description": "Who wrote or read what, when (admin)."},
+    {"name": "operations", "description": "Liveness and readiness probes."},
+]
+
+
+def operation_id(route: routing.APIRoute) -> str:
+    """Short and stable: the route function's name (list_families, get_family…), unique by design."""
+    return route.name
+
+
+def install_openapi(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            _complete(schema, _key_required_by_operation(app))
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
+def _requires_key(dependant: Dependant) -> bool:
+    return any(
+        getattr(dependency.call, "requires_key", False) or _requires_key(dependency)
+        for dependency in dependant.dependencies
+    )
+
+
+def _key_required_by_operation(app: FastAPI) -> dict[tuple[str, str], bool]:
+    required = {}
+    for context in routing.iter_route_contexts(app.routes):
+        dependant = getattr(context, "dependant", None)
+        if isinstance(context.original_route, routing.APIRoute) and dependant is not None:
+            for method in context.methods:
+                required[(context.path_format, method.lower())] = _requires_key(dependant)
+    return required
+
+
+def _problem_response(status: int, description: str | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description or ERROR_DESCRIPTIONS.get(status, "Error"),
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_REF}},
+    }
+    if status in WITH_RETRY_AFTER:
+        response["headers"] = RETRY_AFTER
+    return response
+
+
+def _is_a_problem(response: dict[str, Any]) -> bool:
+    """Whether an error response is (or should be) a problem document: all are, but for a route
+    that declared another body itself (readiness says what it found in its own JSON)."""
+    content = response.get("content")
+    if not content or PROBLEM_MEDIA_TYPE in content:
+        return True
+    declared = content.get("application/json", {}).get("schema", {}).get("$ref", "")
+    return declared.endswith(("/Problem", "/HTTPValidationError"))
+
+
+def _own_description(status: int, response: dict[str, Any]) -> str | None:
+    # FastAPI's placeholders (the status's phrase) say nothing a client can use.
+    description = response.get("description")
+    placeholders = (None, "", "Additional Response", "Validation Error", HTTPStatus(status).phrase)
+    return None if description in placeholders else description
+
+
+def _complete(schema: dict[str, Any], key_required: dict[tuple[str, str], bool]) -> None:
+    schema["components"].setdefault("schemas", {})["Problem"] = Problem.model_json_schema()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            summary, _, rest = (operation.get("description") or "").strip().partition("\n")
+            if summary:
+                operation["summary"] = summary.strip()
+                operation["description"] = rest.strip()
+            if key_required.get((path, method), False):
+                operation["security"] = [{BEARER: []}]
+            else:
+                operation["security"] = [{}, {BEARER: []}]
+            responses = operation["responses"]
+            statuses = [401, 429, 503, 422]
+            if "requestBody" in operation:
+                statuses += [400, 413]
+            for status in statuses:
+                responses.setdefault(str(status), {})
+            for status, response in responses.items():
+                if status.isdigit() and int(status) >= 400 and _is_a_problem(response):
+                    responses[status] = _problem_response(int(status), _own_description(int(status), response))
+    schemas = schema["components"]["schemas"]
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)

@@ -1,0 +1,113 @@
+"""Retention (RGPD, SPEC C2): forget who followed pathways that ended long ago, keep the figures.
+
+A pathway that ended (exited or cancelled) before the cut-off day is detached from its person:
+its link to the pseudonym (`beneficiary_id`) and its `insee_code` go; its dates, exit, hours and
+the other characteristics the indicators group by stay. A beneficiary row that no pathway points
+to any more is deleted, pseudonym and all, so the same file number posted again starts a new
+person.
+
+Every figure stays the same because indicators count persons by `person_key`, which each pathway
+got from its beneficiary when it was recorded and keeps (see app/pathways/models.py). The price:
+while a person still has a pathway that is not detached, their detached ones share its person
+key, so they stay linkable to that person until the last of their pathways is detached too; at
+that point the beneficiary row, the only link to the file number, is deleted.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import and_, delete, distinct, exists, func, or_, select, update
+from sqlmodel import Session
+
+from app.audit.service import record
+from app.auth.service import Caller
+from app.core.errors import InvalidInput
+from app.core.time import today
+from app.pathways.models import Beneficiary, Pathway
+
+AUDIT_ENTITY = "retention"
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    ended_before: date
+    dry_run: bool
+    pathways_detached: int
+    persons_forgotten: int  # beneficiary rows deleted: no pathway points to them any more
+    persons_kept: int  # people with a detached pathway who still have a later one
+
+    def __str__(self) -> str:
+        verb = "would detach" if self.dry_run else "detached"
+        return (
+            f"pathways ended before {self.ended_before}: {verb} {self.pathways_detached}; "
+            f"persons forgotten (pseudonym deleted): {self.persons_forgotten}; "
+            f"persons kept for their later pathways: {self.persons_kept}"
+            + (" (dry run: nothing changed)" if self.dry_run else "")
+        )
+
+
+def default_cut_off(*, years: int, on: date | None = None) -> date:
+    """The day `years` years before `on` (default today); 29 February falls back to the 28th."""
+    on = on or today()
+    try:
+        return on.replace(year=on.year - years)
+    except ValueError:
+        return on.replace(year=on.year - years, day=28)
+
+
+def apply_retention(*, session: Session, caller: Caller, ended_before: date, dry_run: bool) -> RetentionReport:
+    """Detach the pathways ended before `ended_before`; with `dry_run`, only count. Set-based (a
+    handful of statements, whatever the number of pathways) and idempotent: a detached pathway
+    is not counted again."""
+    if ended_before > today():
+        raise InvalidInput("The cut-off day cannot be in the future", loc=["ended_before"])
+    # A pathway is exited or cancelled, never both (CHECK constraints): it ended on one of them.
+    ended_on = func.coalesce(Pathway.exited_on, Pathway.cancelled_on)
+    to_detach = and_(Pathway.beneficiary_id.is_not(None), ended_on < ended_before)
+    not_ended_then = or_(ended_on.is_(None), ended_on >= ended_before)
+    their_persons = select(Pathway.beneficiary_id).where(to_detach)
+
+    pathways = session.scalar(select(func.count()).select_from(Pathway).where(to_detach))
+    persons = session.scalar(select(func.count(distinct(Pathway.beneficiary_id))).where(to_detach))
+    kept = session.scalar(
+        select(func.count(distinct(Pathway.beneficiary_id))).where(
+            Pathway.beneficiary_id.in_(their_persons), not_ended_then
+        )
+    )
+    report = RetentionReport(
+        ended_before=ended_before,
+        dry_run=dry_run,
+        pathways_detached=pathways,
+        persons_forgotten=persons - kept,
+        persons_kept=kept,
+    )
+    if dry_run or not pathways:
+        return report
+    session.execute(
+        update(Pathway).where(to_detach).values(beneficiary_id=None, insee_code=None),
+        execution_options={"synchronize_session": False},
+    )
+    # The pseudonyms nothing points to any more: the only link from a file number to the pathways.
+    session.execute(
+        delete(Beneficiary).where(~exists().where(Pathway.beneficiary_id == Beneficiary.id)),
+        execution_options={"synchronize_session": False},
+    )
+    record(
+        session=session,
+        caller=caller,
+        entity=AUDIT_ENTITY,
+        entity_id=ended_before.isoformat(),
+        action="detach",
+        fields=["beneficiary", "pathway.beneficiary_id", "pathway.insee_code"],
+        details={
+            "pathways_detached": report.pathways_detached,
+            "persons_forgotten": report.persons_forgotten,
+            "persons_kept": report.persons_kept,
+        },
+    )
+    session.flush()
+    return report
+
+
+def detached_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Pathway).where(Pathway.beneficiary_id.is_(None)))

@@ -1,0 +1,100 @@
+"""The OpenAPI document (SPEC C2): a committed snapshot, so that any change of the contract is a
+visible diff, and the rules that make it true."""
+
+import json
+from http import HTTPStatus
+from pathlib import Path
+
+import pytest
+
+SNAPSHOT = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
+PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+PUBLIC = {
+    ("get", "/api/v1/families"),
+    ("get", "/api/v1/families/{code}"),
+    ("get", "/api/v1/actions"),
+    ("get", "/api/v1/actions/{code}"),
+    ("get", "/api/v1/operators"),
+    ("get", "/api/v1/operators/{operator_id}"),
+    ("get", "/api/v1/operators/{operator_id}/sites"),
+    ("get", "/api/v1/availability"),
+    ("get", "/api/v1/reference/exit-reasons"),
+    ("get", "/api/v1/reference/indicators"),
+    ("get", "/api/v1/reference/data-inclusion"),
+    ("get", "/api/v1/exports/data-inclusion/structures"),
+    ("get", "/api/v1/exports/data-inclusion/services"),
+    ("get", "/api/v1/changes"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+}
+
+
+@pytest.fixture(scope="module")
+def document(app) -> dict:
+    return app.openapi()
+
+
+def operations(document):
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            yield method, path, operation
+
+
+def test_the_document_is_the_committed_snapshot(document):
+    live = json.loads(json.dumps(document, sort_keys=True))
+    committed = json.loads(SNAPSHOT.read_text())
+    assert live == committed, (
+        "The OpenAPI document changed: if the change is meant, regenerate the snapshot with "
+        "`.venv/bin/pdi openapi > docs/openapi.json` and commit it with the change."
+    )
+
+
+def test_operation_ids_are_short_stable_function_names(document):
+    ids = [operation["operationId"] for _method, _path, operation in operations(document)]
+    assert len(ids) == len(set(ids))
+    assert all(identifier.replace("_", "").isalpha() and identifier.islower() for identifier in ids)
+    assert {"list_families", "get_family", "create_pathway", "post_exit_records", "get_bilan"} <= set(ids)
+
+
+def test_public_routes_take_a_key_optionally_and_the_others_require_one(document):
+    for method, path, operation in operations(document):
+        if (method, path) in PUBLIC:
+            assert operation["security"] == [{}, {"HTTPBearer": []}], (method, path)
+        else:
+            assert operation["security"] == [{"HTTPBearer": []}], (method, path)
+
+
+def test_every_error_is_a_problem_document(document):
+    assert "Problem" in document["components"]["schemas"]
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    for method, path, operation in operations(document):
+        for status, response in operation["responses"].items():
+            if int(status) >= 400 and (path, status) != ("/readyz", "503"):
+                assert response["content"] == PROBLEM, (method, path, status)
+                assert response["description"] != HTTPStatus(int(status)).phrase, (method, path, status)
+
+
+def test_limits_and_preconditions_are_documented_where_they_occur(document):
+    for method, path, operation in operations(document):
+        responses = operation["responses"]
+        assert {"401", "422", "429", "503"} <= responses.keys(), (method, path)
+        assert "Retry-After" in responses["429"]["headers"]
+        if "requestBody" in operation:
+            assert "413" in responses, (method, path)
+        if any(parameter["name"] == "if-match" for parameter in operation.get("parameters", [])):
+            assert "412" in responses, (method, path)
+    assert "304" in document["paths"]["/api/v1/availability"]["get"]["responses"]
+
+
+def test_the_csv_body_of_exit_records_is_documented(document):
+    body = document["paths"]["/api/v1/exit-records"]["post"]["requestBody"]["content"]
+    assert body["application/json"]["schema"]["type"] == "array"
+    assert body["text/csv"]["schema"]["type"] == "string"
+    assert body["text/csv"]["example"].startswith("pathway_id,convention_id,beneficiary_ref")
+
+
+def test_every_tag_is_described(document):
+    described = {tag["name"]: tag["description"] for tag in document["tags"]}
+    used = {tag for _method, _path, operation in operations(document) for tag in operation["tags"]}
+    assert used <= described.keys()
+    assert all(described[tag] for tag in used)
