@@ -29,11 +29,28 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes, each with its own connection pool (default PDI_WORKERS, or 1)"),
+    ] = None,
 ) -> None:
     """Serve the API with uvicorn."""
     import uvicorn
 
-    uvicorn.run("app.main:app", host=host, port=port, reload=reload, log_level=get_settings().log_level.lower())
+    workers = workers or get_settings().workers
+    if reload and workers > 1:
+        typer.echo("error: --reload runs one process; drop --workers or --reload", err=True)
+        raise typer.Exit(2)
+    # One process per core serves requests in parallel: a request holds the GIL while it builds
+    # its answer, so threads in one process would not.
+    uvicorn.run(
+        "app.main:app",
+        host=host,
+        port=port,
+        reload=reload,
+        workers=workers,
+        log_level=get_settings().log_level.lower(),
+    )
 
 
 @keys_cli.command("create")

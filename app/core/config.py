@@ -32,12 +32,23 @@ class Settings(BaseSettings):
     # How long a write waits for a lock (SQLite's busy timeout, PostgreSQL's lock_timeout) before
     # the client gets a 503 with Retry-After.
     db_lock_timeout_ms: int = 10_000
+    # A read replica (PDI_READ_DATABASE_URL) for the reads that scan the pathways, indicators and
+    # the bilan, so that they do not compete with writes; unset, they read DATABASE_URL.
+    read_database_url: str | None = None
+    # Worker processes of `pdi serve` (and of the image, through uvicorn's WEB_CONCURRENCY).
+    workers: int = Field(default=1, ge=1)
 
     @field_validator("database_url")
     @classmethod
     def use_psycopg_driver(cls, url: str) -> str:
         # Hosts hand out `postgres://` or `postgresql://`; SQLAlchemy needs the driver named.
         return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
+
+    @field_validator("read_database_url")
+    @classmethod
+    def replica_with_psycopg_driver(cls, url: str | None) -> str | None:
+        # An empty value (Compose passes an unset variable so) means no replica.
+        return cls.use_psycopg_driver(url) if url else None
 
     @model_validator(mode="after")
     def refuse_default_secret_in_production(self) -> "Settings":

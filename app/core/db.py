@@ -118,3 +118,19 @@ def get_session(request: Request) -> Iterator[Session]:
 # response rather than a 200 for something that was never stored. Routes therefore return
 # plain read models, built while the session is open.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+@lru_cache
+def get_read_engine() -> Engine:
+    """The engine of the routes that only read and may lag a moment behind the writes (indicators,
+    the bilan): a replica's when PDI_READ_DATABASE_URL names one, the primary's otherwise."""
+    url = get_settings().read_database_url
+    return make_engine(url) if url else get_engine()
+
+
+def get_read_session(request: Request) -> Iterator[Session]:
+    yield from request_session(get_read_engine(), request)
+
+
+# For read-only routes whose reads may go to a replica; never for a route that writes.
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
