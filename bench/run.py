@@ -119,14 +119,17 @@ FIGURES: list[Figure] = []
 def report(name: str, value: float, unit: str, reference: str, reference_value: float) -> None:
     figure = Figure(name, value, unit, reference, reference_value, value / reference_value)
     FIGURES.append(figure)
-    print(
-        f"{name}: {_number(value)} {unit} | {reference}: {_number(reference_value)} {unit} | ratio {figure.ratio:.2f}",
-        flush=True,
-    )
+    beside = f"{reference}: {_number(reference_value)} {unit}"
+    print(f"{name}: {_number(value)} {unit} | {beside} | ratio {_ratio(figure.ratio)}", flush=True)
 
 
 def _number(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def _ratio(value: float) -> str:
+    # Two decimals, but two significant digits for a small ratio (0.0016, not 0.00).
+    return f"{value:.2f}" if value >= 0.1 else f"{value:.2g}"
 
 
 # --- databases --------------------------------------------------------------------------------
@@ -462,7 +465,7 @@ def render(info: dict) -> str:
     for figure in FIGURES:
         lines.append(
             f"| {figure.name} | {_number(figure.value)} {figure.unit} | {figure.reference} | "
-            f"{_number(figure.reference_value)} {figure.unit} | {figure.ratio:.2f} |"
+            f"{_number(figure.reference_value)} {figure.unit} | {_ratio(figure.ratio)} |"
         )
     lines.append(END)
     return "\n".join(lines)
