@@ -259,13 +259,13 @@ class _Query:
         scope: Scope,
         keys: tuple[str, ...],
         windows: list[Window],
-        codes: tuple[str, ...] = INDICATOR_CODES,
+        indicators: tuple[str, ...] = INDICATOR_CODES,
         code_of: dict[str, dict[int, str]] | None = None,
     ):
         self.scope = scope
         self.keys = keys
         self.windows = windows
-        self.codes = codes
+        self.indicators = indicators  # the indicator codes asked for
         self.code_of = code_of or {}  # "action"/"family" → id → code
         self.needs_family = bool(scope.family)
         self.needs_action = bool(scope.actions) or self.needs_family or "family" in keys
@@ -340,7 +340,7 @@ PATHWAY_FIGURES: dict[str, tuple[str, ...]] = {
 def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotals]:
     """Per group: the pathway figures that the asked indicators need, and only those (each one is
     an expression evaluated on every pathway row of every window; the distinct counts, a sort)."""
-    wanted = {name for code in query.codes for name in PATHWAY_FIGURES.get(code, ())}
+    wanted = {name for code in query.indicators for name in PATHWAY_FIGURES.get(code, ())}
     if not wanted and set(query.keys) <= {"year"}:
         return {}  # nothing to count, and these rows exist whatever the pathways
     windows = query.windows
@@ -515,7 +515,7 @@ def _without_territory(query: _Query) -> _Query:
         scope=query.scope,
         keys=tuple(key for key in query.keys if key != "territory"),
         windows=query.windows,
-        codes=query.codes,
+        indicators=query.indicators,
         code_of=query.code_of,
     )
 
@@ -553,7 +553,7 @@ def _compute(
         code_of["action"] = dict(session.execute(select(Action.id, Action.code)).all())
     if "family" in keys:
         code_of["family"] = dict(session.execute(select(Family.id, Family.code)).all())
-    query = _Query(scope=scope, keys=keys, windows=windows, codes=codes, code_of=code_of)
+    query = _Query(scope=scope, keys=keys, windows=windows, indicators=codes, code_of=code_of)
     pathways = _pathway_totals(session, query)
     conventions = _convention_totals(session, query)
     activity = _activity_totals(session, query)
