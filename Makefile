@@ -39,7 +39,14 @@ lint: install
 	$(BIN)/ruff check app seed tests bench migrations/env.py
 	$(BIN)/ruff format --check app seed tests bench migrations/env.py
 
+# SPEC C5's figures beside their references (bench/run.py): PostgreSQL on 127.0.0.1 as user
+# postgres, BENCH_SCALE=100 by default (15-25 minutes; BENCH_SCALE=1 for a quick run), wrk as the
+# load generator (the Debian package, installed here when missing).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 bench: install
+	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk (Debian package)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends wrk; }
 	$(BIN)/python -m bench.run
 
 # After changing dependencies in pyproject.toml: pin what the venv now holds.

@@ -82,6 +82,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development)")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes, each with its own connection pool (default PDI_WORKERS, or 1)"),
+    ] = None,
 ) -> None:
     """Serve the API with uvicorn (refused beyond this machine with the default secret key)."""
     import uvicorn
@@ -94,11 +98,25 @@ def serve(
     except RuntimeError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
+    workers = workers or settings.workers
+    if reload and workers > 1:
+        typer.echo("error: --reload runs one process; drop --workers or --reload", err=True)
+        raise typer.Exit(2)
+    if workers > 1 and settings.rate_limit_storage.startswith("memory"):
+        # Each process would count on its own: limits N times looser than configured.
+        typer.echo(
+            f"warning: {workers} workers count rate limits each in its own memory; "
+            "set PDI_RATE_LIMIT_STORAGE to a shared store (e.g. redis://127.0.0.1:6379)",
+            err=True,
+        )
+    # One process per core serves requests in parallel: a request holds the GIL while it builds
+    # its answer, so threads in one process would not.
     uvicorn.run(
         "app.main:app",
         host=host,
         port=port,
         reload=reload,
+        workers=workers,
         log_level=settings.log_level.lower(),
         server_header=False,  # no banner naming the server software
         # uvicorn keeps its hands off logging: its lines (the access log included) go through

@@ -1,157 +1,472 @@
-"""`make bench`: time the full bilan and a grouped /indicators query on a large demo data set,
-on SQLite and on PostgreSQL, and write the figures into README.md.
+"""`make bench`: SPEC C5's figures on PostgreSQL, each beside its reference measured in the same
+run on the same machine, and their ratio (value ÷ reference). One line per figure is printed as it
+is measured; all of them go to var/bench.json and to the table between the bench markers of
+README.md.
 
-Method: for each database, a fresh database is migrated, seeded, and filled with
-`generate_demo(scale=BENCH_SCALE)` (default 100: about 920,000 pathways); then each request is
-sent once to warm caches and REPEATS more times through the ASGI app in-process (no network),
-and the median wall-clock time is reported. Each database runs in its own child process so that
-the app's settings (DATABASE_URL) are those of that database.
+- `pdi demo --scale N` (the real command) against a `COPY` of the same beneficiary and pathway
+  rows into a fresh database;
+- the full bilan 2018–2020 over HTTP (JSON) against one hand-written SQL query of its pathway
+  figures (`BILAN_REFERENCE_SQL`);
+- exit records, batches of 1,000 through `POST /exit-records`, against psycopg `executemany`
+  UPDATEs of the same rows, a transaction per 1,000;
+- requests/s of availability, of its 304 revalidation and of `GET /actions`, with one worker and
+  with two, against a static 50-item list of a FastAPI app (bench/static_app.py) served by the
+  same uvicorn with as many workers;
+- the memory (RSS) of a worker after its load against the static app's worker.
 
-Environment: BENCH_SCALE (default 100), BENCH_REPEATS (default 5), BENCH_POSTGRES_ADMIN_URL
-(default postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
+Requests/s come from wrk (`make bench` installs the Debian package when it is missing), one
+thread, BENCH_CONNECTIONS connections (16), BENCH_SECONDS seconds (10) after 2 s of warm-up. The
+bilan and its reference run alternately, BENCH_REPEATS times (5) after one warm-up each; the
+median is kept. Throughput ratios are better above 1, durations below.
+
+Environment: BENCH_SCALE (default 100: 922,600 pathways; 1 or 5 for a quick run), BENCH_DATABASE
+(default pdi_bench; BENCH_DATABASE_copy is used for the COPY reference; both are dropped and made
+anew), BENCH_POSTGRES_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres), and the
+ones above. Timings are of the machine as it is: note what else runs on it.
 """
 
+import io
 import json
-import logging
 import os
 import platform
+import re
+import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import time
-from datetime import date
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
 from pathlib import Path
 
+import httpx
+import psycopg
+from psycopg import sql
+
 ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
 README = ROOT / "README.md"
+REPORT = ROOT / "var" / "bench.json"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
 SCALE = int(os.environ.get("BENCH_SCALE", "100"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
-PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-PG_BENCH_DB = "pdi_bench"
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+ADMIN_URL = os.environ.get("BENCH_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+DATABASE = os.environ.get("BENCH_DATABASE", "pdi_bench")
+BATCHES = 3
+BATCH_SIZE = 1000
+EXIT_DAY = date(2021, 6, 30)  # after every demo entry, in a year that is not consolidated
+ON = "2020-06-15"  # a day when the demo's conventions are active
 
-REQUESTS = {
-    "bilan (11 actions × 3 years, JSON)": "/api/v1/bilan?years=2018,2019,2020&as_of=2020-12-31",
-    "bilan as XLSX": "/api/v1/bilan?years=2018,2019,2020&as_of=2020-12-31&format=xlsx",
-    "indicators 2018–2020 grouped by action, year, territory": (
-        "/api/v1/indicators?from=2018-01-01&to=2020-12-31&as_of=2020-12-31&group_by=action,year,territory"
-    ),
-    "availability on 2020-06-15 (all conventions)": "/api/v1/availability?on=2020-06-15&size=500",
-}
+BILAN_URL = "/api/v1/bilan?years=2018,2019,2020&as_of=2020-12-31"
+AVAILABILITY_URL = f"/api/v1/availability?on={ON}&size=500"
+ACTIONS_URL = "/api/v1/actions"
+STATIC_URL = "/static"
 
-
-def measure_here() -> dict:
-    """In the child process: build the data set in DATABASE_URL, then time the requests."""
-    from fastapi.testclient import TestClient
-    from sqlalchemy import func, select, text
-    from sqlmodel import Session
-
-    from app.auth.models import Role
-    from app.auth.service import create_key
-    from app.core.db import get_engine
-    from app.core.migrate import upgrade_head
-    from app.main import create_app
-    from app.pathways.models import Pathway
-    from seed.demo import generate_demo
-    from seed.loader import load_catalogue
-
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
-    upgrade_head()
-    started = time.perf_counter()
-    with Session(get_engine()) as session:
-        load_catalogue(session=session)
-        generate_demo(session=session, scale=SCALE, progress=True)
-        session.commit()
-    generation_seconds = time.perf_counter() - started
-    with Session(get_engine()) as session:
-        pathways = session.execute(select(func.count()).select_from(Pathway)).scalar_one()
-        version_query = "select sqlite_version()" if get_engine().dialect.name == "sqlite" else "show server_version"
-        version = session.execute(text(version_query)).scalar_one().split()[0]
-        _row, key = create_key(session=session, role=Role.admin, name="bench")
-        session.commit()
-
-    timings = {}
-    with TestClient(create_app()) as client:
-        headers = {"Authorization": f"Bearer {key}"}
-        for label, url in REQUESTS.items():
-            response = client.get(url, headers=headers)
-            response.raise_for_status()
-            runs = []
-            for _ in range(REPEATS):
-                started = time.perf_counter()
-                client.get(url, headers=headers).raise_for_status()
-                runs.append(time.perf_counter() - started)
-            timings[label] = statistics.median(runs)
-    return {"pathways": pathways, "version": version, "generation_seconds": generation_seconds, "timings": timings}
+# What a person would write by hand for the bilan's pathway figures, per action and year (as_of
+# 2020-12-31 is the last year's end, so no stay is cut short): persons present, days of stay,
+# exits by kind, persons over their hours threshold. Of the natural forms (VALUES, a UNION ALL of
+# constants, generate_series) it is the fastest one here. The bench checks that its figures are
+# those the bilan shows.
+BILAN_REFERENCE_SQL = """
+WITH years AS (
+    SELECT 2018 AS year, date '2018-01-01' AS first_day, date '2018-12-31' AS last_day
+    UNION ALL SELECT 2019, date '2019-01-01', date '2019-12-31'
+    UNION ALL SELECT 2020, date '2020-01-01', date '2020-12-31'
+)
+SELECT c.action_id, y.year,
+    count(DISTINCT p.beneficiary_id) AS persons_present,
+    sum(least(coalesce(p.exited_on, y.last_day), y.last_day) - greatest(p.entered_on, y.first_day) + 1) AS stay_days,
+    count(*) FILTER (WHERE p.exited_on BETWEEN y.first_day AND y.last_day) AS exits,
+    count(*) FILTER (WHERE p.exited_on BETWEEN y.first_day AND y.last_day AND p.exit_reason IN (
+        'employment_cdi', 'employment_cdd_over_6m', 'business_creation', 'civil_service',
+        'employment_short', 'iae_contract', 'training', 'insertion_action')) AS dynamic_exits,
+    count(*) FILTER (WHERE p.exited_on BETWEEN y.first_day AND y.last_day AND p.exit_reason IN (
+        'employment_cdi', 'employment_cdd_over_6m', 'business_creation', 'civil_service')) AS durable_exits,
+    count(*) FILTER (WHERE p.exited_on BETWEEN y.first_day AND y.last_day
+        AND p.exit_reason = 'business_creation') AS business_creation_exits,
+    count(*) FILTER (WHERE p.exited_on BETWEEN y.first_day AND y.last_day AND p.exit_reason NOT IN (
+        'reoriented', 'dropped_out', 'moved', 'health', 'rsa_ended', 'other')) AS completed_exits,
+    count(DISTINCT p.beneficiary_id) FILTER (WHERE p.hours >= cy.hours_threshold) AS hours_threshold_reached
+FROM pathway p
+JOIN convention c ON c.id = p.convention_id
+JOIN years y ON p.entered_on <= y.last_day AND (p.exited_on IS NULL OR p.exited_on >= y.first_day)
+LEFT JOIN convention_year cy ON cy.convention_id = p.convention_id AND cy.year = y.year
+WHERE p.cancelled_on IS NULL
+GROUP BY c.action_id, y.year
+"""
 
 
-def run_child(database_url: str) -> dict:
-    # The child reports through a file: its stdout carries the demo's progress bar.
-    report = ROOT / "var" / "bench-result.json"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    env = os.environ | {"DATABASE_URL": database_url, "PDI_ENV": "development", "BENCH_REPORT": str(report)}
-    subprocess.run([sys.executable, "-m", "bench.run", "--child"], env=env, cwd=ROOT, check=True)
-    return json.loads(report.read_text())
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    reference: str
+    reference_value: float
+    ratio: float
 
 
-def fresh_postgres() -> str:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {PG_BENCH_DB}"))
-    admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_BENCH_DB}"
+FIGURES: list[Figure] = []
 
 
-def fresh_sqlite() -> str:
-    path = ROOT / "var" / "bench.db"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return f"sqlite:///{path}"
+def report(name: str, value: float, unit: str, reference: str, reference_value: float) -> None:
+    figure = Figure(name, value, unit, reference, reference_value, value / reference_value)
+    FIGURES.append(figure)
+    beside = f"{reference}: {_number(reference_value)} {unit}"
+    print(f"{name}: {_number(value)} {unit} | {beside} | ratio {_ratio(figure.ratio)}", flush=True)
 
 
-def machine() -> str:
-    cpu = (
-        next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            platform.processor() or "unknown CPU",
-        )
-        if Path("/proc/cpuinfo").exists()
-        else platform.processor()
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def _ratio(value: float) -> str:
+    # Two decimals, but two significant digits for a small ratio (0.0016, not 0.00).
+    return f"{value:.2f}" if value >= 0.1 else f"{value:.2g}"
+
+
+# --- databases --------------------------------------------------------------------------------
+
+
+def database_url(name: str, driver: str = "postgresql") -> str:
+    return ADMIN_URL.replace("postgresql://", f"{driver}://", 1).rsplit("/", 1)[0] + f"/{name}"
+
+
+def fresh_database(name: str) -> str:
+    """An empty database `name` (dropped first if it exists), migrated and seeded; its URL."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = database_url(name)
+    pdi(url, "migrate")
+    pdi(url, "seed")
+    return url
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def app_environment(url: str) -> dict[str, str]:
+    return os.environ | {
+        "DATABASE_URL": url.replace("postgresql://", "postgresql+psycopg://", 1),
+        "PDI_ENV": "development",
+        "PDI_LOG_LEVEL": "WARNING",
+    }
+
+
+def pdi(url: str, *arguments: str) -> str:
+    """Run the `pdi` command on `url`; its standard output (progress goes to standard error)."""
+    done = subprocess.run(
+        [str(BIN / "pdi"), *arguments],
+        env=app_environment(url),
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    memory = ""
-    if Path("/proc/meminfo").exists():
-        kib = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
-    return f"{os.cpu_count()} cores ({cpu}){memory}, Python {platform.python_version()}"
+    return done.stdout
 
 
-def render(results: dict[str, dict]) -> str:
-    names = list(results)
-    counts = ", ".join(f"{results[name]['pathways']:,} pathways on {name} {results[name]['version']}" for name in names)
+# --- the demo load against COPY ---------------------------------------------------------------
+
+COPIED_TABLES = ("beneficiary", "pathway")
+
+
+def measure_demo_load(url: str) -> None:
+    started = time.perf_counter()
+    print(pdi(url, "demo", "--scale", str(SCALE)).strip(), flush=True)
+    demo_seconds = time.perf_counter() - started
+
+    copy_name = f"{DATABASE}_copy"
+    copy_url = fresh_database(copy_name)
+    rows = {}
+    with psycopg.connect(url) as source:
+        for table in COPIED_TABLES:
+            buffer = io.BytesIO()
+            with source.cursor().copy(sql.SQL("COPY {} TO STDOUT").format(sql.Identifier(table))) as copy:
+                for block in copy:
+                    buffer.write(block)
+            rows[table] = buffer.getvalue()
+    with psycopg.connect(copy_url) as target:
+        started = time.perf_counter()
+        for table in COPIED_TABLES:
+            with target.cursor().copy(sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(table))) as copy:
+                copy.write(rows[table])
+        target.commit()
+        copy_seconds = time.perf_counter() - started
+    drop_database(copy_name)
+    report(f"demo load (pdi demo --scale {SCALE})", demo_seconds, "s", "COPY of the same rows", copy_seconds)
+
+
+# --- servers and wrk --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def served(app: str, url: str, workers: int) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`app` under uvicorn on a free port, as the image runs it; its base URL and process."""
+    port = free_port()
+    command = [str(BIN / "uvicorn"), app, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    log = (ROOT / "var" / "bench-server.log").open("a")  # uvicorn's lines, kept off the report
+    server = subprocess.Popen(
+        command, env=app_environment(url), cwd=ROOT, stdout=log, stderr=log, start_new_session=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, f"{app} exited"
+            try:
+                if httpx.get(f"{base}/docs", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"{app} did not start"
+            time.sleep(0.2)
+        yield base, server
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()
+
+
+def requests_per_second(url: str, *headers: str) -> float:
+    """wrk's requests/s on `url`, after a warm-up; fails when a request failed or timed out."""
+    arguments = ["wrk", "-t1", f"-c{CONNECTIONS}", "--timeout", "60s"]
+    for header in headers:
+        arguments += ["-H", header]
+    subprocess.run([*arguments, "-d2s", url], check=True, capture_output=True)
+    output = subprocess.run([*arguments, f"-d{SECONDS}s", url], check=True, capture_output=True, text=True).stdout
+    failures = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    timeouts = re.search(r"Socket errors: .*timeout (\d+)", output)
+    if failures or (timeouts and int(timeouts.group(1))):
+        raise RuntimeError(f"wrk {url}: some requests failed\n{output}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+
+
+def worker_rss_mib(server: subprocess.Popen) -> float:
+    """Resident memory of the server's worker processes (the server itself with one worker), mean."""
+    children = [
+        int(pid)
+        for task in Path(f"/proc/{server.pid}/task").iterdir()
+        for pid in (task / "children").read_text().split()
+    ]
+    workers = [pid for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()] or [server.pid]
+    sizes = []
+    for pid in workers:
+        status = Path(f"/proc/{pid}/status").read_text()
+        sizes.append(int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024)
+    return statistics.mean(sizes)
+
+
+def measure_http(url: str, key: str, workers: int) -> None:
+    label = "one worker" if workers == 1 else f"{workers} workers"
+    reference = f"static 50-item list, {label}"
+    with served("bench.static_app:app", url, workers) as (static_base, static_server):
+        static = requests_per_second(static_base + STATIC_URL)
+        static_rss = worker_rss_mib(static_server)
+    with served("app.main:app", url, workers) as (base, server):
+        etag = httpx.get(base + AVAILABILITY_URL, timeout=600).raise_for_status().headers["ETag"]
+        assert httpx.get(base + AVAILABILITY_URL, headers={"If-None-Match": etag}, timeout=600).status_code == 304
+        report(
+            f"GET /availability (all conventions), {label}",
+            requests_per_second(base + AVAILABILITY_URL),
+            "requests/s",
+            reference,
+            static,
+        )
+        report(
+            f"GET /availability revalidated (304), {label}",
+            requests_per_second(base + AVAILABILITY_URL, f"If-None-Match: {etag}"),
+            "requests/s",
+            reference,
+            static,
+        )
+        report(
+            f"GET /actions (public list), {label}",
+            requests_per_second(base + ACTIONS_URL),
+            "requests/s",
+            reference,
+            static,
+        )
+        if workers == 1:
+            measure_bilan(base, url, key)
+            measure_exit_records(base, url, key)
+        report(
+            f"memory per worker after its load, {label}",
+            worker_rss_mib(server),
+            "MiB RSS",
+            "static app's worker",
+            static_rss,
+        )
+
+
+# --- the bilan against hand-written SQL ---------------------------------------------------------
+
+
+def seconds(run: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+def measure_bilan(base: str, url: str, key: str) -> None:
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=600) as http, psycopg.connect(url) as connection:
+
+        def bilan():
+            return http.get(BILAN_URL).raise_for_status().json()
+
+        def by_hand():
+            rows = connection.execute(BILAN_REFERENCE_SQL).fetchall()
+            connection.rollback()
+            return rows
+
+        check_same_figures(bilan(), by_hand(), connection)
+        bilan_runs, hand_runs = [], []
+        for _ in range(REPEATS):
+            bilan_runs.append(seconds(bilan))
+            hand_runs.append(seconds(by_hand))
+    report(
+        "full bilan 2018-2020 (HTTP, JSON)",
+        statistics.median(bilan_runs),
+        "s",
+        "hand-written SQL of its pathway figures",
+        statistics.median(hand_runs),
+    )
+
+
+def check_same_figures(bilan: dict, rows: list, connection: psycopg.Connection) -> None:
+    """The reference computes what the bilan shows: its persons present and exits, action by action."""
+    codes = dict(connection.execute("SELECT id, code FROM action").fetchall())
+    connection.rollback()
+    by_hand = {(codes[row[0]], str(row[1])): row for row in rows}
+    columns = {"persons_present": 2, "exits": 4}
+    compared = 0
+    for family in bilan["families"]:
+        for action in family["actions"]:
+            for line in action["table"]:
+                if line["indicator"] not in columns:
+                    continue
+                for year, value in line["values"].items():
+                    row = by_hand.get((action["code"], year))
+                    expected = row[columns[line["indicator"]]] if row else 0
+                    assert value == expected, f"{action['code']} {line['indicator']} {year}: {value} != {expected}"
+                    compared += 1
+    assert compared > 0
+
+
+# --- exit records against raw UPDATEs -------------------------------------------------------------
+
+
+def measure_exit_records(base: str, url: str, key: str) -> None:
+    with psycopg.connect(url) as connection:
+        ids = [
+            row[0]
+            for row in connection.execute(
+                "SELECT id FROM pathway WHERE entered_on <= %s AND exited_on IS NULL AND cancelled_on IS NULL"
+                " ORDER BY id LIMIT %s",
+                (EXIT_DAY, BATCHES * BATCH_SIZE),
+            )
+        ]
+        # 1,000 a batch, as scripts send them; fewer at a small scale, which has fewer open pathways.
+        size = min(BATCH_SIZE, len(ids) // BATCHES)
+        batches = [ids[start : start + size] for start in range(0, BATCHES * size, size)]
+        raw_runs = []
+        for batch in batches:
+            started = time.perf_counter()
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    "UPDATE pathway SET exited_on = %s, exit_reason = %s, updated_at = now() WHERE id = %s",
+                    [(EXIT_DAY, "employment_cdi", pathway_id) for pathway_id in batch],
+                )
+            connection.commit()
+            raw_runs.append(time.perf_counter() - started)
+        # The same rows open again, for the API.
+        connection.execute("UPDATE pathway SET exited_on = NULL, exit_reason = NULL WHERE id = ANY(%s)", (ids,))
+        connection.commit()
+    api_runs = []
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=600) as http:
+        for batch in batches:
+            items = [
+                {"pathway_id": pathway_id, "exited_on": EXIT_DAY.isoformat(), "exit_reason": "employment_cdi"}
+                for pathway_id in batch
+            ]
+            started = time.perf_counter()
+            answer = http.post("/api/v1/exit-records", json=items).raise_for_status().json()
+            api_runs.append(time.perf_counter() - started)
+            assert answer["counts"]["created"] == len(batch), answer["counts"]
+    report(
+        f"exit records, batches of {size:,}",
+        size / statistics.median(api_runs),
+        "exits/s",
+        "psycopg executemany UPDATEs of the same rows",
+        size / statistics.median(raw_runs),
+    )
+
+
+# --- the machine and the report -----------------------------------------------------------------
+
+
+def machine(url: str, load_at_start: list[float]) -> dict:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    memory_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    with psycopg.connect(url) as connection:
+        server = connection.execute("SHOW server_version").fetchone()[0].split()[0]
+        pathways = connection.execute("SELECT count(*) FROM pathway").fetchone()[0]
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split()[:2]
+    return {
+        "date": datetime.now().astimezone().isoformat(timespec="minutes"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_kib / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "postgresql": server,
+        "load_generator": " ".join(wrk),
+        "scale": SCALE,
+        "pathways": pathways,
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
+    }
+
+
+def render(info: dict) -> str:
     lines = [
         BEGIN,
-        f"Measured {date.today().isoformat()} by `make bench` on {machine()}; demo data at "
-        f"`--scale {SCALE}` ({counts}); "
-        f"median of {REPEATS} runs after one warm-up, in-process (no network).",
+        f"Measured {info['date'][:10]} by `make bench` on {info['cores']} cores ({info['cpu']}), "
+        f"{info['memory_gib']} GiB RAM, Python {info['python']}, PostgreSQL {info['postgresql']}, "
+        f"{info['load_generator']}; demo data at `--scale {info['scale']}` ({info['pathways']:,} pathways). "
+        f"Load average {info['load_average_at_start'][0]} at the start, {info['load_average_at_end'][0]} at the end.",
         "",
-        "| request | " + " | ".join(names) + " |",
-        "| --- | " + " | ".join("---:" for _ in names) + " |",
+        "| figure | value | reference | reference value | ratio |",
+        "| --- | ---: | --- | ---: | ---: |",
     ]
-    for label in REQUESTS:
-        lines.append(f"| {label} | " + " | ".join(f"{results[n]['timings'][label]:.2f} s" for n in names) + " |")
-    lines.append(
-        f"| generating the demo data (`pdi demo --scale {SCALE}`) | "
-        + " | ".join(f"{results[n]['generation_seconds']:.0f} s" for n in names)
-        + " |"
-    )
+    for figure in FIGURES:
+        lines.append(
+            f"| {figure.name} | {_number(figure.value)} {figure.unit} | {figure.reference} | "
+            f"{_number(figure.reference_value)} {figure.unit} | {_ratio(figure.ratio)} |"
+        )
     lines.append(END)
     return "\n".join(lines)
 
@@ -161,20 +476,25 @@ def write_readme(block: str) -> None:
     if BEGIN in text and END in text:
         before, rest = text.split(BEGIN, 1)
         _old, after = rest.split(END, 1)
-        text = before + block + after
-    else:
-        text = text.rstrip() + "\n\n## Benchmarks\n\n" + block + "\n"
-    README.write_text(text)
+        README.write_text(before + block + after)
 
 
 def main() -> None:
-    if "--child" in sys.argv:
-        Path(os.environ["BENCH_REPORT"]).write_text(json.dumps(measure_here()))
-        return
-    results = {"PostgreSQL": run_child(fresh_postgres()), "SQLite": run_child(fresh_sqlite())}
-    block = render(results)
-    print(block)
-    write_readme(block)
+    if shutil.which("wrk") is None:
+        sys.exit("make bench needs wrk (Debian package `wrk`): `make bench` installs it, or apt-get install wrk")
+    load_at_start = [round(value, 2) for value in os.getloadavg()]
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    url = fresh_database(DATABASE)
+    measure_demo_load(url)
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("VACUUM ANALYZE")  # what autovacuum does after a load, before the reads
+    key = pdi(url, "keys", "create", "--role", "admin", "--name", "make bench").strip().splitlines()[-1]
+    measure_http(url, key, workers=1)
+    measure_http(url, key, workers=2)
+    info = machine(url, load_at_start)
+    REPORT.write_text(json.dumps({"figures": [asdict(figure) for figure in FIGURES], "machine": info}, indent=2) + "\n")
+    write_readme(render(info))
+    print(f"written: {REPORT.relative_to(ROOT)} and README.md's bench table", flush=True)
 
 
 if __name__ == "__main__":

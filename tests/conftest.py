@@ -28,7 +28,7 @@ from sqlmodel import Session  # noqa: E402
 from app.auth.models import Role  # noqa: E402
 from app.auth.service import create_key  # noqa: E402
 from app.core.config import get_settings  # noqa: E402
-from app.core.db import get_session, get_writer_session, make_engine  # noqa: E402
+from app.core.db import get_read_session, get_session, get_writer_session, make_engine  # noqa: E402
 from app.core.migrate import alembic_config  # noqa: E402
 
 IS_POSTGRES = TEST_DATABASE_URL.startswith(("postgres", "postgresql"))
@@ -117,8 +117,11 @@ def client(app, session: Session) -> Iterator[TestClient]:
             session.rollback()
             raise
 
+    # Reads meant for a replica see the test's transaction too (tests/core/test_read_replica.py
+    # checks the replica itself).
     app.dependency_overrides[get_session] = session_override
     app.dependency_overrides[get_writer_session] = session_override
+    app.dependency_overrides[get_read_session] = session_override
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
     app.dependency_overrides.clear()

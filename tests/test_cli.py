@@ -1,11 +1,15 @@
 """`pdi` commands, run as a user would, against the test database (they commit, so each test
 removes the keys it created)."""
 
+import os
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator
 from importlib import metadata
+from pathlib import Path
 
+import httpx
 import pytest
 from sqlmodel import Session, delete, select
 from typer.testing import CliRunner
@@ -15,6 +19,7 @@ from app.auth.service import caller_for_key
 from app.cli import cli, local_admin_key_file
 from app.core.config import PROJECT_ROOT, get_settings
 from app.core.db import get_engine
+from tests.test_docker import VENV_BIN, free_port, wait_until_ready
 
 runner = CliRunner()
 
@@ -160,3 +165,37 @@ def test_make_run_passes_port_to_pdi_serve():
 
     assert run_commands("PORT=8123")[-2:] == [".venv/bin/pdi bootstrap --port 8123", ".venv/bin/pdi serve --port 8123"]
     assert run_commands()[-1] == ".venv/bin/pdi serve --port 8000"
+
+
+def worker_processes(pid: int) -> list[int]:
+    """The worker processes uvicorn spawned under `pid` (not multiprocessing's resource tracker)."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(child) for child in (task / "children").read_text().split()]
+    return [child for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the process tree from /proc (Linux)")
+def test_serve_runs_as_many_workers_as_asked(tmp_path):
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [str(VENV_BIN / "pdi"), "serve", "--port", str(port), "--workers", "2"],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        with httpx.Client(timeout=5, trust_env=False) as http:
+            wait_until_ready(http, f"http://127.0.0.1:{port}/healthz", server, log)
+        assert len(worker_processes(server.pid)) == 2, log.read_text()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def test_serve_refuses_reload_with_several_workers():
+    result = runner.invoke(cli, ["serve", "--reload", "--workers", "2"])
+    assert result.exit_code == 2
+    assert "--reload" in result.output

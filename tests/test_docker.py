@@ -296,6 +296,28 @@ def test_compose_api_environment_makes_valid_production_settings(monkeypatch):
     assert Settings(_env_file=None).cors_origins == ["https://portail.example.fr"]
 
 
+def test_compose_runs_the_workers_and_reads_the_replica_it_is_given(monkeypatch):
+    host = {"PDI_SECRET_KEY": "k" * 40}
+    for name in list(os.environ):
+        if name.startswith("PDI_") or name == "DATABASE_URL":
+            monkeypatch.delenv(name)
+
+    def settings_of(api: dict[str, str]) -> Settings:
+        for name, value in api.items():
+            monkeypatch.setenv(name, value)
+        return Settings(_env_file=None)
+
+    default = compose_environment("api", host)
+    assert default["WEB_CONCURRENCY"] == "2"  # uvicorn's variable for its --workers
+    assert settings_of(default).read_database_url is None
+    given = compose_environment(
+        "api", host | {"PDI_WORKERS": "4", "PDI_READ_DATABASE_URL": "postgresql://pdi:s3cret@replica:5432/pdi"}
+    )
+    assert given["WEB_CONCURRENCY"] == "4"
+    replica = make_url(settings_of(given).read_database_url)
+    assert (replica.drivername, replica.host) == ("postgresql+psycopg", "replica")
+
+
 def read_env_file(path: Path) -> dict[str, str]:
     """NAME=value lines, as Compose reads a plain .env (no quotes, comments or blanks needed)."""
     pairs = {}

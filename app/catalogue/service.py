@@ -29,7 +29,7 @@ from app.catalogue.schemas import (
 from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.etag import check_if_match
-from app.core.pagination import Page, PageParams, paginate
+from app.core.pagination import Page, PageParams, paginate, paginate_rows
 from app.core.text import equals, matches
 from app.periods.service import ensure_open
 
@@ -168,7 +168,8 @@ def list_actions(
     territory: Territory | None = None,
     q: str | None = None,
 ) -> Page[ActionRead]:
-    statement = select(Action).order_by(Action.number)
+    # The family's code comes with each action (a join), not from a query per page.
+    statement = select(Action, Family.code).join(Family, Family.id == Action.family_id).order_by(Action.number)
     if family is not None:
         statement = statement.where(Action.family_id.in_(select(Family.id).where(Family.code == family)))
     if operator_id is not None:
@@ -189,8 +190,9 @@ def list_actions(
         statement = statement.where(
             or_(matches(Action.name, q), matches(Action.description, q), matches(Action.code, q))
         )
-    rows, total = paginate(session, statement, page)
-    return Page(items=action_reads(session=session, actions=rows), total=total, page=page.page, size=page.size)
+    rows, total = paginate_rows(session, statement, page)
+    items = [_action_read_with(action, family_code) for action, family_code in rows]
+    return Page(items=items, total=total, page=page.page, size=page.size)
 
 
 def action_reads(*, session: Session, actions) -> list[ActionRead]:

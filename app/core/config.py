@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     hsts: bool = False
     # `pdi retention` without --ended-before detaches pathways ended more than this many years ago.
     retention_years: int = Field(default=5, ge=1)
+    # A read replica (PDI_READ_DATABASE_URL) for the reads that scan the pathways, indicators and
+    # the bilan, so that they do not compete with writes; unset, they read DATABASE_URL.
+    read_database_url: str | None = None
+    # Worker processes of `pdi serve` (and of the image, through uvicorn's WEB_CONCURRENCY).
+    workers: int = Field(default=1, ge=1)
 
     @field_validator("database_url")
     @classmethod
@@ -78,6 +83,12 @@ class Settings(BaseSettings):
         if value.strip() not in ("", "0"):
             parse_many(value)  # a typo fails at start, not on the first request
         return value.strip()
+
+    @field_validator("read_database_url")
+    @classmethod
+    def replica_with_psycopg_driver(cls, url: str | None) -> str | None:
+        # An empty value (Compose passes an unset variable so) means no replica.
+        return cls.use_psycopg_driver(url) if url else None
 
     @model_validator(mode="after")
     def refuse_default_secret_in_production(self) -> "Settings":

@@ -126,3 +126,19 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 # For the GETs that write all the same: reads of personal data note an audit event. On SQLite a
 # transaction that read first cannot wait for the write lock, so these take it up front.
 WriterSessionDep = Annotated[Session, Depends(get_writer_session, scope="function")]
+
+
+@lru_cache
+def get_read_engine() -> Engine:
+    """The engine of the routes that only read and may lag a moment behind the writes (indicators,
+    the bilan): a replica's when PDI_READ_DATABASE_URL names one, the primary's otherwise."""
+    url = get_settings().read_database_url
+    return make_engine(url) if url else get_engine()
+
+
+def get_read_session(request: Request) -> Iterator[Session]:
+    yield from request_session(get_read_engine(), request)
+
+
+# For read-only routes whose reads may go to a replica; never for a route that writes.
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]

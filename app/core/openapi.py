@@ -54,7 +54,7 @@ TAGS = [
     {"name": "availability", "description": "Free places per convention, polled by the RSA portal. Public."},
     {
         "name": "changes",
-        "description": "The change feed: what changed since a cursor, in commit order (pathways per the caller's rights).",
+        "description": "What changed since a cursor, in commit order (pathways per the caller's rights).",
     },
     {"name": "exports", "description": "The catalogue in the data·inclusion schema v1. Public."},
     {"name": "indicators", "description": "The bilan's indicators and the bilan itself, computed on demand."},

@@ -247,14 +247,28 @@ class _Frame:
 
 
 class _Query:
-    """What the three queries share: scope filters and group columns over Convention."""
+    """What the three queries share: scope filters and group columns over Convention.
 
-    def __init__(self, *, scope: Scope, keys: tuple[str, ...], windows: list[Window]):
+    Rows are grouped by ids (action, family, operator, convention), never by codes: PostgreSQL
+    sorts the pathway rows by their group before it counts distinct persons, and a sort on text
+    keys costs several times one on integers. `group_key` turns the ids into codes afterwards."""
+
+    def __init__(
+        self,
+        *,
+        scope: Scope,
+        keys: tuple[str, ...],
+        windows: list[Window],
+        indicators: tuple[str, ...] = INDICATOR_CODES,
+        code_of: dict[str, dict[int, str]] | None = None,
+    ):
         self.scope = scope
         self.keys = keys
         self.windows = windows
-        self.needs_action = bool(scope.actions or scope.family) or "action" in keys or "family" in keys
-        self.needs_family = bool(scope.family) or "family" in keys
+        self.indicators = indicators  # the indicator codes asked for
+        self.code_of = code_of or {}  # "action"/"family" → id → code
+        self.needs_family = bool(scope.family)
+        self.needs_action = bool(scope.actions) or self.needs_family or "family" in keys
 
     def sql_keys(self) -> list[str]:
         # `year` comes from the frame (several windows) or from Python (one window).
@@ -263,8 +277,8 @@ class _Query:
     def key_expressions(self, pathway=None) -> list[Any]:
         """The SQL of each key; `pathway` is the columns of the pathways read (territory is theirs)."""
         columns = {
-            "action": Action.code,
-            "family": Family.code,
+            "action": Convention.action_id,
+            "family": Action.family_id,
             "operator": Convention.operator_id,
             "convention": Convention.id,
             "territory": pathway.territory if pathway is not None else None,
@@ -295,18 +309,40 @@ class _Query:
         return filters
 
     def group_key(self, row, year: int | None) -> tuple:
-        """The row's key tuple in `keys` order."""
+        """The row's key tuple in `keys` order, actions and families by their codes."""
         values = {key: getattr(row, f"key_{key}") for key in self.sql_keys()}
+        for key, codes in self.code_of.items():
+            if key in values:
+                values[key] = codes[values[key]]
         if "year" in self.keys:
             values["year"] = year
         return tuple(values[key] for key in self.keys)
 
 
-def _count_if(condition):
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+# The pathway figures (PathwayTotals fields) each indicator is computed from.
+PATHWAY_FIGURES: dict[str, tuple[str, ...]] = {
+    "persons_present": ("persons_present",),
+    "entries": ("entries",),
+    "exits": ("exits",),
+    "prescriptions": ("prescriptions",),
+    "occupancy_rate": ("stay_days",),
+    "dynamic_exit_rate": ("dynamic_exits", "exits"),
+    "durable_employment_rate": ("durable_exits", "exits"),
+    "business_creation_rate": ("business_creation_exits", "exits"),
+    "completion_rate": ("completed_exits", "exits"),
+    "hours_threshold_reached": ("with_hours", "hours_threshold_reached"),
+    "mean_entry_delay_days": ("entry_delay_days", "entries"),
+    "cost_per_person": ("persons_present",),
+    "cost_per_dynamic_exit": ("dynamic_exits",),
+}
 
 
 def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotals]:
+    """Per group: the pathway figures that the asked indicators need, and only those (each one is
+    an expression evaluated on every pathway row of every window; the distinct counts, a sort)."""
+    wanted = {name for code in query.indicators for name in PATHWAY_FIGURES.get(code, ())}
+    if not wanted and set(query.keys) <= {"year"}:
+        return {}  # nothing to count, and these rows exist whatever the pathways
     windows = query.windows
     frame = _Frame(
         [(w.year, w.start, w.end, w.end.year) for w in windows],
@@ -327,39 +363,42 @@ def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotal
         p.entered_on <= we,  # W ends on or before as_of: the pathway had entered by then
         or_(p.exited_on.is_(None), p.exited_on >= ws),
     )
-    entered_in = and_(not_cancelled, p.entered_on >= ws, p.entered_on <= we)
-    exited_in = and_(not_cancelled, p.exited_on >= ws, p.exited_on <= we)
     prescribed_in = and_(p.prescribed_on >= ws, p.prescribed_on <= we)
+    # The rows counted are those of the pathways whose stay meets W or that were prescribed in W.
+    # Among them, the schema's CHECKs (an entry after its prescription and never with a
+    # cancellation, an exit after its entry) make an entry on or before W's end mean "the stay
+    # meets W", and an entry or exit date mean "not cancelled": each figure tests a date or two
+    # instead of the four conditions again, on every row of every window.
+    in_stay = p.entered_on <= we
+    entered_in = and_(p.entered_on >= ws, p.entered_on <= we)
+    exited_in = and_(p.exited_on >= ws, p.exited_on <= we)
     # stay ∩ W; W ends on or before as_of, so an exit after as_of is cut at W's end.
     stay_end = least(func.coalesce(p.exited_on, we), we)
     stay_start = greatest(p.entered_on, ws)
 
     def exits_with(reasons: Iterable[str]):
-        return _count_if(and_(exited_in, p.exit_reason.in_(sorted(reasons))))
+        return func.count().filter(and_(exited_in, p.exit_reason.in_(sorted(reasons))))
 
+    figures = {
+        "persons_present": func.count(distinct(p.person_key)).filter(in_stay),
+        "entries": func.count().filter(entered_in),
+        "exits": func.count().filter(exited_in),
+        "dynamic_exits": exits_with(DYNAMIC_REASONS),
+        "durable_exits": exits_with(DURABLE_EMPLOYMENT_REASONS),
+        "business_creation_exits": exits_with({"business_creation"}),
+        "completed_exits": exits_with(COMPLETED_REASONS),
+        "prescriptions": func.count().filter(prescribed_in),
+        "stay_days": func.sum(days_between(stay_end, stay_start) + 1).filter(in_stay),
+        "entry_delay_days": func.sum(days_between(p.entered_on, p.prescribed_on)).filter(entered_in),
+        "with_hours": func.count().filter(and_(in_stay, p.hours.is_not(None))),
+        "hours_threshold_reached": func.count(distinct(p.person_key)).filter(
+            and_(in_stay, p.hours >= threshold_year.hours_threshold)
+        ),
+    }
     statement = select(
         *query.key_columns(p),
         *([frame.c["year"].label("window_year")] if frame.many else []),
-        # Persons by person key, which a pathway keeps when retention detaches it from its
-        # beneficiary: the figures do not move (app/pathways/retention.py).
-        func.count(distinct(case((stay_meets, p.person_key)))).label("persons_present"),
-        _count_if(entered_in).label("entries"),
-        _count_if(exited_in).label("exits"),
-        exits_with(DYNAMIC_REASONS).label("dynamic_exits"),
-        exits_with(DURABLE_EMPLOYMENT_REASONS).label("durable_exits"),
-        exits_with({"business_creation"}).label("business_creation_exits"),
-        exits_with(COMPLETED_REASONS).label("completed_exits"),
-        _count_if(prescribed_in).label("prescriptions"),
-        func.coalesce(func.sum(case((stay_meets, days_between(stay_end, stay_start) + 1), else_=0)), 0).label(
-            "stay_days"
-        ),
-        func.coalesce(func.sum(case((entered_in, days_between(p.entered_on, p.prescribed_on)), else_=0)), 0).label(
-            "entry_delay_days"
-        ),
-        _count_if(and_(stay_meets, p.hours.is_not(None))).label("with_hours"),
-        func.count(distinct(case((and_(stay_meets, p.hours >= threshold_year.hours_threshold), p.person_key)))).label(
-            "hours_threshold_reached"
-        ),
+        *(figure.label(name) for name, figure in figures.items() if name in wanted),
     ).select_from(pathways)
     statement = statement.join(Convention, Convention.id == p.convention_id)
     statement = query.join_catalogue(statement)
@@ -375,23 +414,26 @@ def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotal
         )
     if query.scope.territory is not None:
         statement = statement.where(p.territory == query.scope.territory)
-    statement = frame.attach(statement, or_(stay_meets, prescribed_in, entered_in, exited_in))
-    # The hours threshold is that of the convention's year of W's last day.
-    statement = statement.outerjoin(
-        threshold_year,
-        and_(threshold_year.convention_id == p.convention_id, threshold_year.year == frame.c["last_year"]),
-    )
+    # Every pathway with something in W: an entry or an exit in W lies within a stay that meets W
+    # (an exit comes after its entry), so these two conditions cover them all.
+    statement = frame.attach(statement, or_(stay_meets, prescribed_in))
+    if "hours_threshold_reached" in wanted:
+        # The hours threshold is that of the convention's year of W's last day.
+        statement = statement.outerjoin(
+            threshold_year,
+            and_(threshold_year.convention_id == p.convention_id, threshold_year.year == frame.c["last_year"]),
+        )
     group_columns = query.key_expressions(p)
     if frame.many:
         group_columns.append(frame.c["year"])
-    statement = statement.group_by(*group_columns)
+    if group_columns:
+        statement = statement.group_by(*group_columns)
 
     totals: dict[tuple, PathwayTotals] = {}
     for row in session.execute(statement):
         year = row.window_year if frame.many else windows[0].year
-        totals[query.group_key(row, year)] = PathwayTotals(
-            **{name: int(getattr(row, name)) for name in PathwayTotals.__dataclass_fields__}
-        )
+        # A sum over no row is NULL; the figures not asked for stay 0.
+        totals[query.group_key(row, year)] = PathwayTotals(**{name: int(getattr(row, name) or 0) for name in wanted})
     return totals
 
 
@@ -473,6 +515,8 @@ def _without_territory(query: _Query) -> _Query:
         scope=query.scope,
         keys=tuple(key for key in query.keys if key != "territory"),
         windows=query.windows,
+        indicators=query.indicators,
+        code_of=query.code_of,
     )
 
 
@@ -504,7 +548,12 @@ def _compute(
             return []
         return [IndicatorRow(group={}, values=values_from(GroupTotals(), codes), consolidated=False)]
 
-    query = _Query(scope=scope, keys=keys, windows=windows)
+    code_of = {}
+    if "action" in keys:
+        code_of["action"] = dict(session.execute(select(Action.id, Action.code)).all())
+    if "family" in keys:
+        code_of["family"] = dict(session.execute(select(Family.id, Family.code)).all())
+    query = _Query(scope=scope, keys=keys, windows=windows, indicators=codes, code_of=code_of)
     pathways = _pathway_totals(session, query)
     conventions = _convention_totals(session, query)
     activity = _activity_totals(session, query)

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query, Response
 
 from app.auth.dependencies import KeyHolderDep
 from app.catalogue.models import Territory
-from app.core.db import SessionDep
+from app.core.db import ReadSessionDep
 from app.core.errors import InvalidInput, responses
 from app.core.schemas import IsoDay
 from app.indicators import bilan_formats, bilan_html, bilan_xlsx
@@ -29,7 +29,7 @@ router = APIRouter(tags=["indicators"])
 
 @router.get("/indicators", response_model=IndicatorsRead, responses=responses(401, 403, 404, 422))
 def get_indicators(
-    session: SessionDep,
+    session: ReadSessionDep,
     _caller: KeyHolderDep,
     year: Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="A calendar year (or from/to)")] = None,
     from_: Annotated[IsoDay | None, Query(alias="from", description="First day of the period")] = None,
@@ -91,7 +91,7 @@ _BILAN_CONTENT = {
 
 @router.get("/bilan", response_model=BilanRead, responses={**_BILAN_CONTENT, **responses(401, 403, 404, 422)})
 def get_bilan(
-    session: SessionDep,
+    session: ReadSessionDep,
     _caller: KeyHolderDep,
     years: Annotated[str, Query(description="Comma-separated years, e.g. 2018,2019,2020", max_length=200)],
     as_of: Annotated[

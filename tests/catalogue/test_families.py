@@ -47,6 +47,19 @@ def test_list_pages_add_up_to_the_total(client, admin):
     assert [f["code"] for f in first["items"]] == [f["code"] for f in everything["items"][:2]]
 
 
+def test_every_page_tells_the_same_total_whatever_its_size(client, admin):
+    # A short last page gives the total without a count; full and empty pages ask the database.
+    for _ in range(3):
+        create(client, admin)
+    everything = client.get(f"{API}/families", params={"size": 500}).json()
+    total = everything["total"]
+    assert total == len(everything["items"]) >= 3
+    for size in (1, 2, total - 1, total, total + 1):
+        pages = [client.get(f"{API}/families", params={"size": size, "page": n}).json() for n in range(1, total + 3)]
+        assert {page["total"] for page in pages} == {total}, size
+        assert [item for page in pages for item in page["items"]] == everything["items"]
+
+
 @pytest.mark.parametrize(
     ("body", "loc"),
     [

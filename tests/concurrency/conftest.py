@@ -17,7 +17,7 @@ from sqlmodel import Session
 from app.auth.models import Role
 from app.auth.service import create_key
 from app.core.config import get_settings
-from app.core.db import get_engine, get_session, get_writer_session, make_engine, request_session
+from app.core.db import get_engine, get_read_session, get_session, get_writer_session, make_engine, request_session
 from app.core.migrate import upgrade_head
 from app.main import create_app
 from tests import factories
@@ -36,6 +36,7 @@ def app_on(engine: Engine) -> FastAPI:
 
     app.dependency_overrides[get_session] = session_on_engine
     app.dependency_overrides[get_writer_session] = writer_session_on_engine
+    app.dependency_overrides[get_read_session] = session_on_engine
     app.dependency_overrides[get_engine] = lambda: engine
     return app
 

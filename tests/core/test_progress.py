@@ -46,7 +46,7 @@ def test_off_a_terminal_a_line_every_interval():
 
 def test_pdi_demo_prints_lines_when_its_output_is_not_a_terminal(session, capsys, monkeypatch):
     monkeypatch.setattr(get_settings(), "progress_interval_seconds", 0)  # a line at every step
-    generate_demo(session=session, progress=True)
+    generate_demo(session=session, scale=2, progress=True)  # a step per copy of the data set
     lines = capsys.readouterr().err.splitlines()
     progress_lines = [line for line in lines if line.startswith("demo: ")]
     assert len(progress_lines) >= 4, lines

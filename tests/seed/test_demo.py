@@ -1,8 +1,10 @@
-"""`pdi demo` (seed/demo.py): deterministic, idempotent, and its rows obey SPEC's rules on input.
+"""`pdi demo` (seed/demo_plan.py plans the rows, seed/demo.py writes them): deterministic,
+idempotent, and its rows obey SPEC's rules on input.
 
 Whether its bilan shows the document's figures is tested in tests/indicators/test_bilan_document.py.
 """
 
+from collections import Counter
 from datetime import date, timedelta
 
 from sqlalchemy import func
@@ -15,7 +17,8 @@ from app.core.security import pseudonymise
 from app.pathways.models import ActivityRecord, Beneficiary, Pathway
 from app.periods.models import Period
 from app.reference.exit_reasons import EXIT_REASONS_BY_CODE
-from seed.demo import generate_demo, plan_demo, read_catalogue
+from seed.demo import generate_demo, read_catalogue
+from seed.demo_plan import plan_demo
 from tests.factories import row_counts
 
 EDITION = date(2020, 12, 31)
@@ -100,6 +103,17 @@ def test_scale_repeats_every_person_with_distinct_beneficiaries(session):
     assert after["Pathway"] - before["Pathway"] == 2 * pathways
     last_ref = pseudonymise(f"DEMO-{2 * people}", secret=get_settings().secret_key)
     assert session.exec(select(Beneficiary.id).where(Beneficiary.ref_hash == last_ref)).first() is not None
+
+
+def test_each_person_s_pathways_name_their_own_beneficiary(session):
+    plan = plan_demo(read_catalogue(session))
+    before = last_ids(session)
+    generate_demo(session=session)
+    beneficiary_ids = session.exec(select(Pathway.beneficiary_id).where(Pathway.id > before["pathway"])).all()
+    pathways_per_beneficiary = Counter(Counter(beneficiary_ids).values())
+    planned = Counter(len(person.stays) for person in plan.people) + Counter({1: len(plan.prescriptions)})
+    assert max(planned) > 1  # some people go on from Depart'Parcours to another action
+    assert pathways_per_beneficiary == planned
 
 
 def test_the_rows_obey_the_rules_on_input(session):
