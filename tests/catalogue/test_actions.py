@@ -5,21 +5,7 @@ from sqlalchemy import event
 
 from app.catalogue.models import Territory
 from tests import factories
-from tests.catalogue.helpers import API, assert_problem, codes_in, next_code, next_number, stored
-
-
-@pytest.fixture
-def family(session):
-    row = factories.family(session, code=next_code("fam"))
-    session.commit()
-    return row.code
-
-
-def create(client, admin, family, **fields):
-    body = {"code": next_code("act"), "number": next_number(), "family": family, "name": "Action"} | fields
-    response = client.post(f"{API}/actions", json=body, headers=admin)
-    assert response.status_code == 201, response.text
-    return response.json()
+from tests.catalogue.helpers import API, assert_problem, codes_in, create_action, next_code, next_number, stored
 
 
 def test_create_then_read_an_action(client, admin, family):
@@ -47,7 +33,7 @@ def test_create_then_read_an_action(client, admin, family):
 
 def test_indicators_keep_their_order(client, admin, family):
     order = ["exits", "budget", "entries"]
-    action = create(client, admin, family, indicators=order)
+    action = create_action(client, admin, family, indicators=order)
     assert client.get(f"{API}/actions/{action['code']}").json()["indicators"] == order
 
 
@@ -105,7 +91,7 @@ def test_min_duration_above_max_is_refused(client, admin, session, family):
 
 @pytest.mark.parametrize("duplicated", ["code", "number"])
 def test_duplicate_code_or_number_is_a_conflict(client, admin, session, family, duplicated):
-    existing = create(client, admin, family)
+    existing = create_action(client, admin, family)
     before = stored(session)
     body = {"code": next_code("act"), "number": next_number(), "family": family, "name": "A"}
     body[duplicated] = existing[duplicated]
@@ -116,7 +102,7 @@ def test_duplicate_code_or_number_is_a_conflict(client, admin, session, family, 
 def test_patch_changes_family_by_code(client, admin, session, family):
     other = factories.family(session, code=next_code("fam"))
     session.commit()
-    action = create(client, admin, family)
+    action = create_action(client, admin, family)
     response = client.patch(f"{API}/actions/{action['code']}", json={"family": other.code}, headers=admin)
     assert response.status_code == 200
     assert response.json()["family"] == other.code
@@ -124,7 +110,7 @@ def test_patch_changes_family_by_code(client, admin, session, family):
 
 
 def test_patch_may_change_the_code_and_clear_optional_fields(client, admin, family):
-    action = create(client, admin, family, format="collective", min_duration_months=2)
+    action = create_action(client, admin, family, format="collective", min_duration_months=2)
     new_code = next_code("act")
     response = client.patch(
         f"{API}/actions/{action['code']}",
@@ -158,7 +144,7 @@ def test_patch_may_change_the_code_and_clear_optional_fields(client, admin, fami
     ],
 )
 def test_invalid_patch_is_refused_and_changes_nothing(client, admin, session, family, patch, loc):
-    action = create(client, admin, family, min_duration_months=6, max_duration_months=12, indicators=["exits"])
+    action = create_action(client, admin, family, min_duration_months=6, max_duration_months=12, indicators=["exits"])
     before = stored(session)
     assert_problem(client.patch(f"{API}/actions/{action['code']}", json=patch, headers=admin), 422, loc)
     assert stored(session) == before
@@ -167,7 +153,7 @@ def test_invalid_patch_is_refused_and_changes_nothing(client, admin, session, fa
 
 @pytest.mark.parametrize("duplicated", ["code", "number"])
 def test_patch_to_a_taken_code_or_number_is_a_conflict(client, admin, session, family, duplicated):
-    action, other = create(client, admin, family), create(client, admin, family)
+    action, other = create_action(client, admin, family), create_action(client, admin, family)
     before = stored(session)
     response = client.patch(f"{API}/actions/{action['code']}", json={duplicated: other[duplicated]}, headers=admin)
     assert_problem(response, 409)
@@ -176,7 +162,7 @@ def test_patch_to_a_taken_code_or_number_is_a_conflict(client, admin, session, f
 
 
 def test_stale_if_match_is_refused_and_the_current_one_accepted(client, admin, session, family):
-    action = create(client, admin, family)
+    action = create_action(client, admin, family)
     url = f"{API}/actions/{action['code']}"
     etag = client.get(url).headers["ETag"]
     assert client.patch(url, json={"name": "Premier"}, headers=admin).status_code == 200
@@ -193,7 +179,7 @@ def test_stale_if_match_is_refused_and_the_current_one_accepted(client, admin, s
 
 
 def test_delete_an_unused_action(client, admin, family):
-    action = create(client, admin, family)
+    action = create_action(client, admin, family)
     assert client.delete(f"{API}/actions/{action['code']}", headers=admin).status_code == 204
     assert_problem(client.get(f"{API}/actions/{action['code']}"), 404)
 
@@ -221,7 +207,7 @@ def test_missing_action_is_404(client, admin, session, method):
 
 def test_list_is_ordered_by_number(client, admin, family):
     numbers = [next_number() for _ in range(3)]
-    made = [create(client, admin, family, number=number)["code"] for number in reversed(numbers)]
+    made = [create_action(client, admin, family, number=number)["code"] for number in reversed(numbers)]
     page = client.get(f"{API}/actions", params={"size": 500}).json()
     assert codes_in(page, made) == list(reversed(made))
     assert [item["number"] for item in page["items"]] == sorted(item["number"] for item in page["items"])

@@ -4,8 +4,7 @@ referentials on create and update (the vendored values of app/reference/data_inc
 import pytest
 
 from app.reference import data_inclusion as di
-from tests import factories
-from tests.catalogue.helpers import API, assert_problem, next_code, next_number, stored
+from tests.catalogue.helpers import API, assert_problem, create_action, next_code, next_number, stored
 
 FIELDS = {
     "thematiques": ["mobilite--acceder-a-un-vehicule", "mobilite--preparer-un-permis"],
@@ -19,33 +18,19 @@ FIELDS = {
 }
 
 
-@pytest.fixture
-def family(session):
-    row = factories.family(session, code=next_code("fam"))
-    session.commit()
-    return row.code
-
-
-def create(client, admin, family, **fields):
-    body = {"code": next_code("act"), "number": next_number(), "family": family, "name": "Action"} | fields
-    response = client.post(f"{API}/actions", json=body, headers=admin)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 def test_fields_are_stored_and_read_back(client, admin, family):
-    action = create(client, admin, family, **FIELDS)
+    action = create_action(client, admin, family, **FIELDS)
     read = client.get(f"{API}/actions/{action['code']}").json()
     assert {name: read[name] for name in FIELDS} == FIELDS
 
 
 def test_fields_default_to_null(client, admin, family):
-    action = create(client, admin, family)
+    action = create_action(client, admin, family)
     assert all(action[name] is None for name in FIELDS)
 
 
 def test_patch_sets_and_erases_them(client, admin, family):
-    action = create(client, admin, family, **FIELDS)
+    action = create_action(client, admin, family, **FIELDS)
     url = f"{API}/actions/{action['code']}"
     response = client.patch(url, json={"publics": ["tous-publics"], "frais": None}, headers=admin)
     assert response.status_code == 200, response.text
@@ -85,7 +70,7 @@ def test_values_outside_the_referentials_are_refused_and_not_stored(client, admi
 
 
 def test_patch_with_an_unknown_value_changes_nothing(client, admin, family):
-    action = create(client, admin, family, **FIELDS)
+    action = create_action(client, admin, family, **FIELDS)
     url = f"{API}/actions/{action['code']}"
     assert_problem(client.patch(url, json={"thematiques": ["pas-une-thematique"]}, headers=admin), 422)
     assert client.get(url).json()["thematiques"] == FIELDS["thematiques"]
@@ -99,12 +84,12 @@ def test_every_referential_value_is_accepted(client, admin, family):
         "modes_mobilisation": list(di.MODES_MOBILISATION),
         "mobilisable_par": list(di.MOBILISABLE_PAR),
     }
-    action = create(client, admin, family, **everything)
+    action = create_action(client, admin, family, **everything)
     assert {name: action[name] for name in everything} == everything
     for service_type in di.TYPES:
-        assert create(client, admin, family, type=service_type)["type"] == service_type
+        assert create_action(client, admin, family, type=service_type)["type"] == service_type
     for frais in di.FRAIS:
-        assert create(client, admin, family, frais=frais)["frais"] == frais
+        assert create_action(client, admin, family, frais=frais)["frais"] == frais
 
 
 def test_openapi_lists_the_allowed_values(client):
