@@ -168,7 +168,7 @@ def _cells(row: dict[str, Any]) -> dict[str, Any]:
     return cells
 
 
-def _validated(items: list[Any]) -> tuple[dict[int, ExitRecordIn], dict[int, AppError | dict]]:
+def _validated(items: list[Any]) -> tuple[dict[int, ExitRecordIn], dict[int, dict[str, Any]]]:
     """Each item checked against its shape: the valid ones by index, and the problems of the others."""
     valid, errors = {}, {}
     for index, raw in enumerate(items):
