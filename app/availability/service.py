@@ -1,11 +1,11 @@
 """Free places per active convention on a given day, for the RSA portal.
 
 A page costs a fixed number of queries whatever its size: the count, the page of conventions
-(with their action, operator and year line), one aggregate over their pathways, one for their
-sites. With `near`, the page is cut in Python after the distances are known (see
-app/availability/where.py). What occupies, reserves or waits for a seat is defined once, in
-app/pathways/seats.py, which also keeps the aggregate to the pathways that can matter on the day
-(open ones, and those closed since), so a page costs the same whatever the history.
+(with their action, operator and year line), their seat counters, the few pathways whose place
+on the day differs from now, their sites. With `near`, the page is cut in Python after the
+distances are known (see app/availability/where.py). What occupies, reserves or waits for a seat
+is defined once, in app/pathways/seats.py, which reads the counters the database keeps, so a
+page for today costs the same whatever the history.
 """
 
 from collections.abc import Collection

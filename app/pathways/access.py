@@ -22,6 +22,7 @@ from app.auth.service import Caller
 from app.conventions.models import Convention, ConventionStatus
 from app.core.errors import Forbidden, InvalidInput, NotFound
 from app.pathways.models import Beneficiary, Pathway
+from app.pathways.seats import lock_seats_of
 
 # Route-level gates (401 anonymous, 403 other roles).
 PathwayReaderDep = Annotated[Caller, Depends(require_role(Role.admin, Role.operator, Role.portal))]
@@ -53,6 +54,10 @@ def _one_pathway(session: Session, caller: Caller, *conditions, for_update: bool
         .where(pathway_visibility(caller), *conditions)
     )
     if for_update:
+        convention_id = session.exec(statement.with_only_columns(Pathway.convention_id)).first()
+        if convention_id is None:
+            return None
+        lock_seats_of(session, [convention_id])
         # Locks the pathway row (PostgreSQL) until commit; SQLite serialises writers anyway.
         statement = statement.with_for_update(of=Pathway).execution_options(populate_existing=True)
     return session.exec(statement).first()
@@ -135,10 +140,10 @@ def lock_writable_pathways(*, session: Session, caller: Caller, pathway_ids: set
         .join(Convention, Convention.id == Pathway.convention_id)
         .where(pathway_visibility(caller), Pathway.id.in_(sorted(pathway_ids)))
         .order_by(Pathway.id)
-        .with_for_update(of=Pathway)
-        .execution_options(populate_existing=True)
     )
-    return {pathway.id: pathway for pathway in session.exec(statement)}
+    lock_seats_of(session, set(session.exec(statement.with_only_columns(Pathway.convention_id).order_by(None))))
+    locked = statement.with_for_update(of=Pathway).execution_options(populate_existing=True)
+    return {pathway.id: pathway for pathway in session.exec(locked)}
 
 
 def convention_for_activity(*, session: Session, caller: Caller, convention_id: int, write: bool) -> Convention:

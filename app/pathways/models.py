@@ -3,11 +3,11 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Column, Index, Integer, String, false, text
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, false, text
 from sqlmodel import Field, SQLModel
 
 from app.catalogue.models import Territory
-from app.core.models import created_at_field, updated_at_field
+from app.core.models import created_at_field, moment_field, updated_at_field
 
 
 class Sex(StrEnum):
@@ -64,6 +64,11 @@ def _one_of(column: str, values: type[StrEnum]) -> str:
     return f"{column} IS NULL OR {column} IN ({', '.join(repr(value.value) for value in values)})"
 
 
+# A pathway still running (entered or not), and one still waiting for its entry.
+OPEN = "exited_on IS NULL AND cancelled_on IS NULL"
+PENDING = "entered_on IS NULL AND exited_on IS NULL AND cancelled_on IS NULL"
+
+
 class Pathway(SQLModel, table=True):
     __table_args__ = (
         Index("ix_pathway_convention_id_beneficiary_id", "convention_id", "beneficiary_id"),
@@ -91,16 +96,27 @@ class Pathway(SQLModel, table=True):
         CheckConstraint(
             "NOT waitlisted OR (entered_on IS NULL AND cancelled_on IS NULL)", name="waitlisted_prescriptions_only"
         ),
-        # Availability counts the pathways still open and those closed after the day asked for:
-        # these keep that to the few rows that matter, however long the history.
-        Index(
-            "ix_pathway_open_convention_id",
-            "convention_id",
-            postgresql_where=text("exited_on IS NULL AND cancelled_on IS NULL"),
-            sqlite_where=text("exited_on IS NULL AND cancelled_on IS NULL"),
-        ),
+        # Availability reads the seat counters (ConventionSeats), then corrects them with the
+        # pathways whose place on the day asked for differs from their place now: closed since
+        # that day, or dated after it. These keep that to the few rows that matter, however long
+        # the history (app/pathways/seats.py).
         Index("ix_pathway_convention_id_exited_on", "convention_id", "exited_on"),
         Index("ix_pathway_convention_id_cancelled_on", "convention_id", "cancelled_on"),
+        Index(
+            "ix_pathway_pending_convention_id_prescribed_on",
+            "convention_id",
+            "prescribed_on",
+            postgresql_where=text(PENDING),
+            sqlite_where=text(PENDING),
+        ),
+        # The next planned end among the open pathways: one index probe per convention.
+        Index(
+            "ix_pathway_open_convention_id_planned_end_on",
+            "convention_id",
+            "planned_end_on",
+            postgresql_where=text(OPEN),
+            sqlite_where=text(OPEN),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -163,3 +179,30 @@ class ActivityRecord(SQLModel, table=True):
     quantity: int
     created_by_key_id: int | None = Field(default=None, foreign_key="api_key.id")
     created_at: datetime = created_at_field()
+
+
+class ConventionSeats(SQLModel, table=True):
+    """A convention's seats as its open pathways take them now, kept by the database itself.
+
+    Triggers on `pathway` (migration c5d1e3a7f9b2) add each write's difference in the same
+    statement, and one on `convention` gives every convention its row: no code path can forget
+    them, bulk statements and COPY included. Availability reads these instead of counting
+    pathways, so it costs the same however many there are (app/pathways/seats.py); locking a
+    convention's row is how seat decisions serialise, and every pathway write that moves a seat
+    takes the same lock through the triggers.
+
+    - occupied: open pathways entered;
+    - reserved: open pathways not entered and not on the waiting list;
+    - waitlisted: pathways on the waiting list;
+    - updated_at: the `updated_at` of the last pathway write that changed these counts.
+    """
+
+    __tablename__ = "convention_seats"
+
+    convention_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("convention.id", ondelete="CASCADE"), primary_key=True)
+    )
+    occupied: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    reserved: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    waitlisted: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    updated_at: datetime | None = moment_field()

@@ -7,27 +7,29 @@ On day `on`, a pathway
   yet, unless it is on the waiting list;
 - is *waitlisted* while it waits for a seat (a current state: the flag says nothing of past days).
 
-The counts read only the pathways that can matter on `on`: those still open, and those closed
-after `on` (three indexes, see the Pathway model), so they cost the same whatever the history.
+The database keeps, per convention, what the open pathways take now (ConventionSeats, kept by
+triggers); the counts on `on` are those counters plus the few pathways whose place on `on`
+differs from their place now (closed since, or dated after), so that today costs the same
+whatever the history.
 Capacity is the seats open at any one time: ⌊places × months_per_place / 12⌋ of `on`'s year;
 a convention year without places (funded by budget only) has no limit.
 
 Deciding whether a prescription gets a seat, and promoting the waiting list when one frees,
-happen with the convention's row locked (`lock_convention`), so that concurrent prescriptions
+happen with the convention's counters locked (`lock_seats`), so that concurrent prescriptions
 cannot both take the last seat.
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import and_, case, func, literal, or_, select, union_all
 from sqlmodel import Session
 
 from app.audit.service import record
 from app.auth.service import Caller
-from app.conventions.models import Convention, ConventionYear
+from app.conventions.models import ConventionYear
 from app.core.time import today
-from app.pathways.models import Pathway
+from app.pathways.models import ConventionSeats, Pathway
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,60 @@ def capacity(places: int | None, months_per_place: int | None) -> int | None:
 
 
 def counts_on(*, session: Session, on: date, convention_ids: list[int]) -> dict[int, dict]:
-    """Per convention: occupied, reserved, waitlisted, next_release_on, pathways_updated_at."""
+    """Per convention: occupied, reserved, waitlisted, next_release_on, pathways_updated_at.
+
+    The seat counters say what the open pathways take now; a pathway's place on `on` differs
+    from that only when it closed on or after `on` (still there that day) or is dated after `on`
+    (not there yet). Those few are read and their difference added, so that for today the cost
+    is the page's counters plus a handful of rows, whatever the history; for a day long past it
+    grows with what closed since.
+    """
     if not convention_ids:
         return {}
+    is_open = and_(Pathway.exited_on.is_(None), Pathway.cancelled_on.is_(None))
+    in_page = Pathway.convention_id.in_(convention_ids)
+    # The next planned end among the open pathways present on `on`: one index probe per convention.
+    next_open_release = (
+        select(Pathway.planned_end_on)
+        .where(
+            Pathway.convention_id == ConventionSeats.convention_id,
+            is_open,
+            Pathway.entered_on <= on,
+            Pathway.planned_end_on >= on,
+        )
+        .order_by(Pathway.planned_end_on)
+        .limit(1)
+        .scalar_subquery()
+    )
+    counts = {
+        row.convention_id: row._asdict()
+        for row in session.execute(
+            select(
+                ConventionSeats.convention_id,
+                ConventionSeats.occupied,
+                ConventionSeats.reserved,
+                ConventionSeats.waitlisted,
+                next_open_release.label("next_release_on"),
+                ConventionSeats.updated_at.label("pathways_updated_at"),
+            ).where(ConventionSeats.convention_id.in_(convention_ids))
+        )
+    }
+    for row in _differences_on(session=session, on=on, in_page=in_page, is_open=is_open):
+        count = counts.setdefault(
+            row.convention_id,
+            {"occupied": 0, "reserved": 0, "waitlisted": 0, "next_release_on": None, "pathways_updated_at": None},
+        )
+        count["occupied"] += row.occupied
+        count["reserved"] += row.reserved
+        count["next_release_on"] = _earliest(count["next_release_on"], row.next_release_on)
+        count["pathways_updated_at"] = _latest(count["pathways_updated_at"], row.pathways_updated_at)
+    return counts
+
+
+def _differences_on(*, session: Session, on: date, in_page, is_open):
+    """Per convention, what its pathways take on `on` minus what the counters hold them to take
+    now, over the pathways where the two differ (four indexed ranges; the waiting list is a
+    current state, the same on every day)."""
     columns = (
         Pathway.convention_id,
         Pathway.prescribed_on,
@@ -66,54 +119,82 @@ def counts_on(*, session: Session, on: date, convention_ids: list[int]) -> dict[
         Pathway.waitlisted,
         Pathway.updated_at,
     )
-    in_page = Pathway.convention_id.in_(convention_ids)
-    still_open = select(*columns).where(in_page, Pathway.exited_on.is_(None), Pathway.cancelled_on.is_(None))
     exited_since = select(*columns).where(in_page, Pathway.exited_on >= on)
     cancelled_since = select(*columns).where(in_page, Pathway.cancelled_on > on)
-    p = union_all(still_open, exited_since, cancelled_since).subquery()
-    occupies = and_(p.c.entered_on <= on, or_(p.c.exited_on.is_(None), p.c.exited_on >= on), p.c.cancelled_on.is_(None))
-    reserves = and_(
+    entered_after = select(*columns).where(in_page, is_open, Pathway.entered_on > on)
+    prescribed_after = select(*columns).where(
+        in_page, is_open, Pathway.entered_on.is_(None), Pathway.prescribed_on > on
+    )
+    p = union_all(exited_since, cancelled_since, entered_after, prescribed_after).subquery()
+    still_open = and_(p.c.exited_on.is_(None), p.c.cancelled_on.is_(None))
+    occupies_on = and_(
+        p.c.entered_on <= on, or_(p.c.exited_on.is_(None), p.c.exited_on >= on), p.c.cancelled_on.is_(None)
+    )
+    reserves_on = and_(
         p.c.prescribed_on <= on,
         or_(p.c.entered_on.is_(None), p.c.entered_on > on),
         or_(p.c.cancelled_on.is_(None), p.c.cancelled_on > on),
         p.c.waitlisted == literal(False),
     )
-    waits = p.c.waitlisted == literal(True)
-    statement = select(
-        p.c.convention_id,
-        func.coalesce(func.sum(case((occupies, 1), else_=0)), 0).label("occupied"),
-        func.coalesce(func.sum(case((reserves, 1), else_=0)), 0).label("reserved"),
-        func.coalesce(func.sum(case((waits, 1), else_=0)), 0).label("waitlisted"),
-        # An overdue planned end (before `on`) announces no release: only future ones count.
-        func.min(case((and_(occupies, p.c.planned_end_on >= on), p.c.planned_end_on))).label("next_release_on"),
-        func.max(p.c.updated_at).label("pathways_updated_at"),
-    ).group_by(p.c.convention_id)
-    return {row.convention_id: row._asdict() for row in session.execute(statement)}
+    occupies_now = and_(still_open, p.c.entered_on.is_not(None))
+    reserves_now = and_(still_open, p.c.entered_on.is_(None), p.c.waitlisted == literal(False))
+
+    def one_if(condition):
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    return session.execute(
+        select(
+            p.c.convention_id,
+            (one_if(occupies_on) - one_if(occupies_now)).label("occupied"),
+            (one_if(reserves_on) - one_if(reserves_now)).label("reserved"),
+            # An overdue planned end (before `on`) announces no release: only future ones count.
+            func.min(case((and_(occupies_on, p.c.planned_end_on >= on), p.c.planned_end_on))).label("next_release_on"),
+            func.max(p.c.updated_at).label("pathways_updated_at"),
+        ).group_by(p.c.convention_id)
+    ).all()
 
 
-def lock_convention(session: Session, convention_id: int) -> Convention | None:
-    """The convention's row, locked until commit: the one place seat decisions serialise."""
-    return session.get(Convention, convention_id, with_for_update=True, populate_existing=True)
+def _earliest(*days: date | None) -> date | None:
+    return min((day for day in days if day is not None), default=None)
 
 
-def seats_now(*, session: Session, convention_id: int) -> Seats:
-    """The seats as a prescription or a promotion sees them: today's capacity against the
-    pathways open now (a person who left today has freed their seat, although availability,
-    which counts days, still shows them present until tonight)."""
-    on = today()
+def _latest(*moments: datetime | None) -> datetime | None:
+    return max((moment for moment in moments if moment is not None), default=None)
+
+
+def lock_seats_of(session: Session, convention_ids) -> None:
+    """Lock these conventions' seat counters until commit, in convention order.
+
+    The lock order of every write of pathways: first its conventions' counters, then the pathway
+    rows (then the person's row). The counters' triggers lock them on any write that moves a
+    seat, and a promotion holds them when it updates waitlisted rows; a write that locked a
+    pathway row first and met the counters second could wait on a promotion waiting on it."""
+    if convention_ids:
+        session.execute(
+            select(ConventionSeats.convention_id)
+            .where(ConventionSeats.convention_id.in_(sorted(convention_ids)))
+            .order_by(ConventionSeats.convention_id)
+            .with_for_update()
+        ).all()
+
+
+def lock_seats(session: Session, convention_id: int) -> Seats:
+    """The convention's seat counters, locked until commit, with today's capacity: the one place
+    seat decisions serialise. The counters' triggers take the same row lock for any pathway write
+    that moves a seat, so a decision never sees a count that a concurrent write is changing.
+    (Locking the counters rather than the convention's row keeps one lock order for everyone: a
+    write that has moved a seat holds this lock already when it promotes the waiting list.)"""
+    counters = session.execute(
+        select(ConventionSeats.occupied, ConventionSeats.reserved, ConventionSeats.waitlisted)
+        .where(ConventionSeats.convention_id == convention_id)
+        .with_for_update()
+    ).first()
     line = session.execute(
         select(ConventionYear.places, ConventionYear.months_per_place).where(
-            ConventionYear.convention_id == convention_id, ConventionYear.year == on.year
+            ConventionYear.convention_id == convention_id, ConventionYear.year == today().year
         )
     ).first()
-    is_open = and_(Pathway.convention_id == convention_id, Pathway.exited_on.is_(None), Pathway.cancelled_on.is_(None))
-    occupied, reserved, waitlisted = session.execute(
-        select(
-            func.count().filter(Pathway.entered_on.is_not(None)),
-            func.count().filter(Pathway.entered_on.is_(None), Pathway.waitlisted == literal(False)),
-            func.count().filter(Pathway.waitlisted == literal(True)),
-        ).where(is_open)
-    ).one()
+    occupied, reserved, waitlisted = counters or (0, 0, 0)
     return Seats(
         capacity=capacity(*line) if line else None, occupied=occupied, reserved=reserved, waitlisted=waitlisted
     )
@@ -122,9 +203,8 @@ def seats_now(*, session: Session, convention_id: int) -> Seats:
 def promote_waitlisted(*, session: Session, caller: Caller, convention_id: int) -> list[int]:
     """Give the seats free today to the oldest waitlisted prescriptions (order of arrival); the
     ids promoted. Call after any write that may free a seat or add one."""
-    lock_convention(session, convention_id)
-    session.flush()
-    seats = seats_now(session=session, convention_id=convention_id)
+    session.flush()  # the writes still pending move the counters too
+    seats = lock_seats(session, convention_id)
     if not seats.waitlisted:
         return []
     how_many = seats.waitlisted if seats.capacity is None else min(seats.available, seats.waitlisted)

@@ -362,7 +362,8 @@ def _characteristics_changes(pathway: Pathway, fields: BeneficiaryFields | None)
 
 
 def _convention_for_new_pathway(*, session: Session, caller: Caller, body: PathwayCreate) -> Convention:
-    convention = session.get(Convention, body.convention_id)
+    # Locked shared: its status and dates cannot change while it takes the pathway.
+    convention = session.get(Convention, body.convention_id, with_for_update={"read": True}, populate_existing=True)
     if convention is None:
         raise InvalidInput(f"Convention {body.convention_id} does not exist", loc=["body", "convention_id"])
     access.check_can_create_on(caller=caller, convention=convention, stay_fields=body.stay_fields_given())
@@ -375,12 +376,11 @@ def _convention_for_new_pathway(*, session: Session, caller: Caller, body: Pathw
 
 def _seat_for_prescription(*, session: Session, caller: Caller, convention: Convention, if_full: str) -> bool:
     """Whether a new prescription gets a seat now (False: it goes on the waiting list), with the
-    convention locked so that concurrent prescriptions cannot take the same last seat. 409 when
-    there is none and the client asked to be refused rather than waitlisted."""
-    seats.lock_convention(session, convention.id)
+    convention's seats locked so that concurrent prescriptions cannot take the same last seat. 409
+    when there is none and the client asked to be refused rather than waitlisted."""
     # Seats may have been added since (more places): those waiting first, in order of arrival.
     seats.promote_waitlisted(session=session, caller=caller, convention_id=convention.id)
-    now = seats.seats_now(session=session, convention_id=convention.id)
+    now = seats.lock_seats(session, convention.id)
     if now.free and not now.waitlisted:
         return True
     if if_full == "refuse":
@@ -395,6 +395,8 @@ def create_pathway(*, session: Session, caller: Caller, body: PathwayCreate) -> 
     after = _state(None) | body.model_dump(include=set(STATE_FIELDS))
     _check_dates(after)
     convention = _convention_for_new_pathway(session=session, caller=caller, body=body)
+    # Its seats before the person's row: the lock order of every pathway write (seats.lock_seats_of).
+    seats.lock_seats_of(session, [convention.id])
     _check_convention_fit(session=session, state=after, convention=convention)
     ensure_open(session=session, years=touched_years(_state(None), after))
     beneficiary = person_for(session=session, caller=caller, beneficiary_ref=body.beneficiary_ref)

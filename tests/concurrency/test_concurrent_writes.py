@@ -14,6 +14,7 @@ from app.pathways.models import Pathway
 from app.periods.models import Period
 from tests import factories
 from tests.concurrency.conftest import World, client_of, run_at_once
+from tests.pathways.helpers import recounted_seats, stored_seats
 
 API = "/api/v1"
 WRITERS = 8
@@ -251,3 +252,72 @@ def test_concurrent_prescriptions_take_exactly_the_free_seats(world, seats):
         items = client.get(f"{API}/availability", params={"action": world.action_code}).json()["items"]
     item = next(item for item in items if item["convention_id"] == convention.id)
     assert (item["reserved"], item["waitlisted"], item["available"]) == (seats, 10 - seats, 0)
+
+
+def test_mixed_writers_on_two_conventions_keep_the_seat_counters(world):
+    """Prescriptions, entries, cancellations and exit batches spanning two conventions (in opposite
+    orders), all at once: every write lands (no deadlock between the counters' row locks, no lost
+    increment), and the counters the database keeps equal a count of the pathways."""
+    this_year = today().year
+    with world.session() as session:
+        conventions = [
+            factories.convention(
+                session,
+                action_id=session.exec(select(Action.id).where(Action.code == world.action_code)).one(),
+                operator_id=world.operator_id,
+                start_on=date(this_year - 1, 1, 1),
+                end_on=date(this_year + 1, 12, 31),
+                years={this_year: {"places": 4}},
+            ).id
+            for _ in range(2)
+        ]
+        session.commit()
+    day = today().isoformat()
+
+    def prescribe(client, convention_id, **extra):
+        body = {"convention_id": convention_id, "beneficiary_ref": new_ref(), "prescribed_on": day, **extra}
+        answer = client.post(f"{API}/pathways", json=body, headers=world.admin)
+        assert answer.status_code == 201, answer.text
+        return answer.json()["id"]
+
+    with client_of(world) as client:
+        entered = {cid: [prescribe(client, cid, entered_on=day) for _ in range(3)] for cid in conventions}
+        pending = {cid: [prescribe(client, cid) for _ in range(2)] for cid in conventions}
+
+    def exits(ids):
+        return [{"pathway_id": pathway_id, "exited_on": day, "exit_reason": "training"} for pathway_id in ids]
+
+    first, second = conventions
+    requests = [
+        lambda client: client.post(
+            f"{API}/exit-records", json=exits(entered[first] + entered[second]), headers=world.admin
+        ),
+        lambda client: client.post(
+            f"{API}/exit-records", json=exits(entered[second][::-1] + entered[first][::-1]), headers=world.admin
+        ),
+        *(
+            lambda client, pathway_id=pathway_id: client.post(
+                f"{API}/pathways/{pathway_id}/cancel", json={"cancel_reason": "moved"}, headers=world.admin
+            )
+            for pathway_id in pending[first] + pending[second]
+        ),
+        *(
+            lambda client, convention_id=convention_id: client.post(
+                f"{API}/pathways",
+                json={"convention_id": convention_id, "beneficiary_ref": new_ref(), "prescribed_on": day},
+                headers=world.admin,
+            )
+            for convention_id in conventions * 4
+        ),
+    ]
+    answers = run_at_once(world.app, requests)
+    assert all(answer.status_code in (200, 201) for answer in answers), [
+        (i, a.status_code, a.text[:80]) for i, a in enumerate(answers) if a.status_code not in (200, 201)
+    ]
+    with world.session() as session:
+        recounted = recounted_seats(session)
+        assert {cid: stored_seats(session).get(cid) for cid in conventions} == {
+            cid: recounted.get(cid) for cid in conventions
+        }
+        # 6 exited, 4 cancelled; 8 new prescriptions on 8 seats (4 a convention, none taken now).
+        assert [recounted[cid] for cid in conventions] == [(0, 4, 0), (0, 4, 0)]

@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 from app.audit.models import AuditEvent
 from app.core.config import get_settings
 from app.core.security import pseudonymise
-from app.pathways.models import ActivityRecord, Beneficiary, Pathway
+from app.pathways.models import ActivityRecord, Beneficiary, ConventionSeats, Pathway
 from app.periods.models import Period, PeriodStatus
 from tests import factories
 from tests.factories import row_counts
@@ -68,3 +68,29 @@ def stored_state(session: Session) -> dict:
     ).all()
     beneficiaries = session.execute(select(Beneficiary.id, Beneficiary.ref_hash).order_by(Beneficiary.id)).all()
     return {"counts": counts, "pathways": pathways, "beneficiaries": beneficiaries}
+
+
+def recounted_seats(session: Session) -> dict[int, tuple[int, int, int]]:
+    """Each convention's (occupied, reserved, waitlisted) now, counted in Python from every
+    pathway row: the oracle of the counters the database keeps (ConventionSeats)."""
+    counts: dict[int, list[int]] = {}
+    for row in session.exec(select(Pathway)).all():
+        count = counts.setdefault(row.convention_id, [0, 0, 0])
+        still_open = row.exited_on is None and row.cancelled_on is None
+        count[0] += still_open and row.entered_on is not None
+        count[1] += still_open and row.entered_on is None and not row.waitlisted
+        count[2] += bool(row.waitlisted)
+    return {convention_id: tuple(count) for convention_id, count in counts.items() if any(count)}
+
+
+def stored_seats(session: Session) -> dict[int, tuple[int, int, int]]:
+    """The counters as the database keeps them (conventions whose counts are all zero left out)."""
+    rows = session.exec(
+        select(
+            ConventionSeats.convention_id,
+            ConventionSeats.occupied,
+            ConventionSeats.reserved,
+            ConventionSeats.waitlisted,
+        )
+    ).all()
+    return {row[0]: tuple(row[1:]) for row in rows if any(row[1:])}
