@@ -1,5 +1,6 @@
 """The application: routers, error handlers, middleware."""
 
+from contextlib import asynccontextmanager
 from uuid import uuid4
 
 from asgi_correlation_id import CorrelationIdMiddleware
@@ -8,6 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app.audit.router import router as audit_router
 from app.auth.dependencies import get_caller
+from app.availability.cache import AvailabilityCache, FeedWatch, PageCache
 from app.availability.metrics import seats_available
 from app.availability.router import router as availability_router
 from app.catalogue.router import router as catalogue_router
@@ -32,6 +34,7 @@ from app.reference.router import router as reference_router
 
 API_PREFIX = "/api/v1"
 EXIT_RECORDS_PATH = f"{API_PREFIX}/exit-records"
+AVAILABILITY_PATH = f"{API_PREFIX}/availability"
 # Responses under these paths carry personal data: no cache may keep them.
 PERSONAL_DATA_PATHS = (f"{API_PREFIX}/pathways", EXIT_RECORDS_PATH, f"{API_PREFIX}/audit-events")
 
@@ -43,7 +46,19 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
     if host is not None:
         refuse_default_secret_off_loopback(settings, host)
     configure_logging(settings)
+    pages = PageCache()
+    watch = FeedWatch(settings.database_url) if _watches_the_feed(settings) else None
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        if watch is not None:
+            watch.start()
+        yield
+        if watch is not None:
+            watch.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Catalogue PDI",
         version="0.1.0",
         description=(
@@ -59,10 +74,14 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         dependencies=[Depends(get_caller)],
     )
     app.state.rate_limits = RateLimits(settings)
+    app.state.availability_pages = pages
     install_error_handlers(app)
-    # Added innermost first: the headers wrap everything, CORS wraps the 413s, the cap comes
-    # before any route reads a byte.
+    # Added innermost first: the headers wrap everything, CORS wraps the 413s and the pages
+    # answered from memory, the cap comes before any route reads a byte.
     app.add_middleware(BodySizeLimit, limit_for=_body_limits(settings))
+    app.add_middleware(
+        AvailabilityCache, path=AVAILABILITY_PATH, pages=pages, watch=watch, limits=app.state.rate_limits
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -101,6 +120,10 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
     app.include_router(health.router)
     install_openapi(app)
     return app
+
+
+def _watches_the_feed(settings: Settings) -> bool:
+    return settings.availability_cache and settings.database_url.startswith("postgresql")
 
 
 def _body_limits(settings: Settings):

@@ -1,10 +1,10 @@
-import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from app.auth.dependencies import CallerDep
 from app.availability import service
+from app.availability.cache import CACHE_CONTROL, etag_for, matches
 from app.availability.schemas import AvailabilityPage
 from app.availability.where import WhereDep
 from app.catalogue.models import Territory
@@ -17,10 +17,6 @@ from app.core.schemas import IsoDay
 
 router = APIRouter(prefix="/availability", tags=["availability"])
 
-# The same body for every caller (no personal data), so shared caches may keep it; one minute
-# bounds how stale the portal's view of free places can be.
-CACHE_CONTROL = "public, max-age=60"
-
 
 @router.get(
     "",
@@ -32,7 +28,6 @@ def list_availability(
     _caller: CallerDep,
     page: PageDep,
     request: Request,
-    response: Response,
     where: WhereDep,
     on: Annotated[IsoDay | None, Query(description="Day of the figures (default: today in Paris)")] = None,
     action: Annotated[str | None, Query(max_length=64, description="Action code")] = None,
@@ -51,11 +46,10 @@ def list_availability(
     day = on or clock.today()
     # The tag names the question (filters, page, day) and the state of the data (the change
     # feed's last cursor, which moves with every committed write): a revalidation costs one
-    # row read, not the page.
-    question = sorted((name, str(value)) for name, value in request.query_params.multi_items() if name != "on")
-    etag = '"' + hashlib.sha256(repr((question, day.isoformat(), last_cursor(session))).encode()).hexdigest()[:32] + '"'
+    # row read, not the page; and the page built is kept under it (app/availability/cache.py).
+    etag = etag_for(request.query_params.multi_items(), day.isoformat(), last_cursor(session))
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-    if if_none_match is not None and _matches(if_none_match, etag):
+    if if_none_match is not None and matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     result = service.list_availability(
         session=session,
@@ -67,11 +61,6 @@ def list_availability(
         territory=territory,
         where=where,
     )
-    response.headers.update(headers)
-    return result
-
-
-def _matches(if_none_match: str, etag: str) -> bool:
-    # If-None-Match compares weakly (RFC 9110 §13.1.2): a W/ prefix added by a proxy still matches.
-    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in tags or etag in tags
+    body = result.model_dump_json().encode()
+    request.app.state.availability_pages.put(etag, body)
+    return Response(content=body, media_type="application/json", headers=headers)

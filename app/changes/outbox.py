@@ -4,7 +4,8 @@ See app/changes/service.py for why cursors come from one locked row at commit ti
 imports only models, so that the capture (app/changes/capture.py) can run inside any session.
 """
 
-from sqlalchemy import String, cast, delete, func, insert, literal, select, tuple_, update
+from sqlalchemy import String, cast, func, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from app.catalogue.models import Action, Family, Operator, Site
@@ -13,6 +14,9 @@ from app.conventions.models import Convention
 from app.core.models import UTCDateTime
 from app.core.time import utcnow
 from app.pathways.models import Pathway
+
+# The channel of the notices that the feed moved (app/availability/cache.py listens to it).
+FEED_CHANNEL = "pdi_feed"
 
 
 def write_changes(session: Session, keys: set[tuple[str, str]]) -> None:
@@ -26,8 +30,8 @@ def write_changes(session: Session, keys: set[tuple[str, str]]) -> None:
         .values(last_cursor=FeedClock.last_cursor + len(keys))
         .returning(FeedClock.last_cursor)
     ).scalar_one()
+    _announce(session, last)
     readers = _pathway_readers(session, [int(entity_id) for kind, entity_id in keys if kind == "pathway"])
-    session.execute(delete(Change).where(tuple_(Change.kind, Change.entity_id).in_(keys)))
     first = last - len(keys) + 1
     now = utcnow()
     rows = []
@@ -43,7 +47,28 @@ def write_changes(session: Session, keys: set[tuple[str, str]]) -> None:
                 "created_by_key_id": created_by_key_id,
             }
         )
-    session.execute(insert(Change), rows)
+    # An entity keeps one row, moved to its new cursor: an upsert on (kind, entity_id), in one
+    # statement however many (a batch of exits names a thousand pathways).
+    upsert = _insert_for(session)(Change)
+    session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[Change.kind, Change.entity_id],
+            set_={name: upsert.excluded[name] for name in ("cursor", "modified", "operator_id", "created_by_key_id")},
+        ),
+        rows,
+    )
+
+
+def _announce(session: Session, cursor: int) -> None:
+    """On PostgreSQL, NOTIFY the new last cursor, delivered when the transaction commits: the
+    workers' availability caches learn that the data moved without asking (app/availability/cache.py)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_notify(FEED_CHANNEL, str(cursor))))
+
+
+def _insert_for(session: Session):
+    # Both dialects' INSERT constructs speak ON CONFLICT the same way; the core one does not.
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def _pathway_readers(session: Session, pathway_ids: list[int]) -> dict[str, tuple[int, int | None]]:
@@ -82,6 +107,7 @@ def record_missing(session: Session) -> int:
         last = session.execute(select(func.max(Change.cursor))).scalar_one() or 0
         if last > start:
             session.execute(update(FeedClock).where(FeedClock.id == 1).values(last_cursor=last))
+            _announce(session, last)
             added += last - start
     return added
 

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # A read replica (PDI_READ_DATABASE_URL) for the reads that scan the pathways, indicators and
     # the bilan, so that they do not compete with writes; unset, they read DATABASE_URL.
     read_database_url: str | None = None
+    # Anonymous GET /availability answered from each worker's memory while the data has not
+    # changed (PostgreSQL only: the workers learn of changes by LISTEN; app/availability/cache.py).
+    availability_cache: bool = True
     # Worker processes of `pdi serve` (and of the image, through uvicorn's WEB_CONCURRENCY).
     workers: int = Field(default=1, ge=1)
 

@@ -162,6 +162,13 @@ class ExitRecordIn(InputModel):
             raise ValueError("give pathway_id, or all of convention_id, beneficiary_ref and entered_on")
         return self
 
+    def exit_fields(self) -> dict[str, Any]:
+        """What this exit writes on its pathway (the hours only when given)."""
+        fields = {"exited_on": self.exited_on, "exit_reason": self.exit_reason}
+        if self.hours is not None:
+            fields["hours"] = self.hours
+        return fields
+
 
 EXIT_RECORD_COLUMNS = tuple(ExitRecordIn.model_fields)
 

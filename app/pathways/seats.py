@@ -178,6 +178,19 @@ def lock_seats_of(session: Session, convention_ids) -> None:
         ).all()
 
 
+def with_waiting_list(session: Session, convention_ids) -> list[int]:
+    """Those of these conventions with someone on their waiting list, in convention order."""
+    if not convention_ids:
+        return []
+    return list(
+        session.execute(
+            select(ConventionSeats.convention_id)
+            .where(ConventionSeats.convention_id.in_(sorted(convention_ids)), ConventionSeats.waitlisted > 0)
+            .order_by(ConventionSeats.convention_id)
+        ).scalars()
+    )
+
+
 def lock_seats(session: Session, convention_id: int) -> Seats:
     """The convention's seat counters, locked until commit, with today's capacity: the one place
     seat decisions serialise. The counters' triggers take the same row lock for any pathway write

@@ -10,7 +10,7 @@ concurrent requests from both creating overlapping pathways.
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, not_, or_, update
+from sqlalchemy import Row, and_, bindparam, not_, or_, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, select
@@ -553,86 +553,122 @@ def cancel(*, session: Session, caller: Caller, pathway_id: int, body: CancelIn)
 Decision = tuple[str, int | None, AppError | None]
 
 
-def decide_exits(*, session: Session, exits: dict[int, tuple[Pathway | None, ExitIn]], missing) -> dict[int, Decision]:
-    """Decide each exit of a batch on pathways the caller has locked, without writing: the same
-    rules as `record_exit`, item after item (a pathway named twice sees the first item's exit),
-    with the consolidated years read once for the whole batch. Returns each item's decision and
-    the state each exited pathway is to be written with."""
+def decide_exits(
+    *, session: Session, exits: dict[int, tuple[Row | None, dict[str, Any]]], missing
+) -> tuple[dict[int, Decision], dict[int, dict[str, Any]]]:
+    """Decide each exit of a batch, without writing: `exits` gives, per item, the row of its
+    pathway locked by the caller (its state fields, see access.lock_writable_pathways) and the
+    exit's fields (exited_on, exit_reason, hours when given). The same rules as `record_exit`,
+    item after item (a pathway named twice sees the first item's exit), with the consolidated
+    years read once for the whole batch. Returns each item's decision and the state each exited
+    pathway is to be written with."""
+    current = {row.id: row._asdict() for row, _exit in exits.values() if row is not None}
     years = set()
-    for pathway, body in exits.values():
-        if pathway is not None and pathway.exited_on is None and pathway.entered_on is not None:
-            years |= touched_years(_state(pathway), _state(pathway) | body.model_dump(exclude_none=True))
+    for row, exit_fields in exits.values():
+        if row is not None and row.exited_on is None and row.entered_on is not None:
+            before = current[row.id]
+            years |= touched_years(before, before | exit_fields)
     closed = closed_years(session=session, years=years)
     states: dict[int, dict[str, Any]] = {}
     decided: dict[int, Decision] = {}
-    for index, (pathway, body) in sorted(exits.items()):
-        if pathway is None:
+    for index, (row, exit_fields) in sorted(exits.items()):
+        if row is None:
             decided[index] = ("error", None, missing(index))
             continue
-        before = states.get(pathway.id) or _state(pathway)
+        before = states.get(row.id) or current[row.id]
         try:
-            after = _exit_state(pathway_id=pathway.id, before=before, body=body)
+            after = _exit_state(pathway_id=row.id, before=before, exit_fields=exit_fields)
             if after is None:
-                decided[index] = ("unchanged", pathway.id, None)
+                decided[index] = ("unchanged", row.id, None)
                 continue
             if clash := sorted(touched_years(before, after) & closed):
                 raise PeriodConsolidated(f"{', '.join(map(str, clash))} consolidated: reopen the period first")
         except AppError as error:
-            decided[index] = ("error", pathway.id, error)
+            decided[index] = ("error", row.id, error)
             continue
-        states[pathway.id] = after
-        decided[index] = ("created", pathway.id, None)
+        states[row.id] = after
+        decided[index] = ("created", row.id, None)
     return decided, states
 
 
-def _exit_state(*, pathway_id: int, before: dict[str, Any], body: ExitIn) -> dict[str, Any] | None:
+def _exit_state(*, pathway_id: int, before: dict[str, Any], exit_fields: dict[str, Any]) -> dict[str, Any] | None:
     """The state after this exit; None when this very exit is already recorded."""
     if before["cancelled_on"] is not None:
         raise Conflict(f"Pathway {pathway_id} is cancelled: it cannot be exited")
     if before["exited_on"] is not None:
-        same = (before["exited_on"], before["exit_reason"]) == (body.exited_on, body.exit_reason) and (
-            body.hours is None or body.hours == before["hours"]
-        )
+        same = (before["exited_on"], before["exit_reason"]) == (
+            exit_fields["exited_on"],
+            exit_fields["exit_reason"],
+        ) and exit_fields.get("hours", before["hours"]) == before["hours"]
         if same:
             return None
         raise Conflict(
             f"Pathway {pathway_id} already has an exit ({before['exited_on']}, {before['exit_reason']}); "
             "PATCH it to correct the exit"
         )
-    after = before | body.model_dump(exclude_none=True)
+    after = before | exit_fields
     _check_dates(after)
     return after
 
 
+EXITS_FROM_ARRAYS = text(
+    """
+    UPDATE pathway
+    SET exited_on = exits.exited_on, exit_reason = exits.exit_reason, hours = exits.hours, updated_at = :now
+    FROM unnest(CAST(:ids AS integer[]), CAST(:days AS date[]), CAST(:reasons AS varchar[]), CAST(:hours AS float8[]))
+        AS exits (pathway_id, exited_on, exit_reason, hours)
+    WHERE pathway.id = exits.pathway_id
+    """
+)
+
+
 def write_exits(
-    *, session: Session, caller: Caller, states: dict[int, dict[str, Any]], pathways: dict[int, Pathway]
+    *, session: Session, caller: Caller, states: dict[int, dict[str, Any]], pathways: dict[int, Row]
 ) -> None:
-    """Store the exits `decide_exits` accepted: one UPDATE for all of them, one audit event for
-    the batch (naming the pathways), their feed rows, then the waiting lists they free."""
+    """Store the exits `decide_exits` accepted: one UPDATE for all of them on PostgreSQL, one
+    audit event for the batch (naming the pathways), their feed rows, then the waiting lists
+    they free (only where someone waits: the counters say so without a count)."""
     if not states:
         return
     now = utcnow()
-    table = Pathway.__table__
-    session.execute(
-        update(table)
-        .where(table.c.id == bindparam("pathway_id"))
-        .values(
-            exited_on=bindparam("new_exited_on"),
-            exit_reason=bindparam("new_exit_reason"),
-            hours=bindparam("new_hours"),
-            updated_at=bindparam("new_updated_at"),
-        ),
-        [
+    ordered = sorted(states.items())
+    if session.get_bind().dialect.name == "postgresql":
+        # The whole batch as four arrays: one statement of five parameters, which neither
+        # SQLAlchemy nor psycopg has to render item by item.
+        session.execute(
+            EXITS_FROM_ARRAYS,
             {
-                "pathway_id": pathway_id,
-                "new_exited_on": state["exited_on"],
-                "new_exit_reason": state["exit_reason"],
-                "new_hours": state["hours"],
-                "new_updated_at": now,
-            }
-            for pathway_id, state in sorted(states.items())
-        ],
-    )
+                "ids": [pathway_id for pathway_id, _state in ordered],
+                "days": [state["exited_on"] for _id, state in ordered],
+                "reasons": [state["exit_reason"] for _id, state in ordered],
+                "hours": [state["hours"] for _id, state in ordered],
+                "now": now,
+            },
+        )
+    else:
+        # SQLite runs in the process: a statement per exit costs no round trip.
+        table = Pathway.__table__
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("pathway_id"))
+            .values(
+                exited_on=bindparam("new_exited_on"),
+                exit_reason=bindparam("new_exit_reason"),
+                hours=bindparam("new_hours"),
+                updated_at=bindparam("new_updated_at"),
+            ),
+            [
+                {
+                    "pathway_id": pathway_id,
+                    "new_exited_on": state["exited_on"],
+                    "new_exit_reason": state["exit_reason"],
+                    "new_hours": state["hours"],
+                    "new_updated_at": now,
+                }
+                for pathway_id, state in ordered
+            ],
+        )
+    session.expire_all()  # the rows changed under the ORM
     record(
         session=session,
         caller=caller,
@@ -644,7 +680,7 @@ def write_exits(
     conventions = {pathways[pathway_id].convention_id for pathway_id in states}
     for pathway_id in states:
         note_change(session, "pathway", pathway_id)
-        session.expire(pathways[pathway_id])  # the rows changed under the ORM
-    for convention_id in sorted(conventions):
+    for convention_id in conventions:
         note_change(session, "availability", convention_id)
+    for convention_id in seats.with_waiting_list(session, conventions):
         seats.promote_waitlisted(session=session, caller=caller, convention_id=convention_id)

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from app.auth.models import Role
 from app.auth.service import create_key
-from app.core.config import get_settings
+from app.core.config import Settings, get_settings
 from app.core.db import get_engine, get_read_session, get_session, get_writer_session, make_engine, request_session
 from app.core.migrate import upgrade_head
 from app.main import create_app
@@ -24,9 +24,9 @@ from tests import factories
 from tests.scratch import scratch_database
 
 
-def app_on(engine: Engine) -> FastAPI:
+def app_on(engine: Engine, settings: Settings | None = None) -> FastAPI:
     """An application whose requests open their sessions on `engine`, as in production."""
-    app = create_app(get_settings())
+    app = create_app(settings or get_settings())
 
     def session_on_engine(request: Request):
         yield from request_session(engine, request)

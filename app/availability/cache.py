@@ -1,0 +1,163 @@
+"""Availability's answers kept in memory, for the portal's polling (SPEC C5).
+
+A page of availability depends on its question (the query string), the day, and the data; and the
+change feed's last cursor moves with every committed write (app/changes/outbox.py). So the route
+keeps each page it builds under its ETag, which names all three (app/availability/router.py), and
+while the cursor has not moved the same question is answered from memory, before routing,
+dependencies or the database: a 200 with the kept body, or a 304 when `If-None-Match` names it.
+
+Knowing the cursor without asking the database: on PostgreSQL every transaction that writes the
+feed sends `NOTIFY pdi_feed, '<its last cursor>'`, delivered when it commits, and each worker's
+`FeedWatch` listens on a connection of its own. Until the watch listens (start-up, a lost
+connection, SQLite, which has no NOTIFY), nothing is answered from memory: every request takes
+the route, which reads the cursor itself. A page may therefore be served for the moment between
+a commit and its notice (milliseconds); the `Cache-Control` of these pages already allows sixty
+seconds.
+
+Only anonymous requests are answered here: a request with an `Authorization` header takes the
+route, which checks its key (401 for a bad one) and spends that key's budget. An anonymous
+request spends the anonymous budget here, as the route would; over it, the route answers the 429.
+"""
+
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from urllib.parse import parse_qsl
+
+import psycopg
+from sqlalchemy import make_url
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.changes.outbox import FEED_CHANNEL
+from app.core import time as clock
+from app.core.rate_limits import RateLimits, TooManyRequests
+
+log = logging.getLogger(__name__)
+
+# The same body for every caller (no personal data), so shared caches may keep it; one minute
+# bounds how stale the portal's view of free places can be.
+CACHE_CONTROL = "public, max-age=60"
+# Pages kept per worker; the least recently served goes first.
+KEPT_PAGES = 256
+
+
+def etag_for(query: Iterable[tuple[str, str]], day_iso: str, cursor: int) -> str:
+    """The ETag of a page: its question (the query parameters but `on`, sorted), its day, and the
+    feed's cursor (which moves with every committed write)."""
+    question = sorted((name, value) for name, value in query if name != "on")
+    return '"' + hashlib.sha256(repr((question, day_iso, cursor)).encode()).hexdigest()[:32] + '"'
+
+
+def matches(if_none_match: str, etag: str) -> bool:
+    # If-None-Match compares weakly (RFC 9110 §13.1.2): a W/ prefix added by a proxy still matches.
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+class PageCache:
+    """Bodies of availability pages by ETag, the most recently served kept (thread-safe: the
+    route stores from the threadpool, the middleware reads on the event loop)."""
+
+    def __init__(self, size: int = KEPT_PAGES):
+        self.size = size
+        self.pages: OrderedDict[str, bytes] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, etag: str) -> bytes | None:
+        with self.lock:
+            body = self.pages.get(etag)
+            if body is not None:
+                self.pages.move_to_end(etag)
+            return body
+
+    def put(self, etag: str, body: bytes) -> None:
+        with self.lock:
+            self.pages[etag] = body
+            self.pages.move_to_end(etag)
+            while len(self.pages) > self.size:
+                self.pages.popitem(last=False)
+
+
+class FeedWatch:
+    """The feed's last cursor, kept by listening to `pdi_feed` on a connection of its own (one
+    thread per worker). `cursor` is None whenever it is not listening."""
+
+    def __init__(self, database_url: str):
+        self.url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self.cursor: int | None = None
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="feed-watch", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self._listen()
+            except psycopg.Error as exc:
+                log.warning("feed watch lost its connection (%s); availability is served by the route", exc)
+            self.cursor = None
+            self.stopping.wait(1.0)  # then listen again
+
+    def _listen(self) -> None:
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as connection:
+            connection.execute(f"LISTEN {FEED_CHANNEL}")
+            # Listening first, then reading: no commit falls between the two.
+            row = connection.execute("SELECT last_cursor FROM feed_clock WHERE id = 1").fetchone()
+            self.cursor = row[0] if row else 0
+            while not self.stopping.is_set():
+                for notice in connection.notifies(timeout=1.0):
+                    self.cursor = max(self.cursor, int(notice.payload))
+
+
+class AvailabilityCache:
+    """ASGI middleware: anonymous `GET <path>` answered from the page cache while the watch
+    knows the cursor and the page is kept; everything else goes on to the application."""
+
+    def __init__(self, app: ASGIApp, *, path: str, pages: PageCache, watch: "FeedWatch | None", limits: RateLimits):
+        self.app = app
+        self.path = path
+        self.pages = pages
+        self.watch = watch
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        answer = self._answer(scope) if scope["type"] == "http" else None
+        if answer is None:
+            await self.app(scope, receive, send)
+            return
+        status, etag, body = answer
+        headers = [(b"etag", etag.encode()), (b"cache-control", CACHE_CONTROL.encode())]
+        if body:
+            headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _answer(self, scope: Scope) -> tuple[int, str, bytes] | None:
+        cursor = self.watch.cursor if self.watch is not None else None
+        if cursor is None or scope["method"] != "GET" or scope["path"] != self.path:
+            return None
+        headers = dict(scope["headers"])
+        if b"authorization" in headers:
+            return None
+        query = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        day = next((value for name, value in query if name == "on"), None) or clock.today().isoformat()
+        etag = etag_for(query, day, cursor)
+        body = self.pages.get(etag)
+        if body is None:
+            return None
+        try:
+            self.limits.spend_anonymous(scope["client"][0] if scope.get("client") else "unknown")
+        except TooManyRequests:
+            return None  # the route answers the 429, with its problem document
+        if_none_match = headers.get(b"if-none-match")
+        if if_none_match is not None and matches(if_none_match.decode("latin-1"), etag):
+            return 304, etag, b""
+        return 200, etag, body

@@ -1,0 +1,133 @@
+"""Availability answered from memory (app/availability/cache.py): the same answers as the route,
+until a committed write moves the change feed, which the workers learn by LISTEN (PostgreSQL).
+These need real commits: a database of their own, as the concurrency tests have."""
+
+import time
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.availability import router as availability_router
+from app.core.config import get_settings
+from tests.concurrency.conftest import World, app_on, world_on
+from tests.conftest import IS_POSTGRES
+from tests.scratch import scratch_database
+
+API = "/api/v1"
+URL = f"{API}/availability"
+DAY = {"on": "2024-06-15"}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Iterator[World]:
+    with scratch_database(tmp_path_factory.mktemp("cache"), "pdi_cache") as url:
+        world = world_on(url)
+        yield world
+        world.engine.dispose()
+
+
+@pytest.fixture
+def route_calls(monkeypatch) -> list[dict]:
+    """Each time the route builds a page (rather than the page being served from memory)."""
+    calls: list[dict] = []
+    build = availability_router.service.list_availability
+
+    def counted(**arguments):
+        calls.append(arguments)
+        return build(**arguments)
+
+    monkeypatch.setattr(availability_router.service, "list_availability", counted)
+    return calls
+
+
+def cached_app(world: World, **settings):
+    url = world.engine.url.render_as_string(hide_password=False)
+    overrides = {"database_url": url, "availability_cache": True} | settings
+    return app_on(world.engine, get_settings().model_copy(update=overrides))
+
+
+def wait_until(condition, seconds: float = 10.0) -> None:
+    """Poll `condition` (the watch's notices arrive on their own thread), for at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the feed watch never caught up"
+        time.sleep(0.005)
+
+
+def watch_of(app):
+    middleware = next(m for m in app.user_middleware if m.cls.__name__ == "AvailabilityCache")
+    return middleware.kwargs["watch"]
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="the workers learn of writes by PostgreSQL's LISTEN/NOTIFY")
+def test_pages_are_served_from_memory_until_a_write_commits(world, route_calls):
+    app = cached_app(world)
+    watch = watch_of(app)
+    with TestClient(app) as client:
+        wait_until(lambda: watch.cursor is not None)
+        first = client.get(URL, params=DAY)
+        assert first.status_code == 200, first.text
+        assert len(route_calls) == 1
+        again = client.get(URL, params=DAY)
+        revalidated = client.get(URL, params=DAY, headers={"If-None-Match": first.headers["ETag"]})
+        assert len(route_calls) == 1  # both answered from memory
+        assert (again.status_code, again.content, again.headers["ETag"]) == (200, first.content, first.headers["ETag"])
+        assert again.headers["content-type"] == "application/json"
+        assert again.headers["cache-control"] == first.headers["cache-control"] == "public, max-age=60"
+        assert again.headers["x-content-type-options"] == "nosniff"  # the outer middlewares still apply
+        assert (revalidated.status_code, revalidated.content) == (304, b"")
+
+        # A key holder's request takes the route (its key is checked there).
+        assert client.get(URL, params=DAY, headers=world.admin).status_code == 200
+        assert len(route_calls) == 2
+        # So does another question.
+        assert client.get(URL, params=DAY | {"size": 5}).status_code == 200
+        assert len(route_calls) == 3
+
+        # A committed write moves the feed: the next request rebuilds the page, with the write in it.
+        before = watch.cursor
+        prescription = {
+            "convention_id": world.convention_id,
+            "beneficiary_ref": "CACHE-1",
+            "prescribed_on": "2024-06-01",
+        }
+        assert client.post(f"{API}/pathways", json=prescription, headers=world.admin).status_code == 201
+        wait_until(lambda: watch.cursor > before)
+        after = client.get(URL, params=DAY)
+        assert len(route_calls) == 4
+        assert after.headers["ETag"] != first.headers["ETag"]
+        item = next(i for i in after.json()["items"] if i["convention_id"] == world.convention_id)
+        old = next(i for i in first.json()["items"] if i["convention_id"] == world.convention_id)
+        assert item["reserved"] == old["reserved"] + 1
+        stale = client.get(URL, params=DAY, headers={"If-None-Match": first.headers["ETag"]})
+        assert stale.status_code == 200
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="the workers learn of writes by PostgreSQL's LISTEN/NOTIFY")
+def test_pages_from_memory_spend_the_anonymous_budget(world, route_calls):
+    app = cached_app(world, rate_limit_anonymous="3/minute")
+    watch = watch_of(app)
+    with TestClient(app) as client:
+        wait_until(lambda: watch.cursor is not None)
+        statuses = [client.get(URL, params=DAY | {"family": "budget"}).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert len(route_calls) == 1  # the first; the route answered the 429 before building any page
+
+
+def test_without_a_watch_every_request_takes_the_route(world, route_calls):
+    """SQLite (no NOTIFY), or the cache turned off: nothing is answered from memory."""
+    app = cached_app(world) if not IS_POSTGRES else app_on(world.engine)
+    with TestClient(app) as client:
+        answers = [client.get(URL, params=DAY) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [200] * 3
+    assert len({answer.content for answer in answers}) == 1
+    assert len(route_calls) == 3
+
+
+def test_the_day_asked_is_part_of_the_question(world, route_calls):
+    with TestClient(app_on(world.engine)) as client:
+        one = client.get(URL, params={"on": "2024-06-15"}).headers["ETag"]
+        other = client.get(URL, params={"on": str(date(2024, 6, 16))}).headers["ETag"]
+    assert one != other
