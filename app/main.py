@@ -80,7 +80,11 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
     # answered from memory, the cap comes before any route reads a byte.
     app.add_middleware(BodySizeLimit, limit_for=_body_limits(settings))
     app.add_middleware(
-        AvailabilityCache, path=AVAILABILITY_PATH, pages=pages, watch=watch, limits=app.state.rate_limits
+        AvailabilityCache,
+        path=AVAILABILITY_PATH,
+        pages=pages,
+        watch=watch,
+        limits=app.state.rate_limits,
     )
     if settings.cors_origins:
         app.add_middleware(

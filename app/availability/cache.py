@@ -64,6 +64,7 @@ class PageCache:
         self.size = size
         self.pages: OrderedDict[str, bytes] = OrderedDict()
         self.lock = threading.Lock()
+        self.route: object | None = None  # the route that built them
 
     def get(self, etag: str) -> bytes | None:
         with self.lock:
@@ -72,8 +73,9 @@ class PageCache:
                 self.pages.move_to_end(etag)
             return body
 
-    def put(self, etag: str, body: bytes) -> None:
+    def put(self, etag: str, body: bytes, *, route: object) -> None:
         with self.lock:
+            self.route = route
             self.pages[etag] = body
             self.pages.move_to_end(etag)
             while len(self.pages) > self.size:
@@ -121,7 +123,15 @@ class AvailabilityCache:
     """ASGI middleware: anonymous `GET <path>` answered from the page cache while the watch
     knows the cursor and the page is kept; everything else goes on to the application."""
 
-    def __init__(self, app: ASGIApp, *, path: str, pages: PageCache, watch: "FeedWatch | None", limits: RateLimits):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        path: str,
+        pages: PageCache,
+        watch: "FeedWatch | None",
+        limits: RateLimits,
+    ):
         self.app = app
         self.path = path
         self.pages = pages
@@ -134,6 +144,7 @@ class AvailabilityCache:
             await self.app(scope, receive, send)
             return
         status, etag, body = answer
+        scope["route"] = self.pages.route  # as the router notes it: /metrics counts these under its template
         headers = [(b"etag", etag.encode()), (b"cache-control", CACHE_CONTROL.encode())]
         if body:
             headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]

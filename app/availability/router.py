@@ -62,5 +62,5 @@ def list_availability(
         where=where,
     )
     body = result.model_dump_json().encode()
-    request.app.state.availability_pages.put(etag, body)
+    request.app.state.availability_pages.put(etag, body, route=request.scope.get("route"))
     return Response(content=body, media_type="application/json", headers=headers)

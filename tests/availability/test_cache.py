@@ -78,6 +78,9 @@ def test_pages_are_served_from_memory_until_a_write_commits(world, route_calls):
         assert again.headers["cache-control"] == first.headers["cache-control"] == "public, max-age=60"
         assert again.headers["x-content-type-options"] == "nosniff"  # the outer middlewares still apply
         assert (revalidated.status_code, revalidated.content) == (304, b"")
+        # Counted by /metrics under the route's template, as the route's own answers are.
+        metrics = client.get("/metrics").text
+        assert 'handler="/api/v1/availability",method="GET",status="304"' in metrics
 
         # A key holder's request takes the route (its key is checked there).
         assert client.get(URL, params=DAY, headers=world.admin).status_code == 200
