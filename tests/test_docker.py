@@ -316,6 +316,10 @@ def test_compose_runs_the_workers_and_reads_the_replica_it_is_given(monkeypatch)
     assert given["WEB_CONCURRENCY"] == "4"
     replica = make_url(settings_of(given).read_database_url)
     assert (replica.drivername, replica.host) == ("postgresql+psycopg", "replica")
+    # The workers count the rate limits in one store, the compose file's Redis, once it is healthy.
+    assert settings_of(default).rate_limit_storage == "redis://redis:6379"
+    assert compose()["services"]["api"]["depends_on"]["redis"] == {"condition": "service_healthy"}
+    assert "healthcheck" in compose()["services"]["redis"]
 
 
 def read_env_file(path: Path) -> dict[str, str]:

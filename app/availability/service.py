@@ -18,6 +18,7 @@ from app.availability.schemas import AvailabilityPage, AvailabilityRead, Availab
 from app.availability.where import ANYWHERE, Where, nearest_first, rounded_km
 from app.catalogue.models import Action, Family, Operator, Site, Territory
 from app.conventions.models import Convention, ConventionSite, ConventionStatus, ConventionYear
+from app.core.db import ids_in
 from app.core.pagination import PageParams, count_rows
 from app.core.text import equals
 from app.pathways.seats import Seats, capacity, counts_on
@@ -37,7 +38,7 @@ def list_availability(
 ) -> AvailabilityPage:
     statement = _active_conventions(on=on)
     if convention_ids is not None:
-        statement = statement.where(Convention.id.in_(convention_ids))
+        statement = statement.where(ids_in(Convention.id, convention_ids))
     if action is not None:
         statement = statement.where(Action.code == action)
     if family is not None:
@@ -187,7 +188,7 @@ def _sites(*, session: Session, convention_ids: list[int]) -> dict[int, tuple[li
     statement = (
         select(ConventionSite.convention_id, Site)
         .join(Site, Site.id == ConventionSite.site_id)
-        .where(ConventionSite.convention_id.in_(convention_ids))
+        .where(ids_in(ConventionSite.convention_id, convention_ids))
         .order_by(ConventionSite.convention_id, Site.name, Site.id)
     )
     sites: dict[int, tuple[list[AvailabilitySiteRead], datetime]] = {}

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from app.catalogue.models import Action, Family, Operator, Site
 from app.changes.models import Change, FeedClock
 from app.conventions.models import Convention
+from app.core.db import ids_in
 from app.core.models import UTCDateTime
 from app.core.time import utcnow
 from app.pathways.models import Pathway
@@ -77,7 +78,7 @@ def _pathway_readers(session: Session, pathway_ids: list[int]) -> dict[str, tupl
     rows = session.execute(
         select(Pathway.id, Convention.operator_id, Pathway.created_by_key_id)
         .join(Convention, Convention.id == Pathway.convention_id)
-        .where(Pathway.id.in_(pathway_ids))
+        .where(ids_in(Pathway.id, pathway_ids))
     )
     return {str(pathway_id): (operator_id, key_id) for pathway_id, operator_id, key_id in rows}
 

@@ -21,6 +21,7 @@ from app.auth.dependencies import require_role
 from app.auth.models import Role
 from app.auth.service import Caller
 from app.conventions.models import Convention, ConventionStatus
+from app.core.db import ids_in
 from app.core.errors import Forbidden, InvalidInput, NotFound
 from app.pathways.models import Beneficiary, Pathway
 from app.pathways.seats import lock_seats_of
@@ -139,7 +140,7 @@ def lock_writable_pathways(
     check_writer(caller)
     if not pathway_ids:
         return {}
-    named = Pathway.id.in_(sorted(pathway_ids))
+    named = ids_in(Pathway.id, sorted(pathway_ids))
     convention_ids = session.exec(
         select(Pathway.convention_id).join(Convention).where(pathway_visibility(caller), named).distinct()
     ).all()

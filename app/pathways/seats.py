@@ -28,6 +28,7 @@ from sqlmodel import Session
 from app.audit.service import record
 from app.auth.service import Caller
 from app.conventions.models import ConventionYear
+from app.core.db import ids_in
 from app.core.time import today
 from app.pathways.models import ConventionSeats, Pathway
 
@@ -66,7 +67,7 @@ def counts_on(*, session: Session, on: date, convention_ids: list[int]) -> dict[
     if not convention_ids:
         return {}
     is_open = and_(Pathway.exited_on.is_(None), Pathway.cancelled_on.is_(None))
-    in_page = Pathway.convention_id.in_(convention_ids)
+    in_page = ids_in(Pathway.convention_id, convention_ids)
     # The next planned end among the open pathways present on `on`: one index probe per convention.
     next_open_release = (
         select(Pathway.planned_end_on)
@@ -90,7 +91,7 @@ def counts_on(*, session: Session, on: date, convention_ids: list[int]) -> dict[
                 ConventionSeats.waitlisted,
                 next_open_release.label("next_release_on"),
                 ConventionSeats.updated_at.label("pathways_updated_at"),
-            ).where(ConventionSeats.convention_id.in_(convention_ids))
+            ).where(ids_in(ConventionSeats.convention_id, convention_ids))
         )
     }
     for row in _differences_on(session=session, on=on, in_page=in_page, is_open=is_open):
@@ -172,7 +173,7 @@ def lock_seats_of(session: Session, convention_ids) -> None:
     if convention_ids:
         session.execute(
             select(ConventionSeats.convention_id)
-            .where(ConventionSeats.convention_id.in_(sorted(convention_ids)))
+            .where(ids_in(ConventionSeats.convention_id, sorted(convention_ids)))
             .order_by(ConventionSeats.convention_id)
             .with_for_update()
         ).all()
@@ -185,7 +186,7 @@ def with_waiting_list(session: Session, convention_ids) -> list[int]:
     return list(
         session.execute(
             select(ConventionSeats.convention_id)
-            .where(ConventionSeats.convention_id.in_(sorted(convention_ids)), ConventionSeats.waitlisted > 0)
+            .where(ids_in(ConventionSeats.convention_id, sorted(convention_ids)), ConventionSeats.waitlisted > 0)
             .order_by(ConventionSeats.convention_id)
         ).scalars()
     )
