@@ -22,6 +22,7 @@ request spends the anonymous budget here, as the route would; over it, the route
 import hashlib
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from urllib.parse import parse_qsl
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 CACHE_CONTROL = "public, max-age=60"
 # Pages kept per worker; the least recently served goes first.
 KEPT_PAGES = 256
+# How often the watch also reads the cursor itself (seconds).
+RECHECK_SECONDS = 10
 
 
 def etag_for(query: Iterable[tuple[str, str]], day_iso: str, cursor: int) -> str:
@@ -101,22 +104,45 @@ class FeedWatch:
 
     def _run(self) -> None:
         while not self.stopping.is_set():
+            was_listening = self.cursor is not None
             try:
                 self._listen()
             except psycopg.Error as exc:
-                log.warning("feed watch lost its connection (%s); availability is served by the route", exc)
+                # Once per outage, not once a second while the database is away.
+                if was_listening:
+                    log.warning("feed watch lost its connection (%s): availability is built by the route", exc)
             self.cursor = None
             self.stopping.wait(1.0)  # then listen again
 
     def _listen(self) -> None:
-        with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as connection:
+        # TCP keepalives: a peer gone silent (a dropped network, a failover) is found out within
+        # half a minute, and the watch connects again.
+        with psycopg.connect(
+            self.url,
+            autocommit=True,
+            connect_timeout=5,
+            keepalives=1,
+            keepalives_idle=10,
+            keepalives_interval=5,
+            keepalives_count=3,
+        ) as connection:
             connection.execute(f"LISTEN {FEED_CHANNEL}")
             # Listening first, then reading: no commit falls between the two.
-            row = connection.execute("SELECT last_cursor FROM feed_clock WHERE id = 1").fetchone()
-            self.cursor = row[0] if row else 0
+            self.cursor = self._read_cursor(connection)
+            checked = time.monotonic()
             while not self.stopping.is_set():
                 for notice in connection.notifies(timeout=1.0):
                     self.cursor = max(self.cursor, int(notice.payload))
+                if time.monotonic() - checked > RECHECK_SECONDS:
+                    # A connection that died without a word would leave the cursor behind for
+                    # good: asking now and then finds out (and catches any notice missed).
+                    self.cursor = max(self.cursor, self._read_cursor(connection))
+                    checked = time.monotonic()
+
+    @staticmethod
+    def _read_cursor(connection: psycopg.Connection) -> int:
+        row = connection.execute("SELECT last_cursor FROM feed_clock WHERE id = 1").fetchone()
+        return row[0] if row else 0
 
 
 class AvailabilityCache:

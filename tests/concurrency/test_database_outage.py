@@ -24,7 +24,8 @@ from sqlmodel import Session, func, select
 from app.core.config import get_settings
 from app.core.security import pseudonymise
 from app.pathways.models import Beneficiary, Pathway
-from tests.concurrency.conftest import World, world_on
+from tests.availability.test_cache import URL, wait_until, watch_of
+from tests.concurrency.conftest import World, app_on, world_on
 
 pytestmark = pytest.mark.postgres_only
 
@@ -220,4 +221,44 @@ def test_writes_survive_restarts_with_503s_and_no_loss(private_postgres, caplog)
     logged = caplog.text
     assert not any(ref in logged for ref in refs)
     assert not any(ref_hash in logged for ref_hash in by_hash)
+    world.engine.dispose()
+
+
+def test_availability_from_memory_survives_a_restart(private_postgres):
+    """The workers' feed watch loses its connection when PostgreSQL stops: availability is then
+    built by the route (503 while the database is away, never a stale page served as fresh), and
+    once the database is back the watch listens again and a write made after the restart shows."""
+    world = world_on(private_postgres.url)
+    settings = get_settings().model_copy(update={"database_url": private_postgres.url, "availability_cache": True})
+    app = app_on(world.engine, settings)
+    watch = watch_of(app)
+    question = {"on": "2024-06-15"}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        wait_until(lambda: watch.cursor is not None)
+        before = client.get(URL, params=question)
+        assert before.status_code == 200
+
+        private_postgres.stop("fast")
+        wait_until(lambda: watch.cursor is None, seconds=30)
+        assert client.get(URL, params=question).status_code == 503  # the route, not the kept page
+
+        private_postgres.start()
+        wait_until(lambda: watch.cursor is not None, seconds=60)
+        listened_from = watch.cursor
+        body = {"convention_id": world.convention_id, "beneficiary_ref": "AFTER-RESTART", "prescribed_on": "2024-06-01"}
+        statuses = []
+
+        def posted() -> bool:  # sent again while the pool's connections find the database back
+            statuses.append(client.post(f"{API}/pathways", json=body, headers=world.admin).status_code)
+            return statuses[-1] != 503
+
+        _wait_for(posted)
+        assert statuses[-1] == 201, statuses
+        wait_until(lambda: watch.cursor > listened_from, seconds=30)
+        after = client.get(URL, params=question)
+    assert after.status_code == 200
+    assert after.headers["ETag"] != before.headers["ETag"]
+    [item] = [i for i in after.json()["items"] if i["convention_id"] == world.convention_id]
+    [old] = [i for i in before.json()["items"] if i["convention_id"] == world.convention_id]
+    assert item["reserved"] == old["reserved"] + 1
     world.engine.dispose()
