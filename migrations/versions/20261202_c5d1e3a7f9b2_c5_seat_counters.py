@@ -47,7 +47,8 @@ def _postgresql_count_function(name: str, *, new_rows: bool, old_rows: bool) -> 
     """A trigger function that adds a statement's rows to their conventions' counts: +1 for each
     row as it is now, -1 as it was, summed per convention; then one UPDATE per convention whose
     counts moved, in convention order, so that two statements touching the same conventions take
-    their row locks in the same order."""
+    their row locks in the same order. Without JIT: compiling the sum of a COPY's rows took
+    100 ms, twenty times the sum itself."""
     sources = []
     if new_rows:
         counts = _counts("n")
@@ -63,7 +64,7 @@ def _postgresql_count_function(name: str, *, new_rows: bool, old_rows: bool) -> 
         )
     changed = " UNION ALL ".join(sources)
     return f"""
-CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
     delta record;
 BEGIN
