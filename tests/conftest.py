@@ -15,7 +15,7 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_tmp / '
 # Set before the app is imported: the app's own engine (readyz, CLI) must see the test database.
 os.environ["DATABASE_URL"] = TEST_DATABASE_URL
 os.environ["PDI_ENV"] = "test"
-# No feed watch per test client (a thread and a connection each): tests/availability/test_cache.py
+# No feed watch per test client (a thread and a connection each): tests/concurrency/test_availability_cache.py
 # turns it on where it is the subject.
 os.environ["PDI_AVAILABILITY_CACHE"] = "0"
 os.environ["PDI_VAR_DIR"] = str(_tmp / "var")

@@ -21,6 +21,7 @@ from app.conventions.models import Convention, ConventionSite, ConventionStatus,
 from app.core.db import ids_in
 from app.core.pagination import PageParams, count_rows
 from app.core.text import equals
+from app.core.time import latest
 from app.pathways.seats import Seats, capacity, counts_on
 
 
@@ -89,7 +90,7 @@ def list_availability(
                 waitlisted=seats_on_day.waitlisted,
                 available=seats_on_day.available,
                 next_release_on=count.get("next_release_on"),
-                updated_at=_latest(
+                updated_at=latest(
                     row.convention_updated_at,
                     row.year_updated_at,
                     row.operator_updated_at,
@@ -195,9 +196,5 @@ def _sites(*, session: Session, convention_ids: list[int]) -> dict[int, tuple[li
     for convention_id, site in session.execute(statement):
         listed, updated_at = sites.get(convention_id, ([], None))
         listed.append(AvailabilitySiteRead.model_validate(site))
-        sites[convention_id] = (listed, _latest(updated_at, site.updated_at))
+        sites[convention_id] = (listed, latest(updated_at, site.updated_at))
     return sites
-
-
-def _latest(*moments: datetime | None) -> datetime | None:
-    return max((moment for moment in moments if moment is not None), default=None)

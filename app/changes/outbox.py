@@ -11,7 +11,7 @@ from sqlmodel import Session
 from app.catalogue.models import Action, Family, Operator, Site
 from app.changes.models import Change, FeedClock
 from app.conventions.models import Convention
-from app.core.db import ids_in
+from app.core.db import ids_in, is_postgres
 from app.core.models import UTCDateTime
 from app.core.time import utcnow
 from app.pathways.models import Pathway
@@ -63,13 +63,13 @@ def write_changes(session: Session, keys: set[tuple[str, str]]) -> None:
 def _announce(session: Session, cursor: int) -> None:
     """On PostgreSQL, NOTIFY the new last cursor, delivered when the transaction commits: the
     workers' availability caches learn that the data moved without asking (app/availability/cache.py)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         session.execute(select(func.pg_notify(FEED_CHANNEL, str(cursor))))
 
 
 def _insert_for(session: Session):
     # Both dialects' INSERT constructs speak ON CONFLICT the same way; the core one does not.
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return postgresql.insert if is_postgres(session) else sqlite.insert
 
 
 def _pathway_readers(session: Session, pathway_ids: list[int]) -> dict[str, tuple[int, int | None]]:

@@ -151,6 +151,11 @@ def get_read_session(request: Request) -> Iterator[Session]:
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
+def is_postgres(session: Session) -> bool:
+    """Whether the session's database is PostgreSQL (advisory locks, NOTIFY, arrays), not SQLite."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def ids_in(column, ids: Iterable[int]) -> ColumnElement[bool]:
     """`column IN (…)` for row ids, written into the SQL as integer literals. As bound
     parameters, a page or a batch of hundreds of ids would be as many parameters, which psycopg

@@ -11,5 +11,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def latest(*moments: datetime | None) -> datetime | None:
+    """The latest of the moments given, None among them ignored (None if all are)."""
+    return max((moment for moment in moments if moment is not None), default=None)
+
+
 def today() -> date:
     return datetime.now(PARIS).date()

@@ -20,7 +20,7 @@ cannot both take the last seat.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import and_, case, func, literal, or_, select, union_all
 from sqlmodel import Session
@@ -29,7 +29,7 @@ from app.audit.service import record
 from app.auth.service import Caller
 from app.conventions.models import ConventionYear
 from app.core.db import ids_in
-from app.core.time import today
+from app.core.time import latest, today
 from app.pathways.models import ConventionSeats, Pathway
 
 
@@ -102,7 +102,7 @@ def counts_on(*, session: Session, on: date, convention_ids: list[int]) -> dict[
         count["occupied"] += row.occupied
         count["reserved"] += row.reserved
         count["next_release_on"] = _earliest(count["next_release_on"], row.next_release_on)
-        count["pathways_updated_at"] = _latest(count["pathways_updated_at"], row.pathways_updated_at)
+        count["pathways_updated_at"] = latest(count["pathways_updated_at"], row.pathways_updated_at)
     return counts
 
 
@@ -157,10 +157,6 @@ def _differences_on(*, session: Session, on: date, in_page, is_open):
 
 def _earliest(*days: date | None) -> date | None:
     return min((day for day in days if day is not None), default=None)
-
-
-def _latest(*moments: datetime | None) -> datetime | None:
-    return max((moment for moment in moments if moment is not None), default=None)
 
 
 def lock_seats_of(session: Session, convention_ids) -> None:

@@ -21,6 +21,7 @@ from app.catalogue.models import Action
 from app.conventions.models import Convention, ConventionSite, ConventionStatus
 from app.core.changes import note_change
 from app.core.config import get_settings
+from app.core.db import is_postgres
 from app.core.errors import AppError, Conflict, ConventionFull, InvalidInput, PeriodConsolidated
 from app.core.etag import check_if_match
 from app.core.pagination import Page, PageParams, paginate
@@ -632,7 +633,7 @@ def write_exits(
         return
     now = utcnow()
     ordered = sorted(states.items())
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         # The whole batch as four arrays: one statement of five parameters, which neither
         # SQLAlchemy nor psycopg has to render item by item.
         session.execute(

@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 
 from app.audit.service import record
 from app.auth.service import Caller
+from app.core.db import is_postgres
 from app.core.errors import Conflict, InvalidInput, PeriodConsolidated
 from app.core.time import today, utcnow
 from app.periods.models import Period, PeriodStatus
@@ -36,10 +37,6 @@ _convention_year = table("convention_year", column("year"))
 def consolidated_years(session: Session) -> set[int]:
     rows = session.exec(select(Period.year).where(Period.status == PeriodStatus.consolidated))
     return set(rows)
-
-
-def _is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def _open_years_checked(session: Session) -> set[int]:
@@ -75,7 +72,7 @@ def closed_years(*, session: Session, years: Iterable[int]) -> set[int]:
     new = sorted(set(years) - checked)
     if not new:
         return set()
-    if _is_postgres(session):
+    if is_postgres(session):
         for year in new:  # in order, like every other locker, so that no two wait on each other
             session.execute(
                 text("SELECT pg_advisory_xact_lock_shared(:space, :year)"),
@@ -90,7 +87,7 @@ def closed_years(*, session: Session, years: Iterable[int]) -> set[int]:
 
 def _lock_year_exclusively(session: Session, year: int) -> None:
     """Wait for every write in flight on `year` to commit, and hold later ones off until commit."""
-    if _is_postgres(session):
+    if is_postgres(session):
         session.execute(
             text("SELECT pg_advisory_xact_lock(:space, :year)"), {"space": ADVISORY_LOCK_SPACE, "year": year}
         )

@@ -24,8 +24,8 @@ from sqlmodel import Session, func, select
 from app.core.config import get_settings
 from app.core.security import pseudonymise
 from app.pathways.models import Beneficiary, Pathway
-from tests.availability.test_cache import URL, wait_until, watch_of
 from tests.concurrency.conftest import World, app_on, world_on
+from tests.concurrency.test_availability_cache import URL, wait_until, watch_of
 
 pytestmark = pytest.mark.postgres_only
 

@@ -1,9 +1,8 @@
 """Availability answered from memory (app/availability/cache.py): the same answers as the route,
 until a committed write moves the change feed, which the workers learn by LISTEN (PostgreSQL).
-These need real commits: a database of their own, as the concurrency tests have."""
+These need real commits: the concurrency tests' database of their own (`world`)."""
 
 import time
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -11,21 +10,12 @@ from fastapi.testclient import TestClient
 
 from app.availability import router as availability_router
 from app.core.config import get_settings
-from tests.concurrency.conftest import World, app_on, world_on
+from tests.concurrency.conftest import World, app_on
 from tests.conftest import IS_POSTGRES
-from tests.scratch import scratch_database
 
 API = "/api/v1"
 URL = f"{API}/availability"
 DAY = {"on": "2024-06-15"}
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory) -> Iterator[World]:
-    with scratch_database(tmp_path_factory.mktemp("cache"), "pdi_cache") as url:
-        world = world_on(url)
-        yield world
-        world.engine.dispose()
 
 
 @pytest.fixture
