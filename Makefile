@@ -38,6 +38,7 @@ test: install
 lint: install
 	$(BIN)/ruff check app seed tests bench migrations/env.py
 	$(BIN)/ruff format --check app seed tests bench migrations/env.py
+	$(BIN)/lint-imports --no-cache
 
 # SPEC C5's figures beside their references (bench/run.py): PostgreSQL on 127.0.0.1 as user
 # postgres, BENCH_SCALE=100 by default (15-25 minutes; BENCH_SCALE=1 for a quick run), wrk as the

@@ -8,13 +8,12 @@ import click
 import typer
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlmodel import Session
 from typer.core import TyperGroup
 
 import app.models  # noqa: F401  (every table, and the change feed's session listeners)
 from app.auth.models import Role
 from app.core.config import get_settings
-from app.core.db import get_engine
+from app.core.db import PdiSession, get_engine
 from app.core.logging import configure_logging
 
 PACKAGE = "catalogue-pdi"
@@ -150,7 +149,7 @@ def keys_create(
     from app.auth.service import create_key
     from app.core.errors import AppError
 
-    with Session(get_engine()) as session:
+    with PdiSession(get_engine()) as session:
         try:
             row, key = create_key(
                 session=session, role=role, name=name, operator_id=operator_id, expires_in_days=expires_in
@@ -179,7 +178,7 @@ def keys_rotate(
     from app.auth.service import rotate_key
     from app.core.errors import AppError
 
-    with Session(get_engine()) as session:
+    with PdiSession(get_engine()) as session:
         try:
             old, new, key = rotate_key(
                 session=session, key_id=key_id, grace_days=grace_days, expires_in_days=expires_in
@@ -199,7 +198,7 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id, as `pd
     from app.auth.service import revoke_key
     from app.core.errors import AppError
 
-    with Session(get_engine()) as session:
+    with PdiSession(get_engine()) as session:
         try:
             row = revoke_key(session=session, key_id=key_id)
         except AppError as exc:
@@ -218,7 +217,7 @@ def keys_list() -> None:
     from app.core.time import utcnow
 
     now = utcnow()
-    with Session(get_engine()) as session:
+    with PdiSession(get_engine()) as session:
         rows = session.exec(select(ApiKey).order_by(ApiKey.id)).all()
     typer.echo("id\trole\tstate\texpires\tlast used\tprefix\tname")  # once the keys are read
     for row in rows:
@@ -244,7 +243,7 @@ def seed() -> None:
     """Load the catalogue of the bilan (families, actions, operators, conventions); idempotent."""
     from seed.loader import load_catalogue
 
-    with Session(get_engine()) as session:
+    with PdiSession(get_engine()) as session:
         report = load_catalogue(session=session)
         session.commit()
     typer.echo(report)
@@ -255,12 +254,10 @@ def demo(
     scale: Annotated[int, typer.Option(min=1, help="Multiply the population (100 gives about a million pathways)")] = 1,
 ) -> None:
     """Generate the synthetic pathways 2018–2020 that reproduce the bilan's figures (fixed seed)."""
-    from app.changes.outbox import record_missing
     from seed.demo import generate_demo
 
-    with Session(get_engine()) as session:
+    with PdiSession(get_engine()) as session:
         report = generate_demo(session=session, scale=scale, progress=True)
-        record_missing(session)  # the demo writes in bulk, unseen by the change feed's capture
         session.commit()
     typer.echo(report)
 
@@ -281,7 +278,7 @@ def retention(
     import re
     from datetime import date
 
-    from app.auth.service import CLI
+    from app.core.caller import CLI
     from app.core.db import writer_engine
     from app.core.errors import AppError
     from app.pathways.retention import apply_retention, default_cut_off
@@ -297,7 +294,7 @@ def retention(
     else:
         typer.echo("error: --ended-before takes a day as YYYY-MM-DD", err=True)
         raise typer.Exit(2)
-    with Session(writer_engine(get_engine())) as session:
+    with PdiSession(writer_engine(get_engine())) as session:
         try:
             report = apply_retention(session=session, caller=CLI, ended_before=day, dry_run=dry_run)
         except AppError as exc:
@@ -318,7 +315,6 @@ def bootstrap(
     from app.auth.models import ApiKey
     from app.auth.service import create_key
     from app.catalogue.models import Family
-    from app.changes.outbox import record_missing
     from app.core.migrate import upgrade_head
     from app.core.time import utcnow
     from app.pathways.models import Pathway
@@ -328,7 +324,7 @@ def bootstrap(
     settings = get_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     upgrade_head()
-    with Session(get_engine()) as session:
+    with PdiSession(get_engine()) as session:
         # Once only: later starts keep what staff changed (`pdi seed` re-applies the files on demand).
         if session.exec(select(Family.id).limit(1)).first() is None:
             typer.echo(load_catalogue(session=session))
@@ -336,11 +332,10 @@ def bootstrap(
         has_pathways = session.exec(select(Pathway.id).limit(1)).first() is not None
         if with_demo and not has_pathways:
             typer.echo(generate_demo(session=session, scale=1, progress=True))
-            record_missing(session)  # the demo writes in bulk, unseen by the change feed's capture
             session.commit()
 
     key_file = local_admin_key_file()
-    with Session(get_engine()) as session:
+    with PdiSession(get_engine()) as session:
         key_id = int(key_file.read_text().split()[0]) if key_file.exists() else None
         stored = session.get(ApiKey, key_id) if key_id else None
         if stored is None or not stored.is_usable(utcnow()):

@@ -7,13 +7,13 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+import app.models  # noqa: F401  (every table, and the change feed's capture bound to the project's sessions)
 from app.audit.router import router as audit_router
 from app.auth.dependencies import get_caller
 from app.availability.cache import AvailabilityCache, FeedWatch, PageCache
 from app.availability.metrics import seats_available
 from app.availability.router import router as availability_router
 from app.catalogue.router import router as catalogue_router
-from app.changes import capture as _change_capture  # noqa: F401  (registers the feed's session listeners)
 from app.changes.router import router as changes_router
 from app.conventions.router import router as conventions_router
 from app.core import health

@@ -1,12 +1,12 @@
 """Every table, imported in one place so that Alembic and the tests see the whole schema, and
-the change feed's capture, which watches them in every session (app/changes/capture.py)."""
+the change feed's capture, which watches them in every session (app/outbox/capture.py)."""
 
 from app.audit.models import AuditEvent
 from app.auth.models import ApiKey
 from app.catalogue.models import Action, Family, Operator, Site
-from app.changes.models import Change, FeedClock
 from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.core.db import metadata
+from app.outbox.models import Change, FeedClock
 from app.pathways.models import ActivityRecord, Beneficiary, Pathway
 from app.periods.models import Period
 
@@ -29,4 +29,4 @@ __all__ = [
     "Pathway",
 ]
 
-import app.changes.capture  # noqa: E402, F401  (registers the session listeners)
+import app.outbox.capture  # noqa: E402, F401  (registers the session listeners)

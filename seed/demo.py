@@ -17,13 +17,15 @@ from sqlalchemy.sql.schema import Table
 from sqlmodel import Session, select
 
 from app.audit.service import record
-from app.auth.service import CLI
 from app.catalogue.models import Action, Site
 from app.conventions.models import Convention, ConventionSite, ConventionYear
+from app.core.caller import CLI
+from app.core.changes import FEED_NOTED
 from app.core.config import get_settings
 from app.core.progress import progress
 from app.core.security import pseudonymise
 from app.core.time import utcnow
+from app.outbox.service import record_missing
 from app.pathways.models import ActivityRecord, Beneficiary, Pathway
 from app.periods.models import Period, PeriodStatus
 from seed.demo_plan import (
@@ -46,7 +48,7 @@ SQLITE_BATCH = 5000
 
 
 def generate_demo(*, session: Session, scale: int = 1, progress: bool = False) -> str:
-    """Write the demo data set (flushes, never commits); return a one-line summary.
+    """Write the demo data set and its feed items (flushes, never commits); return a one-line summary.
 
     The figures match the document only at scale 1; `scale` N repeats every synthetic person's
     pathways N times with distinct beneficiaries (about 10,000 pathways per unit of scale).
@@ -88,6 +90,8 @@ def generate_demo(*, session: Session, scale: int = 1, progress: bool = False) -
             session.execute(insert(ActivityRecord.__table__), activity_rows)
         periods = _consolidate(session)
     session.flush()
+    # The rows went in around the ORM, so the feed's capture did not see them: each gets its item.
+    record_missing(session)
     record(
         session=session,
         caller=CLI,
@@ -145,7 +149,11 @@ def _write_rows(session: Session, table: Table, columns: Sequence[str], rows: li
         return
     for start in range(0, len(rows), SQLITE_BATCH):
         batch = rows[start : start + SQLITE_BATCH]
-        session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in batch])
+        # Noted for the feed by generate_demo (record_missing), as the COPY above is.
+        session.execute(
+            insert(table).execution_options(**{FEED_NOTED: True}),
+            [dict(zip(columns, row, strict=True)) for row in batch],
+        )
 
 
 def read_catalogue(session: Session) -> dict[int, ActionInfo]:

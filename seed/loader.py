@@ -25,10 +25,10 @@ from pydantic import ValidationError
 from sqlmodel import Session, SQLModel, select
 
 from app.audit.service import record
-from app.auth.service import CLI
 from app.catalogue.models import Action, ActionFormat, Family, Operator, Site, Territory
 from app.catalogue.schemas import ActionDataInclusion
 from app.conventions.models import BudgetKind, Convention, ConventionSite, ConventionStatus, ConventionYear
+from app.core.caller import CLI
 from app.periods.service import ensure_open
 from app.reference.indicators import INDICATORS_BY_CODE
 

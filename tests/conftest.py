@@ -31,7 +31,7 @@ from sqlmodel import Session  # noqa: E402
 from app.auth.models import Role  # noqa: E402
 from app.auth.service import create_key  # noqa: E402
 from app.core.config import get_settings  # noqa: E402
-from app.core.db import get_read_session, get_session, get_writer_session, make_engine  # noqa: E402
+from app.core.db import PdiSession, get_read_session, get_session, get_writer_session, make_engine  # noqa: E402
 from app.core.migrate import alembic_config  # noqa: E402
 
 IS_POSTGRES = TEST_DATABASE_URL.startswith(("postgres", "postgresql"))
@@ -85,7 +85,7 @@ def load_baseline(engine: Engine) -> None:
         from seed.loader import load_catalogue
     except ImportError:  # the seed loader is not written yet
         return
-    with Session(engine) as session:
+    with PdiSession(engine) as session:
         load_catalogue(session=session)
         session.commit()
 
@@ -95,7 +95,7 @@ def session(engine: Engine) -> Iterator[Session]:
     """A session whose every commit is a savepoint inside one transaction rolled back at the end."""
     connection = engine.connect()
     transaction = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    session = PdiSession(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
     yield session
     session.close()
     transaction.rollback()

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlmodel import Session, delete, select
+from sqlmodel import delete, select
 from typer.testing import CliRunner
 
 from app.auth.models import ApiKey
 from app.auth.service import caller_for_key
 from app.cli import cli, local_admin_key_file
 from app.core.config import PROJECT_ROOT, get_settings
-from app.core.db import get_engine
+from app.core.db import PdiSession, get_engine
 from tests.test_docker import VENV_BIN, free_port, wait_until_ready
 
 runner = CliRunner()
@@ -27,16 +27,16 @@ runner = CliRunner()
 @pytest.fixture
 def committed_keys(engine) -> Iterator[None]:
     """Deletes, after the test, the keys the CLI committed during it."""
-    with Session(get_engine()) as session:
+    with PdiSession(get_engine()) as session:
         before = set(session.exec(select(ApiKey.id)))
     yield
-    with Session(get_engine()) as session:
+    with PdiSession(get_engine()) as session:
         session.exec(delete(ApiKey).where(ApiKey.id.not_in(before)))
         session.commit()
 
 
 def caller_of(key: str):
-    with Session(get_engine()) as session:
+    with PdiSession(get_engine()) as session:
         return caller_for_key(session=session, key=key)
 
 
@@ -46,7 +46,7 @@ def test_keys_create_prints_the_key_alone_on_the_last_line(committed_keys):
     key = result.output.strip().splitlines()[-1]
     caller = caller_of(key)
     assert caller is not None and caller.role == "reader" and caller.name == "Open data"
-    with Session(get_engine()) as session:
+    with PdiSession(get_engine()) as session:
         stored = session.get(ApiKey, caller.key_id)
         assert stored.key_hash != key and key not in stored.prefix + stored.key_hash
 
@@ -75,11 +75,11 @@ def test_keys_list_never_shows_the_key(committed_keys):
     ],
 )
 def test_keys_create_refuses_bad_arguments(committed_keys, arguments):
-    with Session(get_engine()) as session:
+    with PdiSession(get_engine()) as session:
         count = len(session.exec(select(ApiKey.id)).all())
     result = runner.invoke(cli, ["keys", "create", *arguments])
     assert result.exit_code != 0
-    with Session(get_engine()) as session:
+    with PdiSession(get_engine()) as session:
         assert len(session.exec(select(ApiKey.id)).all()) == count
 
 

@@ -7,7 +7,7 @@ from fastapi.encoders import jsonable_encoder
 from sqlmodel import Session
 
 from app.audit.models import AuditEvent
-from app.auth.service import Caller
+from app.core.caller import Caller
 
 
 def record(

@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
-from app.auth.models import Role
-from app.auth.service import ANONYMOUS, Caller, caller_for_key, note_key_use
+from app.auth.service import caller_for_key, note_key_use
+from app.core.caller import ANONYMOUS, Caller, Role
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
 from app.core.rate_limits import RateLimits

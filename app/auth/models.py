@@ -1,19 +1,12 @@
 """API keys: shown once at creation, stored as a hash."""
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
+from app.core.caller import Role
 from app.core.models import created_at_field, moment_field
-
-
-class Role(StrEnum):
-    admin = "admin"
-    reader = "reader"
-    portal = "portal"
-    operator = "operator"
 
 
 class ApiKey(SQLModel, table=True):

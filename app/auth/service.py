@@ -1,15 +1,14 @@
 """API keys: creation (CLI), rotation, revocation, and resolving the caller of a request."""
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
-from app.auth.models import ApiKey, Role
-from app.catalogue.models import Operator
+from app.auth.models import ApiKey
+from app.core.caller import Caller, Role
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.security import hash_api_key, new_api_key
 from app.core.time import utcnow
@@ -19,29 +18,6 @@ log = logging.getLogger(__name__)
 # A key's last use is written at most this often: reads must not all turn into writes.
 LAST_USE_PRECISION = timedelta(minutes=1)
 DEFAULT_GRACE_DAYS = 7
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling: an API key's identity, or anonymous (role None)."""
-
-    key_id: int | None
-    name: str
-    role: Role | None
-    operator_id: int | None = None
-    last_used_at: datetime | None = None
-
-    @property
-    def is_anonymous(self) -> bool:
-        return self.role is None
-
-    def sees_personal_data(self) -> bool:
-        return self.role in (Role.admin, Role.portal, Role.operator)
-
-
-ANONYMOUS = Caller(key_id=None, name="anonymous", role=None)
-# Writes made from the command line (seed, demo, retention) are recorded under this name.
-CLI = Caller(key_id=None, name="cli", role=Role.admin)
 
 
 def _expiry(expires_in_days: int | None) -> datetime | None:
@@ -65,8 +41,6 @@ def create_key(
         raise InvalidInput("An operator key must name its operator (--operator-id)", loc=["operator_id"])
     if role != Role.operator and operator_id is not None:
         raise InvalidInput("Only an operator key is bound to an operator", loc=["operator_id"])
-    if operator_id is not None and session.get(Operator, operator_id) is None:
-        raise NotFound(f"Operator {operator_id} does not exist")
     key = new_api_key()
     row = ApiKey(
         name=name,
@@ -77,7 +51,12 @@ def create_key(
         expires_at=_expiry(expires_in_days),
     )
     session.add(row)
-    session.flush()
+    # The key's foreign key knows the operators: the keys' storage sits below the catalogue.
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise NotFound(f"Operator {operator_id} does not exist") from None
     return row, key
 
 

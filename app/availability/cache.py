@@ -1,7 +1,7 @@
 """Availability's answers kept in memory, for the portal's polling (SPEC C5).
 
 A page of availability depends on its question (the query string), the day, and the data; and the
-change feed's last cursor moves with every committed write (app/changes/outbox.py). So the route
+change feed's last cursor moves with every committed write (app/outbox/service.py). So the route
 keeps each page it builds under its ETag, which names all three (app/availability/router.py), and
 while the cursor has not moved the same question is answered from memory, before routing,
 dependencies or the database: a 200 with the kept body, or a 304 when `If-None-Match` names it.
@@ -31,9 +31,9 @@ import psycopg
 from sqlalchemy import make_url
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.changes.outbox import FEED_CHANNEL
 from app.core import time as clock
 from app.core.rate_limits import RateLimits, TooManyRequests
+from app.outbox.service import FEED_CHANNEL, LAST_CURSOR_SQL
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ class FeedWatch:
 
     @staticmethod
     def _read_cursor(connection: psycopg.Connection) -> int:
-        row = connection.execute("SELECT last_cursor FROM feed_clock WHERE id = 1").fetchone()
+        row = connection.execute(LAST_CURSOR_SQL).fetchone()
         return row[0] if row else 0
 
 

@@ -8,12 +8,12 @@ from app.availability.cache import CACHE_CONTROL, etag_for, matches
 from app.availability.schemas import AvailabilityPage
 from app.availability.where import WhereDep
 from app.catalogue.models import Territory
-from app.changes.outbox import last_cursor
 from app.core import time as clock
 from app.core.db import SessionDep
 from app.core.errors import responses
 from app.core.pagination import PageDep
 from app.core.schemas import IsoDay
+from app.outbox.service import last_cursor
 
 router = APIRouter(prefix="/availability", tags=["availability"])
 

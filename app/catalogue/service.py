@@ -11,7 +11,6 @@ from sqlmodel import Session
 
 from app.audit.service import record
 from app.auth.models import ApiKey
-from app.auth.service import Caller
 from app.catalogue.models import Action, Family, Operator, Site, Territory
 from app.catalogue.schemas import (
     ActionCreate,
@@ -27,6 +26,7 @@ from app.catalogue.schemas import (
     SiteRead,
 )
 from app.conventions.models import Convention, ConventionSite, ConventionYear
+from app.core.caller import Caller
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.etag import check_if_match
 from app.core.pagination import Page, PageParams, paginate, paginate_rows

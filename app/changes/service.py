@@ -21,17 +21,16 @@ from typing import Any
 from sqlalchemy import and_, or_
 from sqlmodel import Session, select
 
-from app.auth.models import Role
-from app.auth.service import Caller
 from app.availability import service as availability
 from app.catalogue.models import Action, Family, Operator, Site
 from app.catalogue.schemas import FamilyRead, OperatorRead, SiteRead
 from app.catalogue.service import action_reads
-from app.changes.models import Change
 from app.changes.schemas import ChangeRead, ChangesPage
 from app.conventions.models import Convention, ConventionStatus
 from app.conventions.service import read_models as convention_reads
+from app.core.caller import Caller, Role
 from app.core.pagination import PageParams
+from app.outbox.models import Change
 from app.pathways.access import pathway_visibility
 from app.pathways.models import Pathway
 from app.pathways.service import read_models as pathway_reads

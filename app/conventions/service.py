@@ -11,7 +11,6 @@ from datetime import date
 from sqlmodel import Session, exists, select
 
 from app.audit.service import record
-from app.auth.service import Caller
 from app.catalogue.models import Action, Operator, Site
 from app.conventions.models import Convention, ConventionSite, ConventionStatus, ConventionYear
 from app.conventions.schemas import (
@@ -21,6 +20,7 @@ from app.conventions.schemas import (
     ConventionYearBody,
     ConventionYearRead,
 )
+from app.core.caller import Caller
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.etag import check_if_match
 from app.core.pagination import Page, PageParams, paginate

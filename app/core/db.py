@@ -23,6 +23,17 @@ SQLModel.metadata.naming_convention = {
 metadata: MetaData = SQLModel.metadata
 
 
+class PdiSession(Session):
+    """The project's session: every session of the service, the CLI, the seed and the tests is one.
+
+    The change feed's capture (app/outbox/capture.py) listens to this class, not to every
+    SQLAlchemy session of the process: what it does is the project's business, bound to the
+    project's sessions. It notes the rows each flush writes and turns the notes into feed rows at
+    commit; a bulk statement on a table the feed serves is refused unless its writer noted what
+    it changed (app.core.changes.note_change, then `execution_options(feed_noted=True)`).
+    """
+
+
 def make_engine(url: str, *, lock_timeout_ms: int | None = None, **kwargs) -> Engine:
     """The engine for `url`. No log line ever carries SQL parameters (`hide_parameters`): they
     hold pseudonyms and people's characteristics. Waits on locks are bounded on both databases
@@ -109,7 +120,7 @@ def request_session(engine: Engine, request: Request, *, write: bool = False) ->
     transaction."""
     if write or request.method not in READ_METHODS:
         engine = writer_engine(engine)
-    with Session(engine, expire_on_commit=False) as session:
+    with PdiSession(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

@@ -18,9 +18,8 @@ from sqlalchemy import ColumnElement, Row, true, tuple_
 from sqlmodel import Session, select
 
 from app.auth.dependencies import require_role
-from app.auth.models import Role
-from app.auth.service import Caller
 from app.conventions.models import Convention, ConventionStatus
+from app.core.caller import Caller, Role
 from app.core.db import ids_in
 from app.core.errors import Forbidden, InvalidInput, NotFound
 from app.pathways.models import Beneficiary, Pathway

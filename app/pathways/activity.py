@@ -5,7 +5,7 @@ from datetime import date
 from sqlmodel import Session, select
 
 from app.audit.service import record
-from app.auth.service import Caller
+from app.core.caller import Caller
 from app.core.errors import InvalidInput
 from app.core.pagination import Page, PageParams, paginate
 from app.core.time import today

@@ -18,7 +18,7 @@ from fastapi import Request
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from app.auth.service import Caller
+from app.core.caller import Caller
 from app.core.config import get_settings
 from app.core.errors import (
     AppError,

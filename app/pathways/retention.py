@@ -20,7 +20,8 @@ from sqlalchemy import and_, delete, distinct, exists, func, or_, select, update
 from sqlmodel import Session
 
 from app.audit.service import record
-from app.auth.service import Caller
+from app.core.caller import Caller
+from app.core.changes import FEED_NOTED, note_change
 from app.core.errors import InvalidInput
 from app.core.time import today
 from app.pathways.models import Beneficiary, Pathway
@@ -83,9 +84,12 @@ def apply_retention(*, session: Session, caller: Caller, ended_before: date, dry
     )
     if dry_run or not pathways:
         return report
+    # What pollers of the feed hold of these pathways changes (their insee_code goes): each moves.
+    for pathway_id in session.scalars(select(Pathway.id).where(to_detach)):
+        note_change(session, "pathway", pathway_id)
     session.execute(
         update(Pathway).where(to_detach).values(beneficiary_id=None, insee_code=None),
-        execution_options={"synchronize_session": False},
+        execution_options={"synchronize_session": False, FEED_NOTED: True},
     )
     # The pseudonyms nothing points to any more: the only link from a file number to the pathways.
     session.execute(

@@ -26,8 +26,8 @@ from sqlalchemy import and_, case, func, literal, or_, select, union_all
 from sqlmodel import Session
 
 from app.audit.service import record
-from app.auth.service import Caller
 from app.conventions.models import ConventionYear
+from app.core.caller import Caller
 from app.core.db import ids_in
 from app.core.time import latest, today
 from app.pathways.models import ConventionSeats, Pathway

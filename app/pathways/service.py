@@ -16,10 +16,10 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session, select
 
 from app.audit.service import record
-from app.auth.service import Caller
 from app.catalogue.models import Action
 from app.conventions.models import Convention, ConventionSite, ConventionStatus
-from app.core.changes import note_change
+from app.core.caller import Caller
+from app.core.changes import FEED_NOTED, note_change
 from app.core.config import get_settings
 from app.core.db import is_postgres
 from app.core.errors import AppError, Conflict, ConventionFull, InvalidInput, PeriodConsolidated
@@ -651,6 +651,7 @@ def write_exits(
         table = Pathway.__table__
         session.execute(
             update(table)
+            .execution_options(**{FEED_NOTED: True})  # noted below
             .where(table.c.id == bindparam("pathway_id"))
             .values(
                 exited_on=bindparam("new_exited_on"),

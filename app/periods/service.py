@@ -19,7 +19,7 @@ from sqlalchemy import column, func, table, text, union
 from sqlmodel import Session, select
 
 from app.audit.service import record
-from app.auth.service import Caller
+from app.core.caller import Caller
 from app.core.db import is_postgres
 from app.core.errors import Conflict, InvalidInput, PeriodConsolidated
 from app.core.time import today, utcnow

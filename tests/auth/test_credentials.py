@@ -12,7 +12,7 @@ from app.auth.models import ApiKey, Role
 from app.auth.service import create_key, revoke_key, rotate_key
 from app.cli import cli
 from app.core.config import DEFAULT_SECRET_KEY, Settings
-from app.core.db import get_engine
+from app.core.db import PdiSession, get_engine
 from app.core.errors import Conflict
 from app.core.time import utcnow
 from app.main import create_app
@@ -123,16 +123,16 @@ def test_rotation_gives_a_new_key_and_a_grace_period_to_the_old_one(client, sess
 
 @pytest.fixture
 def committed_keys(engine) -> Iterator[None]:
-    with Session(get_engine()) as session:
+    with PdiSession(get_engine()) as session:
         before = set(session.exec(select(ApiKey.id)))
     yield
-    with Session(get_engine()) as session:
+    with PdiSession(get_engine()) as session:
         session.exec(delete(ApiKey).where(ApiKey.id.not_in(before)))
         session.commit()
 
 
 def _stored(key_id: int) -> ApiKey:
-    with Session(get_engine()) as session:
+    with PdiSession(get_engine()) as session:
         return session.get(ApiKey, key_id)
 
 
@@ -156,7 +156,7 @@ def test_cli_keys_expire_rotate_and_list(committed_keys):
     new_key = rotated.output.strip().splitlines()[-1]
     assert new_key.startswith("pdi_") and " " not in new_key
     assert timedelta(days=1, hours=23) < _stored(key_id).expires_at - utcnow() <= timedelta(days=2)
-    with Session(get_engine()) as session:
+    with PdiSession(get_engine()) as session:
         new_row = session.exec(select(ApiKey).where(ApiKey.rotated_from_id == key_id)).one()
     assert (new_row.role, new_row.name, new_row.expires_at) == ("portal", "Portail", None)
     assert _listing_line(new_row.id)[3] == "never"

@@ -17,7 +17,15 @@ from sqlmodel import Session
 from app.auth.models import Role
 from app.auth.service import create_key
 from app.core.config import Settings, get_settings
-from app.core.db import get_engine, get_read_session, get_session, get_writer_session, make_engine, request_session
+from app.core.db import (
+    PdiSession,
+    get_engine,
+    get_read_session,
+    get_session,
+    get_writer_session,
+    make_engine,
+    request_session,
+)
 from app.core.migrate import upgrade_head
 from app.main import create_app
 from tests import factories
@@ -80,7 +88,7 @@ class World:
     action_code: str
 
     def session(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
+        return PdiSession(self.engine, expire_on_commit=False)
 
 
 def world_on(url: str) -> World:
@@ -88,7 +96,7 @@ def world_on(url: str) -> World:
     operator with a convention running 2018–2030 (places 2019–2026), and admin and operator keys."""
     upgrade_head(url)
     engine = make_engine(url)
-    with Session(engine, expire_on_commit=False) as session:
+    with PdiSession(engine, expire_on_commit=False) as session:
         family = factories.family(session)
         action = factories.action(session, family_id=family.id)
         operator = factories.operator(session)

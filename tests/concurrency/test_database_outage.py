@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
-from sqlmodel import Session, func, select
+from sqlmodel import func, select
 
 from app.core.config import get_settings
+from app.core.db import PdiSession
 from app.core.security import pseudonymise
 from app.pathways.models import Beneficiary, Pathway
 from tests.concurrency.conftest import World, app_on, world_on
@@ -198,7 +199,7 @@ def test_writes_survive_restarts_with_503s_and_no_loss(private_postgres, caplog)
     already_stored = [ref for script in scripts for ref in script.already_stored]
     assert sorted(acknowledged + already_stored) == sorted(refs)  # every item ended 201 or stored
     secret = get_settings().secret_key
-    with Session(world.engine) as session:
+    with PdiSession(world.engine) as session:
         stored = dict(
             session.exec(
                 select(Beneficiary.ref_hash, func.count(Pathway.id))

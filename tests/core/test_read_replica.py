@@ -11,10 +11,9 @@ from datetime import date
 import pytest
 from alembic import command
 from fastapi.testclient import TestClient
-from sqlmodel import Session
 
 from app.core.config import get_settings
-from app.core.db import get_engine, get_read_engine, get_session, make_engine
+from app.core.db import PdiSession, get_engine, get_read_engine, get_session, make_engine
 from app.core.migrate import alembic_config
 from tests import factories
 from tests.scratch import scratch_database
@@ -28,7 +27,7 @@ def replica_url(tmp_path) -> Iterator[str]:
     with scratch_database(tmp_path, "pdi_replica") as url:
         command.upgrade(alembic_config(url), "head")
         engine = make_engine(url)
-        with Session(engine) as session:
+        with PdiSession(engine) as session:
             action = factories.action(session, code=REPLICA_ONLY, indicators=["persons_present"])
             convention = factories.convention(
                 session, action_id=action.id, start_on=date(2019, 1, 1), end_on=date(2019, 12, 31), years={2019: {}}

@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from app.catalogue.models import Action
 from app.conventions.models import Convention, ConventionYear
+from app.core.db import PdiSession
 from app.pathways.models import ActivityRecord, Pathway
 from app.periods.models import Period, PeriodStatus
 from app.reference.exit_reasons import COMPLETED_REASONS, DURABLE_EMPLOYMENT_REASONS, DYNAMIC_REASONS
@@ -141,7 +142,7 @@ def session(engine) -> Iterator[Session]:
     transaction rolled back after the module's tests, which only read it."""
     connection = engine.connect()
     transaction = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    session = PdiSession(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
     generate_demo(session=session)
     yield session
     session.close()

@@ -8,15 +8,16 @@ from datetime import date
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from app.audit.models import AuditEvent
 from app.auth.models import ApiKey, Role
 from app.auth.service import create_key
 from app.catalogue.models import Action, Family, Operator
-from app.changes.models import Change
 from app.conventions.models import Convention
+from app.core.db import PdiSession
 from app.main import create_app
+from app.outbox.models import Change
 from app.pathways.models import Beneficiary, Pathway
 from tests import factories
 from tests.pathways.helpers import API, pathway_body
@@ -28,14 +29,14 @@ pytestmark = pytest.mark.postgres_only
 def committed(engine):
     """An operator, its convention and key, committed; everything the test adds under them is
     deleted afterwards."""
-    with Session(engine, expire_on_commit=False) as session:
+    with PdiSession(engine, expire_on_commit=False) as session:
         convention = factories.convention(session)
         key_row, key = create_key(
             session=session, role=Role.operator, name="race test", operator_id=convention.operator_id
         )
         session.commit()
     yield convention, {"Authorization": f"Bearer {key}"}
-    with Session(engine) as session:
+    with PdiSession(engine) as session:
         pathway_ids = select(Pathway.id).where(Pathway.convention_id == convention.id)
         beneficiary_ids = list(
             session.exec(select(Pathway.beneficiary_id).where(Pathway.convention_id == convention.id))
@@ -77,7 +78,7 @@ def test_the_same_prescription_posted_at_once_is_stored_once(committed, engine, 
     convention, headers = committed
     body = pathway_body(convention.id, "RACE-1")
     if known_person:  # already stored (e.g. from another convention): only the row lock can serialise
-        with Session(engine) as session:
+        with PdiSession(engine) as session:
             factories.pathway(
                 session,
                 convention_id=convention.id,
@@ -89,7 +90,7 @@ def test_the_same_prescription_posted_at_once_is_stored_once(committed, engine, 
             session.commit()
     answers = run_at_once([lambda c: c.post(f"{API}/pathways", json=body, headers=headers)] * 4)
     assert sorted(a.status_code for a in answers) == [201, 409, 409, 409], [a.text for a in answers]
-    with Session(engine) as session:
+    with PdiSession(engine) as session:
         stored = session.exec(
             select(Pathway).where(Pathway.convention_id == convention.id, Pathway.cancelled_on.is_(None))
         ).all()
@@ -98,7 +99,7 @@ def test_the_same_prescription_posted_at_once_is_stored_once(committed, engine, 
 
 def test_the_same_batch_posted_twice_at_once_stores_each_exit_once(committed, engine):
     convention, headers = committed
-    with Session(engine) as session:
+    with PdiSession(engine) as session:
         ids = [
             factories.pathway(session, convention_id=convention.id, entered_on=date(2019, 2, 1)).id for _ in range(30)
         ]
@@ -110,7 +111,7 @@ def test_the_same_batch_posted_twice_at_once_stores_each_exit_once(committed, en
     assert sum(c["created"] for c in counts) == len(ids)
     assert sum(c["unchanged"] for c in counts) == len(ids)
     assert sum(c["error"] for c in counts) == 0
-    with Session(engine) as session:
+    with PdiSession(engine) as session:
         batches = session.exec(
             select(AuditEvent.fields).where(
                 AuditEvent.entity == "exit_records",

@@ -9,8 +9,8 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from app.audit.models import AuditEvent
-from app.auth.service import CLI
 from app.cli import cli
+from app.core.caller import CLI
 from app.core.errors import InvalidInput
 from app.core.time import today
 from app.pathways.models import Beneficiary, Pathway

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from app.audit.models import AuditEvent
 from app.catalogue.models import Action, Family, Operator, Site
 from app.conventions.models import Convention, ConventionSite, ConventionYear
+from app.core.db import PdiSession
 from app.core.errors import PeriodConsolidated
 from app.periods.models import Period, PeriodStatus
 from seed.loader import SeedDataError, check_seed_data, load_catalogue, read_seed_data, split_evenly
@@ -600,11 +601,11 @@ def test_pdi_seed_on_a_seeded_database_writes_nothing(engine):
 
     from app.cli import cli
 
-    with Session(engine) as session:
+    with PdiSession(engine) as session:
         before = _row_counts(session)
     result = CliRunner().invoke(cli, ["seed"])
     assert result.exit_code == 0, result.output
     assert "seed: 4 families, 11 actions, 48 operators, 48 sites, 58 conventions" in result.output
     assert "(created 0, updated 0, unchanged " in result.output
-    with Session(engine) as session:
+    with PdiSession(engine) as session:
         assert _row_counts(session) == before

@@ -1,19 +1,19 @@
 """Writing the change feed's outbox: the clock row and one row per changed entity.
 
 See app/changes/service.py for why cursors come from one locked row at commit time. This module
-imports only models, so that the capture (app/changes/capture.py) can run inside any session.
+imports only models, so that the capture (app/outbox/capture.py) can run inside any session.
 """
 
-from sqlalchemy import String, cast, func, insert, literal, select, update
+from sqlalchemy import String, cast, func, insert, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from app.catalogue.models import Action, Family, Operator, Site
-from app.changes.models import Change, FeedClock
 from app.conventions.models import Convention
 from app.core.db import ids_in, is_postgres
 from app.core.models import UTCDateTime
 from app.core.time import utcnow
+from app.outbox.models import Change, FeedClock
 from app.pathways.models import Pathway
 
 # The channel of the notices that the feed moved (app/availability/cache.py listens to it).
@@ -83,9 +83,14 @@ def _pathway_readers(session: Session, pathway_ids: list[int]) -> dict[str, tupl
     return {str(pathway_id): (operator_id, key_id) for pathway_id, operator_id, key_id in rows}
 
 
+# The clock's one question, asked by sessions (last_cursor) and by the availability cache's watch
+# on its own psycopg connection (app/availability/cache.py).
+LAST_CURSOR_SQL = f"SELECT last_cursor FROM {FeedClock.__tablename__} WHERE id = 1"
+
+
 def last_cursor(session: Session) -> int:
     """The latest cursor: it moves with every committed change (availability's ETag uses it)."""
-    return session.execute(select(FeedClock.last_cursor).where(FeedClock.id == 1)).scalar_one_or_none() or 0
+    return session.execute(text(LAST_CURSOR_SQL)).scalar_one_or_none() or 0
 
 
 def record_missing(session: Session) -> int:

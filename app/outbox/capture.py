@@ -1,24 +1,38 @@
 """What each transaction changed, noted as it flushes and written to the feed as it commits.
 
-Every write of the catalogue, the conventions and the pathways goes through the ORM, so the
-feed watches the ORM (a session's `after_flush`) instead of relying on each service to remember
-to call it; a write that bypasses the ORM with a bulk statement names what it changed with
-`app.core.changes.note_change()`. At `before_commit` the notes become rows of the outbox (outbox.write_changes), in the
-same transaction as the writes: a change is in the feed exactly when it is committed.
+The listeners below are bound to the project's session class (app.core.db.PdiSession), the only
+one the service, the CLI, the seed and the tests open. Writes through the ORM are noted at each
+flush (`after_flush`); a bulk statement (UPDATE, DELETE or INSERT through `session.execute`) on a
+table the feed serves is refused unless its writer named what it changed with
+`app.core.changes.note_change()` and said so (`execution_options(feed_noted=True)`): a bulk write
+can no longer move data without the feed knowing. At `before_commit` the notes become rows of
+the outbox (service.write_changes), in the same transaction as the writes: a change is in the
+feed exactly when it is committed. app/models.py imports this module with the tables, so every
+process that knows the schema has its feed.
 """
 
 from sqlalchemy import event, inspect, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from app.catalogue.models import Action, Family, Operator, Site
-from app.changes.outbox import write_changes
 from app.conventions.models import Convention, ConventionSite, ConventionYear
-from app.core.changes import PENDING, note_change
+from app.core.changes import FEED_NOTED, PENDING, note_change
+from app.core.db import PdiSession
+from app.outbox.service import write_changes
 from app.pathways.models import Pathway
 
 # Keys whose availability items are those of every convention of an action, operator or site,
 # resolved when the transaction commits.
 OF_ACTION, OF_OPERATOR, OF_SITE = "availability-of-action", "availability-of-operator", "availability-of-site"
+
+
+# The tables whose rows the feed serves (directly or through availability items).
+WATCHED = (Family, Action, Operator, Site, Convention, ConventionYear, ConventionSite, Pathway)
+WATCHED_TABLES = frozenset(model.__table__.name for model in WATCHED)
+
+
+class UnnotedBulkWrite(RuntimeError):
+    """A bulk statement on a table the feed serves, whose writer did not note its changes."""
 
 
 def _old_value(row, attribute: str):
@@ -44,7 +58,19 @@ def _keys_of(row) -> list[tuple[str, object]]:
     return []
 
 
-@event.listens_for(Session, "after_flush")
+@event.listens_for(PdiSession, "do_orm_execute")
+def _refuse_unnoted_bulk_writes(state: ORMExecuteState) -> None:
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    table = getattr(state.statement, "table", None)
+    if table is not None and table.name in WATCHED_TABLES and not state.execution_options.get(FEED_NOTED):
+        raise UnnotedBulkWrite(
+            f"A bulk write on {table.name} must note its changes for the feed (note_change) and "
+            f"pass execution_options({FEED_NOTED}=True)"
+        )
+
+
+@event.listens_for(PdiSession, "after_flush")
 def _note_flushed_rows(session: Session, _flush_context) -> None:
     changed = [*session.new, *session.deleted]
     changed += [row for row in session.dirty if session.is_modified(row, include_collections=False)]
@@ -54,7 +80,7 @@ def _note_flushed_rows(session: Session, _flush_context) -> None:
                 note_change(session, kind, entity_id)
 
 
-@event.listens_for(Session, "before_commit")
+@event.listens_for(PdiSession, "before_commit")
 def _write_noted_changes(session: Session) -> None:
     session.flush()  # the rows still pending are changes too
     pending = session.info.pop(PENDING, None)
@@ -65,7 +91,7 @@ def _write_noted_changes(session: Session) -> None:
     write_changes(session, keys)
 
 
-@event.listens_for(Session, "after_rollback")
+@event.listens_for(PdiSession, "after_rollback")
 def _forget_rolled_back_changes(session: Session) -> None:
     session.info.pop(PENDING, None)
 

@@ -1,0 +1,35 @@
+"""Who is calling: the roles and the caller every domain's services take.
+
+Below every domain, so that a service can name its caller without importing the keys' storage
+(app/auth/), which sits above the catalogue it checks operators against."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    admin = "admin"
+    reader = "reader"
+    portal = "portal"
+    operator = "operator"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: an API key's identity, or anonymous (role None)."""
+
+    key_id: int | None
+    name: str
+    role: Role | None
+    operator_id: int | None = None
+    last_used_at: datetime | None = None
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.role is None
+
+
+ANONYMOUS = Caller(key_id=None, name="anonymous", role=None)
+# Writes made from the command line (seed, demo, retention) are recorded under this name.
+CLI = Caller(key_id=None, name="cli", role=Role.admin)

@@ -1,0 +1,19 @@
+"""What docs/ARCHITECTURE.md says the code does, held here where a grep can check it."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# A session opened from SQLAlchemy's or SQLModel's class directly, not the project's.
+PLAIN_SESSION = re.compile(r"(?<![A-Za-z_])Session\((?!\))")
+
+
+def test_every_session_is_the_projects():
+    """The change feed's capture listens to PdiSession only: a plain Session would write unseen."""
+    offenders = []
+    for folder in ("app", "seed", "tests", "bench"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for number, line in enumerate(path.read_text().splitlines(), start=1):
+                if PLAIN_SESSION.search(line) and "class PdiSession(Session)" not in line:
+                    offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert offenders == [], "open sessions with app.core.db.PdiSession:\n" + "\n".join(offenders)
