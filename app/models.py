@@ -1,5 +1,5 @@
 """Every table, imported in one place so that Alembic and the tests see the whole schema, and
-the change feed's capture, which watches them in every session (app/outbox/capture.py)."""
+the change feed's capture, bound to the project's sessions (app/outbox/capture.py)."""
 
 from app.audit.models import AuditEvent
 from app.auth.models import ApiKey
@@ -7,7 +7,7 @@ from app.catalogue.models import Action, Family, Operator, Site
 from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.core.db import metadata
 from app.outbox.models import Change, FeedClock
-from app.pathways.models import ActivityRecord, Beneficiary, Pathway
+from app.pathways.models import ActivityRecord, Beneficiary, ConventionSeats, Pathway
 from app.periods.models import Period
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "ActivityRecord",
     "Beneficiary",
     "Pathway",
+    "ConventionSeats",
 ]
 
-import app.outbox.capture  # noqa: E402, F401  (registers the session listeners)
+import app.outbox.capture  # noqa: E402, F401  (binds the feed's listeners to PdiSession)

@@ -42,17 +42,14 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """`@pytest.mark.postgres_only` / `sqlite_only` tests run on their database only."""
+    """`@pytest.mark.postgres_only` tests run on PostgreSQL only."""
     for item in items:
         if item.get_closest_marker("postgres_only") and not IS_POSTGRES:
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL; runs in the PostgreSQL pass"))
-        if item.get_closest_marker("sqlite_only") and IS_POSTGRES:
-            item.add_marker(pytest.mark.skip(reason="SQLite only; runs in the SQLite pass"))
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "postgres_only: runs only against PostgreSQL")
-    config.addinivalue_line("markers", "sqlite_only: runs only against SQLite")
 
 
 def _reset_postgres(engine: Engine) -> None:
@@ -81,10 +78,8 @@ def engine() -> Iterator[Engine]:
 
 def load_baseline(engine: Engine) -> None:
     """What every test starts from: the seed catalogue, committed once per run."""
-    try:
-        from seed.loader import load_catalogue
-    except ImportError:  # the seed loader is not written yet
-        return
+    from seed.loader import load_catalogue
+
     with PdiSession(engine) as session:
         load_catalogue(session=session)
         session.commit()

@@ -17,3 +17,14 @@ def test_every_session_is_the_projects():
                 if PLAIN_SESSION.search(line) and "class PdiSession(Session)" not in line:
                     offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert offenders == [], "open sessions with app.core.db.PdiSession:\n" + "\n".join(offenders)
+
+
+def test_migration_files_sort_in_chain_order():
+    """A reader listing migrations/versions reads the chain from base to head."""
+    from alembic.script import ScriptDirectory
+
+    from app.core.migrate import alembic_config
+
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    chain = [Path(script.path).name for script in reversed(list(scripts.walk_revisions()))]
+    assert chain == sorted(chain)

@@ -41,4 +41,4 @@ def list_audit_events(
     if until is not None:
         statement = statement.where(AuditEvent.at < until)
     rows, total = paginate(session, statement, page)
-    return Page(items=[AuditEventRead.model_validate(r) for r in rows], total=total, page=page.page, size=page.size)
+    return Page.of([AuditEventRead.model_validate(r) for r in rows], total, page)

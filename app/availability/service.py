@@ -100,7 +100,7 @@ def list_availability(
                 distance_km=rounded_km(distances.get(row.convention_id)),
             )
         )
-    return AvailabilityPage(items=items, total=total, page=params.page, size=params.size, on=on)
+    return AvailabilityPage.of(items, total, params, on=on)
 
 
 def available_seats_by_action(*, session: Session, on: date) -> dict[str, int]:

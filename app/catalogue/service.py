@@ -68,7 +68,7 @@ def _ensure_family_code_free(*, session: Session, code: str, family_id: int | No
 def list_families(*, session: Session, page: PageParams) -> Page[FamilyRead]:
     statement = select(Family).order_by(Family.position, Family.code)
     rows, total = paginate(session, statement, page)
-    return Page(items=[FamilyRead.model_validate(row) for row in rows], total=total, page=page.page, size=page.size)
+    return Page.of([FamilyRead.model_validate(row) for row in rows], total, page)
 
 
 def get_family(*, session: Session, code: str) -> FamilyRead:
@@ -192,7 +192,7 @@ def list_actions(
         )
     rows, total = paginate_rows(session, statement, page)
     items = [_action_read_with(action, family_code) for action, family_code in rows]
-    return Page(items=items, total=total, page=page.page, size=page.size)
+    return Page.of(items, total, page)
 
 
 def action_reads(*, session: Session, actions) -> list[ActionRead]:
@@ -312,7 +312,7 @@ def list_operators(
     if q:
         statement = statement.where(matches(Operator.name, q))
     rows, total = paginate(session, statement, page)
-    return Page(items=[OperatorRead.model_validate(row) for row in rows], total=total, page=page.page, size=page.size)
+    return Page.of([OperatorRead.model_validate(row) for row in rows], total, page)
 
 
 def get_operator(*, session: Session, operator_id: int) -> OperatorRead:
@@ -373,7 +373,7 @@ def list_sites(*, session: Session, operator_id: int, page: PageParams) -> Page[
     _operator_row(session=session, operator_id=operator_id)
     statement = select(Site).where(Site.operator_id == operator_id).order_by(Site.name, Site.id)
     rows, total = paginate(session, statement, page)
-    return Page(items=[SiteRead.model_validate(row) for row in rows], total=total, page=page.page, size=page.size)
+    return Page.of([SiteRead.model_validate(row) for row in rows], total, page)
 
 
 def create_site(*, session: Session, caller: Caller, operator_id: int, data: SiteCreate) -> SiteRead:

@@ -111,7 +111,7 @@ def list_conventions(
     if status is not None:
         statement = statement.where(Convention.status == status)
     rows, total = paginate(session, statement, page)
-    return Page(items=read_models(session=session, conventions=rows), total=total, page=page.page, size=page.size)
+    return Page.of(read_models(session=session, conventions=rows), total, page)
 
 
 # --- rules -------------------------------------------------------------------------------------

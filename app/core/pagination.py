@@ -40,6 +40,11 @@ class Page(BaseModel, Generic[T]):
     page: int
     size: int
 
+    @classmethod
+    def of(cls, items: list, total: int, params: PageParams, **fields):
+        """The page `params` asked for, holding `items` of `total` (and a subclass's `fields`)."""
+        return cls(items=items, total=total, page=params.page, size=params.size, **fields)
+
 
 def count_rows(session: Session, statement: Select) -> int:
     """How many rows `statement` gives, counted by the database (its ORDER BY dropped)."""

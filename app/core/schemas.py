@@ -47,8 +47,6 @@ def _as_utc(moment: datetime) -> datetime:
 MAX_INT = 2_147_483_647
 RowId = Annotated[int, Field(ge=1, le=MAX_INT)]
 
-ShortText = BoundedText(200, min_length=1)
-LongText = BoundedText(5000)
 Slug = BoundedText(64, min_length=1, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
 # Stored timestamps are UTC; read models always say so.
 Timestamp = Annotated[datetime, AfterValidator(_as_utc)]

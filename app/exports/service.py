@@ -57,7 +57,7 @@ def list_structures(*, session: Session, source: str, params: PageParams) -> Pag
     total = count_rows(session, statement)
     rows = session.execute(statement.offset(params.offset).limit(params.size)).all()
     items = [_structure(source=source, site=site, operator=operator) for site, operator in rows]
-    return Page(items=items, total=total, page=params.page, size=params.size)
+    return Page.of(items, total, params)
 
 
 def list_services(
@@ -104,7 +104,7 @@ def list_services(
         )
         for row in rows
     ]
-    return ServicesPage(items=items, total=total, page=params.page, size=params.size, on=on)
+    return ServicesPage.of(items, total, params, on=on)
 
 
 def _seats(*, session: Session, on: date, convention_ids: set[int]) -> dict[int, AvailabilityRead]:

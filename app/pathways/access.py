@@ -91,24 +91,6 @@ def writable_pathway(*, session: Session, caller: Caller, pathway_id: int) -> Pa
     return pathway
 
 
-def writable_pathway_by_entry(
-    *, session: Session, caller: Caller, convention_id: int, ref_hash: str, entered_on: date
-) -> Pathway:
-    """The pathway of one person entered on one day in one convention, locked; 404 if not theirs."""
-    check_writer(caller)
-    pathway = _one_pathway(
-        session,
-        caller,
-        Pathway.convention_id == convention_id,
-        Pathway.beneficiary_id == select(Beneficiary.id).where(Beneficiary.ref_hash == ref_hash).scalar_subquery(),
-        Pathway.entered_on == entered_on,
-        for_update=True,
-    )
-    if pathway is None:
-        raise NotFound(f"No pathway of this beneficiary entered on {entered_on} in convention {convention_id}")
-    return pathway
-
-
 def pathways_by_entry(
     *, session: Session, caller: Caller, entries: set[tuple[int, str, date]]
 ) -> dict[tuple[int, str, date], int]:

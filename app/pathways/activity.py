@@ -41,7 +41,7 @@ def list_activity(
         statement = statement.where(ActivityRecord.recorded_on <= to)
     rows, total = paginate(session, statement, params)
     items = [ActivityRecordRead.model_validate(row) for row in rows]
-    return Page(items=items, total=total, page=params.page, size=params.size)
+    return Page.of(items, total, params)
 
 
 def record_activity(

@@ -111,7 +111,3 @@ def apply_retention(*, session: Session, caller: Caller, ended_before: date, dry
     )
     session.flush()
     return report
-
-
-def detached_count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Pathway).where(Pathway.beneficiary_id.is_(None)))

@@ -144,7 +144,7 @@ def list_pathways(
             "total": total,
         },
     )
-    return Page(items=read_models(session=session, pathways=rows), total=total, page=params.page, size=params.size)
+    return Page.of(read_models(session=session, pathways=rows), total, params)
 
 
 def get_pathway(*, session: Session, caller: Caller, pathway_id: int) -> Pathway:

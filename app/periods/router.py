@@ -17,7 +17,7 @@ def list_periods(session: SessionDep, _caller: KeyHolderDep, page: PageDep):
     Any key may read it: operators and the portal need to know which years no longer take writes."""
     rows, total = periods.list_periods(session=session, offset=page.offset, limit=page.size)
     items = [PeriodRead(year=year, status=status, consolidated_at=at) for year, status, at in rows]
-    return Page(items=items, total=total, page=page.page, size=page.size)
+    return Page.of(items, total, page)
 
 
 @router.post("/{year}/consolidate", response_model=PeriodRead, responses=responses(401, 403, 409, 422))

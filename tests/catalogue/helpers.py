@@ -7,6 +7,7 @@ from sqlmodel import Session
 from app.audit.models import AuditEvent
 from app.catalogue.models import Action, Family, Operator, Site
 from tests.factories import row_counts
+from tests.helpers import assert_problem  # noqa: F401  (the tests of this domain import it from here)
 
 API = "/api/v1"
 _numbers = itertools.count(100)
@@ -27,18 +28,6 @@ def next_code(prefix: str) -> str:
 def stored(session: Session) -> dict[str, int]:
     """How many rows each catalogue table and the audit log hold: equal before/after = nothing stored."""
     return row_counts(session, Family, Action, Operator, Site, AuditEvent)
-
-
-def assert_problem(response, status: int, loc: list | None = None) -> dict:
-    """A problem+json answer with this status (and, when given, an error at `loc`)."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status
-    assert body["title"] and body["detail"] and body["type"]
-    if loc is not None:
-        assert loc in [error["loc"] for error in body.get("errors", [])], body
-    return body
 
 
 def codes_in(page: dict, wanted) -> list[str]:

@@ -10,6 +10,7 @@ from app.catalogue.models import Action, Operator, Site
 from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.periods.models import Period, PeriodStatus
 from tests.factories import row_counts
+from tests.helpers import assert_problem  # noqa: F401  (the tests of this domain import it from here)
 
 URL = "/api/v1/conventions"
 
@@ -46,14 +47,3 @@ def audit_events(session: Session, convention_id: int) -> list[AuditEvent]:
             .order_by(AuditEvent.id)
         )
     )
-
-
-def assert_problem(response, status: int, loc: list | None = None) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    problem = response.json()
-    assert problem["status"] == status
-    assert problem["title"] and problem["detail"]
-    if loc is not None:
-        assert loc in [error["loc"] for error in problem["errors"]], problem
-    return problem

@@ -22,6 +22,7 @@ from app.indicators.schemas import BilanActionRead, BilanFamilyRead, BilanRead, 
 from app.periods.models import Period, PeriodStatus
 from app.reference.indicators import Unit
 from tests import factories
+from tests.helpers import assert_problem
 from tests.indicators.conftest import A1_INDICATORS
 
 URL = "/api/v1/bilan"
@@ -37,12 +38,6 @@ def consolidated_2019(session, programme):
 
 def get_bilan(client, headers, **params):
     return client.get(URL, params={"years": "2019,2020", "as_of": "2020-06-30", **params}, headers=headers)
-
-
-def assert_problem(response, status: int, loc: list) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    assert loc in [error["loc"] for error in response.json()["errors"]]
 
 
 # --- CSV ------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from app.pathways.models import ActivityRecord, Beneficiary, ConventionSeats, Pa
 from app.periods.models import Period, PeriodStatus
 from tests import factories
 from tests.factories import row_counts
+from tests.helpers import assert_problem  # noqa: F401  (the tests of this domain import it from here)
 
 API = "/api/v1"
 CONVENTION_START = date(2018, 1, 1)
@@ -37,14 +38,6 @@ def stored_pathway(session: Session, convention_id: int, ref: str = "RSA-0001", 
 def consolidate(session: Session, year: int) -> None:
     session.merge(Period(year=year, status=PeriodStatus.consolidated))
     session.commit()
-
-
-def assert_problem(response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
 
 
 def stored_state(session: Session) -> dict:
