@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
+from stdnum.fr import siret as stdnum_siret
 
 from app.catalogue.models import ActionFormat, Territory
 from app.core.schemas import BoundedText, InputModel, ReadModel, Slug, Timestamp
@@ -13,29 +14,13 @@ from app.reference.indicators import INDICATORS_BY_CODE
 MAX_NUMBER = 99_999
 MAX_POSITION = 10_000
 MAX_DURATION_MONTHS = 120
-LA_POSTE_SIREN = "356000000"
 
 
 def is_valid_siret(siret: str) -> bool:
-    """A SIRET is 14 digits whose Luhn checksum holds.
-
-    La Poste's establishments (SIREN 356000000) are numbered past what the Luhn key allows;
-    INSEE checks them by another rule: their digits sum to a multiple of 5. Its head office
-    (35600000000048) is Luhn-valid, so either rule accepts it.
-    """
-    if len(siret) != 14 or not siret.isascii() or not siret.isdigit():
-        return False
-    digits = [int(char) for char in siret]
-    if siret.startswith(LA_POSTE_SIREN) and sum(digits) % 5 == 0:
-        return True
-    total = 0
-    for index, digit in enumerate(reversed(digits)):
-        if index % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
+    """A SIRET as stored: exactly 14 ASCII digits, whose check key python-stdnum accepts (Luhn,
+    and INSEE's other rule for La Poste's establishments, numbered past what Luhn allows).
+    stdnum would also take spaces and dots; the API takes the compact form only."""
+    return len(siret) == 14 and siret.isascii() and siret.isdigit() and stdnum_siret.is_valid(siret)
 
 
 def _check_siret(value: str) -> str:
