@@ -42,15 +42,21 @@ fourteen_digits = st.text(alphabet="0123456789", min_size=14, max_size=14)
 
 @given(fourteen_digits)
 def test_outside_la_poste_valid_means_luhn_valid(number):
+    """A SIRET is its SIREN (9 digits, a Luhn number itself) and a NIC, the whole Luhn-valid."""
     if not number.startswith("356000000"):
-        assert is_valid_siret(number) == luhn_valid(number)
+        assert is_valid_siret(number) == (luhn_valid(number) and luhn_valid(number[:9]))
 
 
-def with_check_digit(first_13: str) -> str:
-    return next(first_13 + key for key in "0123456789" if luhn_valid(first_13 + key))
+def with_check_digit(digits: str) -> str:
+    return next(digits + key for key in "0123456789" if luhn_valid(digits + key))
 
 
-luhn_valid_sirets = st.text(alphabet="0123456789", min_size=13, max_size=13).map(with_check_digit)
+def siret_of(first_8: str, nic_4: str) -> str:
+    return with_check_digit(with_check_digit(first_8) + nic_4)
+
+
+digits = st.text(alphabet="0123456789", min_size=8, max_size=8)
+luhn_valid_sirets = st.builds(siret_of, digits, st.text(alphabet="0123456789", min_size=4, max_size=4))
 
 
 @given(luhn_valid_sirets, st.integers(0, 13), st.integers(1, 9))
