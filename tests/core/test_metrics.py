@@ -53,6 +53,19 @@ def test_requests_are_counted_by_route_template(client, session):
     assert sum(latency) >= 2
 
 
+def test_every_route_has_its_label_and_latency_buckets_from_5_ms_to_10_s(client):
+    before = scrape(client)
+    assert client.get("/openapi.json").status_code == 200
+    after = scrape(client)
+    assert requests_counted(after, "/openapi.json", "200") == requests_counted(before, "/openapi.json", "200") + 1
+    buckets = {
+        float(dict(labels)["le"])
+        for (name, labels), _value in after.items()
+        if name == "http_request_duration_seconds_bucket" and ("handler", "/openapi.json") in labels
+    }
+    assert {0.005, 0.05, 0.1, 1.0, 10.0, float("inf")} <= buckets
+
+
 def test_metrics_live_outside_the_api_and_its_document(client):
     assert "/metrics" not in client.get("/openapi.json").json()["paths"]
     assert client.get("/api/v1/metrics").status_code == 404
