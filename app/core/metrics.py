@@ -69,7 +69,7 @@ def _by_route_template(record: Callable) -> Callable:
     library resolves it, but only when a route did serve it: for a path that only a trailing-slash
     redirect would match, the library falls back to the raw path, which would put ids (or anything
     a client types) in a label. The router notes the route that served a request in the scope: its
-`route` for the API's routes, its `endpoint` for Starlette's own (/openapi.json, /docs)."""
+    `route` for the API's routes, its `endpoint` for Starlette's own (/openapi.json, /docs)."""
 
     def instrumentation(info: request_metrics.Info) -> None:
         scope = info.request.scope
