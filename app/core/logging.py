@@ -10,6 +10,7 @@ import sys
 from typing import TextIO
 
 from asgi_correlation_id import correlation_id
+from asgi_correlation_id.middleware import FAILED_VALIDATION_MESSAGE
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
@@ -39,8 +40,16 @@ class RequestIdFilter(logging.Filter):
     """Stamps every record with the id of the request being served (`-` outside any request)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = correlation_id.get() or NO_REQUEST
+        record.request_id = correlation_id.get() or _replacement_id(record) or NO_REQUEST
         return True
+
+
+def _replacement_id(record: logging.LogRecord) -> str | None:
+    """The id given in place of an invalid incoming one: asgi-correlation-id warns of it before it
+    sets the request's id, so the line names its request by the new id it announces."""
+    if record.msg == FAILED_VALIDATION_MESSAGE and isinstance(record.args, tuple) and record.args:
+        return str(record.args[0])
+    return None
 
 
 class CurrentStderrHandler(logging.StreamHandler):

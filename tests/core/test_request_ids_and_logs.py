@@ -33,6 +33,14 @@ def test_a_strange_id_is_replaced_by_a_new_one(client):
         assert HEX_ID.fullmatch(response.headers["X-Request-ID"]), sent
 
 
+def test_the_warning_about_a_strange_id_names_its_request_by_the_new_one(app, log_output):
+    logs = log_output("text")
+    with TestClient(app) as client:
+        given = client.get("/healthz", headers={"X-Request-ID": "a b"}).headers["X-Request-ID"]
+    [line] = [line for line in logs.getvalue().splitlines() if "failed validation" in line]
+    assert f"[{given}]" in line
+
+
 def test_refusals_carry_the_id_too(client):
     for path in ("/api/v1/nothing-here", "/api/v1/conventions", "/api/v1/families?page=0"):  # 404, 401, 422
         response = client.get(path, headers={"X-Request-ID": "refused-1"})
