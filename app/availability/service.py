@@ -17,7 +17,7 @@ from sqlmodel import Session
 from app.availability.schemas import AvailabilityPage, AvailabilityRead, AvailabilitySiteRead
 from app.availability.where import ANYWHERE, Where, nearest_first, rounded_km
 from app.catalogue.models import Action, Family, Operator, Site, Territory
-from app.conventions.models import Convention, ConventionSite, ConventionStatus, ConventionYear
+from app.conventions.models import Convention, ConventionSite, ConventionYear, running_on
 from app.core.db import ids_in
 from app.core.pagination import PageParams, count_rows
 from app.core.text import equals
@@ -123,15 +123,6 @@ def available_seats_by_action(*, session: Session, on: date) -> dict[str, int]:
     return seats
 
 
-def active_on(on: date):
-    """The condition that a convention runs on `on`: active, and `on` within its dates."""
-    return and_(
-        Convention.status == ConventionStatus.active.value,
-        Convention.start_on <= on,
-        Convention.end_on >= on,
-    )
-
-
 def _active_conventions(*, on: date):
     """Conventions running on `on`, with what an item shows of them, in the list's order."""
     return (
@@ -152,7 +143,7 @@ def _active_conventions(*, on: date):
             ConventionYear,
             and_(ConventionYear.convention_id == Convention.id, ConventionYear.year == on.year),
         )
-        .where(active_on(on))
+        .where(running_on(on))
         .order_by(Action.number, Operator.name, Convention.id)
     )
 

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import JSON, CheckConstraint, Column, Numeric, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, Numeric, String, UniqueConstraint, and_
 from sqlmodel import Field, SQLModel
 
 from app.core.models import created_at_field, updated_at_field
@@ -79,3 +79,13 @@ class ConventionYear(SQLModel, table=True):
     targets: dict[str, float] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
+
+
+def running_on(on: date):
+    """The condition that a convention runs on `on`: active, and `on` within its dates (what
+    availability lists, and what the feed's availability items follow)."""
+    return and_(
+        Convention.status == ConventionStatus.active.value,
+        Convention.start_on <= on,
+        Convention.end_on >= on,
+    )

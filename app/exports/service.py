@@ -2,7 +2,7 @@
 
 - Structures: one per operator site (the place people go to), every site, whatever its
   conventions.
-- Services: one per convention active on `on` (availability's notion: `active_on`) and site of
+- Services: one per convention active on `on` (availability's notion: `running_on`) and site of
   that convention. The action says what the service is; the site where; the operator how to
   reach it; the convention's seats that day come from the availability service, so the two
   endpoints always agree.
@@ -21,7 +21,7 @@ from app.availability import service as availability
 from app.availability.schemas import AvailabilityRead
 from app.availability.where import Where, nearest_first, rounded_km
 from app.catalogue.models import Action, Operator, Site
-from app.conventions.models import Convention, ConventionSite
+from app.conventions.models import Convention, ConventionSite, running_on
 from app.core.pagination import Page, PageParams, count_rows
 from app.exports.schemas import ServiceExport, ServicePlaces, ServicesPage, StructureExport
 
@@ -69,7 +69,7 @@ def list_services(
         .join(Operator, Operator.id == Convention.operator_id)
         .join(ConventionSite, ConventionSite.convention_id == Convention.id)
         .join(Site, Site.id == ConventionSite.site_id)
-        .where(availability.active_on(on), *where.site_conditions())
+        .where(running_on(on), *where.site_conditions())
         # Availability's order (action, operator, convention), then the convention's sites.
         .order_by(Action.number, Operator.name, Convention.id, Site.name, Site.id)
     )

@@ -15,9 +15,10 @@ from sqlalchemy import event, inspect, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from app.catalogue.models import Action, Family, Operator, Site
-from app.conventions.models import Convention, ConventionSite, ConventionYear
+from app.conventions.models import Convention, ConventionSite, ConventionYear, running_on
 from app.core.changes import FEED_NOTED, PENDING, note_change
 from app.core.db import PdiSession
+from app.core.time import today
 from app.outbox.service import write_changes
 from app.pathways.models import Pathway
 
@@ -112,5 +113,7 @@ def _availability_of(session: Session, pending: set[tuple[str, str]]) -> set[tup
         )
     if not conditions:
         return set()
-    ids = session.execute(select(Convention.id).where(or_(*conditions))).scalars()
+    # Only the items that show something: a convention that is not running today has a tombstone,
+    # which a rename of its action or operator does not change (nor should move to a new cursor).
+    ids = session.execute(select(Convention.id).where(or_(*conditions), running_on(today()))).scalars()
     return {("availability", str(convention_id)) for convention_id in ids}

@@ -386,9 +386,8 @@ def _seat_for_prescription(*, session: Session, caller: Caller, convention: Conv
         return True
     if if_full == "refuse":
         raise ConventionFull(
-            f"Convention {convention.id} has no free seat today ({now.capacity} seat{'' if now.capacity == 1 else 's'}, "
-            f"{now.occupied} occupied, "
-            f"{now.reserved} reserved, {now.waitlisted} waiting)"
+            f"Convention {convention.id} has no free seat today ({now.capacity} seat{'' if now.capacity == 1 else 's'},"
+            f" {now.occupied} occupied, {now.reserved} reserved, {now.waitlisted} waiting)"
         )
     return False
 

@@ -87,6 +87,30 @@ def test_an_ended_convention_is_a_tombstone_and_its_availability_too(client, adm
     assert state["availability", str(convention.id)]["state"] == "deleted"
 
 
+def test_an_ended_conventions_tombstone_is_not_sent_again_by_later_writes(client, admin, session):
+    """Renaming the action or the operator of an ended convention changes nothing its tombstone
+    shows: the item keeps its cursor, while a running convention's item moves."""
+    action = factories.action(session)
+    operator = factories.operator(session)
+    this_year = today().year
+    ended = factories.convention(session, action_id=action.id, operator_id=operator.id)  # 2018-2020
+    running = factories.convention(
+        session,
+        action_id=action.id,
+        operator_id=operator.id,
+        start_on=date(this_year, 1, 1),
+        end_on=date(this_year, 12, 31),
+        years={this_year: {"places": 2}},
+    )
+    session.commit()
+    _, start = everything(client, admin)
+    assert client.patch(f"{API}/actions/{action.code}", json={"name": "Renamed"}, headers=admin).status_code == 200
+    assert client.patch(f"{API}/operators/{operator.id}", json={"name": "Renamed"}, headers=admin).status_code == 200
+    moved = {(item["kind"], item["id"]) for item in everything(client, admin, after=start)[0]}
+    assert ("availability", str(running.id)) in moved
+    assert ("availability", str(ended.id)) not in moved
+
+
 def test_seats_taken_move_the_availability_item(client, admin, session):
     this_year = today().year
     convention = factories.convention(
