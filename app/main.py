@@ -7,6 +7,7 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app.assessments.router import router as assessments_router
 from app.audit.router import router as audit_router
 from app.auth.dependencies import get_caller
 from app.availability.cache import AvailabilityCache, FeedWatch, PageCache
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
     api = APIRouter(prefix=API_PREFIX)
     for router in (
         catalogue_router,
+        assessments_router,
         conventions_router,
         pathways_router,
         availability_router,

@@ -10,6 +10,7 @@ same transaction as the writes: a change is in the feed exactly when it is commi
 from sqlalchemy import event, inspect, or_, select
 from sqlalchemy.orm import Session
 
+from app.assessments.models import ActionAssessment
 from app.catalogue.models import Action, Family, Operator, Site
 from app.changes.outbox import write_changes
 from app.conventions.models import Convention, ConventionSite, ConventionYear
@@ -19,6 +20,10 @@ from app.pathways.models import Pathway
 # Keys whose availability items are those of every convention of an action, operator or site,
 # resolved when the transaction commits.
 OF_ACTION, OF_OPERATOR, OF_SITE = "availability-of-action", "availability-of-operator", "availability-of-site"
+# An assessment is named by its action's code and year (`<code>/<year>`); the row knows the
+# action's id, whose code is looked up when the transaction commits.
+OF_ASSESSMENT = "assessment-of-action"
+RESOLVED = (OF_ACTION, OF_OPERATOR, OF_SITE, OF_ASSESSMENT)
 
 
 def _old_value(row, attribute: str):
@@ -41,6 +46,8 @@ def _keys_of(row) -> list[tuple[str, object]]:
         return [("convention", row.convention_id), ("availability", row.convention_id)]
     if isinstance(row, Pathway):
         return [("pathway", row.id), ("availability", row.convention_id)]
+    if isinstance(row, ActionAssessment):
+        return [(OF_ASSESSMENT, f"{row.action_id}/{row.year}")]
     return []
 
 
@@ -60,8 +67,9 @@ def _write_noted_changes(session: Session) -> None:
     pending = session.info.pop(PENDING, None)
     if not pending:
         return
-    keys = {key for key in pending if key[0] not in (OF_ACTION, OF_OPERATOR, OF_SITE)}
+    keys = {key for key in pending if key[0] not in RESOLVED}
     keys |= _availability_of(session, pending)
+    keys |= _assessments_of(session, pending)
     write_changes(session, keys)
 
 
@@ -88,3 +96,13 @@ def _availability_of(session: Session, pending: set[tuple[str, str]]) -> set[tup
         return set()
     ids = session.execute(select(Convention.id).where(or_(*conditions))).scalars()
     return {("availability", str(convention_id)) for convention_id in ids}
+
+
+def _assessments_of(session: Session, pending: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Assessments noted by (action id, year), named as the API names them: `<action code>/<year>`."""
+    noted = [entity_id.split("/") for kind, entity_id in pending if kind == OF_ASSESSMENT]
+    if not noted:
+        return set()
+    action_ids = {int(action_id) for action_id, _year in noted}
+    codes = dict(session.execute(select(Action.id, Action.code).where(Action.id.in_(action_ids))).all())
+    return {("assessment", f"{codes[int(action_id)]}/{year}") for action_id, year in noted if int(action_id) in codes}
