@@ -16,7 +16,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from app.indicators.bilan_charts import PART_COLOURS, SERIES_COLOURS, BilanCharts, Chart
-from app.indicators.bilan_formats import NOT_KNOWN, TITLE, consolidation_note, inert, unit_of
+from app.indicators.bilan_formats import NOT_KNOWN, TITLE, assessment_heading, consolidation_note, inert, unit_of
 from app.indicators.schemas import BilanFamilyRead, BilanRead
 from app.reference.indicators import Unit
 
@@ -37,6 +37,7 @@ YEAR_COLUMN_WIDTH = 14
 FAMILY_STATE_ROW, FAMILY_HEADER_ROW = 3, 4
 ROW_HEIGHT_CM = 0.53  # a default row (15 points)
 POINTS_PER_LINE = 15
+SUMMARY_LABEL_WIDTH = 40
 SHEET_TITLE_FORBIDDEN = re.compile(r"[\[\]:*?/\\\x00-\x1f]")  # and control characters
 
 
@@ -106,7 +107,7 @@ def _write_summary(sheet: Worksheet, bilan: BilanRead, charts: BilanCharts) -> N
     sheet["A2"] = consolidation_note(bilan)
     sheet["A2"].font = Font(italic=True)
     widest = max(len(chart.series) for chart in charts.all())
-    sheet.column_dimensions["A"].width = 40
+    sheet.column_dimensions["A"].width = SUMMARY_LABEL_WIDTH
     for column in range(2, widest + 2):
         sheet.column_dimensions[get_column_letter(column)].width = 16
     chart_column = get_column_letter(widest + 3)
@@ -143,17 +144,20 @@ def _write_chart_table(sheet: Worksheet, chart: Chart, *, header_row: int) -> in
         row = header_row + 1 + index
         cell = sheet.cell(row=row, column=1, value=inert(category) if isinstance(category, str) else category)
         cell.alignment = WRAP
+        _fit_height(sheet, row, [(str(category), SUMMARY_LABEL_WIDTH)])
         for column, series in enumerate(chart.series, start=2):
             _write_value(sheet.cell(row=row, column=column), series.values[index], chart.unit)
     return row
 
 
 def _native_chart(chart: Chart) -> BarChart:
-    """Bars of each series side by side (or stacked), one group per category. Actions have long
-    names, so the occupancy chart lies horizontally; the others stand."""
+    """Columns of each series side by side (or stacked), one group per category, the years left
+    to right as in the tables. Every chart stands: spreadsheets list a horizontal bar chart's
+    legend bottom-up (2020 · 2019 · 2018), against its table; the occupancy chart, whose
+    categories are long action names, is made wider instead, and its labels wrap."""
     native = BarChart()
-    horizontal = chart.unit == Unit.rate
-    native.type = "bar" if horizontal else "col"
+    wide = chart.unit == Unit.rate
+    native.type = "col"
     native.title = chart.title
     native.style = 10
     if chart.stacked:
@@ -162,12 +166,9 @@ def _native_chart(chart: Chart) -> BarChart:
     # openpyxl 3.1 writes axes as deleted unless told otherwise: Excel would show none.
     native.x_axis.delete = False
     native.y_axis.delete = False
-    if horizontal:
-        native.x_axis.scaling.orientation = "maxMin"  # first action at the top, as in the table
     native.legend.position = "b"
-    native.width = 20
-    bars = len(chart.categories) * (1 if chart.stacked else len(chart.series))
-    native.height = max(7.5, min(24.0, 3 + 0.35 * bars)) if horizontal else 9
+    native.width = max(20.0, min(40.0, 2.6 * len(chart.categories))) if wide else 20
+    native.height = 11 if wide else 9
     return native
 
 
@@ -207,6 +208,11 @@ def _write_family(sheet: Worksheet, bilan: BilanRead, family: BilanFamilyRead) -
             sheet.cell(row=row, column=1, value=action.number)
             sheet.cell(row=row, column=2, value=inert(action.name)).alignment = WRAP
             sheet.cell(row=row, column=3, value=inert(table_row.label)).alignment = WRAP
+            # Wrapped text does not grow its row by itself (a spreadsheet sizes rows when it
+            # edits them, not when it opens a file): a long name would overprint the next row.
+            _fit_height(
+                sheet, row, [(action.name, FAMILY_COLUMN_WIDTHS[1]), (table_row.label, FAMILY_COLUMN_WIDTHS[2])]
+            )
             for column, year in enumerate(bilan.years, start=first_year_column):
                 _write_value(
                     sheet.cell(row=row, column=column), table_row.values.get(str(year)), unit_of(table_row.indicator)
@@ -235,7 +241,25 @@ def _write_family(sheet: Worksheet, bilan: BilanRead, family: BilanFamilyRead) -
             cell = sheet.cell(row=row, column=2, value=inert(text))
             cell.alignment = WRAP
             sheet.row_dimensions[row].height = POINTS_PER_LINE * _wrapped_lines(text, text_width)
+        if action.assessment is not None:
+            row += 1
+            sheet.cell(row=row, column=2, value=assessment_heading(action.assessment.year)).font = BOLD
+            for point in action.assessment.points:
+                row += 1
+                sheet.cell(row=row, column=1, value="•").alignment = Alignment(horizontal="right", vertical="top")
+                sheet.merge_cells(start_row=row, start_column=2, end_row=row, end_column=last_column)
+                cell = sheet.cell(row=row, column=2, value=inert(point))
+                cell.alignment = WRAP
+                sheet.row_dimensions[row].height = POINTS_PER_LINE * _wrapped_lines(point, text_width)
     _print_setup(sheet, title_rows=f"{FAMILY_STATE_ROW}:{FAMILY_HEADER_ROW}")
+
+
+def _fit_height(sheet: Worksheet, row: int, texts: list[tuple[str, int]]) -> None:
+    """Give `row` the height of its tallest wrapped text (each with its column's width); rows of
+    one line keep the default height."""
+    lines = max(_wrapped_lines(text, width) for text, width in texts)
+    if lines > 1:
+        sheet.row_dimensions[row].height = POINTS_PER_LINE * lines
 
 
 def _wrapped_lines(text: str, width: int) -> int:
