@@ -7,8 +7,8 @@ Create Date: 2026-12-03 06:00:00
 - `action_assessment`: one row per action and year, its points as one JSON list (written and
   read as a whole, never queried point by point). The foreign key has no ON DELETE CASCADE: an
   action with assessments cannot be deleted until they are.
-- `change.entity_id` grows from 64 to 80 characters: an assessment is named in the feed by
-  `<action code>/<year>`, and a code may take 64.
+- `change.entity_id` and `audit_event.entity_id` grow from 64 to 80 characters: an assessment is
+  named in the feed and the audit log by `<action code>/<year>`, and a code may take 64.
 """
 
 from collections.abc import Sequence
@@ -38,19 +38,22 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_action_assessment_action_id"), "action_assessment", ["action_id"])
     op.create_index(op.f("ix_action_assessment_updated_at"), "action_assessment", ["updated_at"])
-    with op.batch_alter_table("change") as batch_op:
-        batch_op.alter_column(
-            "entity_id", existing_type=sa.String(length=64), type_=sa.String(length=80), existing_nullable=False
-        )
+    for table in ("change", "audit_event"):
+        with op.batch_alter_table(table) as batch_op:
+            batch_op.alter_column(
+                "entity_id", existing_type=sa.String(length=64), type_=sa.String(length=80), existing_nullable=False
+            )
 
 
 def downgrade() -> None:
-    # An assessment's feed row may name a longer id than 64 characters: those rows go first.
+    # Rows naming an assessment may hold ids longer than 64 characters: they go first.
     op.execute("DELETE FROM change WHERE kind = 'assessment'")
-    with op.batch_alter_table("change") as batch_op:
-        batch_op.alter_column(
-            "entity_id", existing_type=sa.String(length=80), type_=sa.String(length=64), existing_nullable=False
-        )
+    op.execute("DELETE FROM audit_event WHERE entity = 'assessment' AND length(entity_id) > 64")
+    for table in ("audit_event", "change"):
+        with op.batch_alter_table(table) as batch_op:
+            batch_op.alter_column(
+                "entity_id", existing_type=sa.String(length=80), type_=sa.String(length=64), existing_nullable=False
+            )
     op.drop_index(op.f("ix_action_assessment_updated_at"), table_name="action_assessment")
     op.drop_index(op.f("ix_action_assessment_action_id"), table_name="action_assessment")
     op.drop_table("action_assessment")
