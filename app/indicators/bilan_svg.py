@@ -135,7 +135,7 @@ def _bar(x: float, y: float, width: float, height: float, colour: str, tooltip: 
 
 
 def _value_label(x: float, middle: float, text: str, fill: str = INK) -> str:
-    return f'<text x="{x + 4:.1f}" y="{middle + 3.5:.1f}" font-size="10" fill="{fill}">{escape(text)}</text>'
+    return f'<text x="{x + 4:.1f}" y="{middle + 3.5:.1f}" font-size="11" fill="{fill}">{escape(text)}</text>'
 
 
 def _legend(chart: Chart, series_labels: list[str]) -> tuple[str, int]:

@@ -11,6 +11,8 @@ import re
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
+from openpyxl.chart.text import RichText
+from openpyxl.drawing.text import CharacterProperties, Paragraph, ParagraphProperties, RichTextProperties
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -144,9 +146,9 @@ def _write_chart_table(sheet: Worksheet, chart: Chart, *, header_row: int) -> in
         row = header_row + 1 + index
         cell = sheet.cell(row=row, column=1, value=inert(category) if isinstance(category, str) else category)
         cell.alignment = WRAP
-        _fit_height(sheet, row, [(str(category), SUMMARY_LABEL_WIDTH)])
         for column, series in enumerate(chart.series, start=2):
             _write_value(sheet.cell(row=row, column=column), series.values[index], chart.unit)
+        _fit_height(sheet, row, [(str(category), SUMMARY_LABEL_WIDTH)])
     return row
 
 
@@ -168,7 +170,14 @@ def _native_chart(chart: Chart) -> BarChart:
     native.y_axis.delete = False
     native.legend.position = "b"
     native.width = max(20.0, min(40.0, 2.6 * len(chart.categories))) if wide else 20
-    native.height = 11 if wide else 9
+    native.height = 12 if wide else 9
+    if wide:  # long names: wrapped under their columns, not turned aslant over the plot
+        native.x_axis.txPr = RichText(
+            bodyPr=RichTextProperties(rot=0, vert="horz"),
+            p=[
+                Paragraph(pPr=ParagraphProperties(defRPr=CharacterProperties(sz=800)), endParaRPr=CharacterProperties())
+            ],
+        )
     return native
 
 
@@ -208,15 +217,15 @@ def _write_family(sheet: Worksheet, bilan: BilanRead, family: BilanFamilyRead) -
             sheet.cell(row=row, column=1, value=action.number)
             sheet.cell(row=row, column=2, value=inert(action.name)).alignment = WRAP
             sheet.cell(row=row, column=3, value=inert(table_row.label)).alignment = WRAP
+            for column, year in enumerate(bilan.years, start=first_year_column):
+                _write_value(
+                    sheet.cell(row=row, column=column), table_row.values.get(str(year)), unit_of(table_row.indicator)
+                )
             # Wrapped text does not grow its row by itself (a spreadsheet sizes rows when it
             # edits them, not when it opens a file): a long name would overprint the next row.
             _fit_height(
                 sheet, row, [(action.name, FAMILY_COLUMN_WIDTHS[1]), (table_row.label, FAMILY_COLUMN_WIDTHS[2])]
             )
-            for column, year in enumerate(bilan.years, start=first_year_column):
-                _write_value(
-                    sheet.cell(row=row, column=column), table_row.values.get(str(year)), unit_of(table_row.indicator)
-                )
     last_column_letter = get_column_letter(last_column)
     sheet.auto_filter.ref = f"A{FAMILY_HEADER_ROW}:{last_column_letter}{max(row, FAMILY_HEADER_ROW + 1)}"
     sheet.freeze_panes = sheet.cell(row=FAMILY_HEADER_ROW + 1, column=first_year_column)
@@ -255,11 +264,39 @@ def _write_family(sheet: Worksheet, bilan: BilanRead, family: BilanFamilyRead) -
 
 
 def _fit_height(sheet: Worksheet, row: int, texts: list[tuple[str, int]]) -> None:
-    """Give `row` the height of its tallest wrapped text (each with its column's width); rows of
-    one line keep the default height."""
-    lines = max(_wrapped_lines(text, width) for text, width in texts)
+    """Give `row` the height of its tallest wrapped text (each with its column's width), and top-
+    align its cells so that figures stay level with the first line; rows of one line keep the
+    default height."""
+    lines = max(_word_wrapped_lines(text, width) for text, width in texts)
     if lines > 1:
         sheet.row_dimensions[row].height = POINTS_PER_LINE * lines
+        for cell in sheet[row]:
+            alignment = cell.alignment
+            cell.alignment = Alignment(horizontal=alignment.horizontal, vertical="top", wrap_text=alignment.wrap_text)
+
+
+def _word_wrapped_lines(text: str, width: int) -> int:
+    """The lines a short text (a name, a label) takes wrapped at spaces in a column `width` wide.
+    A width unit is a digit's width; narrow letters count about half of one, capitals and m/w a
+    little more (an estimate, on the generous side: a row a line too tall is blank space, a row
+    a line too short overprints the next)."""
+    lines, used = 1, 0.0
+    for word in text.split():
+        needed = _text_width(word) if used == 0 else used + _text_width(" " + word)
+        if needed <= width or used == 0:
+            used = needed
+        else:
+            lines, used = lines + 1, _text_width(word)
+    return lines
+
+
+NARROW_LETTERS = frozenset("iljtfr'.,;:!|() ")
+
+
+def _text_width(text: str) -> float:
+    return sum(
+        0.55 if letter in NARROW_LETTERS else 1.3 if letter.isupper() or letter in "mw" else 1.0 for letter in text
+    )
 
 
 def _wrapped_lines(text: str, width: int) -> int:

@@ -200,3 +200,6 @@ def test_xlsx_rows_with_a_long_action_name_are_tall_enough(client, reader):
         # 30 characters wide: the name takes 3 lines, and the row their height, not the default 15.
         assert row[1].alignment.wrap_text
         assert sheet.row_dimensions[row[1].row].height >= 45
+        assert {cell.alignment.vertical for cell in row[:6]} == {"top"}  # figures (NC too) level with the name
+    short = [row for row in sheet.iter_rows() if row[0].value == 10 and row[2].value]  # Depart'Emploi: one line
+    assert short and all(sheet.row_dimensions[row[0].row].height is None for row in short)
