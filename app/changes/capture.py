@@ -23,7 +23,9 @@ OF_ACTION, OF_OPERATOR, OF_SITE = "availability-of-action", "availability-of-ope
 # An assessment is named by its action's code and year (`<code>/<year>`); the row knows the
 # action's id, whose code is looked up when the transaction commits.
 OF_ASSESSMENT = "assessment-of-action"
-RESOLVED = (OF_ACTION, OF_OPERATOR, OF_SITE, OF_ASSESSMENT)
+# An action renamed: its assessments move to new ids, and the old ids become tombstones.
+RENAMED_ACTION = "assessments-of-renamed-action"
+RESOLVED = (OF_ACTION, OF_OPERATOR, OF_SITE, OF_ASSESSMENT, RENAMED_ACTION)
 
 
 def _old_value(row, attribute: str):
@@ -35,7 +37,11 @@ def _keys_of(row) -> list[tuple[str, object]]:
     if isinstance(row, Family):
         return [("family", row.code), ("family", _old_value(row, "code"))]
     if isinstance(row, Action):
-        return [("action", row.code), ("action", _old_value(row, "code")), (OF_ACTION, row.id)]
+        old_code = _old_value(row, "code")
+        keys = [("action", row.code), ("action", old_code), (OF_ACTION, row.id)]
+        if old_code is not None and old_code != row.code:
+            keys.append((RENAMED_ACTION, f"{row.id}/{old_code}"))
+        return keys
     if isinstance(row, Operator):
         return [("operator", row.id), (OF_OPERATOR, row.id)]
     if isinstance(row, Site):
@@ -99,10 +105,26 @@ def _availability_of(session: Session, pending: set[tuple[str, str]]) -> set[tup
 
 
 def _assessments_of(session: Session, pending: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Assessments noted by (action id, year), named as the API names them: `<action code>/<year>`."""
-    noted = [entity_id.split("/") for kind, entity_id in pending if kind == OF_ASSESSMENT]
+    """Assessments noted by (action id, year), named as the API names them: `<action code>/<year>`;
+    and every assessment of a renamed action, under its new code and its old one (a tombstone)."""
+    noted = {tuple(entity_id.split("/")) for kind, entity_id in pending if kind == OF_ASSESSMENT}
+    renamed = [entity_id.split("/", 1) for kind, entity_id in pending if kind == RENAMED_ACTION]
+    old_codes: dict[int, list[str]] = {}
+    for action_id, old_code in renamed:
+        old_codes.setdefault(int(action_id), []).append(old_code)
+    if old_codes:
+        rows = session.execute(
+            select(ActionAssessment.action_id, ActionAssessment.year).where(ActionAssessment.action_id.in_(old_codes))
+        )
+        noted |= {(str(action_id), str(year)) for action_id, year in rows}
     if not noted:
         return set()
     action_ids = {int(action_id) for action_id, _year in noted}
     codes = dict(session.execute(select(Action.id, Action.code).where(Action.id.in_(action_ids))).all())
-    return {("assessment", f"{codes[int(action_id)]}/{year}") for action_id, year in noted if int(action_id) in codes}
+    keys = {("assessment", f"{codes[int(action_id)]}/{year}") for action_id, year in noted if int(action_id) in codes}
+    keys |= {
+        ("assessment", f"{old_code}/{year}")
+        for action_id, year in noted
+        for old_code in old_codes.get(int(action_id), [])
+    }
+    return keys

@@ -226,3 +226,15 @@ def test_a_64_character_action_code_fits_the_feed(client, admin, reader, session
     assert put(client, admin, action.code, 2020, POINTS).status_code == 201
     items, _ = _feed(client, reader, after=start)
     assert [item["id"] for item in items if item["kind"] == "assessment"] == [f"{'a' * 64}/2020"]
+
+
+def test_renaming_the_action_moves_its_assessments_in_the_feed(client, admin, reader, action_code):
+    assert put(client, admin, action_code, 2020, POINTS).status_code == 201
+    _, start = _feed(client, reader)
+    renamed = client.patch(f"{API}/actions/{action_code}", json={"code": f"{action_code}-b"}, headers=admin)
+    assert renamed.status_code == 200, renamed.text
+    items, _ = _feed(client, reader, after=start)
+    moved = {item["id"]: item for item in items if item["kind"] == "assessment"}
+    assert set(moved) == {f"{action_code}/2020", f"{action_code}-b/2020"}
+    assert (moved[f"{action_code}/2020"]["state"], moved[f"{action_code}/2020"]["data"]) == ("deleted", None)
+    assert moved[f"{action_code}-b/2020"]["data"] == client.get(url(f"{action_code}-b", 2020), headers=reader).json()
