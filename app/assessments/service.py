@@ -6,6 +6,10 @@ writing with the same ETag, exactly one succeeds and the others get 412.
 
 A consolidated year does not freeze its assessments: consolidation makes a year's *figures*
 final, and the qualitative bilan is written after them, often once they are final.
+
+Side effects of a write: an audit event (entity `assessment`, id `<action code>/<year>`, never
+the text), and the change feed's item of kind `assessment` under the same id, noted from the
+ORM's flush by app/changes/capture.py (so the seed loader's writes are in the feed too).
 """
 
 from sqlalchemy import select
