@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import app.models  # noqa: F401  (every table, and the change feed's capture bound to the project's sessions)
+from app.assessments.router import router as assessments_router
 from app.audit.router import router as audit_router
 from app.auth.dependencies import get_caller
 from app.availability.cache import AvailabilityCache, FeedWatch, PageCache
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
     api = APIRouter(prefix=API_PREFIX)
     for router in (
         catalogue_router,
+        assessments_router,
         conventions_router,
         pathways_router,
         availability_router,

@@ -1,6 +1,7 @@
 """Every table, imported in one place so that Alembic and the tests see the whole schema, and
 the change feed's capture, bound to the project's sessions (app/outbox/capture.py)."""
 
+from app.assessments.models import ActionAssessment
 from app.audit.models import AuditEvent
 from app.auth.models import ApiKey
 from app.catalogue.models import Action, Family, Operator, Site
@@ -17,6 +18,7 @@ __all__ = [
     "FeedClock",
     "ApiKey",
     "Action",
+    "ActionAssessment",
     "Family",
     "Operator",
     "Site",

@@ -2,8 +2,8 @@
 
     .venv/bin/python docs/screenshots.py
 
-- docs/bilan-html.png: the HTML bilan 2018–2020, as the browser tests open it (Debian's
-  `chromium`, same flags and driver as tests/indicators/headless_chromium.py);
+- docs/bilan-html.png: the HTML bilan 2018–2020, as the browser tests open it (Playwright
+  driving Debian's `/usr/bin/chromium`, with the flags of tests/indicators/browser.py);
 - docs/bilan-xlsx-summary.png: the XLSX's summary sheet, as LibreOffice prints it
   (`libreoffice --headless --convert-to pdf`, then `pdftoppm`; Debian packages
   libreoffice-calc-nogui and poppler-utils).
@@ -35,7 +35,7 @@ from app.indicators.bilan_charts import summary_charts  # noqa: E402
 from app.indicators.bilan_html import CONTENT_SECURITY_POLICY, to_html  # noqa: E402
 from app.indicators.bilan_xlsx import to_xlsx  # noqa: E402
 from seed.demo import generate_demo  # noqa: E402
-from tests.indicators.headless_chromium import Chromium, find_chromium, serve  # noqa: E402
+from tests.indicators.browser import find_chromium, launch, open_page, serve  # noqa: E402
 
 YEARS = [2018, 2019, 2020]
 AS_OF = date(2020, 12, 31)
@@ -59,11 +59,14 @@ def html_screenshot(page: str, target: Path) -> None:
     if executable is None:
         sys.exit("chromium is not installed (apt-get install chromium)")
     headers = {"Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": CONTENT_SECURITY_POLICY}
-    with serve(page.encode(), headers) as url, Chromium(executable, WORK / "profile") as browser:
-        report = browser.open(url, width=HTML_WIDTH, height=900)
+    with (
+        serve(page.encode(), headers) as url,
+        launch(executable) as browser,
+        open_page(browser, url, width=HTML_WIDTH, height=HTML_HEIGHT) as (tab, report),
+    ):
         if report.errors:
             sys.exit(f"the page logged errors: {report.errors}")
-        browser.screenshot(target, width=HTML_WIDTH, height=HTML_HEIGHT)
+        tab.screenshot(path=str(target))
     print(f"wrote {target.relative_to(ROOT)}")
 
 

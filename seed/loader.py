@@ -1,7 +1,8 @@
-"""Load the seed catalogue of the bilan (catalogue.toml, operators.toml) into the database.
+"""Load the seed catalogue of the bilan (catalogue.toml, operators.toml, assessments.toml) into the database.
 
 Idempotent: each row is found by its natural key (family code, action code, operator name,
-site (operator, name), convention reference, convention year (convention, year)) and created
+site (operator, name), convention reference, convention year (convention, year), assessment
+(action, year)) and created
 when missing. When it exists, the fields the files describe are set to the files' values: the
 files are the reference, so an admin's edit of a seeded field is undone by the next `pdi seed`,
 while fields the files leave out (an operator's address, SIRET, e-mail…, the commune of an
@@ -24,6 +25,9 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, SQLModel, select
 
+from app.assessments.models import ActionAssessment
+from app.assessments.schemas import AssessmentWrite
+from app.assessments.service import feed_id
 from app.audit.service import record
 from app.catalogue.models import Action, ActionFormat, Family, Operator, Site, Territory
 from app.catalogue.schemas import ActionDataInclusion
@@ -33,7 +37,7 @@ from app.periods.service import ensure_open
 from app.reference.indicators import INDICATORS_BY_CODE
 
 DATA_DIR = Path(__file__).resolve().parent  # the .toml files ship beside this module (package data)
-DATA_FILES = ("catalogue.toml", "operators.toml")
+DATA_FILES = ("catalogue.toml", "operators.toml", "assessments.toml")
 DEFAULT_MONTHS_PER_PLACE = 12
 # See catalogue.toml: the demo years are shown as running conventions.
 DEFAULT_STATUS = ConventionStatus.active
@@ -119,9 +123,10 @@ def load_catalogue(*, session: Session) -> str:
     conventions, years = _load_conventions(
         session=session, tally=tally, actions=data["actions"], action_rows=actions, operators=operators, sites=sites
     )
+    assessments = _load_assessments(session=session, tally=tally, assessments=data["assessments"], actions=actions)
     return (
         f"seed: {len(families)} families, {len(actions)} actions, {len(operators)} operators, {len(sites)} sites, "
-        f"{conventions} conventions, {years} convention years "
+        f"{conventions} conventions, {years} convention years, {assessments} assessments "
         f"(created {tally.created}, updated {tally.updated}, unchanged {tally.unchanged})"
     )
 
@@ -169,6 +174,19 @@ def check_seed_data(data: dict[str, Any]) -> None:
         _unique([total["year"] for total in conventions["years"]], f"{where} year")
         for total in conventions["years"]:
             _check_total(total, where=f"{where}, {total['year']}", conventions=conventions)
+    action_codes = {action["code"] for action in data["actions"]}
+    _unique([(item["action"], item["year"]) for item in data["assessments"]], "assessment (action, year)")
+    for item in data["assessments"]:
+        where = f"assessment {item['action']} {item['year']}"
+        if item["action"] not in action_codes:
+            raise SeedDataError(f"{where}: unknown action")
+        try:
+            # As the API checks a PUT, without trimming: the files' points are stored as written.
+            AssessmentWrite.model_validate({"points": item["points"]})
+        except ValidationError as error:
+            raise SeedDataError(f"{where}: {error}") from None
+        if any(point != point.strip() for point in item["points"]):
+            raise SeedDataError(f"{where}: a point starts or ends with spaces")
 
 
 def _check_total(total: dict[str, Any], *, where: str, conventions: dict[str, Any]) -> None:
@@ -434,3 +452,27 @@ def _write_year(*, session: Session, existing: ConventionYear | None, values: di
         ensure_open(session=session, years=[values["year"]])
     _row, action, _fields = _write(session=session, existing=existing, model=ConventionYear, values=values)
     return action
+
+
+def _load_assessments(*, session: Session, tally: _Tally, assessments: list[dict], actions: dict[str, Action]) -> int:
+    """Each action's bilan qualitatif of the files' years; returns how many the files hold."""
+    action_ids = [row.id for row in actions.values()]
+    existing = {
+        (row.action_id, row.year): row
+        for row in session.exec(select(ActionAssessment).where(ActionAssessment.action_id.in_(action_ids)))
+    }
+    for item in assessments:
+        action_id = actions[item["action"]].id
+        values = {"action_id": action_id, "year": item["year"], "points": list(item["points"])}
+        _row, action, fields = _write(
+            session=session, existing=existing.get((action_id, item["year"])), model=ActionAssessment, values=values
+        )
+        _audit(
+            session=session,
+            entity="assessment",
+            entity_id=feed_id(item["action"], item["year"]),
+            action=action,
+            fields=fields if action == "update" else ["points"],
+        )
+        tally.count(action)
+    return len(assessments)

@@ -18,7 +18,8 @@ class AuditEvent(SQLModel, table=True):
     api_key_id: int | None = Field(default=None, foreign_key="api_key.id", index=True)
     actor: str = Field(max_length=200)  # the key's name, kept even if the key is later revoked
     entity: str = Field(max_length=64)
-    entity_id: str = Field(max_length=64)
+    # 80: an assessment's `<action code>/<year>` (a code may take 64).
+    entity_id: str = Field(max_length=80)
     action: str = Field(max_length=32)
     # Names of the fields written, never their values: pathways hold personal data.
     fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

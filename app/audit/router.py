@@ -20,7 +20,7 @@ def list_audit_events(
     _caller: AdminDep,
     page: PageDep,
     entity: Annotated[str | None, Query(max_length=64)] = None,
-    entity_id: Annotated[str | None, Query(max_length=64)] = None,
+    entity_id: Annotated[str | None, Query(max_length=80)] = None,
     action: Annotated[str | None, Query(max_length=32)] = None,
     api_key_id: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
     since: Annotated[IsoMoment | None, Query(description="At or after this moment (ISO 8601)")] = None,

@@ -3,13 +3,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-ChangeKind = Literal["family", "action", "operator", "site", "convention", "availability", "pathway"]
+ChangeKind = Literal["family", "action", "operator", "site", "convention", "availability", "pathway", "assessment"]
 
 
 class ChangeRead(BaseModel):
     cursor: int
     kind: ChangeKind
-    id: str = Field(description="The entity's id in the API: a code for families and actions")
+    id: str = Field(
+        description="The entity's id in the API: a code for families and actions, `<action code>/<year>` for"
+        " assessments"
+    )
     state: Literal["updated", "deleted"]
     modified: datetime
     data: Any | None = Field(description="The entity as its GET shows it now; null for a deletion")

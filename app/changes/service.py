@@ -21,6 +21,9 @@ from typing import Any
 from sqlalchemy import and_, or_
 from sqlmodel import Session, select
 
+from app.assessments.models import ActionAssessment
+from app.assessments.schemas import AssessmentRead
+from app.assessments.service import assessment_read
 from app.availability import service as availability
 from app.catalogue.models import Action, Family, Operator, Site
 from app.catalogue.schemas import FamilyRead, OperatorRead, SiteRead
@@ -36,7 +39,7 @@ from app.pathways.models import Pathway
 from app.pathways.service import read_models as pathway_reads
 
 PUBLIC_KINDS = ("family", "action", "operator", "site", "availability")
-KEY_HOLDER_KINDS = (*PUBLIC_KINDS, "convention")
+KEY_HOLDER_KINDS = (*PUBLIC_KINDS, "convention", "assessment")
 PATHWAY_READERS = (Role.admin, Role.operator, Role.portal)
 
 
@@ -114,6 +117,8 @@ def _current_data(*, session: Session, caller: Caller, rows: list[Change], today
         )
         for item in page.items:
             data["availability", str(item.convention_id)] = item
+    if keys := [row.entity_id for row in rows if row.kind == "assessment"]:
+        data |= _assessments(session=session, keys=keys)
     if (ids := _ints(rows, "pathway")) and caller.role in PATHWAY_READERS:
         pathways = session.exec(
             select(Pathway)
@@ -123,3 +128,19 @@ def _current_data(*, session: Session, caller: Caller, rows: list[Change], today
         for pathway in pathway_reads(session=session, pathways=pathways):
             data["pathway", str(pathway.id)] = pathway
     return data
+
+
+def _assessments(*, session: Session, keys: list[str]) -> dict[tuple[str, str], AssessmentRead]:
+    """Assessments named `<action code>/<year>`, as GET /actions/{code}/assessments/{year} shows them."""
+    wanted = {tuple(key.rsplit("/", 1)) for key in keys}
+    codes = {code for code, _year in wanted}
+    rows = session.exec(
+        select(ActionAssessment, Action.code)
+        .join(Action, Action.id == ActionAssessment.action_id)
+        .where(Action.code.in_(codes))
+    ).all()
+    return {
+        ("assessment", f"{code}/{row.year}"): assessment_read(code, row)
+        for row, code in rows
+        if (code, str(row.year)) in wanted
+    }

@@ -44,6 +44,10 @@ WITH_RETRY_AFTER = (429, 503)
 TAGS = [
     {"name": "families", "description": "The axes of the programme (référencement, évaluation…). Public reads."},
     {"name": "actions", "description": "The actions of the programme, numbered as in the bilan. Public reads."},
+    {
+        "name": "assessments",
+        "description": "Each action's bilan qualitatif per year: the staff's points (any key reads, admins write).",
+    },
     {"name": "operators", "description": "The organisations that run actions, and their sites. Public reads."},
     {"name": "conventions", "description": "Funding agreements per operator and action, with their yearly lines."},
     {

@@ -1,5 +1,6 @@
-"""The bilan: the document's structure (families, actions, operators, one table per action)
-regenerated from the catalogue and the engine, for some years as known on an as-of date."""
+"""The bilan: the document's structure (families, actions, operators, one table per action and
+its bilan qualitatif) regenerated from the catalogue, the engine and the assessments, for some
+years as known on an as-of date."""
 
 from collections import defaultdict
 from datetime import date
@@ -7,11 +8,18 @@ from datetime import date
 from sqlalchemy import and_, or_
 from sqlmodel import Session, select
 
+from app.assessments.service import latest_of_years
 from app.catalogue.models import Action, Family, Operator
 from app.conventions.models import BudgetKind, Convention, ConventionYear
 from app.core.errors import InvalidInput, NotFound
 from app.indicators.engine import GroupTotals, Scope, compute_for_years, values_from
-from app.indicators.schemas import BilanActionRead, BilanFamilyRead, BilanRead, BilanTableRowRead
+from app.indicators.schemas import (
+    BilanActionRead,
+    BilanAssessmentRead,
+    BilanFamilyRead,
+    BilanRead,
+    BilanTableRowRead,
+)
 from app.indicators.service import MAX_YEAR, MIN_YEAR, default_as_of
 from app.periods.service import consolidated_years
 from app.reference.indicators import INDICATORS_BY_CODE
@@ -58,6 +66,7 @@ def build_bilan(
     action_ids = [action_row.id for action_row, _family in pairs]
     operators = _operators_by_action(session, action_ids=action_ids, years=years)
     forecast_only = _forecast_only_actions(session, action_ids=action_ids, years=years)
+    assessments = latest_of_years(session=session, action_ids=action_ids, years=years)
     closed = consolidated_years(session)
     consolidated = {str(year): year in closed for year in years}
 
@@ -85,6 +94,7 @@ def build_bilan(
                     values={str(year): values.get((action_row.code, year), nothing).get(code) for year in years},
                 )
             )
+        assessment = assessments.get(action_row.id)
         family_read = families.setdefault(family.id, BilanFamilyRead(code=family.code, name=family.name, actions=[]))
         family_read.actions.append(
             BilanActionRead(
@@ -95,6 +105,9 @@ def build_bilan(
                 operators=operators.get(action_row.id, []),
                 consolidated=consolidated,
                 table=table,
+                assessment=BilanAssessmentRead(year=assessment.year, points=list(assessment.points))
+                if assessment is not None
+                else None,
             )
         )
     return BilanRead(years=years, as_of=as_of, consolidated=consolidated, families=list(families.values()))

@@ -66,6 +66,14 @@ def consolidation_note(bilan: BilanRead) -> str:
     return f"Indicateurs au {bilan.as_of:%d/%m/%Y} ; {', '.join(states)}."
 
 
+ASSESSMENT_HEADING = "Bilan qualitatif"
+
+
+def assessment_heading(year: int) -> str:
+    """`Bilan qualitatif 2020`: the year says which year's points these are (the latest asked)."""
+    return f"{ASSESSMENT_HEADING} {year}"
+
+
 def unit_of(code: str) -> Unit:
     indicator = INDICATORS_BY_CODE.get(code)
     return indicator.unit if indicator else Unit.count
@@ -107,7 +115,11 @@ def csv_number(value: int | float | None, unit: Unit, dialect: CsvDialect = CsvD
 
 def to_csv(bilan: BilanRead, dialect: CsvDialect = CsvDialect.rfc4180) -> str:
     """One row per action × indicator, one column per year; then `as_of` and each year's
-    consolidated state, repeated on every row so that each row stands alone for a script."""
+    consolidated state, repeated on every row so that each row stands alone for a script.
+
+    The bilan qualitatif is not in it: its points are text, not figures by year, and a column
+    of them repeated on every row would break the one-row-one-figure shape scripts rely on
+    (JSON, Markdown, HTML and XLSX carry them)."""
     out = io.StringIO()
     if dialect == CsvDialect.excel_fr:
         out.write(UTF8_BOM)
@@ -163,6 +175,10 @@ def to_markdown(bilan: BilanRead) -> str:
                 for row in action.table:
                     cells = [french(row.values.get(str(year)), unit_of(row.indicator)) for year in bilan.years]
                     lines.append("| " + " | ".join([_cell(row.label), *cells]) + " |")
+                lines.append("")
+            if action.assessment is not None:
+                lines += [f"#### {assessment_heading(action.assessment.year)}", ""]
+                lines += [f"- {inert_line(point)}" for point in action.assessment.points]
                 lines.append("")
     return "\n".join(lines)
 

@@ -1,5 +1,6 @@
 """The bilan as one self-contained HTML page: inline CSS, inline SVG charts, no script, nothing
-fetched from anywhere. Readable on a phone (tables scroll sideways in their own box) and
+fetched from anywhere. Readable on a phone (charts scale to the screen's width, wide tables
+scroll sideways in their own box) and
 printable (each family on a new page, table headers repeated on every page).
 
 Every stored text goes through `html.escape`. The page carries its own Content-Security-Policy,
@@ -12,7 +13,14 @@ import hashlib
 from html import escape
 
 from app.indicators.bilan_charts import BilanCharts, Chart
-from app.indicators.bilan_formats import TITLE, consolidation_note, french, unit_of, year_heading
+from app.indicators.bilan_formats import (
+    TITLE,
+    assessment_heading,
+    consolidation_note,
+    french,
+    unit_of,
+    year_heading,
+)
 from app.indicators.bilan_svg import bar_chart
 from app.indicators.schemas import BilanActionRead, BilanRead
 
@@ -25,6 +33,9 @@ body { margin: 0 auto; max-width: 72rem; padding: 1rem 1.25rem 3rem; color: var(
 h1 { font-size: 1.7rem; line-height: 1.25; margin: 0.5rem 0; }
 h2 { font-size: 1.35rem; margin: 2.5rem 0 1rem; padding-bottom: 0.3rem; border-bottom: 3px solid var(--accent); }
 h3 { font-size: 1.1rem; margin: 1.75rem 0 0.5rem; }
+h4 { font-size: 1rem; margin: 1rem 0 0.25rem; }
+.assessment ul { margin: 0; padding-left: 1.25rem; }
+.assessment li { margin: 0.2rem 0; overflow-wrap: anywhere; }
 .note, .operators { color: var(--muted); }
 nav ul { display: flex; flex-wrap: wrap; gap: 0.25rem 1.25rem; padding: 0; list-style: none; }
 nav a { color: var(--accent); }
@@ -32,7 +43,7 @@ nav a { color: var(--accent); }
 figure { margin: 0; }
 figcaption { font-weight: 600; margin-bottom: 0.5rem; }
 .plot, .table-scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; }
-.plot svg { display: block; width: 100%; min-width: 38rem; max-width: 56rem; height: auto; }
+.plot svg { display: block; width: 100%; max-width: 42rem; height: auto; }
 details { margin-top: 0.5rem; }
 summary { cursor: pointer; color: var(--accent); }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
@@ -55,7 +66,6 @@ footer { margin-top: 3rem; color: var(--muted); font-size: 0.875rem; }
   tr, figure { break-inside: avoid; }
   h2, h3 { break-after: avoid; }
   .plot, .table-scroll { overflow: visible; }
-  .plot svg { min-width: 0; }
 }
 """
 
@@ -173,6 +183,12 @@ def _action(bilan: BilanRead, action: BilanActionRead) -> str:
             '<div class="table-scroll"><table>'
             f'<thead><tr><th scope="col">Indicateurs</th>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table></div>"
+        )
+    if action.assessment is not None:
+        items = "".join(f"<li>{escape(point)}</li>" for point in action.assessment.points)
+        parts.append(
+            f'<section class="assessment"><h4>{escape(assessment_heading(action.assessment.year))}</h4>'
+            f"<ul>{items}</ul></section>"
         )
     parts.append("</article>")
     return "\n".join(parts)

@@ -6,10 +6,15 @@ that write SVG either embed scripts or external stylesheets for interactivity (p
 in a plotting stack far larger than the page (matplotlib). One layout function of a hundred
 lines, readable and tested in a real browser, is the smaller thing to maintain.
 
-Layout, top to bottom: the legend, one band per category (its label on the left, one bar per
-series, or one bar split into the series when stacked), the value axis. Every bar carries a
-<title> (a tooltip, and what a screen reader announces); the figures are also printed at the
-end of each bar. Width is fixed in the viewBox; the page scales the drawing to its column.
+Layout, top to bottom: the legend, one band per category (its label on a line of its own,
+wrapped onto a second line and shortened past it, then one bar per series, or one bar split into
+the series when stacked), the value axis. Labels sit above their bars rather than beside them,
+so the bars get the whole width and the drawing stays narrow: its viewBox is 420 units wide and
+the page scales it to its column (`width: 100%`), so a 390 px phone shows it whole at about the
+page's text size, with no sideways scroll. Every bar and every band carries a <title> (a
+tooltip, what a screen reader announces, and the full text of a shortened label); the figures
+are also printed at the end of each bar. The legend lists the series in their order (the years
+ascending, as the tables).
 """
 
 import math
@@ -19,11 +24,12 @@ from app.indicators.bilan_charts import PART_COLOURS, SERIES_COLOURS, Chart
 from app.indicators.bilan_formats import NOT_KNOWN, french
 from app.reference.indicators import Unit
 
-WIDTH = 760
-LABEL_WIDTH = 260  # category labels, right-aligned against the plot
-VALUE_ROOM = 84  # right of the longest bar: its printed value
-PLOT_LEFT, PLOT_RIGHT = LABEL_WIDTH, WIDTH - VALUE_ROOM
-BAR_HEIGHT, STACK_HEIGHT, BAND_GAP = 12, 22, 14
+WIDTH = 420
+MARGIN = 6
+VALUE_ROOM = 76  # right of the longest bar: its printed value
+PLOT_LEFT, PLOT_RIGHT = MARGIN, WIDTH - VALUE_ROOM
+BAR_HEIGHT, STACK_HEIGHT, BAND_GAP = 12, 22, 12
+LABEL_LINE, LABEL_LINES = 15, 2  # a category's label: lines of 15 units, two at most
 LEGEND_ROW, AXIS_HEIGHT = 22, 26
 CHAR_WIDTH = 6.6  # average width of a 12 px sans-serif character, to fit labels without measuring
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
@@ -38,43 +44,56 @@ def bar_chart(chart: Chart, *, chart_id: str, series_labels: list[str]) -> str:
     legend, legend_height = _legend(chart, series_labels)
     band = STACK_HEIGHT if chart.stacked else BAR_HEIGHT * max(1, len(chart.series))
     top = legend_height + 8
-    bands = max(1, len(chart.categories))  # an empty chart keeps one band, to say so
-    height = top + bands * (band + BAND_GAP) + AXIS_HEIGHT
+    labels = [_label_lines(str(category)) for category in chart.categories]
+    bands_height = sum(len(lines) * LABEL_LINE + band + BAND_GAP for lines in labels)
+    if not chart.categories:  # an empty chart keeps one band, to say so
+        bands_height = band + BAND_GAP
+    height = top + bands_height + AXIS_HEIGHT
     ticks = _ticks(_largest(chart), whole=chart.unit == Unit.count)
     scale = (PLOT_RIGHT - PLOT_LEFT) / ticks[-1]
 
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" '
-        f'width="{WIDTH}" height="{height}" role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" '
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" width="100%" preserveAspectRatio="xMinYMin meet" '
+        f'role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" '
         f'font-family="{FONT}" font-size="12" fill="{INK}">',
         f'<title id="{chart_id}-title">{escape(chart.title)}</title>',
         f'<desc id="{chart_id}-desc">{escape(_description(chart, series_labels))}</desc>',
         legend,
     ]
     axis_top, axis_bottom = top - 4, height - AXIS_HEIGHT + 2
-    for tick in ticks:
+    for position, tick in enumerate(ticks):
         x = PLOT_LEFT + tick * scale
+        anchor = "start" if position == 0 else "middle"  # 0 at the drawing's left edge stays inside it
         parts.append(f'<line x1="{x:.1f}" y1="{axis_top}" x2="{x:.1f}" y2="{axis_bottom}" stroke="{GRID}"/>')
         parts.append(
-            f'<text x="{x:.1f}" y="{axis_bottom + 16}" text-anchor="middle" fill="{MUTED}">'
+            f'<text x="{x:.1f}" y="{axis_bottom + 16}" text-anchor="{anchor}" fill="{MUTED}">'
             f"{escape(french(tick, chart.unit))}</text>"
         )
+    y = top
     for index, category in enumerate(chart.categories):
-        y = top + index * (band + BAND_GAP)
-        parts.append(_band(chart, index, str(category), series_labels, y=y, band=band, scale=scale))
+        parts.append(_band(chart, index, str(category), labels[index], series_labels, y=y, band=band, scale=scale))
+        y += len(labels[index]) * LABEL_LINE + band + BAND_GAP
     if not chart.categories:
         parts.append(f'<text x="{PLOT_LEFT + 8}" y="{top + band / 2 + 4:.1f}" fill="{MUTED}">Aucune donnée</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 
 
-def _band(chart: Chart, index: int, category: str, series_labels: list[str], *, y: int, band: int, scale: float) -> str:
-    label = category if len(category) * CHAR_WIDTH <= LABEL_WIDTH - 12 else _shortened(category)
-    parts = [
-        "<g>",
-        f"<title>{escape(category)}</title>",
-        f'<text x="{PLOT_LEFT - 8}" y="{y + band / 2 + 4:.1f}" text-anchor="end">{escape(label)}</text>',
-    ]
+def _band(
+    chart: Chart,
+    index: int,
+    category: str,
+    label: list[str],
+    series_labels: list[str],
+    *,
+    y: int,
+    band: int,
+    scale: float,
+) -> str:
+    parts = ["<g>", f"<title>{escape(category)}</title>"]
+    for number, line in enumerate(label):
+        parts.append(f'<text x="{PLOT_LEFT}" y="{y + (number + 1) * LABEL_LINE - 4}">{escape(line)}</text>')
+    y += len(label) * LABEL_LINE
     if chart.stacked:
         x = PLOT_LEFT
         for position, (series, name) in enumerate(zip(chart.series, series_labels)):
@@ -116,7 +135,7 @@ def _bar(x: float, y: float, width: float, height: float, colour: str, tooltip: 
 
 
 def _value_label(x: float, middle: float, text: str, fill: str = INK) -> str:
-    return f'<text x="{x + 4:.1f}" y="{middle + 3.5:.1f}" font-size="10" fill="{fill}">{escape(text)}</text>'
+    return f'<text x="{x + 4:.1f}" y="{middle + 3.5:.1f}" font-size="11" fill="{fill}">{escape(text)}</text>'
 
 
 def _legend(chart: Chart, series_labels: list[str]) -> tuple[str, int]:
@@ -162,6 +181,21 @@ def _ticks(largest: float, *, whole: bool, count: int = 4) -> list[float]:
     return [step * index for index in range(math.ceil(top / step - 1e-9) + 1)]
 
 
-def _shortened(text: str) -> str:
-    fits = int((LABEL_WIDTH - 12) / CHAR_WIDTH) - 1
-    return text[:fits].rstrip() + "…"
+def _label_lines(text: str) -> list[str]:
+    """`text` wrapped at spaces onto LABEL_LINES lines of the drawing's width at most; what does
+    not fit ends the last line with `…` (the band's <title> keeps it whole)."""
+    fits = int((WIDTH - 2 * MARGIN) / CHAR_WIDTH)
+    lines: list[str] = []
+    rest = " ".join(text.split())
+    while rest and len(lines) < LABEL_LINES:
+        if len(rest) <= fits:
+            lines.append(rest)
+            rest = ""
+            break
+        cut = rest.rfind(" ", 0, fits + 1)
+        cut = cut if cut > 0 else fits
+        lines.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        lines[-1] = lines[-1][: fits - 1].rstrip() + "…"
+    return lines or [""]

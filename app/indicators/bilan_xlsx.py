@@ -11,12 +11,14 @@ import re
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
+from openpyxl.chart.text import RichText
+from openpyxl.drawing.text import CharacterProperties, Paragraph, ParagraphProperties, RichTextProperties
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from app.indicators.bilan_charts import PART_COLOURS, SERIES_COLOURS, BilanCharts, Chart
-from app.indicators.bilan_formats import NOT_KNOWN, TITLE, consolidation_note, inert, unit_of
+from app.indicators.bilan_formats import NOT_KNOWN, TITLE, assessment_heading, consolidation_note, inert, unit_of
 from app.indicators.schemas import BilanFamilyRead, BilanRead
 from app.reference.indicators import Unit
 
@@ -37,6 +39,7 @@ YEAR_COLUMN_WIDTH = 14
 FAMILY_STATE_ROW, FAMILY_HEADER_ROW = 3, 4
 ROW_HEIGHT_CM = 0.53  # a default row (15 points)
 POINTS_PER_LINE = 15
+SUMMARY_LABEL_WIDTH = 40
 SHEET_TITLE_FORBIDDEN = re.compile(r"[\[\]:*?/\\\x00-\x1f]")  # and control characters
 
 
@@ -106,7 +109,7 @@ def _write_summary(sheet: Worksheet, bilan: BilanRead, charts: BilanCharts) -> N
     sheet["A2"] = consolidation_note(bilan)
     sheet["A2"].font = Font(italic=True)
     widest = max(len(chart.series) for chart in charts.all())
-    sheet.column_dimensions["A"].width = 40
+    sheet.column_dimensions["A"].width = SUMMARY_LABEL_WIDTH
     for column in range(2, widest + 2):
         sheet.column_dimensions[get_column_letter(column)].width = 16
     chart_column = get_column_letter(widest + 3)
@@ -145,15 +148,18 @@ def _write_chart_table(sheet: Worksheet, chart: Chart, *, header_row: int) -> in
         cell.alignment = WRAP
         for column, series in enumerate(chart.series, start=2):
             _write_value(sheet.cell(row=row, column=column), series.values[index], chart.unit)
+        _fit_height(sheet, row, [(str(category), SUMMARY_LABEL_WIDTH)])
     return row
 
 
 def _native_chart(chart: Chart) -> BarChart:
-    """Bars of each series side by side (or stacked), one group per category. Actions have long
-    names, so the occupancy chart lies horizontally; the others stand."""
+    """Columns of each series side by side (or stacked), one group per category, the years left
+    to right as in the tables. Every chart stands: spreadsheets list a horizontal bar chart's
+    legend bottom-up (2020 · 2019 · 2018), against its table; the occupancy chart, whose
+    categories are long action names, is made wider instead, and its labels wrap."""
     native = BarChart()
-    horizontal = chart.unit == Unit.rate
-    native.type = "bar" if horizontal else "col"
+    wide = chart.unit == Unit.rate
+    native.type = "col"
     native.title = chart.title
     native.style = 10
     if chart.stacked:
@@ -162,12 +168,16 @@ def _native_chart(chart: Chart) -> BarChart:
     # openpyxl 3.1 writes axes as deleted unless told otherwise: Excel would show none.
     native.x_axis.delete = False
     native.y_axis.delete = False
-    if horizontal:
-        native.x_axis.scaling.orientation = "maxMin"  # first action at the top, as in the table
     native.legend.position = "b"
-    native.width = 20
-    bars = len(chart.categories) * (1 if chart.stacked else len(chart.series))
-    native.height = max(7.5, min(24.0, 3 + 0.35 * bars)) if horizontal else 9
+    native.width = max(20.0, min(40.0, 2.6 * len(chart.categories))) if wide else 20
+    native.height = 12 if wide else 9
+    if wide:  # long names: wrapped under their columns, not turned aslant over the plot
+        native.x_axis.txPr = RichText(
+            bodyPr=RichTextProperties(rot=0, vert="horz"),
+            p=[
+                Paragraph(pPr=ParagraphProperties(defRPr=CharacterProperties(sz=800)), endParaRPr=CharacterProperties())
+            ],
+        )
     return native
 
 
@@ -211,6 +221,11 @@ def _write_family(sheet: Worksheet, bilan: BilanRead, family: BilanFamilyRead) -
                 _write_value(
                     sheet.cell(row=row, column=column), table_row.values.get(str(year)), unit_of(table_row.indicator)
                 )
+            # Wrapped text does not grow its row by itself (a spreadsheet sizes rows when it
+            # edits them, not when it opens a file): a long name would overprint the next row.
+            _fit_height(
+                sheet, row, [(action.name, FAMILY_COLUMN_WIDTHS[1]), (table_row.label, FAMILY_COLUMN_WIDTHS[2])]
+            )
     last_column_letter = get_column_letter(last_column)
     sheet.auto_filter.ref = f"A{FAMILY_HEADER_ROW}:{last_column_letter}{max(row, FAMILY_HEADER_ROW + 1)}"
     sheet.freeze_panes = sheet.cell(row=FAMILY_HEADER_ROW + 1, column=first_year_column)
@@ -235,7 +250,53 @@ def _write_family(sheet: Worksheet, bilan: BilanRead, family: BilanFamilyRead) -
             cell = sheet.cell(row=row, column=2, value=inert(text))
             cell.alignment = WRAP
             sheet.row_dimensions[row].height = POINTS_PER_LINE * _wrapped_lines(text, text_width)
+        if action.assessment is not None:
+            row += 1
+            sheet.cell(row=row, column=2, value=assessment_heading(action.assessment.year)).font = BOLD
+            for point in action.assessment.points:
+                row += 1
+                sheet.cell(row=row, column=1, value="•").alignment = Alignment(horizontal="right", vertical="top")
+                sheet.merge_cells(start_row=row, start_column=2, end_row=row, end_column=last_column)
+                cell = sheet.cell(row=row, column=2, value=inert(point))
+                cell.alignment = WRAP
+                sheet.row_dimensions[row].height = POINTS_PER_LINE * _wrapped_lines(point, text_width)
     _print_setup(sheet, title_rows=f"{FAMILY_STATE_ROW}:{FAMILY_HEADER_ROW}")
+
+
+def _fit_height(sheet: Worksheet, row: int, texts: list[tuple[str, int]]) -> None:
+    """Give `row` the height of its tallest wrapped text (each with its column's width), and top-
+    align its cells so that figures stay level with the first line; rows of one line keep the
+    default height."""
+    lines = max(_word_wrapped_lines(text, width) for text, width in texts)
+    if lines > 1:
+        sheet.row_dimensions[row].height = POINTS_PER_LINE * lines
+        for cell in sheet[row]:
+            alignment = cell.alignment
+            cell.alignment = Alignment(horizontal=alignment.horizontal, vertical="top", wrap_text=alignment.wrap_text)
+
+
+def _word_wrapped_lines(text: str, width: int) -> int:
+    """The lines a short text (a name, a label) takes wrapped at spaces in a column `width` wide.
+    A width unit is a digit's width; narrow letters count about half of one, capitals and m/w a
+    little more (an estimate, on the generous side: a row a line too tall is blank space, a row
+    a line too short overprints the next)."""
+    lines, used = 1, 0.0
+    for word in text.split():
+        needed = _text_width(word) if used == 0 else used + _text_width(" " + word)
+        if needed <= width or used == 0:
+            used = needed
+        else:
+            lines, used = lines + 1, _text_width(word)
+    return lines
+
+
+NARROW_LETTERS = frozenset("iljtfr'.,;:!|() ")
+
+
+def _text_width(text: str) -> float:
+    return sum(
+        0.55 if letter in NARROW_LETTERS else 1.3 if letter.isupper() or letter in "mw" else 1.0 for letter in text
+    )
 
 
 def _wrapped_lines(text: str, width: int) -> int:

@@ -29,6 +29,11 @@ class BilanTableRowRead(BaseModel):
     values: dict[str, Value]  # by year, as a string key
 
 
+class BilanAssessmentRead(BaseModel):
+    year: int
+    points: list[str]
+
+
 class BilanActionRead(BaseModel):
     code: str
     number: int
@@ -37,6 +42,10 @@ class BilanActionRead(BaseModel):
     operators: list[str]
     consolidated: dict[str, bool]
     table: list[BilanTableRowRead]
+    assessment: BilanAssessmentRead | None = Field(
+        default=None,
+        description="The bilan qualitatif of the latest requested year that has one; null when none has",
+    )
 
 
 class BilanFamilyRead(BaseModel):

@@ -14,6 +14,7 @@ process that knows the schema has its feed.
 from sqlalchemy import event, inspect, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from app.assessments.models import ActionAssessment
 from app.catalogue.models import Action, Family, Operator, Site
 from app.conventions.models import Convention, ConventionSite, ConventionYear, running_on
 from app.core.changes import FEED_NOTED, PENDING, note_change
@@ -25,10 +26,16 @@ from app.pathways.models import Pathway
 # Keys whose availability items are those of every convention of an action, operator or site,
 # resolved when the transaction commits.
 OF_ACTION, OF_OPERATOR, OF_SITE = "availability-of-action", "availability-of-operator", "availability-of-site"
+# An assessment is named by its action's code and year (`<code>/<year>`); the row knows the
+# action's id, whose code is looked up when the transaction commits.
+OF_ASSESSMENT = "assessment-of-action"
+# An action renamed: its assessments move to new ids, and the old ids become tombstones.
+RENAMED_ACTION = "assessments-of-renamed-action"
+RESOLVED = (OF_ACTION, OF_OPERATOR, OF_SITE, OF_ASSESSMENT, RENAMED_ACTION)
 
 
 # The tables whose rows the feed serves (directly or through availability items).
-WATCHED = (Family, Action, Operator, Site, Convention, ConventionYear, ConventionSite, Pathway)
+WATCHED = (Family, Action, Operator, Site, Convention, ConventionYear, ConventionSite, Pathway, ActionAssessment)
 WATCHED_TABLES = frozenset(model.__table__.name for model in WATCHED)
 
 
@@ -45,7 +52,11 @@ def _keys_of(row) -> list[tuple[str, object]]:
     if isinstance(row, Family):
         return [("family", row.code), ("family", _old_value(row, "code"))]
     if isinstance(row, Action):
-        return [("action", row.code), ("action", _old_value(row, "code")), (OF_ACTION, row.id)]
+        old_code = _old_value(row, "code")
+        keys = [("action", row.code), ("action", old_code), (OF_ACTION, row.id)]
+        if old_code is not None and old_code != row.code:
+            keys.append((RENAMED_ACTION, f"{row.id}/{old_code}"))
+        return keys
     if isinstance(row, Operator):
         return [("operator", row.id), (OF_OPERATOR, row.id)]
     if isinstance(row, Site):
@@ -56,6 +67,8 @@ def _keys_of(row) -> list[tuple[str, object]]:
         return [("convention", row.convention_id), ("availability", row.convention_id)]
     if isinstance(row, Pathway):
         return [("pathway", row.id), ("availability", row.convention_id)]
+    if isinstance(row, ActionAssessment):
+        return [(OF_ASSESSMENT, f"{row.action_id}/{row.year}")]
     return []
 
 
@@ -87,8 +100,9 @@ def _write_noted_changes(session: Session) -> None:
     pending = session.info.pop(PENDING, None)
     if not pending:
         return
-    keys = {key for key in pending if key[0] not in (OF_ACTION, OF_OPERATOR, OF_SITE)}
+    keys = {key for key in pending if key[0] not in RESOLVED}
     keys |= _availability_of(session, pending)
+    keys |= _assessments_of(session, pending)
     write_changes(session, keys)
 
 
@@ -117,3 +131,29 @@ def _availability_of(session: Session, pending: set[tuple[str, str]]) -> set[tup
     # which a rename of its action or operator does not change (nor should move to a new cursor).
     ids = session.execute(select(Convention.id).where(or_(*conditions), running_on(today()))).scalars()
     return {("availability", str(convention_id)) for convention_id in ids}
+
+
+def _assessments_of(session: Session, pending: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Assessments noted by (action id, year), named as the API names them: `<action code>/<year>`;
+    and every assessment of a renamed action, under its new code and its old one (a tombstone)."""
+    noted = {tuple(entity_id.split("/")) for kind, entity_id in pending if kind == OF_ASSESSMENT}
+    renamed = [entity_id.split("/", 1) for kind, entity_id in pending if kind == RENAMED_ACTION]
+    old_codes: dict[int, list[str]] = {}
+    for action_id, old_code in renamed:
+        old_codes.setdefault(int(action_id), []).append(old_code)
+    if old_codes:
+        rows = session.execute(
+            select(ActionAssessment.action_id, ActionAssessment.year).where(ActionAssessment.action_id.in_(old_codes))
+        )
+        noted |= {(str(action_id), str(year)) for action_id, year in rows}
+    if not noted:
+        return set()
+    action_ids = {int(action_id) for action_id, _year in noted}
+    codes = dict(session.execute(select(Action.id, Action.code).where(Action.id.in_(action_ids))).all())
+    keys = {("assessment", f"{codes[int(action_id)]}/{year}") for action_id, year in noted if int(action_id) in codes}
+    keys |= {
+        ("assessment", f"{old_code}/{year}")
+        for action_id, year in noted
+        for old_code in old_codes.get(int(action_id), [])
+    }
+    return keys

@@ -19,8 +19,9 @@ class Change(SQLModel, table=True):
     # seen every change committed before it.
     cursor: int = Field(sa_column=Column(Cursor, primary_key=True, autoincrement=False))
     kind: str = Field(max_length=16)
-    # The id the API names the entity by: a family's or an action's code, other ids as text.
-    entity_id: str = Field(max_length=64)
+    # The id the API names the entity by: a family's or an action's code, an assessment's
+    # `<action code>/<year>` (hence 80: a 64-character code and a year), other ids as text.
+    entity_id: str = Field(max_length=80)
     modified: datetime = moment_field(nullable=False, default_factory=utcnow)
     # A pathway's readers (SPEC roles), copied here so that the feed filters without a join:
     # operator keys read their operator's pathways, portal keys those they created.

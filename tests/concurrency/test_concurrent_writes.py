@@ -321,3 +321,26 @@ def test_mixed_writers_on_two_conventions_keep_the_seat_counters(world):
         }
         # 6 exited, 4 cancelled; 8 new prescriptions on 8 seats (4 a convention, none taken now).
         assert [recounted[cid] for cid in conventions] == [(0, 4, 0), (0, 4, 0)]
+
+
+def test_if_match_on_an_assessment_lets_exactly_one_through(world):
+    url = f"{API}/actions/{world.action_code}/assessments/2024"
+    with client_of(world) as client:
+        created = client.put(url, json={"points": ["Première version"]}, headers=world.admin)
+        assert created.status_code == 201, created.text
+        etag = created.headers["ETag"]
+    answers = run_at_once(
+        world.app,
+        [
+            lambda client, i=i: client.put(
+                url, json={"points": [f"Version {i}"]}, headers=world.admin | {"If-Match": etag}
+            )
+            for i in range(WRITERS)
+        ],
+    )
+    statuses = [answer.status_code for answer in answers]
+    assert Counter(statuses) == {200: 1, 412: WRITERS - 1}, [a.text for a in answers]
+    with client_of(world) as client:
+        stored = client.get(url, headers=world.admin).json()
+        assert stored["points"] == [f"Version {statuses.index(200)}"]
+        assert client.delete(url, headers=world.admin).status_code == 204

@@ -1,30 +1,32 @@
-"""The HTML bilan in a real headless browser (Debian's `chromium`): it renders without a console
-error or a request to anything but itself, its charts are drawn and visible, it fits a phone's
-width, and it prints with a page per family and table headers on every page.
+"""The HTML bilan in a real headless browser (Playwright driving Debian's `/usr/bin/chromium`):
+it renders without a console error or a request to anything but itself, its charts are drawn
+and visible, it fits a phone's width and a desktop's with no sideways scroll, each action shows
+its bilan qualitatif, and it prints with a page per family and table headers on every page.
 
 Skipped when no browser is installed, except under CI=true (`.ci/run` installs chromium).
 """
 
 import os
 import re
-from base64 import b64decode
 
 import pytest
 
 from app.periods.models import Period, PeriodStatus
-from tests.indicators.headless_chromium import Chromium, find_chromium, serve
+from seed.loader import read_seed_data
+from tests.indicators.browser import find_chromium, launch, open_page, serve
 
 URL = "/api/v1/bilan"
+PHONE, DESKTOP = 390, 1280
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def browser():
     executable = find_chromium()
     if executable is None:
         if os.environ.get("CI") == "true":
             pytest.fail("chromium is not installed, and CI=true: the browser tests may not be skipped")
         pytest.skip("chromium is not installed (apt-get install chromium); CI runs these tests")
-    with Chromium(executable, tmp_path_factory.mktemp("chromium-profile")) as chromium:
+    with launch(executable) as chromium:
         yield chromium
 
 
@@ -42,30 +44,36 @@ def page(client, reader, session, programme):
 
 def test_the_page_renders_without_errors_and_requests_nothing_else(browser, page):
     url, html = page
-    report = browser.open(url, width=1280, height=900)
-    assert report.errors == []
-    assert report.requests == [url]
-    assert browser.evaluate("document.title") == "Bilan des actions du Programme Départemental d'Insertion 2019/2020"
-    families = browser.evaluate("document.querySelectorAll('section.family').length")
-    assert families == html.count('<section class="family"') >= 2
-    tables = browser.evaluate("[...document.querySelectorAll('table')].map(t => t.tHead !== null)")
-    assert tables and all(tables)
+    with open_page(browser, url, width=DESKTOP, height=900) as (tab, report):
+        assert report.errors == []
+        assert report.requests == [url]
+        assert tab.title() == "Bilan des actions du Programme Départemental d'Insertion 2019/2020"
+        families = tab.evaluate("document.querySelectorAll('section.family').length")
+        assert families == html.count('<section class="family"') >= 2
+        tables = tab.evaluate("[...document.querySelectorAll('table')].map(t => t.tHead !== null)")
+        assert tables and all(tables)
 
 
 def test_the_three_charts_are_drawn_and_visible(browser, page, programme):
     url, _html = page
-    browser.open(url, width=1280, height=900)
-    charts = browser.evaluate(
-        """[...document.querySelectorAll('figure svg')].map(svg => {
-            const box = svg.getBoundingClientRect();
-            const style = getComputedStyle(svg);
-            const bars = [...svg.querySelectorAll('rect')].map(r => r.getBoundingClientRect())
-                .filter(r => r.width > 0 && r.height > 0);
-            return {title: svg.querySelector('title').textContent, width: box.width, height: box.height,
-                    shown: style.display !== 'none' && style.visibility === 'visible' && style.opacity !== '0',
-                    bars: bars.length, labels: svg.querySelectorAll('text').length};
-        })"""
-    )
+    with open_page(browser, url, width=DESKTOP, height=900) as (tab, _report):
+        charts = tab.evaluate(
+            """[...document.querySelectorAll('figure svg')].map(svg => {
+                const box = svg.getBoundingClientRect();
+                const style = getComputedStyle(svg);
+                const bars = [...svg.querySelectorAll('rect')].map(r => r.getBoundingClientRect())
+                    .filter(r => r.width > 0 && r.height > 0);
+                return {title: svg.querySelector('title').textContent, width: box.width, height: box.height,
+                        shown: style.display !== 'none' && style.visibility === 'visible' && style.opacity !== '0',
+                        bars: bars.length, labels: svg.querySelectorAll('text').length,
+                        legend: [...svg.querySelectorAll('.legend text')].map(text => text.textContent)};
+            })"""
+        )
+        drawn = tab.evaluate(
+            """[...document.querySelectorAll('figure svg')].map(svg => [...svg.querySelectorAll('rect')]
+                .filter(rect => rect.getBoundingClientRect().width > 0 && rect.querySelector('title'))
+                .map(rect => rect.querySelector('title').textContent))"""
+        )
     assert [chart["title"] for chart in charts] == [
         "Taux de réalisation par action",
         "Budget par famille d'actions",
@@ -75,11 +83,9 @@ def test_the_three_charts_are_drawn_and_visible(browser, page, programme):
         assert chart["shown"], chart
         assert chart["width"] > 400 and chart["height"] > 80, chart
         assert chart["labels"] > 3 and chart["bars"] > 3, chart
-    drawn = browser.evaluate(
-        """[...document.querySelectorAll('figure svg')].map(svg => [...svg.querySelectorAll('rect')]
-            .filter(rect => rect.getBoundingClientRect().width > 0 && rect.querySelector('title'))
-            .map(rect => rect.querySelector('title').textContent))"""
-    )
+    # The legends follow the years' order, as the tables' columns do.
+    assert charts[0]["legend"] == charts[1]["legend"] == ["2019", "Juin 2020 (non consolidé)"]
+    assert charts[2]["legend"] == ["Emploi durable", "Autres sorties dynamiques", "Autres sorties"]
     occupancy, budget, exits = drawn
     assert f"{programme.a1.number}. Départ test – 2019 : 75%" in occupancy
     assert f"{programme.a1.number}. Départ test – Juin 2020 (non consolidé) : 33%" in occupancy
@@ -87,30 +93,73 @@ def test_the_three_charts_are_drawn_and_visible(browser, page, programme):
     assert "2019 – Emploi durable : 1" in exits  # b1 left for a CDI
 
 
-def test_on_a_phone_only_the_tables_and_charts_scroll_sideways(browser, page):
+# Every chart, and every text drawn in it, within the page's width; the page no wider than the screen.
+OVERFLOW = """() => {
+    const width = document.documentElement.clientWidth;
+    const charts = [...document.querySelectorAll('figure svg')].map(svg => {
+        const box = svg.getBoundingClientRect();
+        const plot = svg.closest('.plot');
+        const texts = [...svg.querySelectorAll('text')].map(text => text.getBoundingClientRect())
+            .filter(text => text.left < box.left - 0.5 || text.right > box.right + 0.5);
+        return {left: box.left, right: box.right, scrolls: plot.scrollWidth > plot.clientWidth,
+                textsOutside: texts.length};
+    });
+    return {width, page: document.documentElement.scrollWidth, charts};
+}"""
+
+
+@pytest.mark.parametrize(("width", "mobile"), [(PHONE, True), (DESKTOP, False)], ids=["phone-390", "desktop-1280"])
+def test_no_chart_nor_the_page_overflows_the_screen(browser, page, width, mobile):
     url, _html = page
-    report = browser.open(url, width=375, height=740, mobile=True)
-    assert report.errors == []
-    assert browser.evaluate("document.documentElement.scrollWidth") <= 375
-    boxes = browser.evaluate(
-        "[...document.querySelectorAll('.table-scroll, .plot')].map(box => getComputedStyle(box).overflowX)"
+    with open_page(browser, url, width=width, height=800, mobile=mobile) as (tab, report):
+        assert report.errors == []
+        fit = tab.evaluate(OVERFLOW)
+        boxes = tab.evaluate(
+            "[...document.querySelectorAll('.table-scroll, .plot')].map(box => getComputedStyle(box).overflowX)"
+        )
+    assert fit["width"] == width
+    assert fit["page"] <= width, fit
+    assert len(fit["charts"]) == 3
+    for chart in fit["charts"]:
+        assert chart["left"] >= 0 and chart["right"] <= width, chart
+        assert not chart["scrolls"], chart  # the drawing scales down: no sideways scroll inside its box
+        assert chart["textsOutside"] == 0, chart
+    if mobile:
+        assert fit["charts"][0]["right"] - fit["charts"][0]["left"] > width * 0.85  # the charts take the width
+    assert boxes and set(boxes) == {"auto"}  # wide tables still scroll in their own box
+
+
+def test_each_action_shows_its_bilan_qualitatif_under_its_table(browser, page):
+    url, _html = page
+    seeded = {item["action"]: item["points"] for item in read_seed_data()["assessments"]}
+    with open_page(browser, url, width=PHONE, height=800, mobile=True) as (tab, _report):
+        shown = tab.evaluate(
+            """[...document.querySelectorAll('article.action')].filter(a => a.querySelector('.assessment')).map(a => {
+                const section = a.querySelector('.assessment');
+                const table = a.querySelector('.table-scroll');
+                return {heading: section.querySelector('h4').textContent,
+                        points: [...section.querySelectorAll('li')].map(li => li.textContent),
+                        below: !table || (table.compareDocumentPosition(section) & Node.DOCUMENT_POSITION_FOLLOWING),
+                        visible: section.getBoundingClientRect().height > 0};
+            })"""
+        )
+    assert len(shown) == len(seeded) == 11
+    assert sorted(tuple(item["points"]) for item in shown) == sorted(tuple(points) for points in seeded.values())
+    assert all(item["heading"] == "Bilan qualitatif 2020" and item["below"] and item["visible"] for item in shown), (
+        shown
     )
-    assert boxes and set(boxes) == {"auto"}
-    widest = browser.evaluate("Math.max(...[...document.querySelectorAll('.plot')].map(box => box.scrollWidth))")
-    assert widest > 375  # the charts keep a readable size and scroll inside their box
 
 
 def test_it_prints_a_page_per_family_with_table_headers_repeated(browser, page):
     url, html = page
-    browser.open(url, width=1280, height=900)
-    browser.emulate_media("print")
-    try:
-        assert browser.evaluate("getComputedStyle(document.querySelector('section.family')).breakBefore") == "page"
-        assert browser.evaluate("getComputedStyle(document.querySelector('thead')).display") == "table-header-group"
-        assert browser.evaluate("getComputedStyle(document.querySelector('nav')).display") == "none"
-    finally:
-        browser.emulate_media("")
-    pdf = b64decode(browser.call("Page.printToPDF", printBackground=True)["data"])
+    with open_page(browser, url, width=DESKTOP, height=900) as (tab, _report):
+        tab.emulate_media(media="print")
+        assert tab.evaluate("getComputedStyle(document.querySelector('section.family')).breakBefore") == "page"
+        assert tab.evaluate("getComputedStyle(document.querySelector('thead')).display") == "table-header-group"
+        assert tab.evaluate("getComputedStyle(document.querySelector('nav')).display") == "none"
+        assert tab.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        tab.emulate_media(media="screen")
+        pdf = tab.pdf(print_background=True)
     assert pdf.startswith(b"%PDF")
     pages = len(re.findall(rb"/Type\s*/Page\b", pdf))
     assert pages >= 1 + html.count('<section class="family"')  # the summary, then each family

@@ -159,7 +159,11 @@ def test_xlsx_summary_sheet_has_three_native_bar_charts_and_their_figures(workbo
     assert len(charts) == 3
     assert all(isinstance(chart, BarChart) for chart in charts)
     occupancy, budget, exits = charts
-    assert (occupancy.type, occupancy.grouping) == ("bar", "clustered")
+    # Columns, not horizontal bars: spreadsheets list a bar chart's legend bottom-up (2020 · 2019 ·
+    # 2018); a column chart's legend follows its series, the years as the table has them.
+    assert (occupancy.type, occupancy.grouping) == ("col", "clustered")
+    titles = [summary[series.tx.strRef.f.split("!")[1]].value for series in occupancy.series]
+    assert titles == [2019, 2020]  # the legend's order
     assert (budget.type, budget.grouping) == ("col", "clustered")
     assert (exits.type, exits.grouping) == ("col", "stacked")
     assert [len(chart.series) for chart in charts] == [2, 2, 3]  # two years; three kinds of exit
