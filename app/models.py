@@ -7,7 +7,7 @@ from app.catalogue.models import Action, Family, Operator, Site
 from app.changes.models import Change, FeedClock
 from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.core.db import metadata
-from app.pathways.models import ActivityRecord, Beneficiary, Pathway
+from app.pathways.models import ActivityRecord, Beneficiary, Diagnostic, Pathway
 from app.periods.models import Period
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "ActivityRecord",
     "Beneficiary",
     "Pathway",
+    "Diagnostic",
 ]
 
 import app.changes.capture  # noqa: E402, F401  (registers the session listeners)
