@@ -274,3 +274,25 @@ def test_the_reference_tables(client):
     assert len(dimensions) == 15
     assert dimensions[1] == {"code": "professional_experience", "label": "Expérience Professionnelle"}
     assert dimensions[5] == {"code": "numeracy", "label": "Mathématiques"}
+
+
+def test_the_decision_indicators_fill_an_actions_bilan_table(client, session, world, portal, admin):
+    pathways = [prescribe(client, portal, world.convention.id, ref=f"RSA-BILAN-{n}") for n in range(3)]
+    assert post(client, world.operator_key, pathways[0]["id"], "accept", ACCEPT).status_code == 200
+    assert post(client, world.operator_key, pathways[1]["id"], "refuse", REFUSE).status_code == 200
+    assert post(client, portal, pathways[2]["id"], "withdraw", WITHDRAW).status_code == 200
+    action = client.get(f"{API}/conventions/{world.convention.id}", headers=admin).json()["action"]
+    codes = ["decisions", "refusal_rate", "mean_decision_delay_days", "withdrawals", "expired_prescriptions"]
+    patched = client.patch(f"{API}/actions/{action}", json={"indicators": codes}, headers=admin)
+    assert patched.status_code == 200, patched.text
+    bilan = client.get(f"{API}/bilan", params={"years": "2019", "action": action, "as_of": "2019-12-31"}, headers=admin)
+    assert bilan.status_code == 200, bilan.text
+    [table] = [a["table"] for family in bilan.json()["families"] for a in family["actions"] if a["code"] == action]
+    assert {row["indicator"]: row["values"]["2019"] for row in table} == {
+        "decisions": 2,
+        "refusal_rate": 0.5,
+        "mean_decision_delay_days": 5.5,  # 5 and 6 days after the prescription of 10 January
+        "withdrawals": 1,
+        "expired_prescriptions": 0,
+    }
+    assert table[1]["label"] == "Taux de refus"
