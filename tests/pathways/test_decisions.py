@@ -296,3 +296,27 @@ def test_the_decision_indicators_fill_an_actions_bilan_table(client, session, wo
         "expired_prescriptions": 0,
     }
     assert table[1]["label"] == "Taux de refus"
+
+
+def test_the_migration_states_the_same_checks_as_the_model():
+    """The CHECKs of the answers are written twice (the model, the migration that adds them):
+    `alembic check` does not compare CHECKs, this does."""
+    import importlib.util
+    from pathlib import Path
+
+    from sqlalchemy import CheckConstraint
+
+    from app.pathways.models import Pathway
+    from app.reference.refusal_reasons import REFUSAL_REASON_CODES
+
+    (path,) = (Path(__file__).parents[2] / "migrations" / "versions").glob("*_d7a4c2e9f1b6_*.py")
+    spec = importlib.util.spec_from_file_location("c7_migration", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    model = {
+        str(constraint.name).removeprefix("ck_pathway_"): str(constraint.sqltext)
+        for constraint in Pathway.__table__.constraints
+        if isinstance(constraint, CheckConstraint)
+    }
+    assert {name: model[name] for name in migration.PATHWAY_CHECKS} == migration.PATHWAY_CHECKS
+    assert migration.REFUSAL_REASONS == REFUSAL_REASON_CODES
