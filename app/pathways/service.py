@@ -717,7 +717,7 @@ def decide_exits(
 def _exit_state(*, pathway_id: int, before: dict[str, Any], exit_fields: dict[str, Any]) -> dict[str, Any] | None:
     """The state after this exit; None when this very exit is already recorded."""
     if before["cancelled_on"] is not None:
-        raise Conflict(f"Pathway {pathway_id} is cancelled: it cannot be exited")
+        raise Conflict(f"Pathway {pathway_id} is {before['ended_as'] or 'cancelled'}: it cannot be exited")
     if before["exited_on"] is not None:
         same = (before["exited_on"], before["exit_reason"]) == (
             exit_fields["exited_on"],
