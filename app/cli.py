@@ -305,6 +305,19 @@ def retention(
 
 
 @cli.command()
+def expire() -> None:
+    """Expire the prescriptions left unanswered (PDI_DECISION_DAYS) or waiting (PDI_WAITLIST_DAYS) too long, once."""
+    from app.core.db import writer_engine
+    from app.core.time import today
+    from app.pathways.expiry import expire_prescriptions
+
+    with PdiSession(writer_engine(get_engine())) as session:
+        counts = expire_prescriptions(session=session, today=today())
+        session.commit()
+    typer.echo(counts)
+
+
+@cli.command()
 def bootstrap(
     with_demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Load the demo pathways on first start")] = True,
     port: Annotated[int, typer.Option(help="The port `pdi serve` will listen on, for the address printed")] = 8000,

@@ -8,7 +8,7 @@ from app.catalogue.models import Action, Family, Operator, Site
 from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.core.db import metadata
 from app.outbox.models import Change, FeedClock
-from app.pathways.models import ActivityRecord, Beneficiary, ConventionSeats, Pathway
+from app.pathways.models import ActivityRecord, Beneficiary, ConventionSeats, Diagnostic, Pathway
 from app.periods.models import Period
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "Beneficiary",
     "Pathway",
     "ConventionSeats",
+    "Diagnostic",
 ]
 
 import app.outbox.capture  # noqa: E402, F401  (binds the feed's listeners to PdiSession)

@@ -21,6 +21,8 @@ PUBLIC = {
     ("get", "/api/v1/reference/exit-reasons"),
     ("get", "/api/v1/reference/indicators"),
     ("get", "/api/v1/reference/data-inclusion"),
+    ("get", "/api/v1/reference/refusal-reasons"),
+    ("get", "/api/v1/reference/diagnostic-dimensions"),
     ("get", "/api/v1/exports/data-inclusion/structures"),
     ("get", "/api/v1/exports/data-inclusion/services"),
     ("get", "/api/v1/changes"),

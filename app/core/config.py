@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     hsts: bool = False
     # `pdi retention` without --ended-before detaches pathways ended more than this many years ago.
     retention_years: int = Field(default=5, ge=1)
+    # A prescription not answered this many days after it was made expires (SPEC C7), and a
+    # waitlisted one after PDI_WAITLIST_DAYS; app/pathways/expiry.py.
+    decision_days: int = Field(default=30, ge=1)
+    waitlist_days: int = Field(default=90, ge=1)
     # A read replica (PDI_READ_DATABASE_URL) for the reads that scan the pathways, indicators and
     # the bilan, so that they do not compete with writes; unset, they read DATABASE_URL.
     read_database_url: str | None = None

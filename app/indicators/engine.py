@@ -11,6 +11,10 @@ Definitions (SPEC, "Indicators"): the window is W = [period start, min(period en
 counted inclusively. A pathway's stay is [entered_on, min(exited_on, as_of)], or [entered_on,
 as_of] while it has no exit; a pathway entered after as_of has none. A cancelled pathway (a
 prescription that never led to an entry) counts as a prescription only: no stay, entry or exit.
+So do a refused, withdrawn or expired one (SPEC C7), which besides count as a decision on
+`decided_on` (an acceptance too) and as a withdrawal or an expiry on the day it ended. A fourth
+query counts the diagnostics assessed in W and, per dimension, those marking it a barrier; its
+territory is the pathway's.
 
 Territory is the one recorded with each pathway (SPEC C1), and convention years and activity
 records have none. So the territory filter restricts pathways only, and a row grouped by
@@ -20,8 +24,9 @@ planned months, and the territory rates add up to the whole rate.
 
 Which rows exist: with no group_by, one row; grouped by year only, one row per year of W;
 otherwise one row per group that has something in W: a pathway whose stay meets W or that was
-prescribed, entered or exited in W, a convention year whose year meets W, or an activity record
-in W (when grouped by territory, only pathways make rows, the other two having no territory).
+prescribed, entered, exited, answered, withdrawn or expired in W, a diagnostic assessed in W, a
+convention year whose year meets W, or an activity record in W (when grouped by territory, only
+pathways and diagnostics make rows, the other two having no territory).
 """
 
 from collections.abc import Iterable, Sequence
@@ -37,15 +42,19 @@ from sqlmodel import Session
 from app.catalogue.models import Action, Family
 from app.conventions.models import Convention, ConventionYear
 from app.indicators.sql import days_between, full_scan, greatest, least
-from app.pathways.models import ActivityMetric, ActivityRecord, Pathway
+from app.pathways.models import ActivityMetric, ActivityRecord, Diagnostic, EndedAs, Pathway
 from app.periods.service import consolidated_years
+from app.reference.diagnostic_dimensions import DIMENSION_CODES
 from app.reference.exit_reasons import COMPLETED_REASONS, DURABLE_EMPLOYMENT_REASONS, DYNAMIC_REASONS
-from app.reference.indicators import INDICATORS, INDICATORS_BY_CODE
+from app.reference.indicators import BARRIER_RATE_PREFIX, INDICATORS, INDICATORS_BY_CODE
 
 # Group keys, valued by action code, family code, operator id, convention id, territory, year.
 GROUP_KEYS: tuple[str, ...] = ("action", "family", "operator", "convention", "territory", "year")
 INDICATOR_CODES: tuple[str, ...] = tuple(indicator.code for indicator in INDICATORS)
 ACTIVITY_METRICS: tuple[str, ...] = tuple(metric.value for metric in ActivityMetric)
+
+# The endings of a prescription that count on their day: withdrawals and expiries.
+COUNTED_ENDINGS = (EndedAs.withdrawn.value, EndedAs.expired.value)
 
 GroupValue = str | int | None
 Value = int | float | None
@@ -168,6 +177,17 @@ class PathwayTotals:
     entry_delay_days: int = 0
     with_hours: int = 0  # pathways present in W with hours recorded
     hours_threshold_reached: int = 0
+    decisions: int = 0  # accepted or refused in W
+    refusals: int = 0
+    decision_delay_days: int = 0
+    withdrawals: int = 0
+    expired: int = 0
+
+
+@dataclass
+class DiagnosticTotals:
+    diagnostics: int = 0  # assessed in W
+    barriers: dict[str, int] = field(default_factory=dict)  # dimension → diagnostics marking it a barrier
 
 
 @dataclass
@@ -184,6 +204,7 @@ class GroupTotals:
     pathways: PathwayTotals = field(default_factory=PathwayTotals)
     conventions: ConventionTotals = field(default_factory=ConventionTotals)
     activity: dict[str, int] = field(default_factory=dict)
+    diagnostics: DiagnosticTotals = field(default_factory=DiagnosticTotals)
 
 
 def values_from(totals: GroupTotals, codes: Iterable[str] = INDICATOR_CODES) -> dict[str, Value]:
@@ -211,11 +232,19 @@ def values_from(totals: GroupTotals, codes: Iterable[str] = INDICATOR_CODES) -> 
         "completion_rate": ratio(p.completed_exits, p.exits),
         "hours_threshold_reached": p.hours_threshold_reached if p.with_hours else None,
         "mean_entry_delay_days": ratio(p.entry_delay_days, p.entries),
+        "decisions": p.decisions,
+        "refusal_rate": ratio(p.refusals, p.decisions),
+        "mean_decision_delay_days": ratio(p.decision_delay_days, p.decisions),
+        "withdrawals": p.withdrawals,
+        "expired_prescriptions": p.expired,
         "cost_per_person": ratio(budget, p.persons_present),
         "cost_per_dynamic_exit": ratio(budget, p.dynamic_exits),
     }
     for metric in ACTIVITY_METRICS:
         computed[metric] = totals.activity.get(metric)
+    d = totals.diagnostics
+    for dimension in DIMENSION_CODES:
+        computed[f"{BARRIER_RATE_PREFIX}{dimension}"] = ratio(d.barriers.get(dimension, 0), d.diagnostics)
     return {code: computed[code] for code in codes}
 
 
@@ -334,6 +363,11 @@ PATHWAY_FIGURES: dict[str, tuple[str, ...]] = {
     "mean_entry_delay_days": ("entry_delay_days", "entries"),
     "cost_per_person": ("persons_present",),
     "cost_per_dynamic_exit": ("dynamic_exits",),
+    "decisions": ("decisions",),
+    "refusal_rate": ("refusals", "decisions"),
+    "mean_decision_delay_days": ("decision_delay_days", "decisions"),
+    "withdrawals": ("withdrawals",),
+    "expired_prescriptions": ("expired",),
 }
 
 
@@ -364,7 +398,11 @@ def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotal
         or_(p.exited_on.is_(None), p.exited_on >= ws),
     )
     prescribed_in = and_(p.prescribed_on >= ws, p.prescribed_on <= we)
-    # The rows counted are those of the pathways whose stay meets W or that were prescribed in W.
+    decided_in = and_(p.decided_on >= ws, p.decided_on <= we)
+    # Withdrawals and expiries count on the day the prescription ended (its cancelled_on).
+    ended_in = and_(p.ended_as.in_(COUNTED_ENDINGS), p.cancelled_on >= ws, p.cancelled_on <= we)
+    # The rows counted are those of the pathways whose stay meets W or that were prescribed,
+    # answered, withdrawn or expired in W.
     # Among them, the schema's CHECKs (an entry after its prescription and never with a
     # cancellation, an exit after its entry) make an entry on or before W's end mean "the stay
     # meets W", and an entry or exit date mean "not cancelled": each figure tests a date or two
@@ -394,6 +432,11 @@ def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotal
         "hours_threshold_reached": func.count(distinct(p.person_key)).filter(
             and_(in_stay, p.hours >= threshold_year.hours_threshold)
         ),
+        "decisions": func.count().filter(decided_in),
+        "refusals": func.count().filter(and_(decided_in, p.decision == "refused")),
+        "decision_delay_days": func.sum(days_between(p.decided_on, p.prescribed_on)).filter(decided_in),
+        "withdrawals": func.count().filter(and_(ended_in, p.ended_as == "withdrawn")),
+        "expired": func.count().filter(and_(ended_in, p.ended_as == "expired")),
     }
     statement = select(
         *query.key_columns(p),
@@ -410,13 +453,15 @@ def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotal
             or_(
                 and_(p.prescribed_on >= first_day, p.prescribed_on <= last_day),
                 and_(not_cancelled, p.entered_on <= last_day, or_(p.exited_on.is_(None), p.exited_on >= first_day)),
+                and_(p.decided_on >= first_day, p.decided_on <= last_day),
+                and_(p.ended_as.in_(COUNTED_ENDINGS), p.cancelled_on >= first_day, p.cancelled_on <= last_day),
             )
         )
     if query.scope.territory is not None:
         statement = statement.where(p.territory == query.scope.territory)
     # Every pathway with something in W: an entry or an exit in W lies within a stay that meets W
     # (an exit comes after its entry), so these two conditions cover them all.
-    statement = frame.attach(statement, or_(stay_meets, prescribed_in))
+    statement = frame.attach(statement, or_(stay_meets, prescribed_in, decided_in, ended_in))
     if "hours_threshold_reached" in wanted:
         # The hours threshold is that of the convention's year of W's last day.
         statement = statement.outerjoin(
@@ -510,6 +555,47 @@ def _activity_totals(session: Session, query: _Query) -> dict[tuple, dict[str, i
     return totals
 
 
+def _diagnostic_totals(session: Session, query: _Query) -> dict[tuple, DiagnosticTotals]:
+    """Per group (territory: the pathway's): the diagnostics assessed in W, and per dimension
+    those that mark it a barrier. Run whenever rows are grouped, a group with a diagnostic in W
+    having something in W, as for the other queries; otherwise only when a barrier rate is asked."""
+    wanted = any(code.startswith(BARRIER_RATE_PREFIX) for code in query.indicators)
+    if not wanted and set(query.keys) <= {"year"}:
+        return {}
+    windows = query.windows
+    frame = _Frame([(w.year, w.start, w.end) for w in windows], {"year": Integer(), "ws": Date(), "we": Date()})
+    d = Diagnostic.__table__.c
+    p = Pathway.__table__.c
+    statement = select(
+        *query.key_columns(p),
+        *([frame.c["year"].label("window_year")] if frame.many else []),
+        func.count().label("diagnostics"),
+        *(func.count().filter(d[code] == "barrier").label(code) for code in DIMENSION_CODES),
+    ).select_from(Diagnostic.__table__)
+    statement = statement.join(Pathway.__table__, p.id == d.pathway_id)
+    statement = statement.join(Convention, Convention.id == p.convention_id)
+    statement = query.join_catalogue(statement)
+    first_day, last_day = min(w.start for w in windows), max(w.end for w in windows)
+    statement = statement.where(*query.scope_filters(), d.assessed_on >= first_day, d.assessed_on <= last_day)
+    if query.scope.territory is not None:
+        statement = statement.where(p.territory == query.scope.territory)
+    statement = frame.attach(statement, and_(d.assessed_on >= frame.c["ws"], d.assessed_on <= frame.c["we"]))
+    group_columns = query.key_expressions(p)
+    if frame.many:
+        group_columns.append(frame.c["year"])
+    if group_columns:
+        statement = statement.group_by(*group_columns)
+    totals: dict[tuple, DiagnosticTotals] = {}
+    for row in session.execute(statement):
+        if not row.diagnostics:
+            continue  # no group: the one row of an aggregate over nothing
+        year = row.window_year if frame.many else windows[0].year
+        totals[query.group_key(row, year)] = DiagnosticTotals(
+            diagnostics=int(row.diagnostics), barriers={code: int(getattr(row, code)) for code in DIMENSION_CODES}
+        )
+    return totals
+
+
 def _without_territory(query: _Query) -> _Query:
     return _Query(
         scope=query.scope,
@@ -557,11 +643,12 @@ def _compute(
     pathways = _pathway_totals(session, query)
     conventions = _convention_totals(session, query)
     activity = _activity_totals(session, query)
+    diagnostics = _diagnostic_totals(session, query)
 
     def project(key: tuple) -> tuple:
         return tuple(value for name, value in zip(keys, key) if name != "territory")
 
-    row_keys = set(pathways)
+    row_keys = set(pathways) | set(diagnostics)
     if "territory" not in keys:
         row_keys |= set(conventions) | set(activity)
     if keys == ():
@@ -582,6 +669,7 @@ def _compute(
             pathways=pathways.get(key, PathwayTotals()),
             conventions=conventions.get(project(key), ConventionTotals()),
             activity=activity.get(project(key), {}),
+            diagnostics=diagnostics.get(key, DiagnosticTotals()),
         )
         if "year" in keys:
             consolidated = group["year"] in closed

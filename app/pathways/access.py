@@ -3,8 +3,8 @@
 - admin: everything;
 - operator: pathways, exits and activity of its own operator's conventions only; anything else
   is a 404 (never a 403, which would confirm it exists) and lists never show it;
-- portal: creates prescriptions on any convention and reads back the pathways it created; reads
-  activity counters; nothing else (403);
+- portal: creates prescriptions on any convention, reads back and withdraws the pathways it
+  created (and their diagnostics); reads activity counters; nothing else (403);
 - reader: activity counters only (they are no personal data); 403 on pathways;
 - anonymous: 401.
 """
@@ -85,6 +85,17 @@ def check_writer(caller: Caller) -> None:
 def writable_pathway(*, session: Session, caller: Caller, pathway_id: int) -> Pathway:
     """The pathway, locked, if the caller may change it: 403 for read-only roles, 404 if not theirs."""
     check_writer(caller)
+    pathway = _one_pathway(session, caller, Pathway.id == pathway_id, for_update=True)
+    if pathway is None:
+        raise NotFound(f"Pathway {pathway_id} does not exist")
+    return pathway
+
+
+def withdrawable_pathway(*, session: Session, caller: Caller, pathway_id: int) -> Pathway:
+    """The pathway, locked, if the caller may withdraw it: the portal key that created it, or an
+    admin (SPEC C7); 403 for other roles, 404 for another portal's."""
+    if caller.role not in (Role.admin, Role.portal):
+        raise Forbidden("Only the portal key that prescribed a pathway, or an admin key, withdraws it")
     pathway = _one_pathway(session, caller, Pathway.id == pathway_id, for_update=True)
     if pathway is None:
         raise NotFound(f"Pathway {pathway_id} does not exist")

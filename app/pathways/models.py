@@ -3,11 +3,13 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, false, text
+from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, Integer, String, false, text
 from sqlmodel import Field, SQLModel
 
 from app.catalogue.models import Territory
 from app.core.models import created_at_field, moment_field, updated_at_field
+from app.reference.diagnostic_dimensions import DIMENSION_CODES, MARKS
+from app.reference.refusal_reasons import REFUSAL_REASON_CODES
 
 
 class Sex(StrEnum):
@@ -30,6 +32,28 @@ class PathwayStatus(StrEnum):
     active = "active"
     exited = "exited"
     cancelled = "cancelled"
+    # A prescription that ended without an entry otherwise than by a cancellation (SPEC C7).
+    refused = "refused"
+    withdrawn = "withdrawn"
+    expired = "expired"
+
+
+class Decision(StrEnum):
+    """The operator's answer to a prescription (SPEC C7); `pending` is a read-only state."""
+
+    pending = "pending"
+    accepted = "accepted"
+    refused = "refused"
+
+
+class EndedAs(StrEnum):
+    """How a prescription that ended before any entry ended, when not by a cancellation: its
+    `cancelled_on` is the day it ended whatever ended it, so every rule, index, trigger and
+    indicator that knows an ended prescription by `cancelled_on` holds for these too."""
+
+    refused = "refused"
+    withdrawn = "withdrawn"
+    expired = "expired"
 
 
 class ActivityMetric(StrEnum):
@@ -60,8 +84,9 @@ def _beneficiary_id_of_the_row(context) -> int:
     return context.get_current_parameters()["beneficiary_id"]
 
 
-def _one_of(column: str, values: type[StrEnum]) -> str:
-    return f"{column} IS NULL OR {column} IN ({', '.join(repr(value.value) for value in values)})"
+def _one_of(column: str, values) -> str:
+    codes = [getattr(value, "value", value) for value in values]
+    return f"{column} IS NULL OR {column} IN ({', '.join(repr(code) for code in codes)})"
 
 
 # A pathway still running (entered or not), and one still waiting for its entry.
@@ -95,6 +120,31 @@ class Pathway(SQLModel, table=True):
         CheckConstraint(_one_of("household", Household), name="household_known"),
         CheckConstraint(
             "NOT waitlisted OR (entered_on IS NULL AND cancelled_on IS NULL)", name="waitlisted_prescriptions_only"
+        ),
+        # The operator's answer (SPEC C7): a decision has its day, a refusal its reason, an
+        # appointment follows an acceptance; a refusal ends the prescription on its day.
+        CheckConstraint("decision IS NULL OR decision IN ('accepted', 'refused')", name="decision_known"),
+        CheckConstraint("(decision IS NULL) = (decided_on IS NULL)", name="decision_with_its_day"),
+        CheckConstraint("decided_on IS NULL OR decided_on >= prescribed_on", name="decided_after_prescription"),
+        CheckConstraint(
+            "(COALESCE(decision, '') = 'refused') = (refusal_reason IS NOT NULL)", name="refusal_reason_with_refusal"
+        ),
+        CheckConstraint(_one_of("refusal_reason", REFUSAL_REASON_CODES), name="refusal_reason_known"),
+        CheckConstraint(
+            "refusal_comment IS NULL OR COALESCE(decision, '') = 'refused'", name="refusal_comment_with_refusal"
+        ),
+        CheckConstraint(
+            "appointment_on IS NULL OR (COALESCE(decision, '') = 'accepted' AND appointment_on >= decided_on)",
+            name="appointment_after_acceptance",
+        ),
+        CheckConstraint(_one_of("ended_as", EndedAs), name="ended_as_known"),
+        CheckConstraint("ended_as IS NULL OR cancelled_on IS NOT NULL", name="ended_as_with_its_day"),
+        CheckConstraint(
+            "(COALESCE(ended_as, '') = 'refused') = (COALESCE(decision, '') = 'refused')",
+            name="refused_ends_the_prescription",
+        ),
+        CheckConstraint(
+            "COALESCE(ended_as, '') <> 'refused' OR cancelled_on = decided_on", name="refused_on_its_decision_day"
         ),
         # Availability reads the seat counters (ConventionSeats), then corrects them with the
         # pathways whose place on the day asked for differs from their place now: closed since
@@ -138,6 +188,14 @@ class Pathway(SQLModel, table=True):
     cancelled_on: date | None = None
     cancel_reason: str | None = Field(default=None, max_length=500)
     waitlisted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # The operator's answer (SPEC C7): accepted or refused on `decided_on`; null while none.
+    decision: str | None = Field(default=None, max_length=8)
+    decided_on: date | None = None
+    appointment_on: date | None = None
+    refusal_reason: str | None = Field(default=None, max_length=32)
+    refusal_comment: str | None = Field(default=None, max_length=500)
+    # How an ended prescription ended when not by a cancellation (EndedAs); null otherwise.
+    ended_as: str | None = Field(default=None, max_length=16)
     # The key that created it: a portal key reads back only its own prescriptions.
     created_by_key_id: int | None = Field(default=None, foreign_key="api_key.id")
     # The person's characteristics as recorded with this pathway (as the ESF+ records them at
@@ -154,7 +212,7 @@ class Pathway(SQLModel, table=True):
     @property
     def status(self) -> PathwayStatus:
         if self.cancelled_on is not None:
-            return PathwayStatus.cancelled
+            return PathwayStatus(self.ended_as) if self.ended_as else PathwayStatus.cancelled
         if self.exited_on is not None:
             return PathwayStatus.exited
         if self.entered_on is not None:
@@ -206,3 +264,41 @@ class ConventionSeats(SQLModel, table=True):
     reserved: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     waitlisted: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     updated_at: datetime | None = moment_field()
+
+
+class Diagnostic(SQLModel, table=True):
+    """Depart'Parcours' written assessment of a person (SPEC C7), one per pathway: each of the
+    fifteen dimensions (app/reference/diagnostic_dimensions.py) a column marked asset, barrier or
+    neutral (null: not assessed), so that the barrier rates are plain SQL on both databases; the
+    recommended actions, and the free text that retention erases (the summary and the notes of
+    the recommendations)."""
+
+    __table_args__ = tuple(CheckConstraint(_one_of(code, MARKS), name=f"{code}_mark_known") for code in DIMENSION_CODES)
+
+    pathway_id: int = Field(sa_column=Column(Integer, ForeignKey("pathway.id"), primary_key=True))
+    assessed_on: date
+    # The fifteen dimensions, as app/reference/diagnostic_dimensions.py lists them (a test holds
+    # the two equal): asset, barrier or neutral; null when not assessed.
+    qualification: str | None = Field(default=None, max_length=8)
+    professional_experience: str | None = Field(default=None, max_length=8)
+    job_search_autonomy: str | None = Field(default=None, max_length=8)
+    mobility: str | None = Field(default=None, max_length=8)
+    interpersonal: str | None = Field(default=None, max_length=8)
+    numeracy: str | None = Field(default=None, max_length=8)
+    financial_situation: str | None = Field(default=None, max_length=8)
+    availability: str | None = Field(default=None, max_length=8)
+    oral_written_expression: str | None = Field(default=None, max_length=8)
+    punctuality: str | None = Field(default=None, max_length=8)
+    digital: str | None = Field(default=None, max_length=8)
+    housing: str | None = Field(default=None, max_length=8)
+    dress: str | None = Field(default=None, max_length=8)
+    health: str | None = Field(default=None, max_length=8)
+    social_ties: str | None = Field(default=None, max_length=8)
+    # [{"action": code, "note": text or null}], in the author's order.
+    recommendations: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    summary: str | None = Field(default=None, max_length=5000)
+    # Set when `pdi retention` erased the free text (the dimensions stay).
+    erased_at: datetime | None = moment_field()
+    created_by_key_id: int | None = Field(default=None, foreign_key="api_key.id")
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()

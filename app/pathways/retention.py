@@ -2,7 +2,9 @@
 
 A pathway that ended (exited or cancelled) before the cut-off day is detached from its person:
 its link to the pseudonym (`beneficiary_id`) and its `insee_code` go; its dates, exit, hours and
-the other characteristics the indicators group by stay. A beneficiary row that no pathway points
+the other characteristics the indicators group by stay. Its diagnostic (SPEC C7) loses its free
+text, the summary and the notes of its recommendations; its dimensions, its day and the actions
+it recommended stay (the barrier rates count them). A beneficiary row that no pathway points
 to any more is deleted, pseudonym and all, so the same file number posted again starts a new
 person.
 
@@ -16,15 +18,15 @@ that point the beneficiary row, the only link to the file number, is deleted.
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, delete, distinct, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, distinct, exists, func, or_, select, update
 from sqlmodel import Session
 
 from app.audit.service import record
 from app.core.caller import Caller
 from app.core.changes import FEED_NOTED, note_change
 from app.core.errors import InvalidInput
-from app.core.time import today
-from app.pathways.models import Beneficiary, Pathway
+from app.core.time import today, utcnow
+from app.pathways.models import Beneficiary, Diagnostic, Pathway
 
 AUDIT_ENTITY = "retention"
 
@@ -36,13 +38,15 @@ class RetentionReport:
     pathways_detached: int
     persons_forgotten: int  # beneficiary rows deleted: no pathway points to them any more
     persons_kept: int  # people with a detached pathway who still have a later one
+    diagnostics_erased: int = 0  # diagnostics of those pathways whose free text went
 
     def __str__(self) -> str:
         verb = "would detach" if self.dry_run else "detached"
         return (
             f"pathways ended before {self.ended_before}: {verb} {self.pathways_detached}; "
             f"persons forgotten (pseudonym deleted): {self.persons_forgotten}; "
-            f"persons kept for their later pathways: {self.persons_kept}"
+            f"persons kept for their later pathways: {self.persons_kept}; "
+            f"diagnostics erased (summary and notes): {self.diagnostics_erased}"
             + (" (dry run: nothing changed)" if self.dry_run else "")
         )
 
@@ -75,18 +79,40 @@ def apply_retention(*, session: Session, caller: Caller, ended_before: date, dry
             Pathway.beneficiary_id.in_(their_persons), not_ended_then
         )
     )
+    ended_then = select(Pathway.id).where(ended_on < ended_before)
+    to_erase = and_(Diagnostic.pathway_id.in_(ended_then), Diagnostic.erased_at.is_(None))
+    diagnostics = session.execute(
+        select(Diagnostic.pathway_id, Diagnostic.recommendations).where(to_erase).order_by(Diagnostic.pathway_id)
+    ).all()
     report = RetentionReport(
         ended_before=ended_before,
         dry_run=dry_run,
         pathways_detached=pathways,
         persons_forgotten=persons - kept,
         persons_kept=kept,
+        diagnostics_erased=len(diagnostics),
     )
-    if dry_run or not pathways:
+    if dry_run or not (pathways or diagnostics):
         return report
     # What pollers of the feed hold of these pathways changes (their insee_code goes): each moves.
     for pathway_id in session.scalars(select(Pathway.id).where(to_detach)):
         note_change(session, "pathway", pathway_id)
+    if diagnostics:
+        # The notes live inside a JSON list: rewritten from Python, one statement for them all.
+        table = Diagnostic.__table__
+        session.execute(
+            update(table)
+            .where(table.c.pathway_id == bindparam("erased_id"))
+            .values(summary=None, recommendations=bindparam("without_notes"), erased_at=bindparam("now")),
+            [
+                {
+                    "erased_id": pathway_id,
+                    "without_notes": [{"action": item["action"], "note": None} for item in recommendations],
+                    "now": utcnow(),
+                }
+                for pathway_id, recommendations in diagnostics
+            ],
+        )
     session.execute(
         update(Pathway).where(to_detach).values(beneficiary_id=None, insee_code=None),
         execution_options={"synchronize_session": False, FEED_NOTED: True},
@@ -102,8 +128,15 @@ def apply_retention(*, session: Session, caller: Caller, ended_before: date, dry
         entity=AUDIT_ENTITY,
         entity_id=ended_before.isoformat(),
         action="detach",
-        fields=["beneficiary", "pathway.beneficiary_id", "pathway.insee_code"],
+        fields=[
+            "beneficiary",
+            "pathway.beneficiary_id",
+            "pathway.insee_code",
+            "diagnostic.summary",
+            "diagnostic.recommendations.note",
+        ],
         details={
+            "diagnostics_erased": report.diagnostics_erased,
             "pathways_detached": report.pathways_detached,
             "persons_forgotten": report.persons_forgotten,
             "persons_kept": report.persons_kept,

@@ -7,7 +7,7 @@ from app.core.errors import responses
 from app.core.etag import with_etag
 from app.core.pagination import Page, PageDep
 from app.core.schemas import MAX_INT, IsoDay, IsoMoment
-from app.pathways import activity, exit_records, service
+from app.pathways import activity, diagnostics, exit_records, service
 from app.pathways.access import (
     ActivityReaderDep,
     ActivityWriterDep,
@@ -19,9 +19,12 @@ from app.pathways.exit_records import CSV_TYPE, JSON_TYPE, Batch
 from app.pathways.models import ActivityMetric, PathwayStatus
 from app.pathways.schemas import (
     EXIT_RECORD_COLUMNS,
+    AcceptIn,
     ActivityRecordCreate,
     ActivityRecordRead,
     CancelIn,
+    DiagnosticIn,
+    DiagnosticRead,
     EntryIn,
     ExitIn,
     ExitRecordIn,
@@ -29,6 +32,8 @@ from app.pathways.schemas import (
     PathwayCreate,
     PathwayRead,
     PathwayUpdate,
+    RefuseIn,
+    WithdrawIn,
 )
 
 router = APIRouter()
@@ -133,6 +138,70 @@ def cancel_pathway(
     """Cancel a prescription that did not lead to an entry."""
     pathway = service.cancel(session=session, caller=caller, pathway_id=pathway_id, body=body)
     return with_etag(response, service.read_model(session=session, pathway=pathway))
+
+
+@router.post("/pathways/{pathway_id}/accept", response_model=PathwayRead, tags=["pathways"], responses=LIFECYCLE_ERRORS)
+def accept_pathway(
+    session: SessionDep, caller: PathwayWriterDep, pathway_id: PathwayId, body: AcceptIn, response: Response
+):
+    """The convention's operator accepts a prescription (the same answer again changes nothing)."""
+    pathway = service.accept(session=session, caller=caller, pathway_id=pathway_id, body=body)
+    return with_etag(response, service.read_model(session=session, pathway=pathway))
+
+
+@router.post("/pathways/{pathway_id}/refuse", response_model=PathwayRead, tags=["pathways"], responses=LIFECYCLE_ERRORS)
+def refuse_pathway(
+    session: SessionDep, caller: PathwayWriterDep, pathway_id: PathwayId, body: RefuseIn, response: Response
+):
+    """The convention's operator refuses a prescription, with a reason: its seat is freed."""
+    pathway = service.refuse(session=session, caller=caller, pathway_id=pathway_id, body=body)
+    return with_etag(response, service.read_model(session=session, pathway=pathway))
+
+
+@router.post(
+    "/pathways/{pathway_id}/withdraw", response_model=PathwayRead, tags=["pathways"], responses=LIFECYCLE_ERRORS
+)
+def withdraw_pathway(
+    session: SessionDep, caller: PathwayReaderDep, pathway_id: PathwayId, body: WithdrawIn, response: Response
+):
+    """The prescriber withdraws its prescription before any entry: its seat is freed."""
+    pathway = service.withdraw(session=session, caller=caller, pathway_id=pathway_id, body=body)
+    return with_etag(response, service.read_model(session=session, pathway=pathway))
+
+
+@router.get(
+    "/pathways/{pathway_id}/diagnostic",
+    response_model=DiagnosticRead,
+    tags=["pathways"],
+    responses=responses(401, 403, 404),
+)
+def get_diagnostic(session: WriterSessionDep, caller: PathwayReaderDep, pathway_id: PathwayId, response: Response):
+    """The pathway's diagnostic: its admin, its operator and the portal key that prescribed it read it."""
+    diagnostic = diagnostics.get_diagnostic(session=session, caller=caller, pathway_id=pathway_id)
+    return with_etag(response, DiagnosticRead.model_validate(diagnostic))
+
+
+@router.put(
+    "/pathways/{pathway_id}/diagnostic",
+    response_model=DiagnosticRead,
+    tags=["pathways"],
+    responses={201: {"description": "Created", "model": DiagnosticRead}, **responses(401, 403, 404, 409, 412, 422)},
+)
+def put_diagnostic(
+    session: SessionDep,
+    caller: PathwayWriterDep,
+    pathway_id: PathwayId,
+    body: DiagnosticIn,
+    response: Response,
+    if_match: Annotated[str | None, Header(description="The ETag last read: 412 if it changed since")] = None,
+):
+    """Write the pathway's diagnostic (assets and barriers over fifteen dimensions, recommended actions)."""
+    diagnostic, created = diagnostics.put_diagnostic(
+        session=session, caller=caller, pathway_id=pathway_id, body=body, if_match=if_match
+    )
+    if created:
+        response.status_code = 201
+    return with_etag(response, DiagnosticRead.model_validate(diagnostic))
 
 
 _CSV_HEADER = ",".join(EXIT_RECORD_COLUMNS)

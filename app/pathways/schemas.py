@@ -8,8 +8,10 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_
 from app.catalogue.models import Territory
 from app.core.schemas import BoundedText, InputModel, ReadModel, RowId, Timestamp
 from app.core.time import today
-from app.pathways.models import ActivityMetric, Household, Pathway, PathwayStatus, Sex
+from app.pathways.models import ActivityMetric, Decision, Diagnostic, Household, Pathway, PathwayStatus, Sex
+from app.reference.diagnostic_dimensions import DIMENSION_CODES, MARKS
 from app.reference.exit_reasons import EXIT_REASONS_BY_CODE
+from app.reference.refusal_reasons import REFUSAL_REASON_CODES
 
 # The person's file number: hashed on arrival, never stored nor returned.
 BeneficiaryRef = BoundedText(64, min_length=1)
@@ -102,6 +104,25 @@ class CancelIn(InputModel):
     cancel_reason: ReasonText
 
 
+RefusalReasonCode = Literal[REFUSAL_REASON_CODES]  # type: ignore[valid-type]
+
+
+class AcceptIn(InputModel):
+    accepted_on: date
+    appointment_on: date | None = Field(default=None, description="The first appointment offered, if known")
+
+
+class RefuseIn(InputModel):
+    refused_on: date
+    refusal_reason: RefusalReasonCode = Field(description="A code of /reference/refusal-reasons")
+    comment: ReasonText | None = None
+
+
+class WithdrawIn(InputModel):
+    withdrawn_on: date
+    reason: ReasonText | None = None
+
+
 class BeneficiaryRead(ReadModel):
     """The person's characteristics as recorded with one pathway."""
 
@@ -125,18 +146,41 @@ class PathwayRead(ReadModel):
     exit_reason: str | None
     hours: float | None
     site_id: int | None
-    cancelled_on: date | None
+    cancelled_on: date | None = Field(description="Set on a cancelled prescription only")
     cancel_reason: str | None
     status: PathwayStatus
+    decision: Decision | None = Field(
+        description="The operator's answer: pending while none came to a prescription still waiting; "
+        "null when the pathway was entered, or ended, without one"
+    )
+    decided_on: date | None = Field(description="The day of the acceptance or refusal")
+    appointment_on: date | None
+    refusal_reason: str | None = Field(description="A code of /reference/refusal-reasons")
+    refusal_comment: str | None
+    withdrawn_on: date | None = None
+    withdrawal_reason: str | None = None
+    expired_on: date | None = Field(default=None, description="The day the prescription expired unanswered")
     waitlist_position: int | None = Field(default=None, description="1 = next to get a seat; null when not waitlisted")
     updated_at: Timestamp
 
     @model_validator(mode="before")
     @classmethod
     def characteristics_from_the_row(cls, data: Any) -> Any:
-        # The row holds the characteristics as its own columns; the API nests them.
+        # The row holds the characteristics as its own columns; the API nests them. A prescription
+        # that ended otherwise than by a cancellation keeps its day in `cancelled_on` (see
+        # app/pathways/models.py EndedAs): shown under its own name.
         if isinstance(data, Pathway):
             fields = {name: getattr(data, name) for name in cls.model_fields if hasattr(data, name)}
+            status = data.status
+            if data.ended_as is not None:
+                fields |= {"cancelled_on": None, "cancel_reason": None}
+            if status == PathwayStatus.withdrawn:
+                fields |= {"withdrawn_on": data.cancelled_on, "withdrawal_reason": data.cancel_reason}
+            if status == PathwayStatus.expired:
+                fields |= {"expired_on": data.cancelled_on}
+            if data.decision is None:
+                waiting = status in (PathwayStatus.prescribed, PathwayStatus.waitlisted)
+                fields["decision"] = Decision.pending if waiting else None
             return fields | {"beneficiary": BeneficiaryRead.model_validate(data)}
         return data
 
@@ -204,3 +248,56 @@ class ActivityRecordRead(ReadModel):
     metric: ActivityMetric
     quantity: int
     created_at: Timestamp
+
+
+# --- the diagnostic (SPEC C7) ------------------------------------------------------------------
+
+DimensionCode = Literal[DIMENSION_CODES]  # type: ignore[valid-type]
+Mark = Literal[MARKS]  # type: ignore[valid-type]
+NoteText = BoundedText(1000, min_length=1)
+
+
+class RecommendationIn(InputModel):
+    action: BoundedText(64, min_length=1) = Field(description="The code of the action recommended")
+    note: NoteText | None = None
+
+
+class DiagnosticIn(InputModel):
+    """The whole diagnostic: a PUT replaces what was stored."""
+
+    assessed_on: date
+    dimensions: dict[DimensionCode, Mark] = Field(
+        min_length=1, description="Each dimension assessed (see /reference/diagnostic-dimensions); absent: not assessed"
+    )
+    recommendations: list[RecommendationIn] = Field(default_factory=list, max_length=30)
+    summary: BoundedText(5000, min_length=1) | None = None
+
+
+class RecommendationRead(BaseModel):
+    action: str
+    note: str | None = None
+
+
+class DiagnosticRead(ReadModel):
+    pathway_id: int
+    assessed_on: date
+    dimensions: dict[str, str]
+    recommendations: list[RecommendationRead]
+    summary: str | None
+    erased: bool = Field(description="True once retention erased its free text (summary and notes)")
+    updated_at: Timestamp
+
+    @model_validator(mode="before")
+    @classmethod
+    def dimensions_from_the_row(cls, data: Any) -> Any:
+        if isinstance(data, Diagnostic):
+            return {
+                "pathway_id": data.pathway_id,
+                "assessed_on": data.assessed_on,
+                "dimensions": {code: getattr(data, code) for code in DIMENSION_CODES if getattr(data, code)},
+                "recommendations": data.recommendations,
+                "summary": data.summary,
+                "erased": data.erased_at is not None,
+                "updated_at": data.updated_at,
+            }
+        return data

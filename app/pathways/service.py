@@ -28,8 +28,10 @@ from app.core.pagination import Page, PageParams, paginate
 from app.core.security import pseudonymise
 from app.core.time import today, utcnow
 from app.pathways import access, seats
-from app.pathways.models import Beneficiary, Pathway, PathwayStatus
+from app.pathways.models import Beneficiary, EndedAs, Pathway, PathwayStatus
+from app.pathways.models import Decision as Answer
 from app.pathways.schemas import (
+    AcceptIn,
     BeneficiaryFields,
     CancelIn,
     EntryIn,
@@ -37,6 +39,8 @@ from app.pathways.schemas import (
     PathwayCreate,
     PathwayRead,
     PathwayUpdate,
+    RefuseIn,
+    WithdrawIn,
 )
 from app.periods.service import closed_years, ensure_open
 
@@ -46,9 +50,28 @@ AUDIT_BENEFICIARY = "beneficiary"
 READ_MANY = "*"
 
 # The fields of a pathway an indicator reads: changing one changes some year's figures.
-FIGURE_FIELDS = ("prescribed_on", "entered_on", "exited_on", "exit_reason", "hours", "cancelled_on")
+FIGURE_FIELDS = (
+    "prescribed_on",
+    "entered_on",
+    "exited_on",
+    "exit_reason",
+    "hours",
+    "cancelled_on",
+    "decision",
+    "decided_on",
+    "ended_as",
+)
 # Every field a write may set, i.e. the state the rules are checked on.
-STATE_FIELDS = (*FIGURE_FIELDS, "planned_end_on", "site_id", "cancel_reason", "waitlisted")
+STATE_FIELDS = (
+    *FIGURE_FIELDS,
+    "planned_end_on",
+    "site_id",
+    "cancel_reason",
+    "waitlisted",
+    "appointment_on",
+    "refusal_reason",
+    "refusal_comment",
+)
 
 
 def read_models(*, session: Session, pathways: list[Pathway]) -> list[PathwayRead]:
@@ -73,11 +96,18 @@ def ref_hash_of(beneficiary_ref: str) -> str:
 # --- reading -----------------------------------------------------------------------------------
 
 
+ENDED_AS_STATUSES = (PathwayStatus.refused, PathwayStatus.withdrawn, PathwayStatus.expired)
+# The statuses of a pathway that ended before any entry (its `cancelled_on` is set).
+ENDED_BEFORE_ENTRY = (PathwayStatus.cancelled, *ENDED_AS_STATUSES)
+
+
 def _status_condition(status: PathwayStatus) -> ColumnElement[bool]:
     """The SQL twin of `Pathway.status`."""
     not_cancelled = Pathway.cancelled_on.is_(None)
     if status == PathwayStatus.cancelled:
-        return Pathway.cancelled_on.is_not(None)
+        return and_(Pathway.cancelled_on.is_not(None), Pathway.ended_as.is_(None))
+    if status in ENDED_AS_STATUSES:
+        return Pathway.ended_as == status.value
     if status == PathwayStatus.exited:
         return and_(not_cancelled, Pathway.exited_on.is_not(None))
     if status == PathwayStatus.active:
@@ -171,7 +201,7 @@ def _state(pathway: Pathway | None) -> dict[str, Any]:
 def _check_dates(state: dict[str, Any]) -> None:
     """Rules among the dates themselves and against today (422)."""
     now = today()
-    for name in ("prescribed_on", "entered_on", "exited_on", "cancelled_on"):
+    for name in ("prescribed_on", "entered_on", "exited_on", "cancelled_on", "decided_on"):
         if state[name] is not None and state[name] > now:
             raise InvalidInput(f"{name} cannot be in the future", loc=["body", name])
     entered_on, exited_on = state["entered_on"], state["exited_on"]
@@ -195,6 +225,8 @@ def _check_dates(state: dict[str, Any]) -> None:
             raise Conflict("A cancelled prescription cannot have an entry")
         if state["cancelled_on"] < state["prescribed_on"]:
             raise InvalidInput("cancelled_on cannot be before prescribed_on", loc=["body", "cancelled_on"])
+    if state["decided_on"] is not None and state["decided_on"] < state["prescribed_on"]:
+        raise InvalidInput("The decision cannot come before prescribed_on", loc=["body", "prescribed_on"])
 
 
 def _check_convention_fit(*, session: Session, state: dict[str, Any], convention: Convention) -> None:
@@ -228,9 +260,12 @@ def touched_years(before: dict[str, Any], after: dict[str, Any]) -> set[int]:
     (persons present, occupancy, hours), the years between a stay's old and new bounds.
     """
     years: set[int] = set()
-    for name in ("prescribed_on", "entered_on", "exited_on", "cancelled_on"):
+    for name in ("prescribed_on", "entered_on", "exited_on", "cancelled_on", "decided_on"):
         if before[name] != after[name]:
             years |= {day.year for day in (before[name], after[name]) if day is not None}
+    if before["ended_as"] != after["ended_as"]:
+        # Withdrawals and expiries count on the day they ended.
+        years |= {state["cancelled_on"].year for state in (before, after) if state["cancelled_on"] is not None}
     if before["cancelled_on"] != after["cancelled_on"]:
         years.add(after["prescribed_on"].year)  # a cancelled prescription may leave the counts
     if before["exit_reason"] != after["exit_reason"] and after["exited_on"] is not None:
@@ -491,7 +526,7 @@ def update_pathway(
 def enter(*, session: Session, caller: Caller, pathway_id: int, body: EntryIn) -> Pathway:
     """Record the entry; the same entry again changes nothing."""
     pathway = access.writable_pathway(session=session, caller=caller, pathway_id=pathway_id)
-    if pathway.status in (PathwayStatus.cancelled, PathwayStatus.exited):
+    if pathway.status in (*ENDED_BEFORE_ENTRY, PathwayStatus.exited):
         raise Conflict(f"Pathway {pathway.id} is {pathway.status}: it cannot be entered")
     given = body.model_dump(exclude_none=True)
     if pathway.entered_on is not None:
@@ -507,8 +542,8 @@ def enter(*, session: Session, caller: Caller, pathway_id: int, body: EntryIn) -
 def record_exit(*, session: Session, caller: Caller, pathway: Pathway, body: ExitIn) -> bool:
     """Record the exit of a pathway locked by the caller; False when this very exit was already
     recorded, 409 when another one was."""
-    if pathway.status == PathwayStatus.cancelled:
-        raise Conflict(f"Pathway {pathway.id} is cancelled: it cannot be exited")
+    if pathway.status in ENDED_BEFORE_ENTRY:
+        raise Conflict(f"Pathway {pathway.id} is {pathway.status}: it cannot be exited")
     if pathway.exited_on is not None:
         same = (pathway.exited_on, pathway.exit_reason) == (body.exited_on, body.exit_reason) and (
             body.hours is None or body.hours == pathway.hours
@@ -539,12 +574,99 @@ def cancel(*, session: Session, caller: Caller, pathway_id: int, body: CancelIn)
     pathway = access.writable_pathway(session=session, caller=caller, pathway_id=pathway_id)
     if pathway.entered_on is not None:
         raise Conflict(f"Pathway {pathway.id} was entered: it cannot be cancelled (record its exit instead)")
+    if pathway.ended_as is not None:
+        raise Conflict(f"Pathway {pathway.id} is {pathway.status}: it cannot be cancelled")
     if pathway.cancelled_on is not None:
         if body.cancel_reason == pathway.cancel_reason and body.cancelled_on in (None, pathway.cancelled_on):
             return pathway
         raise Conflict(f"Pathway {pathway.id} was already cancelled on {pathway.cancelled_on}")
     after = _state(pathway) | {"cancelled_on": body.cancelled_on or today(), "cancel_reason": body.cancel_reason}
     _write(session=session, caller=caller, pathway=pathway, after=after, action="cancel")
+    return pathway
+
+
+# --- answers to a prescription (SPEC C7) -------------------------------------------------------
+
+
+def _check_answer_day(pathway: Pathway, day: date, name: str) -> None:
+    if day > today():
+        raise InvalidInput(f"{name} cannot be in the future", loc=["body", name])
+    if day < pathway.prescribed_on:
+        raise InvalidInput(f"{name} cannot be before prescribed_on ({pathway.prescribed_on})", loc=["body", name])
+
+
+def _check_still_answerable(pathway: Pathway, what: str) -> None:
+    """409 unless the pathway is a prescription still waiting for its entry."""
+    if pathway.status not in (PathwayStatus.prescribed, PathwayStatus.waitlisted):
+        raise Conflict(f"Pathway {pathway.id} is {pathway.status}: it cannot be {what}")
+
+
+def accept(*, session: Session, caller: Caller, pathway_id: int, body: AcceptIn) -> Pathway:
+    """The convention's operator accepts a prescription (an admin may too); the same acceptance
+    again changes nothing, a refusal recorded before is a 409. No seat moves: the prescription
+    already holds one, or keeps its place on the waiting list."""
+    pathway = access.writable_pathway(session=session, caller=caller, pathway_id=pathway_id)
+    if pathway.decision == Answer.accepted and pathway.decided_on == body.accepted_on:
+        if body.appointment_on in (None, pathway.appointment_on):
+            return pathway
+    if pathway.decision is not None:
+        raise Conflict(f"Pathway {pathway.id} was already {pathway.decision} on {pathway.decided_on}")
+    _check_still_answerable(pathway, "accepted")
+    _check_answer_day(pathway, body.accepted_on, "accepted_on")
+    if body.appointment_on is not None and body.appointment_on < body.accepted_on:
+        raise InvalidInput("appointment_on cannot be before accepted_on", loc=["body", "appointment_on"])
+    after = _state(pathway) | {
+        "decision": Answer.accepted.value,
+        "decided_on": body.accepted_on,
+        "appointment_on": body.appointment_on,
+    }
+    _write(session=session, caller=caller, pathway=pathway, after=after, action="accept")
+    return pathway
+
+
+def refuse(*, session: Session, caller: Caller, pathway_id: int, body: RefuseIn) -> Pathway:
+    """The convention's operator refuses a prescription (an admin may too): it ends on that day,
+    its seat (or its place on the waiting list) is freed and the waiting list moves, under the
+    convention's seat lock as a cancellation. The same refusal again changes nothing; an
+    acceptance recorded before, or another refusal, is a 409."""
+    pathway = access.writable_pathway(session=session, caller=caller, pathway_id=pathway_id)
+    if pathway.decision == Answer.refused:
+        same = (pathway.decided_on, pathway.refusal_reason) == (body.refused_on, body.refusal_reason)
+        if same and body.comment in (None, pathway.refusal_comment):
+            return pathway
+    if pathway.decision is not None:
+        raise Conflict(f"Pathway {pathway.id} was already {pathway.decision} on {pathway.decided_on}")
+    _check_still_answerable(pathway, "refused")
+    _check_answer_day(pathway, body.refused_on, "refused_on")
+    after = _state(pathway) | {
+        "decision": Answer.refused.value,
+        "decided_on": body.refused_on,
+        "refusal_reason": body.refusal_reason,
+        "refusal_comment": body.comment,
+        "cancelled_on": body.refused_on,
+        "ended_as": EndedAs.refused.value,
+    }
+    _write(session=session, caller=caller, pathway=pathway, after=after, action="refuse")
+    return pathway
+
+
+def withdraw(*, session: Session, caller: Caller, pathway_id: int, body: WithdrawIn) -> Pathway:
+    """The portal key that prescribed withdraws its prescription (an admin may too), before any
+    entry, accepted or not: it ends on that day and frees its seat as a cancellation does. The
+    same withdrawal again changes nothing; another one is a 409."""
+    pathway = access.withdrawable_pathway(session=session, caller=caller, pathway_id=pathway_id)
+    if pathway.ended_as == EndedAs.withdrawn:
+        if pathway.cancelled_on == body.withdrawn_on and body.reason in (None, pathway.cancel_reason):
+            return pathway
+        raise Conflict(f"Pathway {pathway.id} was already withdrawn on {pathway.cancelled_on}")
+    _check_still_answerable(pathway, "withdrawn")
+    _check_answer_day(pathway, body.withdrawn_on, "withdrawn_on")
+    after = _state(pathway) | {
+        "cancelled_on": body.withdrawn_on,
+        "cancel_reason": body.reason,
+        "ended_as": EndedAs.withdrawn.value,
+    }
+    _write(session=session, caller=caller, pathway=pathway, after=after, action="withdraw")
     return pathway
 
 
@@ -595,7 +717,7 @@ def decide_exits(
 def _exit_state(*, pathway_id: int, before: dict[str, Any], exit_fields: dict[str, Any]) -> dict[str, Any] | None:
     """The state after this exit; None when this very exit is already recorded."""
     if before["cancelled_on"] is not None:
-        raise Conflict(f"Pathway {pathway_id} is cancelled: it cannot be exited")
+        raise Conflict(f"Pathway {pathway_id} is {before['ended_as'] or 'cancelled'}: it cannot be exited")
     if before["exited_on"] is not None:
         same = (before["exited_on"], before["exit_reason"]) == (
             exit_fields["exited_on"],

@@ -6,6 +6,8 @@ The engine in app/indicators computes them; this table is what clients and the b
 from dataclasses import dataclass
 from enum import StrEnum
 
+from app.reference.diagnostic_dimensions import DIMENSIONS
+
 
 class Unit(StrEnum):
     count = "count"
@@ -91,6 +93,31 @@ INDICATORS: tuple[Indicator, ...] = (
         Unit.days,
         "Moyenne des jours entre prescription et entrée, sur les entrées de la période.",
     ),
+    Indicator(
+        "decisions",
+        "Nombre de réponses aux prescriptions",
+        Unit.count,
+        "Prescriptions acceptées ou refusées par l'opérateur, la réponse datée de la période.",
+    ),
+    Indicator("refusal_rate", "Taux de refus", Unit.rate, "Prescriptions refusées ÷ réponses de la période."),
+    Indicator(
+        "mean_decision_delay_days",
+        "Délai moyen de réponse (jours)",
+        Unit.days,
+        "Moyenne des jours entre prescription et réponse (acceptation ou refus), sur les réponses de la période.",
+    ),
+    Indicator(
+        "withdrawals",
+        "Nombre de prescriptions retirées",
+        Unit.count,
+        "Prescriptions retirées par le prescripteur avant toute entrée, le retrait daté de la période.",
+    ),
+    Indicator(
+        "expired_prescriptions",
+        "Nombre de prescriptions expirées",
+        Unit.count,
+        "Prescriptions restées sans réponse (ou en liste d'attente) au-delà du délai, expirées pendant la période.",
+    ),
     Indicator("cost_per_person", "Coût par personne présente", Unit.euros, "Budget ÷ personnes présentes."),
     Indicator("cost_per_dynamic_exit", "Coût par sortie dynamique", Unit.euros, "Budget ÷ sorties dynamiques."),
     Indicator(
@@ -117,6 +144,19 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "workshop_sessions", "Nombre de séances d'atelier", Unit.count, "Séances d'atelier déclarées sur la période."
     ),
+)
+
+# The share of the diagnostics (Depart'Parcours) that mark each dimension a barrier.
+BARRIER_RATE_PREFIX = "barrier_rate_"
+INDICATORS += tuple(
+    Indicator(
+        f"{BARRIER_RATE_PREFIX}{dimension.code}",
+        f"Part des diagnostics relevant un frein : {dimension.label}",
+        Unit.rate,
+        f"Diagnostics établis pendant la période qui font de « {dimension.label} » un frein ÷ diagnostics "
+        "établis pendant la période.",
+    )
+    for dimension in DIMENSIONS
 )
 
 INDICATORS_BY_CODE: dict[str, Indicator] = {indicator.code: indicator for indicator in INDICATORS}

@@ -6,8 +6,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from app.reference import data_inclusion
+from app.reference.diagnostic_dimensions import DIMENSIONS
 from app.reference.exit_reasons import EXIT_REASONS
 from app.reference.indicators import INDICATORS
+from app.reference.refusal_reasons import REFUSAL_REASONS
 
 router = APIRouter(prefix="/reference", tags=["reference"])
 
@@ -37,6 +39,23 @@ class IndicatorRead(BaseModel):
 def list_indicators():
     """The indicators the engine computes: code, French label, definition and unit."""
     return [IndicatorRead(code=i.code, label=i.label, definition=i.definition, unit=i.unit.value) for i in INDICATORS]
+
+
+class CodeLabel(BaseModel):
+    code: str
+    label: str
+
+
+@router.get("/refusal-reasons", response_model=list[CodeLabel])
+def list_refusal_reasons():
+    """Why an operator refuses a prescription: codes and French labels."""
+    return [CodeLabel(code=reason.code, label=reason.label) for reason in REFUSAL_REASONS]
+
+
+@router.get("/diagnostic-dimensions", response_model=list[CodeLabel])
+def list_diagnostic_dimensions():
+    """The fifteen dimensions of a diagnostic (assets and barriers), with the document's French labels."""
+    return [CodeLabel(code=dimension.code, label=dimension.label) for dimension in DIMENSIONS]
 
 
 class ReferentialValue(BaseModel):

@@ -1,7 +1,8 @@
 """A slow, obvious computation of SPEC's indicators over plain Python lists of dicts, written
 straight from the definitions (sets of days, no SQL), to check the SQL engine against.
 
-It follows the engine's documented decisions: a cancelled pathway is a prescription only; the
+It follows the engine's documented decisions: a cancelled pathway is a prescription only (so is
+a refused, withdrawn or expired one, which also counts on the day of its decision or its end); the
 territory restricts pathways, and convention-year and activity figures are those of the
 conventions in the row's other keys, unsplit; which rows exist (see app/indicators/engine.py).
 """
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
 
+from app.reference.diagnostic_dimensions import DIMENSION_CODES
 from app.reference.exit_reasons import COMPLETED_REASONS, DURABLE_EMPLOYMENT_REASONS, DYNAMIC_REASONS
 
 METRICS = (
@@ -28,6 +30,8 @@ class Data:
     convention_years: list[dict] = field(default_factory=list)
     pathways: list[dict] = field(default_factory=list)
     activity: list[dict] = field(default_factory=list)  # {convention_id, on, metric, quantity}
+    # {convention_id, territory (its pathway's), assessed_on, marks: {dimension: mark}}
+    diagnostics: list[dict] = field(default_factory=list)
     consolidated: set[int] = field(default_factory=set)
 
 
@@ -115,6 +119,11 @@ def no_pathways() -> dict:
         "delays": [],
         "with_hours": 0,
         "reached": set(),
+        "decisions": 0,
+        "refusals": 0,
+        "decision_delays": [],
+        "withdrawals": 0,
+        "expired": 0,
     }
 
 
@@ -128,6 +137,7 @@ def _rows(data: Data, *, windows, as_of, query: Query, group_by):
     people: dict[tuple, dict] = {}
     lines: dict[tuple, dict] = {}
     reported: dict[tuple, dict] = {}
+    assessed: dict[tuple, list[dict]] = {}  # group → the marks of each diagnostic assessed in W
     for year_key, first, last in windows:
         window = days(first, last)
         threshold_year = last.year
@@ -143,7 +153,10 @@ def _rows(data: Data, *, windows, as_of, query: Query, group_by):
             prescribed = pathway["prescribed_on"] in window
             entered = not cancelled and pathway["entered_on"] in window
             exited = not cancelled and pathway["exited_on"] in window
-            if not (stay_days or prescribed or entered or exited):
+            decided = pathway.get("decided_on") in window
+            ending = pathway.get("ended_as")
+            ended = ending in ("withdrawn", "expired") and pathway["cancelled_on"] in window
+            if not (stay_days or prescribed or entered or exited or decided or ended):
                 continue
             group = group_of(data, pathway["convention_id"], territory, year_key, group_by)
             totals = people.setdefault(group, no_pathways())
@@ -163,6 +176,13 @@ def _rows(data: Data, *, windows, as_of, query: Query, group_by):
                     if threshold is not None and pathway["hours"] >= threshold:
                         totals["reached"].add(pathway["person_key"])
             totals["prescriptions"] += prescribed
+            if decided:
+                totals["decisions"] += 1
+                totals["refusals"] += pathway["decision"] == "refused"
+                totals["decision_delays"].append((pathway["decided_on"] - pathway["prescribed_on"]).days)
+            if ended:
+                totals["withdrawals"] += ending == "withdrawn"
+                totals["expired"] += ending == "expired"
             if entered:
                 totals["entries"] += 1
                 totals["delays"].append((pathway["entered_on"] - pathway["prescribed_on"]).days)
@@ -194,7 +214,16 @@ def _rows(data: Data, *, windows, as_of, query: Query, group_by):
                 metrics = reported.setdefault(group, {})
                 metrics[record["metric"]] = metrics.get(record["metric"], 0) + record["quantity"]
 
-    groups = set(people)
+        for diagnostic in data.diagnostics:
+            if not convention_in_scope(data, diagnostic["convention_id"], query):
+                continue
+            if query.territory is not None and diagnostic["territory"] != query.territory:
+                continue
+            if diagnostic["assessed_on"] in window:
+                group = group_of(data, diagnostic["convention_id"], diagnostic["territory"], year_key, group_by)
+                assessed.setdefault(group, []).append(diagnostic["marks"])
+
+    groups = set(people) | set(assessed)
     if "territory" not in group_by:
         groups |= set(lines) | set(reported)
     if group_by == ():
@@ -234,6 +263,16 @@ def _rows(data: Data, *, windows, as_of, query: Query, group_by):
         values["cost_per_dynamic_exit"] = budget / seen["dynamic"] if budget is not None and seen["dynamic"] else None
         for metric in METRICS:
             values[metric] = metrics.get(metric)
+        decisions = seen["decisions"]
+        values["decisions"] = decisions
+        values["refusal_rate"] = seen["refusals"] / decisions if decisions else None
+        values["mean_decision_delay_days"] = sum(seen["decision_delays"]) / decisions if decisions else None
+        values["withdrawals"] = seen["withdrawals"]
+        values["expired_prescriptions"] = seen["expired"]
+        marks = assessed.get(group, [])
+        for dimension in DIMENSION_CODES:
+            barriers = sum(1 for marked in marks if marked.get(dimension) == "barrier")
+            values[f"barrier_rate_{dimension}"] = barriers / len(marks) if marks else None
 
         keyed = dict(zip(group_by, group))
         if "year" in group_by:

@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.indicators.engine import GROUP_KEYS, INDICATOR_CODES, Scope, compute, compute_for_years
-from app.pathways.models import ActivityRecord, Pathway
+from app.pathways.models import ActivityRecord, Diagnostic, Pathway
 from app.periods.models import Period, PeriodStatus
+from app.reference.diagnostic_dimensions import DIMENSION_CODES, MARKS
 from app.reference.exit_reasons import EXIT_REASONS
 from tests import factories
 from tests.indicators import reference
@@ -58,6 +59,15 @@ def convention_lines(draw, start_on: date, end_on: date):
     return lines
 
 
+# A decision history (SPEC C7): how the operator answered, and how a prescription ended.
+answers = st.sampled_from(["none", "accepted", "refused", "withdrawn", "accepted_withdrawn", "expired"])
+# A diagnostic of an entered pathway: (days after the entry, its marks).
+diagnostics_ = st.tuples(
+    st.integers(0, 60),
+    st.dictionaries(st.sampled_from(DIMENSION_CODES), st.sampled_from(MARKS), min_size=1, max_size=5),
+)
+
+
 @st.composite
 def scenarios(draw):
     conventions = []
@@ -86,6 +96,9 @@ def scenarios(draw):
                         st.integers(0, 20),  # entry delay
                         st.sampled_from([r.code for r in EXIT_REASONS]),
                         st.none() | st.sampled_from([0.0, 4.5, 5.0, 10.0, 25.0]),
+                        answers,
+                        st.integers(0, 40),  # days from the prescription to the answer
+                        st.none() | diagnostics_,
                     ),
                     min_size=3,
                     max_size=3,
@@ -114,10 +127,44 @@ def scenarios(draw):
     }
 
 
+def _plus(day: date, days: int) -> date:
+    return date.fromordinal(day.toordinal() + days)
+
+
+def _answered(pathway: dict, answer: str, answer_delay: int) -> dict:
+    """The pathway with its decision history; an answer comes after the prescription and, on a
+    pathway entered or ended, no later than its entry or its end."""
+    prescribed_on = pathway["prescribed_on"]
+    last = pathway["entered_on"] or pathway["cancelled_on"]
+    answered_on = _plus(prescribed_on, answer_delay)
+    if last is not None:
+        answered_on = min(answered_on, last)
+    if pathway["entered_on"] is not None or pathway["cancelled_on"] is None:
+        # Entered or still waiting: only an acceptance can have come.
+        if answer in ("accepted", "accepted_withdrawn"):
+            pathway |= {"decision": "accepted", "decided_on": answered_on}
+        return pathway
+    if answer == "refused":
+        return pathway | {
+            "decision": "refused",
+            "decided_on": pathway["cancelled_on"],
+            "refusal_reason": "not_reachable",
+            "ended_as": "refused",
+        }
+    if answer == "accepted_withdrawn":
+        return pathway | {"decision": "accepted", "decided_on": answered_on, "ended_as": "withdrawn"}
+    if answer in ("withdrawn", "expired"):
+        return pathway | {"ended_as": answer}
+    if answer == "accepted":
+        return pathway | {"decision": "accepted", "decided_on": answered_on}
+    return pathway  # cancelled
+
+
 def chain_pathways(dates, kinds):
-    """Pathways from sorted distinct dates: (entered, exited) pairs, so stays never overlap."""
+    """Pathways from sorted distinct dates: (entered, exited) pairs, so stays never overlap; each
+    with a decision history and, when entered, maybe a diagnostic (as `diagnostic`)."""
     pathways, index = [], 0
-    for kind, delay, reason, hours in kinds:
+    for kind, delay, reason, hours, answer, answer_delay, diagnostic in kinds:
         if index >= len(dates):
             break
         day = dates[index]
@@ -128,6 +175,10 @@ def chain_pathways(dates, kinds):
             "exit_reason": None,
             "hours": hours,
             "cancelled_on": None,
+            "decision": None,
+            "decided_on": None,
+            "refusal_reason": None,
+            "ended_as": None,
         }
         if kind == "exited" and index + 1 < len(dates):
             base |= {
@@ -142,14 +193,21 @@ def chain_pathways(dates, kinds):
             index += 2
         elif kind == "prescribed":
             base["hours"] = None
-            pathways.append(base)
+            pathways.append(_answered(base, answer, answer_delay))
             break  # an open prescription ends the chain
         else:  # open (or an exit/cancellation without a second date)
             base |= {"prescribed_on": date.fromordinal(day.toordinal() - delay), "entered_on": day}
-            pathways.append(base)
+            pathways.append(_with_diagnostic(_answered(base, answer, answer_delay), diagnostic))
             break
-        pathways.append(base)
+        pathways.append(_with_diagnostic(_answered(base, answer, answer_delay), diagnostic))
     return pathways
+
+
+def _with_diagnostic(pathway: dict, diagnostic) -> dict:
+    if pathway["entered_on"] is None or diagnostic is None:
+        return pathway
+    after_entry, marks = diagnostic
+    return pathway | {"diagnostic": {"assessed_on": _plus(pathway["entered_on"], after_entry), "marks": marks}}
 
 
 def store(session, scenario) -> reference.Data:
@@ -183,8 +241,10 @@ def store(session, scenario) -> reference.Data:
             data.convention_years.append({"convention_id": convention.id, "year": year, **line})
     beneficiaries = [factories.beneficiary(session) for _territory in scenario["territories"]]
     rows = []
+    assessed = []  # (pathway row, diagnostic)
     for who, where, dates, kinds in scenario["chains"]:
         for pathway in chain_pathways(dates, kinds):
+            diagnostic = pathway.pop("diagnostic", None)
             pathway |= {
                 "beneficiary_id": beneficiaries[who].id,
                 "person_key": beneficiaries[who].id,
@@ -193,6 +253,11 @@ def store(session, scenario) -> reference.Data:
             }
             data.pathways.append(pathway)
             rows.append(Pathway(**pathway))
+            if diagnostic is not None:
+                assessed.append((rows[-1], diagnostic))
+                data.diagnostics.append(
+                    {"convention_id": pathway["convention_id"], "territory": pathway["territory"], **diagnostic}
+                )
     for where, on, metric, quantity in scenario["activity"]:
         data.activity.append({"convention_id": conventions[where].id, "on": on, "metric": metric, "quantity": quantity})
         rows.append(
@@ -203,6 +268,11 @@ def store(session, scenario) -> reference.Data:
         session.merge(Period(year=year, status=status))
     data.consolidated = set(scenario["consolidated"])
     session.add_all(rows)
+    session.flush()
+    session.add_all(
+        Diagnostic(pathway_id=row.id, assessed_on=diagnostic["assessed_on"], **diagnostic["marks"])
+        for row, diagnostic in assessed
+    )
     session.flush()
     return data
 

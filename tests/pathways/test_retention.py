@@ -178,7 +178,7 @@ def test_a_dry_run_changes_nothing_and_a_second_run_finds_nothing(client, sessio
     assert (first.pathways_detached, first.persons_forgotten) == (1, 1)
     [event] = events()
     assert (event.actor, event.entity_id, event.action) == ("cli", "2019-06-01", "detach")
-    assert event.details == {"pathways_detached": 1, "persons_forgotten": 1, "persons_kept": 0}
+    assert event.details == {"pathways_detached": 1, "persons_forgotten": 1, "persons_kept": 0, "diagnostics_erased": 0}
 
     second = apply_retention(session=session, caller=CLI, ended_before=date(2019, 6, 1), dry_run=False)
     assert (second.pathways_detached, second.persons_forgotten, second.persons_kept) == (0, 0, 0)
