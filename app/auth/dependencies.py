@@ -7,7 +7,7 @@ from fastapi.security import HTTPBearer
 
 from app.auth.models import Role
 from app.auth.service import ANONYMOUS, Caller, caller_for_key, note_key_use
-from app.core.db import SessionDep
+from app.core.db import SessionDep, StatementBudgets, raise_statement_budget
 from app.core.errors import Forbidden, Unauthorized
 from app.core.rate_limits import RateLimits
 
@@ -51,6 +51,8 @@ def get_caller(
         limits.spend_auth_failure(address)
         raise Unauthorized("Unknown, revoked or expired API key, or not `Authorization: Bearer <key>`")
     limits.spend_key(caller.key_id)
+    if caller.role == Role.admin:
+        raise_statement_budget(request, session, StatementBudgets.of(request).admin)
     note_key_use(session=session, caller=caller)
     return caller
 

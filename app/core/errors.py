@@ -101,6 +101,12 @@ class DatabaseUnavailable(AppError):
     slug = "database-unavailable"
 
 
+class StatementTimedOut(DatabaseUnavailable):
+    """A statement ran past the request's budget (PDI_DB_STATEMENT_TIMEOUT_MS) and was stopped."""
+
+    slug = "statement-timeout"
+
+
 class SerializationConflict(Conflict):
     """Two transactions crossed (a deadlock or a serialisation failure): trying again succeeds."""
 
@@ -175,7 +181,9 @@ RETRY_LATER = {"Retry-After": "5"}
 # PostgreSQL's SQLSTATEs for crossed transactions (serialization_failure, deadlock_detected) and
 # for waits that ran out (lock_not_available from lock_timeout, query_canceled).
 CROSSED = {"40001", "40P01"}
-TIMED_OUT = {"55P03", "57014"}
+LOCK_TIMED_OUT = "55P03"
+# query_canceled: the statement ran past statement_timeout (or its client hung up).
+STATEMENT_TIMED_OUT = "57014"
 
 
 def sqlstate_of(exc: DBAPIError) -> str | None:
@@ -197,9 +205,15 @@ def database_fault(exc: DBAPIError) -> AppError | None:
         return SerializationConflict(
             "Another request changed the same data at the same moment: send it again", headers=RETRY_SOON
         )
-    if state in TIMED_OUT:
+    if state == LOCK_TIMED_OUT:
         return DatabaseUnavailable("The data is locked by other requests: try again shortly", headers=RETRY_SOON)
     message = str(exc.orig).lower()
+    if state == STATEMENT_TIMED_OUT or (not hasattr(exc.orig, "sqlstate") and message.startswith("interrupted")):
+        # PostgreSQL's statement_timeout, or SQLite's progress handler (app/core/db.py).
+        return StatementTimedOut(
+            "The request ran longer than the database allows one request: narrow it, or try again later",
+            headers=RETRY_LATER,
+        )
     if "database is locked" in message or "database is busy" in message:  # SQLite's busy timeout ran out
         return DatabaseUnavailable("The database is busy with other writes: try again shortly", headers=RETRY_SOON)
     unreachable = DatabaseUnavailable("The database cannot be reached: try again shortly", headers=RETRY_LATER)
