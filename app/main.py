@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         refuse_default_secret_off_loopback(settings, host)
     configure_logging(settings)
     pages = PageCache()
-    watch = FeedWatch(settings.database_url) if _watches_the_feed(settings) else None
+    watch = FeedWatch(settings.database_url, on_lost=pages.clear) if _watches_the_feed(settings) else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -105,7 +105,8 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
     app.add_middleware(SecurityHeaders, hsts=settings.hsts, personal_data_paths=PERSONAL_DATA_PATHS)
     install_docs(app)
     if settings.metrics:
-        install_metrics(app, scrape_time=[seats_available])
+        store = app.state.rate_limits.store
+        install_metrics(app, scrape_time=[seats_available, lambda _session: store.metrics()])
     # Added last, so outermost: every response gets the id, CORS preflights and refusals included
     # (500s, answered outside every middleware, get it from their handler).
     app.add_middleware(
