@@ -28,6 +28,7 @@ from app.core.metrics import install_metrics
 from app.core.openapi import TAGS, install_openapi, operation_id
 from app.core.rate_limits import RateLimits
 from app.core.security_headers import SecurityHeaders
+from app.core.server import HeaderCountLimit
 from app.exports.router import router as exports_router
 from app.indicators.router import router as indicators_router
 from app.pathways.router import router as pathways_router
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
     # Added innermost first: the headers wrap everything, CORS wraps the 413s and the pages
     # answered from memory, the cap comes before any route reads a byte.
     app.add_middleware(BodySizeLimit, limit_for=_body_limits(settings))
+    app.add_middleware(HeaderCountLimit, limit=settings.max_headers)
     app.add_middleware(HeavyReadBulkhead, prefixes=HEAVY_READ_PATHS, limit=settings.heavy_reads_concurrency)
     app.add_middleware(
         AvailabilityCache,

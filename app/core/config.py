@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     # Every request body is capped while it is read, before it is parsed or its key checked
     # (POST /exit-records has its own cap, max_batch_bytes).
     max_body_bytes: int = 1_000_000
+    # The request line and headers together (uvicorn's h11 buffer; nginx's buffers in Compose),
+    # how many header fields, and how long the head may take to arrive (`pdi serve`; nginx).
+    max_header_bytes: int = Field(default=32_768, ge=4096)
+    max_headers: int = Field(default=100, ge=0)
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
     # Rate limits in the `limits` notation ("120/minute", "10/second"); "0" or empty turns one off.
     rate_limit_anonymous: str = "120/minute"
     rate_limit_key: str = "1200/minute"
