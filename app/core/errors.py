@@ -5,6 +5,7 @@ them, request-validation errors and any stray HTTP error into the same problem s
 """
 
 import logging
+import time
 from typing import Any
 
 from asgi_correlation_id import correlation_id
@@ -107,6 +108,13 @@ class StatementTimedOut(DatabaseUnavailable):
     slug = "statement-timeout"
 
 
+class ResourcesExhausted(DatabaseUnavailable):
+    """The database ran out of disk, memory or connections (SQLite's SQLITE_FULL, PostgreSQL's
+    SQLSTATE class 53): nothing of the request was stored; it may succeed once resources are freed."""
+
+    slug = "database-resources-exhausted"
+
+
 class SerializationConflict(Conflict):
     """Two transactions crossed (a deadlock or a serialisation failure): trying again succeeds."""
 
@@ -182,6 +190,13 @@ RETRY_LATER = {"Retry-After": "5"}
 # for waits that ran out (lock_not_available from lock_timeout, query_canceled).
 CROSSED = {"40001", "40P01"}
 LOCK_TIMED_OUT = "55P03"
+# Out of resources where no SQLSTATE says it: SQLite's SQLITE_FULL, and PostgreSQL refusing a new
+# connection (psycopg reports connection failures without their SQLSTATE, 53300).
+OUT_OF_RESOURCES = (
+    "database or disk is full",
+    "too many connections",
+    "remaining connection slots are reserved",
+)
 # query_canceled: the statement ran past statement_timeout (or its client hung up).
 STATEMENT_TIMED_OUT = "57014"
 
@@ -197,6 +212,18 @@ def constraint_of(exc: DBAPIError) -> str:
     return name or (str(exc.orig).splitlines()[0] if not hasattr(exc.orig, "sqlstate") else "unknown constraint")
 
 
+# When the database last said it ran out of resources (time.monotonic()), for /readyz.
+_resources_exhausted_at: list[float] = []
+
+
+def resources_exhausted_lately(seconds: float) -> bool:
+    return bool(_resources_exhausted_at) and time.monotonic() - _resources_exhausted_at[-1] < seconds
+
+
+def _note_resources_exhausted() -> None:
+    _resources_exhausted_at[:] = [time.monotonic()]
+
+
 def database_fault(exc: DBAPIError) -> AppError | None:
     """The problem a client gets for a fault of the database rather than of its request, or
     None when the error is not one (a bug: 500)."""
@@ -205,9 +232,15 @@ def database_fault(exc: DBAPIError) -> AppError | None:
         return SerializationConflict(
             "Another request changed the same data at the same moment: send it again", headers=RETRY_SOON
         )
+    message = str(exc.orig).lower()
+    if (state or "").startswith("53") or any(sign in message for sign in OUT_OF_RESOURCES):
+        _note_resources_exhausted()
+        return ResourcesExhausted(
+            "The database is out of disk, memory or connections: nothing was stored; try again later",
+            headers=RETRY_LATER,
+        )
     if state == LOCK_TIMED_OUT:
         return DatabaseUnavailable("The data is locked by other requests: try again shortly", headers=RETRY_SOON)
-    message = str(exc.orig).lower()
     if state == STATEMENT_TIMED_OUT or (not hasattr(exc.orig, "sqlstate") and message.startswith("interrupted")):
         # PostgreSQL's statement_timeout, or SQLite's progress handler (app/core/db.py).
         return StatementTimedOut(
