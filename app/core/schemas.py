@@ -5,12 +5,51 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    field_validator,
+)
+
+from app.core.text import CONTROL_CHARACTERS
+
+# Line breaks and tabs: allowed only in the fields that hold lines (BoundedText(multiline=True)).
+_LINE_CONTROLS = re.compile("[\t\n\r]")
+
+
+def _refuse_controls(value, *, lines: bool = True):
+    """Every string in `value` (a string, or lists and dicts of them): no control character
+    (C0, DEL, C1), and no tab or line break unless `lines`. Every output must carry what is
+    stored: XLSX cannot hold BEL or ESC at all, and a terminal or a log would act on them."""
+    if isinstance(value, str):
+        found = CONTROL_CHARACTERS.search(value) or (None if lines else _LINE_CONTROLS.search(value))
+        if found:
+            raise ValueError(f"must not contain control characters (found U+{ord(found.group()):04X})")
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _refuse_controls(item, lines=lines)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_controls(key, lines=lines)
+            _refuse_controls(item, lines=lines)
+    return value
 
 
 class InputModel(BaseModel):
     # Unknown fields are an error: a typo in a field name must not be silently dropped.
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value):
+        # Every text field of every body at once, whatever its type (BoundedText also refuses
+        # line breaks where a field holds one line).
+        return _refuse_controls(value)
 
 
 class ReadModel(BaseModel):
@@ -28,12 +67,23 @@ def _storable(value: str) -> str:
     return value
 
 
-def BoundedText(max_length: int, *, min_length: int = 0, pattern: str | None = None):  # noqa: N802 (builds a type)
-    """The type of a bounded string that every database can store."""
+def _one_line(value: str) -> str:
+    return _refuse_controls(_storable(value), lines=False)
+
+
+def _lines(value: str) -> str:
+    return _refuse_controls(_storable(value), lines=True)
+
+
+def BoundedText(  # noqa: N802 (builds a type)
+    max_length: int, *, min_length: int = 0, pattern: str | None = None, multiline: bool = False
+):
+    """The type of a bounded string that every database can store and every output can carry:
+    no control character, and no tab or line break unless `multiline`."""
     return Annotated[
         str,
         StringConstraints(min_length=min_length, max_length=max_length, pattern=pattern),
-        AfterValidator(_storable),
+        AfterValidator(_lines if multiline else _one_line),
     ]
 
 
@@ -48,7 +98,7 @@ MAX_INT = 2_147_483_647
 RowId = Annotated[int, Field(ge=1, le=MAX_INT)]
 
 ShortText = BoundedText(200, min_length=1)
-LongText = BoundedText(5000)
+LongText = BoundedText(5000, multiline=True)
 Slug = BoundedText(64, min_length=1, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
 # Stored timestamps are UTC; read models always say so.
 Timestamp = Annotated[datetime, AfterValidator(_as_utc)]

@@ -16,7 +16,7 @@ BeneficiaryRef = BoundedText(64, min_length=1)
 Hours = Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)]
 # Metropolitan INSEE codes are 5 digits; Corsica's start with 2A / 2B.
 InseeCode = BoundedText(5, pattern=r"^(\d{5}|2[AB]\d{3})$")
-ReasonText = BoundedText(500, min_length=1)
+ReasonText = BoundedText(500, min_length=1, multiline=True)
 
 
 def _known_exit_reason(code: str) -> str:
