@@ -55,7 +55,7 @@ def _visible(caller: Caller):
     if caller.role == Role.operator:
         return or_(visible, and_(Change.kind == "pathway", Change.operator_id == caller.operator_id))
     if caller.role == Role.portal:
-        return or_(visible, and_(Change.kind == "pathway", Change.created_by_key_id == caller.key_id))
+        return or_(visible, and_(Change.kind == "pathway", Change.created_by_key_id.in_(caller.own_key_ids)))
     return visible
 
 
