@@ -121,6 +121,6 @@ def _current_data(*, session: Session, caller: Caller, rows: list[Change], today
             .join(Convention, Convention.id == Pathway.convention_id)
             .where(Pathway.id.in_(ids), pathway_visibility(caller))
         ).all()
-        for pathway in pathway_reads(session=session, pathways=pathways):
+        for pathway in pathway_reads(session=session, pathways=pathways, caller=caller):
             data["pathway", str(pathway.id)] = pathway
     return data

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.core.logging import REQUEST_ID_HEADER
 
@@ -260,6 +261,20 @@ def database_fault(exc: DBAPIError) -> AppError | None:
     return None
 
 
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the application takes on the request's path, as the router
+    itself matches them."""
+    methods = []
+    for method in HTTP_METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            methods.append(method)
+    return methods
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def on_app_error(_request: Request, exc: AppError):
@@ -277,9 +292,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(body)
 
     @app.exception_handler(StarletteHTTPException)
-    async def on_http_error(_request: Request, exc: StarletteHTTPException):
+    async def on_http_error(request: Request, exc: StarletteHTTPException):
         detail = exc.detail if isinstance(exc.detail, str) else "HTTP error"
-        return problem_response(problem(exc.status_code, detail, detail), getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route matching the path only; a path served
+            # by several routes (GET here, POST there) takes them all.
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+        return problem_response(problem(exc.status_code, detail, detail), headers)
 
     @app.exception_handler(IntegrityError)
     async def on_integrity_error(_request: Request, exc: IntegrityError):

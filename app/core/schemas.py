@@ -3,7 +3,8 @@
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated
+from functools import lru_cache
+from typing import Annotated, Any, get_args
 
 from pydantic import (
     AfterValidator,
@@ -13,6 +14,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    ValidationInfo,
     field_validator,
 )
 
@@ -40,9 +42,44 @@ def _refuse_controls(value, *, lines: bool = True):
     return value
 
 
+@lru_cache(maxsize=4096)
+def _takes_booleans(model: type[BaseModel], field_name: str) -> bool:
+    """Whether the field's type admits a boolean anywhere (bool, bool | None, dict[str, bool]…),
+    or holds models, which check their own fields."""
+    field = model.model_fields.get(field_name)
+    return field is None or _mentions_bool(field.annotation)
+
+
+def _mentions_bool(annotation) -> bool:
+    # A nested model counts as "takes booleans" here: its own fields decide, in its own validators.
+    if annotation is bool or annotation is Any:
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_mentions_bool(argument) for argument in get_args(annotation))
+
+
+def _has_boolean(value) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, list | tuple):
+        return any(_has_boolean(item) for item in value)
+    # Mappings keep pydantic's own, finer errors (their value types refuse booleans themselves).
+    return False
+
+
 class InputModel(BaseModel):
     # Unknown fields are an error: a typo in a field name must not be silently dropped.
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_as_number(cls, value, info: ValidationInfo):
+        # pydantic's lax mode reads true/false as 1/0 for an int, a float or a decimal: a client
+        # sending `"position": false` means something else, and must hear so (422).
+        if info.field_name is not None and not _takes_booleans(cls, info.field_name) and _has_boolean(value):
+            raise ValueError("must not be a boolean")
+        return value
 
     @field_validator("*", mode="after")
     @classmethod

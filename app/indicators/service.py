@@ -1,14 +1,17 @@
 """GET /indicators: the query's rules (period, as_of, scope, grouping), then the engine."""
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date
 
 from sqlmodel import Session, select
 
+from app.auth.models import Role
+from app.auth.service import Caller
 from app.catalogue.models import Action, Family, Operator
 from app.conventions.models import Convention
 from app.core.config import get_settings
-from app.core.errors import InvalidInput, NotFound
+from app.core.errors import Forbidden, InvalidInput, NotFound
 from app.core.time import today
 from app.indicators.engine import GROUP_KEYS, Scope, compute
 from app.indicators.schemas import IndicatorRowRead, IndicatorsRead
@@ -89,6 +92,22 @@ def check_cost(*, start: date, end: date, group_by: Sequence[str]) -> None:
             "(PDI_INDICATORS_MAX_YEAR_GROUPS); narrow the period or group by fewer keys",
             loc=["query", "group_by" if group_by else "from"],
         )
+
+
+def scope_for(*, session: Session, caller: Caller, scope: Scope) -> Scope:
+    """The scope `caller` may read: an operator key reads its own conventions only (a scope
+    naming another operator or its convention is a 403, and no scope means its own operator's),
+    since figures over a narrow window tell single persons' outcomes; reader, portal and admin
+    keys read any scope, aggregates over every convention included."""
+    if caller.role != Role.operator:
+        return scope
+    if scope.operator_id is not None and scope.operator_id != caller.operator_id:
+        raise Forbidden("An operator key reads the indicators of its own operator only")
+    if scope.convention_id is not None:
+        convention = session.get(Convention, scope.convention_id)
+        if convention is not None and convention.operator_id != caller.operator_id:
+            raise Forbidden("An operator key reads the indicators of its own conventions only")
+    return replace(scope, operator_id=caller.operator_id)
 
 
 def check_scope_exists(*, session: Session, scope: Scope) -> None:

@@ -74,14 +74,14 @@ def list_pathways(
 def create_pathway(session: SessionDep, caller: PrescriberDep, body: PathwayCreate, response: Response):
     """Prescribe a pathway (or import a whole one: entry and exit given at once)."""
     pathway = service.create_pathway(session=session, caller=caller, body=body)
-    return with_etag(response, service.read_model(session=session, pathway=pathway))
+    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
 
 
 @router.get("/pathways/{pathway_id}", response_model=PathwayRead, tags=["pathways"], responses=responses(401, 403, 404))
 def get_pathway(session: WriterSessionDep, caller: PathwayReaderDep, pathway_id: PathwayId, response: Response):
     """One pathway."""
     pathway = service.get_pathway(session=session, caller=caller, pathway_id=pathway_id)
-    return with_etag(response, service.read_model(session=session, pathway=pathway))
+    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
 
 
 @router.patch(
@@ -102,7 +102,7 @@ def update_pathway(
     pathway = service.update_pathway(
         session=session, caller=caller, pathway_id=pathway_id, body=body, if_match=if_match
     )
-    return with_etag(response, service.read_model(session=session, pathway=pathway))
+    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
 
 
 LIFECYCLE_ERRORS = responses(401, 403, 404, 409, 422)
@@ -114,7 +114,7 @@ def enter_pathway(
 ):
     """Record the person's entry (the same entry again changes nothing)."""
     pathway = service.enter(session=session, caller=caller, pathway_id=pathway_id, body=body)
-    return with_etag(response, service.read_model(session=session, pathway=pathway))
+    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
 
 
 @router.post("/pathways/{pathway_id}/exit", response_model=PathwayRead, tags=["pathways"], responses=LIFECYCLE_ERRORS)
@@ -123,7 +123,7 @@ def exit_pathway(
 ):
     """Record the person's exit (the same exit again changes nothing; another one is a 409)."""
     pathway = service.exit_pathway(session=session, caller=caller, pathway_id=pathway_id, body=body)
-    return with_etag(response, service.read_model(session=session, pathway=pathway))
+    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
 
 
 @router.post("/pathways/{pathway_id}/cancel", response_model=PathwayRead, tags=["pathways"], responses=LIFECYCLE_ERRORS)
@@ -132,7 +132,7 @@ def cancel_pathway(
 ):
     """Cancel a prescription that did not lead to an entry."""
     pathway = service.cancel(session=session, caller=caller, pathway_id=pathway_id, body=body)
-    return with_etag(response, service.read_model(session=session, pathway=pathway))
+    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
 
 
 _CSV_HEADER = ",".join(EXIT_RECORD_COLUMNS)

@@ -116,7 +116,10 @@ class BeneficiaryRead(ReadModel):
 class PathwayRead(ReadModel):
     id: int
     convention_id: int
-    beneficiary_id: int | None = Field(description="The person (a pseudonymous id); null once retention detached it")
+    beneficiary_id: int | None = Field(
+        description="The person (a pseudonymous id), shown to admin keys only; null for other keys, "
+        "and once retention detached it"
+    )
     beneficiary: BeneficiaryRead
     prescribed_on: date
     entered_on: date | None
