@@ -183,3 +183,62 @@ def test_a_hung_up_clients_statement_can_be_cancelled(world):
     assert result["outcome"] == "OperationalError", result
     with world.engine.connect() as connection:  # the pool's connection is usable afterwards
         assert connection.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_a_heavy_read_whose_client_hangs_up_has_its_statement_cancelled(world):
+    """Through the application's middleware: a heavy read running a long statement, its client
+    disconnecting once the statement runs; the statement ends at once (not after the 30 s or more
+    it would take, nor after the statement budget, set high here)."""
+    import asyncio
+
+    app = probing_app(world, db_statement_timeout_ms=600_000, db_statement_timeout_admin_ms=600_000)
+    running = threading.Event()
+
+    @app.get("/api/v1/indicators/test-slow")  # under a heavy read's path: behind the bulkhead
+    def slow(session: SessionDep) -> dict:
+        connection = session.connection()
+        running.set()
+        connection.exec_driver_sql(SLOW[connection.dialect.name]).scalar()
+        return {"finished": True}
+
+    sent: list[dict] = []
+
+    async def scenario() -> float:
+        calls = 0
+
+        async def receive():
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await asyncio.get_running_loop().run_in_executor(None, running.wait, 30)
+            await asyncio.sleep(0.2)  # the statement under way
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/api/v1/indicators/test-slow",
+            "raw_path": b"/api/v1/indicators/test-slow",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"testserver")],
+            "client": ("192.0.2.9", 5000),
+            "server": ("testserver", 80),
+        }
+        started = time.monotonic()
+        async with app.router.lifespan_context(app):
+            await asyncio.wait_for(app(scope, receive, send), timeout=60)
+        return time.monotonic() - started
+
+    elapsed = asyncio.run(scenario())
+    assert running.is_set()
+    starts = [message for message in sent if message["type"] == "http.response.start"]
+    assert starts and starts[0]["status"] != 200  # the statement did not finish
+    assert elapsed < 20, elapsed  # cancelled, not run to its end
