@@ -14,6 +14,15 @@ from app.core.db import make_engine
 from tests.concurrency.conftest import app_on
 
 
+@pytest.fixture(autouse=True)
+def forget_the_fault():
+    """/readyz remembers a class 53 error for 30 s: the tests after these must not inherit it."""
+    yield
+    from app.core import errors
+
+    errors._resources_exhausted_at.clear()
+
+
 def _family_count(world) -> int:
     with world.engine.connect() as connection:
         return connection.execute(select(func.count()).select_from(Family)).scalar_one()
