@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
     # Added innermost first: the headers wrap everything, CORS wraps the 413s and the pages
     # answered from memory, the cap comes before any route reads a byte.
     app.add_middleware(BodySizeLimit, limit_for=_body_limits(settings))
-    app.add_middleware(HeaderCountLimit, limit=settings.max_headers)
+    app.add_middleware(HeaderCountLimit, limit=settings.max_headers, max_bytes=settings.max_header_bytes)
     app.add_middleware(HeavyReadBulkhead, prefixes=HEAVY_READ_PATHS, limit=settings.heavy_reads_concurrency)
     app.add_middleware(
         AvailabilityCache,
