@@ -43,5 +43,7 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 ENTRYPOINT ["/srv/pdi/docker/entrypoint.sh"]
 # Behind a reverse proxy in another container, set FORWARDED_ALLOW_IPS to its address so that
 # --proxy-headers trusts its X-Forwarded-* headers (uvicorn trusts 127.0.0.1 only by default).
-# --no-server-header: no banner naming the server software (SPEC C2).
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--no-server-header"]
+# --no-server-header: no banner naming the server software. --http h11 with a cap on the request
+# head (PDI_MAX_HEADER_BYTES' default): httptools, uvicorn's other parser, buffers any header.
+CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--no-server-header", \
+     "--http", "h11", "--h11-max-incomplete-event-size", "32768", "--timeout-keep-alive", "5"]

@@ -110,12 +110,18 @@ def serve(
         )
     # One process per core serves requests in parallel: a request holds the GIL while it builds
     # its answer, so threads in one process would not.
+    from app.core.server import HeaderTimeoutH11Protocol
+
     uvicorn.run(
         "app.main:app",
         host=host,
         port=port,
         reload=reload,
         workers=workers,
+        # Request heads bounded in size and in time (app/core/server.py).
+        http=HeaderTimeoutH11Protocol,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        timeout_keep_alive=5,
         log_level=settings.log_level.lower(),
         server_header=False,  # no banner naming the server software
         # uvicorn keeps its hands off logging: its lines (the access log included) go through

@@ -19,7 +19,9 @@ from app.changes.router import router as changes_router
 from app.conventions.router import router as conventions_router
 from app.core import health
 from app.core.body_limit import BodySizeLimit
+from app.core.bulkhead import HeavyReadBulkhead
 from app.core.config import Settings, get_settings, refuse_default_secret_off_loopback
+from app.core.db import StatementBudgets
 from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.logging import REQUEST_ID_HEADER, configure_logging, is_sane_request_id
@@ -27,6 +29,7 @@ from app.core.metrics import install_metrics
 from app.core.openapi import TAGS, install_openapi, operation_id
 from app.core.rate_limits import RateLimits
 from app.core.security_headers import SecurityHeaders
+from app.core.server import HeaderCountLimit
 from app.exports.router import router as exports_router
 from app.indicators.router import router as indicators_router
 from app.pathways.router import router as pathways_router
@@ -37,6 +40,8 @@ API_PREFIX = "/api/v1"
 EXIT_RECORDS_PATH = f"{API_PREFIX}/exit-records"
 AVAILABILITY_PATH = f"{API_PREFIX}/availability"
 # Responses under these paths carry personal data: no cache may keep them.
+# Reads that scan the pathways: a few at once per worker (app/core/bulkhead.py).
+HEAVY_READ_PATHS = tuple(f"{API_PREFIX}/{path}" for path in ("indicators", "bilan", "reports", "exports"))
 PERSONAL_DATA_PATHS = (f"{API_PREFIX}/pathways", EXIT_RECORDS_PATH, f"{API_PREFIX}/audit-events")
 
 
@@ -48,7 +53,7 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         refuse_default_secret_off_loopback(settings, host)
     configure_logging(settings)
     pages = PageCache()
-    watch = FeedWatch(settings.database_url) if _watches_the_feed(settings) else None
+    watch = FeedWatch(settings.database_url, on_lost=pages.clear) if _watches_the_feed(settings) else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -75,11 +80,16 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         dependencies=[Depends(get_caller)],
     )
     app.state.rate_limits = RateLimits(settings)
+    app.state.statement_budgets = StatementBudgets(
+        default=settings.db_statement_timeout_ms, admin=settings.db_statement_timeout_admin_ms
+    )
     app.state.availability_pages = pages
     install_error_handlers(app)
     # Added innermost first: the headers wrap everything, CORS wraps the 413s and the pages
     # answered from memory, the cap comes before any route reads a byte.
     app.add_middleware(BodySizeLimit, limit_for=_body_limits(settings))
+    app.add_middleware(HeaderCountLimit, limit=settings.max_headers, max_bytes=settings.max_header_bytes)
+    app.add_middleware(HeavyReadBulkhead, prefixes=HEAVY_READ_PATHS, limit=settings.heavy_reads_concurrency)
     app.add_middleware(
         AvailabilityCache,
         path=AVAILABILITY_PATH,
@@ -98,7 +108,8 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
     app.add_middleware(SecurityHeaders, hsts=settings.hsts, personal_data_paths=PERSONAL_DATA_PATHS)
     install_docs(app)
     if settings.metrics:
-        install_metrics(app, scrape_time=[seats_available])
+        store = app.state.rate_limits.store
+        install_metrics(app, scrape_time=[seats_available, lambda _session: store.metrics()])
     # Added last, so outermost: every response gets the id, CORS preflights and refusals included
     # (500s, answered outside every middleware, get it from their handler).
     app.add_middleware(

@@ -42,14 +42,17 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """`@pytest.mark.postgres_only` tests run on PostgreSQL only."""
+    """`@pytest.mark.postgres_only` / `sqlite_only` tests run on their database only."""
     for item in items:
         if item.get_closest_marker("postgres_only") and not IS_POSTGRES:
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL; runs in the PostgreSQL pass"))
+        if item.get_closest_marker("sqlite_only") and IS_POSTGRES:
+            item.add_marker(pytest.mark.skip(reason="SQLite only; runs in the SQLite pass"))
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "postgres_only: runs only against PostgreSQL")
+    config.addinivalue_line("markers", "sqlite_only: runs only against SQLite")
 
 
 def _reset_postgres(engine: Engine) -> None:

@@ -229,10 +229,74 @@ def test_compose_runs_the_api_after_a_healthy_database():
     assert {"db", "api"} <= services.keys()
     api, db = services["api"], services["db"]
     assert api["build"] in (".", {"context": "."})
-    assert "8000:8000" in [str(port) for port in api["ports"]]
+    assert "ports" not in api, "the api is reached through the proxy only"
     assert api["depends_on"]["db"]["condition"] == "service_healthy"
     assert api["restart"] == "unless-stopped"
     assert "ports" not in db, "the database is reached by the api on the compose network only"
+
+
+NGINX_CONF = PROJECT_ROOT / "docker" / "nginx.conf"
+
+
+def nginx_directives() -> dict[str, list[str]]:
+    """Each directive of docker/nginx.conf (comments dropped) and its arguments, the last one kept."""
+    directives: dict[str, list[str]] = {}
+    for line in NGINX_CONF.read_text().splitlines():
+        statement = line.split("#", 1)[0].strip()
+        if statement.endswith(";"):
+            name, *arguments = statement[:-1].split()
+            directives[name] = arguments
+    return directives
+
+
+def _seconds(value: str) -> float:
+    return float(value.removesuffix("s"))
+
+
+def _bytes(value: str) -> int:
+    units = {"k": 1024, "m": 1024 * 1024}
+    return int(value[:-1]) * units[value[-1]] if value[-1] in units else int(value)
+
+
+def test_compose_puts_nginx_in_front_of_the_api_as_the_only_published_port():
+    services = compose()["services"]
+    proxy = services["proxy"]
+    assert re.fullmatch(r"nginx:1\.\d+(\.\d+)?-alpine", proxy["image"]), "the official image, pinned to a minor"
+    assert [str(port) for port in proxy["ports"]] == ["8000:8080"]
+    assert "./docker/nginx.conf:/etc/nginx/nginx.conf:ro" in proxy["volumes"]
+    assert proxy["depends_on"]["api"]["condition"] == "service_healthy"
+    assert "healthz" in " ".join(proxy["healthcheck"]["test"])
+    published = [name for name, service in services.items() if service.get("ports")]
+    assert published == ["proxy"]
+    # The api trusts the proxy's X-Forwarded-For: otherwise every client shares one rate limit.
+    assert compose_environment("api", {"PDI_SECRET_KEY": "k" * 40})["FORWARDED_ALLOW_IPS"] == "*"
+
+
+def test_nginx_enforces_the_limits_the_api_sets_itself():
+    nginx = nginx_directives()
+    settings = Settings(_env_file=None)
+    assert nginx["listen"] == ["8080"]
+    assert nginx["proxy_pass"] == ["http://api"] and "server" in nginx  # upstream api:8000
+    assert "api:8000" in NGINX_CONF.read_text()
+    assert nginx["server_tokens"] == ["off"]
+    # Request heads: no bigger than uvicorn's own cap, no slower than its header timeout.
+    count, size = nginx["large_client_header_buffers"]
+    assert int(count) * _bytes(size) <= settings.max_header_bytes
+    assert _bytes(nginx["client_header_buffer_size"][0]) <= _bytes(size)
+    assert _seconds(nginx["client_header_timeout"][0]) <= settings.header_timeout_seconds
+    # Bodies: room for the largest the API takes (an exit-record batch), no more.
+    assert settings.max_batch_bytes <= _bytes(nginx["client_max_body_size"][0]) <= 4 * settings.max_batch_bytes
+    assert _seconds(nginx["client_body_timeout"][0]) <= 30
+    # The proxy waits for the slowest answer the API may give on purpose.
+    assert _seconds(nginx["proxy_read_timeout"][0]) > settings.db_statement_timeout_admin_ms / 1000
+    assert "limit_conn" in nginx and "limit_conn_zone" in nginx
+
+
+def test_the_image_serves_with_h11_and_a_capped_request_head():
+    command = exec_form(instruction("CMD"))
+    assert command[command.index("--http") + 1] == "h11"  # httptools has no cap on headers
+    cap = int(command[command.index("--h11-max-incomplete-event-size") + 1])
+    assert cap == Settings(_env_file=None).max_header_bytes
 
 
 def test_compose_services_have_healthchecks():

@@ -7,7 +7,7 @@ from fastapi.security import HTTPBearer
 
 from app.auth.service import caller_for_key, note_key_use
 from app.core.caller import ANONYMOUS, Caller, Role
-from app.core.db import SessionDep
+from app.core.db import SessionDep, StatementBudgets, raise_statement_budget
 from app.core.errors import Forbidden, Unauthorized
 from app.core.rate_limits import RateLimits
 
@@ -30,6 +30,11 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+# Health checks and scrapes come from load balancers and Prometheus, often from one address
+# (a NAT, the proxy): they spend no budget, so that they never see a 429 for others' traffic.
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 def get_caller(
     request: Request,
     session: SessionDep,
@@ -37,20 +42,27 @@ def get_caller(
 ) -> Caller:
     """The caller: anonymous without an Authorization header; 401 for any header that is not a
     valid `Bearer <key>` (malformed, unknown, revoked, expired), on every route. Spends the
-    caller's rate limit (429)."""
+    caller's rate limit (429). Failed authentications are counted per address and refuse only
+    further failures (429 instead of 401): a valid key is never refused for them."""
     limits: RateLimits = request.app.state.rate_limits
     address = client_address(request)
+    limited = request.scope["path"] not in UNLIMITED_PATHS
     authorization = request.headers.get("authorization")
     if authorization is None:
-        limits.spend_anonymous(address)
+        if limited:
+            limits.spend_anonymous(address)
         return ANONYMOUS
-    limits.check_auth_failures(address)
     key = bearer_token(authorization)
     caller = caller_for_key(session=session, key=key) if key else None
     if caller is None:
+        # Counted on health paths too: they must not become a place to try keys at speed.
+        limits.check_auth_failures(address)
         limits.spend_auth_failure(address)
         raise Unauthorized("Unknown, revoked or expired API key, or not `Authorization: Bearer <key>`")
-    limits.spend_key(caller.key_id)
+    if limited:
+        limits.spend_key(caller.key_id)
+    if caller.role == Role.admin:
+        raise_statement_budget(request, session, StatementBudgets.of(request).admin)
     note_key_use(session=session, caller=caller)
     return caller
 

@@ -105,8 +105,29 @@ def caller_for_key(*, session: Session, key: str) -> Caller | None:
     if row is None or not row.is_usable(utcnow()):
         return None
     return Caller(
-        key_id=row.id, name=row.name, role=Role(row.role), operator_id=row.operator_id, last_used_at=row.last_used_at
+        key_id=row.id,
+        name=row.name,
+        role=Role(row.role),
+        operator_id=row.operator_id,
+        last_used_at=row.last_used_at,
+        # Only a portal's reads follow who created a row (an operator's follow its operator).
+        holder_key_ids=key_generations(session=session, key_id=row.id) if row.role == Role.portal else (),
     )
+
+
+def key_generations(*, session: Session, key_id: int) -> tuple[int, ...]:
+    """Every generation of a key: up its `rotated_from_id` links to the first key, then every
+    key rotated from that one, and from those, in one statement (two recursive CTEs)."""
+    parent = ApiKey.__table__.alias("parent")
+    ancestors = select(ApiKey.id, ApiKey.rotated_from_id).where(ApiKey.id == key_id).cte("ancestors", recursive=True)
+    ancestors = ancestors.union_all(
+        select(parent.c.id, parent.c.rotated_from_id).where(parent.c.id == ancestors.c.rotated_from_id)
+    )
+    child = ApiKey.__table__.alias("child")
+    generations = select(ancestors.c.id).where(ancestors.c.rotated_from_id.is_(None)).cte("generations", recursive=True)
+    generations = generations.union_all(select(child.c.id).where(child.c.rotated_from_id == generations.c.id))
+    ids = session.exec(select(generations.c.id)).all()
+    return tuple(sorted({int(i) for i in ids} | {key_id}))
 
 
 def note_key_use(*, session: Session, caller: Caller) -> None:

@@ -10,7 +10,11 @@ Knowing the cursor without asking the database: on PostgreSQL every transaction 
 feed sends `NOTIFY pdi_feed, '<its last cursor>'`, delivered when it commits, and each worker's
 `FeedWatch` listens on a connection of its own. Until the watch listens (start-up, a lost
 connection, SQLite, which has no NOTIFY), nothing is answered from memory: every request takes
-the route, which reads the cursor itself. A page may therefore be served for the moment between
+the route, which reads the cursor itself. The watch reads the cursor itself every
+RECHECK_SECONDS, bounded by RECHECK_TIMEOUT_SECONDS (a backend that stalls without closing its
+connection would otherwise hold the watch, and stale pages, for as long as it stalls); a watch
+that has not heard from the database for longer than that serves nothing, and a failed watch
+drops the pages it kept until it listens again. A page may therefore be served for the moment between
 a commit and its notice (milliseconds); the `Cache-Control` of these pages already allows sixty
 seconds.
 
@@ -21,6 +25,8 @@ request spends the anonymous budget here, as the route would; over it, the route
 
 import hashlib
 import logging
+import os
+import socket
 import threading
 import time
 from collections import OrderedDict
@@ -42,8 +48,9 @@ log = logging.getLogger(__name__)
 CACHE_CONTROL = "public, max-age=60"
 # Pages kept per worker; the least recently served goes first.
 KEPT_PAGES = 256
-# How often the watch also reads the cursor itself (seconds).
+# How often the watch also reads the cursor itself, and how long that read may take (seconds).
 RECHECK_SECONDS = 10
+RECHECK_TIMEOUT_SECONDS = 2
 
 
 def etag_for(query: Iterable[tuple[str, str]], day_iso: str, cursor: int) -> str:
@@ -84,16 +91,32 @@ class PageCache:
             while len(self.pages) > self.size:
                 self.pages.popitem(last=False)
 
+    def clear(self) -> None:
+        with self.lock:
+            self.pages.clear()
+
 
 class FeedWatch:
     """The feed's last cursor, kept by listening to `pdi_feed` on a connection of its own (one
-    thread per worker). `cursor` is None whenever it is not listening."""
+    thread per worker). `current` is None whenever it is not listening, or has not heard from the
+    database lately; `on_lost` runs when a connection that listened fails."""
 
-    def __init__(self, database_url: str):
+    APPLICATION_NAME = "pdi-feed-watch"
+
+    def __init__(self, database_url: str, *, on_lost=None):
         self.url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
         self.cursor: int | None = None
+        self.heard_at = 0.0  # when the database last answered or notified (monotonic)
+        self.on_lost = on_lost
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="feed-watch", daemon=True)
+
+    @property
+    def current(self) -> int | None:
+        """The cursor, while the watch listens and its database has answered lately."""
+        cursor = self.cursor
+        fresh = time.monotonic() - self.heard_at < RECHECK_SECONDS + RECHECK_TIMEOUT_SECONDS + 2
+        return cursor if fresh else None
 
     def start(self) -> None:
         self.thread.start()
@@ -104,13 +127,18 @@ class FeedWatch:
 
     def _run(self) -> None:
         while not self.stopping.is_set():
-            was_listening = self.cursor is not None
             try:
                 self._listen()
             except psycopg.Error as exc:
-                # Once per outage, not once a second while the database is away.
-                if was_listening:
-                    log.warning("feed watch lost its connection (%s): availability is built by the route", exc)
+                # Once per outage, not once a second while the database is away: only a watch
+                # that was listening says it lost its connection.
+                if self.cursor is not None:
+                    log.warning(
+                        "feed watch lost its connection (%s): availability is built by the route",
+                        type(exc).__name__,
+                    )
+            if self.cursor is not None and self.on_lost is not None:
+                self.on_lost()
             self.cursor = None
             self.stopping.wait(1.0)  # then listen again
 
@@ -125,24 +153,47 @@ class FeedWatch:
             keepalives_idle=10,
             keepalives_interval=5,
             keepalives_count=3,
+            application_name=self.APPLICATION_NAME,
         ) as connection:
             connection.execute(f"LISTEN {FEED_CHANNEL}")
             # Listening first, then reading: no commit falls between the two.
-            self.cursor = self._read_cursor(connection)
+            self.cursor = self._read_cursor_within(connection)
             checked = time.monotonic()
             while not self.stopping.is_set():
                 for notice in connection.notifies(timeout=1.0):
                     self.cursor = max(self.cursor, int(notice.payload))
+                    self.heard_at = time.monotonic()
                 if time.monotonic() - checked > RECHECK_SECONDS:
                     # A connection that died without a word would leave the cursor behind for
                     # good: asking now and then finds out (and catches any notice missed).
-                    self.cursor = max(self.cursor, self._read_cursor(connection))
+                    self.cursor = max(self.cursor, self._read_cursor_within(connection))
                     checked = time.monotonic()
+
+    def _read_cursor_within(self, connection: psycopg.Connection) -> int:
+        """The cursor, or an error after RECHECK_TIMEOUT_SECONDS: a stalled backend (still
+        connected, answering nothing, so neither keepalives nor its own timeouts fire) has its
+        socket shut under the waiting read, which then fails."""
+        timer = threading.Timer(RECHECK_TIMEOUT_SECONDS, _sever, args=(connection,))
+        timer.start()
+        try:
+            cursor = self._read_cursor(connection)
+        finally:
+            timer.cancel()
+        self.heard_at = time.monotonic()
+        return cursor
 
     @staticmethod
     def _read_cursor(connection: psycopg.Connection) -> int:
         row = connection.execute(LAST_CURSOR_SQL).fetchone()
         return row[0] if row else 0
+
+
+def _sever(connection: psycopg.Connection) -> None:
+    try:
+        with socket.socket(fileno=os.dup(connection.fileno())) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed
+        pass
 
 
 class AvailabilityCache:
@@ -178,7 +229,7 @@ class AvailabilityCache:
         await send({"type": "http.response.body", "body": body})
 
     def _answer(self, scope: Scope) -> tuple[int, str, bytes] | None:
-        cursor = self.watch.cursor if self.watch is not None else None
+        cursor = self.watch.current if self.watch is not None else None
         if cursor is None or scope["method"] != "GET" or scope["path"] != self.path:
             return None
         headers = dict(scope["headers"])

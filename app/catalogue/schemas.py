@@ -42,8 +42,8 @@ def _check_indicators(codes: list[str] | None) -> list[str] | None:
 
 
 Name = BoundedText(200, min_length=1)
-Description = BoundedText(5000)
-TargetPublic = BoundedText(2000)
+Description = BoundedText(5000, multiline=True)
+TargetPublic = BoundedText(2000, multiline=True)
 Address = BoundedText(300)
 Commune = BoundedText(100, min_length=1)
 LegalForm = BoundedText(100, min_length=1)

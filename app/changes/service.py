@@ -57,7 +57,7 @@ def _visible(caller: Caller):
     if caller.role == Role.operator:
         return or_(visible, and_(Change.kind == "pathway", Change.operator_id == caller.operator_id))
     if caller.role == Role.portal:
-        return or_(visible, and_(Change.kind == "pathway", Change.created_by_key_id == caller.key_id))
+        return or_(visible, and_(Change.kind == "pathway", Change.created_by_key_id.in_(caller.own_key_ids)))
     return visible
 
 
@@ -125,7 +125,7 @@ def _current_data(*, session: Session, caller: Caller, rows: list[Change], today
             .join(Convention, Convention.id == Pathway.convention_id)
             .where(Pathway.id.in_(ids), pathway_visibility(caller))
         ).all()
-        for pathway in pathway_reads(session=session, pathways=pathways):
+        for pathway in pathway_reads(session=session, pathways=pathways, caller=caller):
             data["pathway", str(pathway.id)] = pathway
     return data
 

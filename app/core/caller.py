@@ -24,10 +24,20 @@ class Caller:
     role: Role | None
     operator_id: int | None = None
     last_used_at: datetime | None = None
+    # Every generation of the key (`pdi keys rotate`), this one included: what one of them
+    # created belongs to the key's holder, whichever generation reads it. Set for portal keys.
+    holder_key_ids: tuple[int, ...] = ()
 
     @property
     def is_anonymous(self) -> bool:
         return self.role is None
+
+    @property
+    def own_key_ids(self) -> tuple[int, ...]:
+        """The keys whose creations are this caller's: every generation of its key."""
+        if self.holder_key_ids:
+            return self.holder_key_ids
+        return (self.key_id,) if self.key_id is not None else ()
 
 
 ANONYMOUS = Caller(key_id=None, name="anonymous", role=None)

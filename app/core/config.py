@@ -39,6 +39,19 @@ class Settings(BaseSettings):
     # How long a write waits for a lock (SQLite's busy timeout, PostgreSQL's lock_timeout) before
     # the client gets a 503 with Retry-After.
     db_lock_timeout_ms: int = 10_000
+    # How long one SQL statement of a request may run (PostgreSQL's statement_timeout, set per
+    # transaction; on SQLite a progress handler interrupts it) before the client gets a 503 with
+    # Retry-After: anonymous callers and keys other than admin get the first, admin the second.
+    db_statement_timeout_ms: int = Field(default=5_000, ge=0)
+    db_statement_timeout_admin_ms: int = Field(default=30_000, ge=0)
+    # How long a connection to PostgreSQL may take to open before the request answers 503.
+    db_connect_timeout_seconds: int = Field(default=5, ge=1)
+    # GET /indicators: the calendar years its window meets times its group keys (at least 1) may
+    # not exceed this (a 422 says so): ten years by action, family and convention are 30.
+    indicators_max_year_groups: int = Field(default=40, ge=1)
+    # Heavy reads (indicators, the bilan, reports, exports) at once per worker: more answer 503
+    # with Retry-After, so that they never hold the connections the rest of the API needs.
+    heavy_reads_concurrency: int = Field(default=2, ge=0)
     # The data·inclusion export (GET /exports/data-inclusion/…): `source` names this producer in
     # every item and prefixes its ids; `portal_url` is where a professional mobilises a service
     # (the RSA portal), sent as each service's lien_mobilisation when set.
@@ -47,12 +60,21 @@ class Settings(BaseSettings):
     # Every request body is capped while it is read, before it is parsed or its key checked
     # (POST /exit-records has its own cap, max_batch_bytes).
     max_body_bytes: int = 1_000_000
+    # The request line and headers together (uvicorn's h11 buffer; nginx's buffers in Compose),
+    # how many header fields, and how long the head may take to arrive (`pdi serve`; nginx).
+    max_header_bytes: int = Field(default=32_768, ge=4096)
+    max_headers: int = Field(default=100, ge=0)
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
     # Rate limits in the `limits` notation ("120/minute", "10/second"); "0" or empty turns one off.
     rate_limit_anonymous: str = "120/minute"
     rate_limit_key: str = "1200/minute"
     rate_limit_auth_failures: str = "20/minute"
     # Where the counters live: memory (one process) or a shared store, e.g. redis://host:6379.
     rate_limit_storage: str = "memory://"
+    # A shared store that does not answer within this many seconds is skipped (requests are let
+    # through) for `rate_limit_storage_retry_seconds` before it is tried again.
+    rate_limit_storage_timeout_seconds: float = Field(default=0.2, gt=0)
+    rate_limit_storage_retry_seconds: float = Field(default=5.0, ge=0)
     # Strict-Transport-Security on every response: only behind HTTPS.
     hsts: bool = False
     # `pdi retention` without --ended-before detaches pathways ended more than this many years ago.

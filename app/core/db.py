@@ -1,6 +1,9 @@
 """Engine and the per-request session."""
 
+import threading
+import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated
 
@@ -45,7 +48,13 @@ def make_engine(url: str, *, lock_timeout_ms: int | None = None, **kwargs) -> En
             url, connect_args={"check_same_thread": False}, hide_parameters=True, pool_timeout=10, **kwargs
         )
         _make_sqlite_behave(engine, busy_timeout_ms=wait_ms)
-        return engine
+    else:
+        engine = _postgres_engine(url, wait_ms=wait_ms, **kwargs)
+    event.listen(engine, "checkin", lambda dbapi_connection, _record: RequestConnections.released(dbapi_connection))
+    return engine
+
+
+def _postgres_engine(url: str, *, wait_ms: int, **kwargs) -> Engine:
     return create_engine(
         url,
         # A connection the database dropped (restart, failover) is replaced before use.
@@ -57,7 +66,7 @@ def make_engine(url: str, *, lock_timeout_ms: int | None = None, **kwargs) -> En
         # availability's query (closed since today: a few rows; since 2019: a third of the table),
         # and the generic plan of that query scanned every open pathway (76 ms instead of 2).
         connect_args={
-            "connect_timeout": 5,
+            "connect_timeout": get_settings().db_connect_timeout_seconds,
             "options": f"-c lock_timeout={wait_ms} -c plan_cache_mode=force_custom_plan",
         },
         **kwargs,
@@ -75,8 +84,12 @@ def _make_sqlite_behave(engine: Engine, *, busy_timeout_ms: int) -> None:
     """
 
     @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection, _record):
+    def on_connect(dbapi_connection, record):
         dbapi_connection.isolation_level = None
+        # SQLite has no statement_timeout: this handler, called every few thousand steps of the
+        # virtual machine, interrupts a statement once the deadline set before it has passed.
+        info = record.info
+        dbapi_connection.set_progress_handler(lambda: _past(info.get(_DEADLINE)), 10_000)
         dbapi_connection.create_function("pdi_fold", 1, _fold_or_null, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -84,10 +97,28 @@ def _make_sqlite_behave(engine: Engine, *, busy_timeout_ms: int) -> None:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
 
+    @event.listens_for(engine, "before_cursor_execute")
+    def start_the_clock(connection, _cursor, _statement, _parameters, _context, _executemany):
+        budget_ms = connection.info.get(_BUDGET_MS)
+        connection.info[_DEADLINE] = time.monotonic() + budget_ms / 1000 if budget_ms else None
+
+    @event.listens_for(engine, "checkin")
+    def stop_the_clock(_dbapi_connection, record):
+        record.info.pop(_BUDGET_MS, None)
+        record.info.pop(_DEADLINE, None)
+
     @event.listens_for(engine, "begin")
     def on_begin(connection):
         writer = connection.get_execution_options().get(WRITER_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+_BUDGET_MS = "pdi_statement_budget_ms"
+_DEADLINE = "pdi_statement_deadline"
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() > deadline
 
 
 def _fold_or_null(text: str | None) -> str | None:
@@ -117,16 +148,124 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def request_session(engine: Engine, request: Request, *, write: bool = False) -> Iterator[Session]:
     """One session per request on `engine`: committed when the route returns, rolled back on any
     error; a request that may write (`write`, or any method but GET/HEAD/OPTIONS) gets a writer's
-    transaction."""
+    transaction. Each of its transactions bounds its statements by the caller's budget
+    (`statement_budget_ms`), and its connections can be cancelled while the request runs
+    (`RequestConnections`)."""
     if write or request.method not in READ_METHODS:
         engine = writer_engine(engine)
+    connections = RequestConnections.of(request)
     with PdiSession(engine, expire_on_commit=False) as session:
+
+        @event.listens_for(session, "after_begin")
+        def bound_and_track(_session, _transaction, connection):
+            apply_statement_budget(connection, statement_budget_ms(request))
+            if connections is not None:
+                connections.add(connection)
+
         try:
             yield session
             session.commit()
         except Exception:
             session.rollback()
             raise
+
+
+# --- bounded statements ------------------------------------------------------------------------
+
+_BUDGET_STATE = "statement_budget_ms"
+
+
+@dataclass(frozen=True)
+class StatementBudgets:
+    """How long one statement of a request may run, in ms (0: unbounded): `admin` for admin
+    keys, `default` for every other caller (PDI_DB_STATEMENT_TIMEOUT_MS and …_ADMIN_MS)."""
+
+    default: int
+    admin: int
+
+    @classmethod
+    def of(cls, request: Request) -> "StatementBudgets":
+        budgets = getattr(request.app.state, "statement_budgets", None)
+        if budgets is None:
+            settings = get_settings()
+            budgets = cls(default=settings.db_statement_timeout_ms, admin=settings.db_statement_timeout_admin_ms)
+        return budgets
+
+
+def statement_budget_ms(request: Request) -> int:
+    """How long one statement of this request may run: admin's budget once the caller is known
+    to be an admin (app/auth/dependencies.py), everyone else's until then."""
+    budget = getattr(request.state, _BUDGET_STATE, None)
+    return budget if budget is not None else StatementBudgets.of(request).default
+
+
+def apply_statement_budget(connection, budget_ms: int) -> None:
+    """Bound the statements of the connection's current transaction (0: unbounded). PostgreSQL:
+    `SET LOCAL statement_timeout`, which ends with the transaction; SQLite: the deadline the
+    progress handler of `_make_sqlite_behave` checks, cleared when the connection goes back."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(budget_ms)}")
+    else:
+        connection.info[_BUDGET_MS] = int(budget_ms)
+
+
+def raise_statement_budget(request: Request, session: Session, budget_ms: int) -> None:
+    """Give the rest of the request (this session's open transaction included) `budget_ms`."""
+    setattr(request.state, _BUDGET_STATE, budget_ms)
+    if session.in_transaction():
+        apply_statement_budget(session.connection(), budget_ms)
+
+
+class RequestConnections:
+    """The database connections a request holds while it runs, so that a client that hangs up
+    can have its statements cancelled (app/core/bulkhead.py): PostgreSQL's cancel request,
+    SQLite's interrupt. A connection leaves its request when it goes back to the pool (the
+    engine's `checkin`, before another request can take it), under the lock the cancel holds: a
+    cancel never reaches a connection another request took since."""
+
+    _SCOPE_KEY = "pdi.connections"
+    _lock = threading.Lock()
+    _owners: dict[int, "RequestConnections"] = {}
+
+    def __init__(self) -> None:
+        self._held: dict[int, object] = {}
+
+    @classmethod
+    def install(cls, scope) -> "RequestConnections":
+        connections = cls()
+        scope.setdefault("state", {})[cls._SCOPE_KEY] = connections
+        return connections
+
+    @classmethod
+    def of(cls, request: Request) -> "RequestConnections | None":
+        return request.scope.get("state", {}).get(cls._SCOPE_KEY)
+
+    def add(self, connection) -> None:
+        dbapi_connection = connection.connection.dbapi_connection
+        with self._lock:
+            self._held[id(dbapi_connection)] = dbapi_connection
+            self._owners[id(dbapi_connection)] = self
+
+    @classmethod
+    def released(cls, dbapi_connection) -> None:
+        with cls._lock:
+            owner = cls._owners.pop(id(dbapi_connection), None)
+            if owner is not None:
+                owner._held.pop(id(dbapi_connection), None)
+
+    def cancel(self) -> int:
+        """Cancel what the request's connections are running; how many were cancelled."""
+        with self._lock:
+            targets = list(self._held.values())
+            for dbapi_connection in targets:
+                try:
+                    if hasattr(dbapi_connection, "cancel_safe"):  # psycopg 3
+                        dbapi_connection.cancel_safe(timeout=2)
+                    else:  # sqlite3
+                        dbapi_connection.interrupt()
+                except Exception:  # a connection closed meanwhile has nothing to cancel
+                    pass
+            return len(targets)
 
 
 def get_session(request: Request) -> Iterator[Session]:

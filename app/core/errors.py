@@ -5,6 +5,7 @@ them, request-validation errors and any stray HTTP error into the same problem s
 """
 
 import logging
+import time
 from typing import Any
 
 from asgi_correlation_id import correlation_id
@@ -16,6 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.core.logging import REQUEST_ID_HEADER
 
@@ -101,6 +103,19 @@ class DatabaseUnavailable(AppError):
     slug = "database-unavailable"
 
 
+class StatementTimedOut(DatabaseUnavailable):
+    """A statement ran past the request's budget (PDI_DB_STATEMENT_TIMEOUT_MS) and was stopped."""
+
+    slug = "statement-timeout"
+
+
+class ResourcesExhausted(DatabaseUnavailable):
+    """The database ran out of disk, memory or connections (SQLite's SQLITE_FULL, PostgreSQL's
+    SQLSTATE class 53): nothing of the request was stored; it may succeed once resources are freed."""
+
+    slug = "database-resources-exhausted"
+
+
 class SerializationConflict(Conflict):
     """Two transactions crossed (a deadlock or a serialisation failure): trying again succeeds."""
 
@@ -175,7 +190,16 @@ RETRY_LATER = {"Retry-After": "5"}
 # PostgreSQL's SQLSTATEs for crossed transactions (serialization_failure, deadlock_detected) and
 # for waits that ran out (lock_not_available from lock_timeout, query_canceled).
 CROSSED = {"40001", "40P01"}
-TIMED_OUT = {"55P03", "57014"}
+LOCK_TIMED_OUT = "55P03"
+# Out of resources where no SQLSTATE says it: SQLite's SQLITE_FULL, and PostgreSQL refusing a new
+# connection (psycopg reports connection failures without their SQLSTATE, 53300).
+OUT_OF_RESOURCES = (
+    "database or disk is full",
+    "too many connections",
+    "remaining connection slots are reserved",
+)
+# query_canceled: the statement ran past statement_timeout (or its client hung up).
+STATEMENT_TIMED_OUT = "57014"
 
 
 def sqlstate_of(exc: DBAPIError) -> str | None:
@@ -189,6 +213,18 @@ def constraint_of(exc: DBAPIError) -> str:
     return name or (str(exc.orig).splitlines()[0] if not hasattr(exc.orig, "sqlstate") else "unknown constraint")
 
 
+# When the database last said it ran out of resources (time.monotonic()), for /readyz.
+_resources_exhausted_at: list[float] = []
+
+
+def resources_exhausted_lately(seconds: float) -> bool:
+    return bool(_resources_exhausted_at) and time.monotonic() - _resources_exhausted_at[-1] < seconds
+
+
+def _note_resources_exhausted() -> None:
+    _resources_exhausted_at[:] = [time.monotonic()]
+
+
 def database_fault(exc: DBAPIError) -> AppError | None:
     """The problem a client gets for a fault of the database rather than of its request, or
     None when the error is not one (a bug: 500)."""
@@ -197,9 +233,21 @@ def database_fault(exc: DBAPIError) -> AppError | None:
         return SerializationConflict(
             "Another request changed the same data at the same moment: send it again", headers=RETRY_SOON
         )
-    if state in TIMED_OUT:
-        return DatabaseUnavailable("The data is locked by other requests: try again shortly", headers=RETRY_SOON)
     message = str(exc.orig).lower()
+    if (state or "").startswith("53") or any(sign in message for sign in OUT_OF_RESOURCES):
+        _note_resources_exhausted()
+        return ResourcesExhausted(
+            "The database is out of disk, memory or connections: nothing was stored; try again later",
+            headers=RETRY_LATER,
+        )
+    if state == LOCK_TIMED_OUT:
+        return DatabaseUnavailable("The data is locked by other requests: try again shortly", headers=RETRY_SOON)
+    if state == STATEMENT_TIMED_OUT or (not hasattr(exc.orig, "sqlstate") and message.startswith("interrupted")):
+        # PostgreSQL's statement_timeout, or SQLite's progress handler (app/core/db.py).
+        return StatementTimedOut(
+            "The request ran longer than the database allows one request: narrow it, or try again later",
+            headers=RETRY_LATER,
+        )
     if "database is locked" in message or "database is busy" in message:  # SQLite's busy timeout ran out
         return DatabaseUnavailable("The database is busy with other writes: try again shortly", headers=RETRY_SOON)
     unreachable = DatabaseUnavailable("The database cannot be reached: try again shortly", headers=RETRY_LATER)
@@ -211,6 +259,20 @@ def database_fault(exc: DBAPIError) -> AppError | None:
     if not from_psycopg and ("unable to open" in message or "disk i/o" in message):
         return unreachable
     return None
+
+
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the application takes on the request's path, as the router
+    itself matches them."""
+    methods = []
+    for method in HTTP_METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            methods.append(method)
+    return methods
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -230,9 +292,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(body)
 
     @app.exception_handler(StarletteHTTPException)
-    async def on_http_error(_request: Request, exc: StarletteHTTPException):
+    async def on_http_error(request: Request, exc: StarletteHTTPException):
         detail = exc.detail if isinstance(exc.detail, str) else "HTTP error"
-        return problem_response(problem(exc.status_code, detail, detail), getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route matching the path only; a path served
+            # by several routes (GET here, POST there) takes them all.
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+        return problem_response(problem(exc.status_code, detail, detail), headers)
 
     @app.exception_handler(IntegrityError)
     async def on_integrity_error(_request: Request, exc: IntegrityError):

@@ -3,18 +3,27 @@
 Three budgets: anonymous calls per client address, calls per API key, and failed
 authentications per client address. The caller dependency (app/auth/dependencies.py) spends
 them, since only it knows which one a request belongs to; once an address has used up its
-failures, its keyed calls are refused before the key is even looked up (no guessing keys at
-speed). A moving window: a burst at the edge of a minute cannot double the budget.
+failures, its calls with a key that is not valid are refused (429) without a word on the key
+(no guessing keys at speed), while a valid key from that address still passes: failures from
+an address never lock its valid keys out. A moving window: a burst at the edge of a minute
+cannot double the budget.
+
+A shared store (Redis) is a dependency that can fail or stall: it is given connect and socket
+timeouts (PDI_RATE_LIMIT_STORAGE_TIMEOUT_SECONDS), and when it fails requests are let through
+(fail open), with one warning, a metric, and no new attempt for
+PDI_RATE_LIMIT_STORAGE_RETRY_SECONDS (a stalled store costs one timeout, not one per request).
 """
 
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from app.core.config import Settings
 from app.core.errors import AppError
@@ -46,7 +55,8 @@ class RateLimits:
         self.anonymous = Budget.parse("anonymous", settings.rate_limit_anonymous)
         self.per_key = Budget.parse("key", settings.rate_limit_key)
         self.auth_failures = Budget.parse("auth-failures", settings.rate_limit_auth_failures)
-        self.limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage))
+        self.limiter = MovingWindowRateLimiter(_storage(settings))
+        self.store = StoreHealth(retry_seconds=settings.rate_limit_storage_retry_seconds)
 
     def spend_anonymous(self, address: str) -> None:
         self._spend(self.anonymous, address, "Too many anonymous requests from this address")
@@ -60,11 +70,7 @@ class RateLimits:
         if budget is None:
             return
         for item in budget.items:
-            try:
-                exhausted = not self.limiter.test(item, budget.name, address)
-            except Exception as exc:
-                log.warning("rate limit store unreachable, request let through (%s)", type(exc).__name__)
-                return
+            exhausted = self.store.call(lambda item=item: not self.limiter.test(item, budget.name, address), False)
             if exhausted:
                 raise self._refusal(budget, item, address, "Too many failed authentications from this address")
 
@@ -81,13 +87,71 @@ class RateLimits:
                 raise self._refusal(budget, item, who, detail)
 
     def _hit(self, item: RateLimitItem, *identifiers: str) -> bool:
-        try:
-            return self.limiter.hit(item, *identifiers)
-        except Exception as exc:  # the shared store is down: serve rather than refuse everyone
-            log.warning("rate limit store unreachable, request let through (%s)", type(exc).__name__)
-            return True
+        return self.store.call(lambda: self.limiter.hit(item, *identifiers), True)
 
     def _refusal(self, budget: Budget, item: RateLimitItem, who: str, detail: str) -> TooManyRequests:
-        reset_at = self.limiter.get_window_stats(item, budget.name, who).reset_time
+        stats = self.store.call(lambda: self.limiter.get_window_stats(item, budget.name, who), None)
+        reset_at = stats.reset_time if stats is not None else time.time() + 1
         retry_after = max(1, math.ceil(reset_at - time.time()))
         return TooManyRequests(f"{detail}: at most {item}", headers={"Retry-After": str(retry_after)})
+
+
+def _storage(settings: Settings):
+    uri = settings.rate_limit_storage
+    if uri.startswith(("redis://", "rediss://", "redis+")):
+        timeout = settings.rate_limit_storage_timeout_seconds
+        # Without these a stalled Redis holds every request, /healthz included, for ever.
+        return storage_from_string(uri, socket_timeout=timeout, socket_connect_timeout=timeout)
+    return storage_from_string(uri)
+
+
+class StoreHealth:
+    """Calls to the counters' store, failing open: an error or a timeout lets the request
+    through, warns once (until the store answers again), counts, and skips the store for
+    `retry_seconds`, so that a stalled store costs one timeout per period, not one per request."""
+
+    def __init__(self, *, retry_seconds: float):
+        self.retry_seconds = retry_seconds
+        self.failures = 0
+        self._down_until = 0.0
+        self._down = False
+        self._lock = threading.Lock()
+
+    @property
+    def up(self) -> bool:
+        return not self._down
+
+    def call(self, attempt, fallback):
+        if self._down and time.monotonic() < self._down_until:
+            return fallback
+        try:
+            result = attempt()
+        except Exception as exc:  # the shared store is down or stalled: serve rather than refuse everyone
+            with self._lock:
+                self.failures += 1
+                self._down_until = time.monotonic() + self.retry_seconds
+                warn, self._down = not self._down, True
+            if warn:
+                log.warning(
+                    "rate limit store unreachable (%s): requests let through, next try in %g s",
+                    type(exc).__name__,
+                    self.retry_seconds,
+                )
+            return fallback
+        if self._down:
+            with self._lock:
+                self._down = False
+            log.warning("rate limit store answers again: limits enforced")
+        return result
+
+    def metrics(self) -> list[Metric]:
+        return [
+            CounterMetricFamily(
+                "pdi_rate_limit_store_failures",
+                "Calls to the rate limits' store that failed or timed out (requests let through)",
+                value=self.failures,
+            ),
+            GaugeMetricFamily(
+                "pdi_rate_limit_store_up", "Whether the rate limits' store answered its last call", value=int(self.up)
+            ),
+        ]

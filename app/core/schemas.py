@@ -3,14 +3,90 @@
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated
+from functools import lru_cache
+from typing import Annotated, Any, get_args
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from app.core.text import CONTROL_CHARACTERS
+
+# Line breaks and tabs: allowed only in the fields that hold lines (BoundedText(multiline=True)).
+_LINE_CONTROLS = re.compile("[\t\n\r]")
+
+
+def _refuse_controls(value, *, lines: bool = True):
+    """Every string in `value` (a string, or lists and dicts of them): no control character
+    (C0, DEL, C1), and no tab or line break unless `lines`. Every output must carry what is
+    stored: XLSX cannot hold BEL or ESC at all, and a terminal or a log would act on them."""
+    if isinstance(value, str):
+        found = CONTROL_CHARACTERS.search(value) or (None if lines else _LINE_CONTROLS.search(value))
+        if found:
+            raise ValueError(f"must not contain control characters (found U+{ord(found.group()):04X})")
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _refuse_controls(item, lines=lines)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_controls(key, lines=lines)
+            _refuse_controls(item, lines=lines)
+    return value
+
+
+@lru_cache(maxsize=4096)
+def _takes_booleans(model: type[BaseModel], field_name: str) -> bool:
+    """Whether the field's type admits a boolean anywhere (bool, bool | None, dict[str, bool]…),
+    or holds models, which check their own fields."""
+    field = model.model_fields.get(field_name)
+    return field is None or _mentions_bool(field.annotation)
+
+
+def _mentions_bool(annotation) -> bool:
+    # A nested model counts as "takes booleans" here: its own fields decide, in its own validators.
+    if annotation is bool or annotation is Any:
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_mentions_bool(argument) for argument in get_args(annotation))
+
+
+def _has_boolean(value) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, list | tuple):
+        return any(_has_boolean(item) for item in value)
+    # Mappings keep pydantic's own, finer errors (their value types refuse booleans themselves).
+    return False
 
 
 class InputModel(BaseModel):
     # Unknown fields are an error: a typo in a field name must not be silently dropped.
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_as_number(cls, value, info: ValidationInfo):
+        # pydantic's lax mode reads true/false as 1/0 for an int, a float or a decimal: a client
+        # sending `"position": false` means something else, and must hear so (422).
+        if info.field_name is not None and not _takes_booleans(cls, info.field_name) and _has_boolean(value):
+            raise ValueError("must not be a boolean")
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value):
+        # Every text field of every body at once, whatever its type (BoundedText also refuses
+        # line breaks where a field holds one line).
+        return _refuse_controls(value)
 
 
 class ReadModel(BaseModel):
@@ -28,12 +104,23 @@ def _storable(value: str) -> str:
     return value
 
 
-def BoundedText(max_length: int, *, min_length: int = 0, pattern: str | None = None):  # noqa: N802 (builds a type)
-    """The type of a bounded string that every database can store."""
+def _one_line(value: str) -> str:
+    return _refuse_controls(_storable(value), lines=False)
+
+
+def _lines(value: str) -> str:
+    return _refuse_controls(_storable(value), lines=True)
+
+
+def BoundedText(  # noqa: N802 (builds a type)
+    max_length: int, *, min_length: int = 0, pattern: str | None = None, multiline: bool = False
+):
+    """The type of a bounded string that every database can store and every output can carry:
+    no control character, and no tab or line break unless `multiline`."""
     return Annotated[
         str,
         StringConstraints(min_length=min_length, max_length=max_length, pattern=pattern),
-        AfterValidator(_storable),
+        AfterValidator(_lines if multiline else _one_line),
     ]
 
 

@@ -7,8 +7,21 @@ migration from the two strings below (no extension needed), on SQLite a Python f
 registered on each connection. Filters compare `pdi_fold(column)` with `fold(what was asked)`.
 """
 
+import re
+
 from sqlalchemy import func
 from sqlalchemy.sql import ColumnElement
+
+# C0 controls but tab, line feed and carriage return; DEL; C1 controls. Refused on input (app/core/
+# schemas.py), and taken out of every export: XML (XLSX) cannot carry them at all.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Stored text without the control characters an export cannot carry (rows stored before
+    input refused them, or written by another way than the API)."""
+    return CONTROL_CHARACTERS.sub("", text)
+
 
 # Capitals A-Z, then every letter of Latin-1 and Latin Extended-A that is an ASCII letter plus
 # accents (NFKD), and what each becomes. The migration that creates `pdi_fold` holds a copy:

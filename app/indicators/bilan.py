@@ -20,7 +20,7 @@ from app.indicators.schemas import (
     BilanRead,
     BilanTableRowRead,
 )
-from app.indicators.service import MAX_YEAR, MIN_YEAR, default_as_of
+from app.indicators.service import MAX_YEAR, MIN_YEAR, check_as_of, default_as_of
 from app.periods.service import consolidated_years
 from app.reference.indicators import INDICATORS_BY_CODE
 
@@ -48,7 +48,9 @@ def build_bilan(
 ) -> BilanRead:
     """The bilan of `years` (as known on `as_of`; default today, or the last year's 31 December
     when every year is consolidated), for every action or just one."""
-    if as_of is None:
+    if as_of is not None:
+        check_as_of(as_of)
+    else:
         as_of = default_as_of(session=session, years=years, last_day=date(max(years), 12, 31))
     unknown = [year for year in years if date(year, 1, 1) > as_of]
     if unknown:

@@ -10,6 +10,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
+from app.core.text import printable
 from app.indicators.schemas import BilanRead
 from app.reference.indicators import INDICATORS_BY_CODE, Unit
 
@@ -33,7 +34,9 @@ class CsvDialect(StrEnum):
 
 
 def inert(text: str) -> str:
-    """Stored text as an export may hold it: `'=1+1`, never a formula."""
+    """Stored text as an export may hold it: `'=1+1`, never a formula, and no control character
+    (XLSX cannot hold one: openpyxl refuses BEL or ESC)."""
+    text = printable(text)
     return f"'{text}" if text.startswith(FORMULA_TRIGGERS) else text
 
 

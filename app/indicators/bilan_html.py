@@ -10,8 +10,9 @@ by its hash.
 
 import base64
 import hashlib
-from html import escape
+from html import escape as html_escape
 
+from app.core.text import printable
 from app.indicators.bilan_charts import BilanCharts, Chart
 from app.indicators.bilan_formats import (
     TITLE,
@@ -73,6 +74,11 @@ _STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 # In the page (a <meta>) and on the response (a header, which may also say frame-ancestors).
 PAGE_POLICY = f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'"
 CONTENT_SECURITY_POLICY = f"{PAGE_POLICY}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+
+def escape(text: str) -> str:
+    """HTML-escaped, and without control characters (HTML forbids them, SVG's XML cannot hold them)."""
+    return html_escape(printable(text))
 
 
 def to_html(bilan: BilanRead, charts: BilanCharts) -> str:

@@ -18,8 +18,9 @@ ascending, as the tables).
 """
 
 import math
-from html import escape
+from html import escape as html_escape
 
+from app.core.text import printable
 from app.indicators.bilan_charts import PART_COLOURS, SERIES_COLOURS, Chart
 from app.indicators.bilan_formats import NOT_KNOWN, french
 from app.reference.indicators import Unit
@@ -37,6 +38,11 @@ INK, MUTED, GRID = "#1d2733", "#5b6673", "#d5dbe1"
 
 # The text printed on each part of a stacked bar: white on the dark one, ink on the light ones.
 PART_TEXT_COLOURS = ("#ffffff", INK, INK)
+
+
+def escape(text: str) -> str:
+    """HTML-escaped, and without control characters (HTML forbids them, SVG's XML cannot hold them)."""
+    return html_escape(printable(text))
 
 
 def bar_chart(chart: Chart, *, chart_id: str, series_labels: list[str]) -> str:

@@ -138,7 +138,7 @@ def _write_chart_table(sheet: Worksheet, chart: Chart, *, header_row: int) -> in
     """The chart's figures as a small table (categories down, series across); its last row."""
     header = [chart.category_title, *(series.name for series in chart.series)]
     for column, value in enumerate(header, start=1):
-        cell = sheet.cell(row=header_row, column=column, value=value)
+        cell = sheet.cell(row=header_row, column=column, value=inert(value) if isinstance(value, str) else value)
         cell.font, cell.fill = BOLD, HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, horizontal="left" if column == 1 else "right")
     row = header_row

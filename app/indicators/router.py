@@ -21,6 +21,7 @@ from app.indicators.service import (
     checked_indicators,
     indicators_report,
     resolve_period,
+    scope_for,
     split_list,
 )
 
@@ -30,7 +31,7 @@ router = APIRouter(tags=["indicators"])
 @router.get("/indicators", response_model=IndicatorsRead, responses=responses(401, 403, 404, 422))
 def get_indicators(
     session: ReadSessionDep,
-    _caller: KeyHolderDep,
+    caller: KeyHolderDep,
     year: Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="A calendar year (or from/to)")] = None,
     from_: Annotated[IsoDay | None, Query(alias="from", description="First day of the period")] = None,
     to: Annotated[IsoDay | None, Query(description="Last day of the period")] = None,
@@ -48,7 +49,8 @@ def get_indicators(
     ] = None,
     indicators: Annotated[list[str] | None, Query(description="Indicator codes (default all)")] = None,
 ):
-    """Indicators of a period and scope, computed on demand, optionally grouped."""
+    """Indicators of a period and scope, computed on demand, optionally grouped (operator keys:
+    their own conventions only)."""
     start, end = resolve_period(year=year, start=from_, end=to)
     scope = Scope(
         actions=tuple(split_list(action or [])),
@@ -57,6 +59,7 @@ def get_indicators(
         convention_id=convention,
         territory=territory.value if territory else None,
     )
+    scope = scope_for(session=session, caller=caller, scope=scope)
     return indicators_report(
         session=session,
         start=start,

@@ -1,13 +1,17 @@
 """GET /indicators: the query's rules (period, as_of, scope, grouping), then the engine."""
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date
 
 from sqlmodel import Session, select
 
+from app.auth.models import Role
 from app.catalogue.models import Action, Family, Operator
 from app.conventions.models import Convention
-from app.core.errors import InvalidInput, NotFound
+from app.core.caller import Caller
+from app.core.config import get_settings
+from app.core.errors import Forbidden, InvalidInput, NotFound
 from app.core.time import today
 from app.indicators.engine import GROUP_KEYS, Scope, compute
 from app.indicators.schemas import IndicatorRowRead, IndicatorsRead
@@ -70,6 +74,42 @@ def checked_indicators(values: Iterable[str]) -> list[str] | None:
     return codes or None
 
 
+def check_as_of(as_of: date) -> None:
+    """No figures as known on a day that has not come: the same as today's, for a dearer query."""
+    if as_of > today():
+        raise InvalidInput(f"as_of ({as_of}) is after today ({today()})", loc=["query", "as_of"])
+
+
+def check_cost(*, start: date, end: date, group_by: Sequence[str]) -> None:
+    """Refuse a query whose years × group keys exceed PDI_INDICATORS_MAX_YEAR_GROUPS: each year
+    grouped by more keys multiplies the rows and the work (every key: one request ran 18 s)."""
+    limit = get_settings().indicators_max_year_groups
+    years = end.year - start.year + 1
+    cost = years * max(1, len(group_by))
+    if cost > limit:
+        raise InvalidInput(
+            f"This query covers {years} year(s) × {max(1, len(group_by))} group key(s) = {cost}: at most {limit} "
+            "(PDI_INDICATORS_MAX_YEAR_GROUPS); narrow the period or group by fewer keys",
+            loc=["query", "group_by" if group_by else "from"],
+        )
+
+
+def scope_for(*, session: Session, caller: Caller, scope: Scope) -> Scope:
+    """The scope `caller` may read: an operator key reads its own conventions only (a scope
+    naming another operator or its convention is a 403, and no scope means its own operator's),
+    since figures over a narrow window tell single persons' outcomes; reader, portal and admin
+    keys read any scope, aggregates over every convention included."""
+    if caller.role != Role.operator:
+        return scope
+    if scope.operator_id is not None and scope.operator_id != caller.operator_id:
+        raise Forbidden("An operator key reads the indicators of its own operator only")
+    if scope.convention_id is not None:
+        convention = session.get(Convention, scope.convention_id)
+        if convention is not None and convention.operator_id != caller.operator_id:
+            raise Forbidden("An operator key reads the indicators of its own conventions only")
+    return replace(scope, operator_id=caller.operator_id)
+
+
 def check_scope_exists(*, session: Session, scope: Scope) -> None:
     """404 for a filter naming nothing: an empty result would read as real zeros."""
     if scope.actions:
@@ -95,6 +135,9 @@ def indicators_report(
     group_by: Sequence[str],
     indicators: Sequence[str] | None,
 ) -> IndicatorsRead:
+    if as_of is not None:
+        check_as_of(as_of)
+    check_cost(start=start, end=min(end, as_of or end), group_by=group_by)
     check_scope_exists(session=session, scope=scope)
     if as_of is None:
         as_of = default_as_of(session=session, years=range(start.year, end.year + 1), last_day=end)

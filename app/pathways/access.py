@@ -42,7 +42,7 @@ def pathway_visibility(caller: Caller) -> ColumnElement[bool]:
     if _is_operator(caller):
         return Convention.operator_id == caller.operator_id
     if caller.role == Role.portal:
-        return Pathway.created_by_key_id == caller.key_id
+        return Pathway.created_by_key_id.in_(caller.own_key_ids)  # every generation of its key
     if caller.role == Role.admin:
         return true()
     raise Forbidden("This key cannot read pathways")

@@ -79,14 +79,14 @@ def list_pathways(
 def create_pathway(session: SessionDep, caller: PrescriberDep, body: PathwayCreate, response: Response):
     """Prescribe a pathway (or import a whole one: entry and exit given at once)."""
     pathway = service.create_pathway(session=session, caller=caller, body=body)
-    return with_etag(response, service.read_model(session=session, pathway=pathway))
+    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
 
 
 @router.get("/pathways/{pathway_id}", response_model=PathwayRead, tags=["pathways"], responses=responses(401, 403, 404))
 def get_pathway(session: WriterSessionDep, caller: PathwayReaderDep, pathway_id: PathwayId, response: Response):
     """One pathway."""
     pathway = service.get_pathway(session=session, caller=caller, pathway_id=pathway_id)
-    return with_etag(response, service.read_model(session=session, pathway=pathway))
+    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
 
 
 @router.patch(
@@ -107,7 +107,7 @@ def update_pathway(
     pathway = service.update_pathway(
         session=session, caller=caller, pathway_id=pathway_id, body=body, if_match=if_match
     )
-    return with_etag(response, service.read_model(session=session, pathway=pathway))
+    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
 
 
 LIFECYCLE_ERRORS = responses(401, 403, 404, 409, 422)
@@ -119,7 +119,7 @@ def enter_pathway(
 ):
     """Record the person's entry (the same entry again changes nothing)."""
     pathway = service.enter(session=session, caller=caller, pathway_id=pathway_id, body=body)
-    return with_etag(response, service.read_model(session=session, pathway=pathway))
+    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
 
 
 @router.post("/pathways/{pathway_id}/exit", response_model=PathwayRead, tags=["pathways"], responses=LIFECYCLE_ERRORS)
@@ -128,7 +128,7 @@ def exit_pathway(
 ):
     """Record the person's exit (the same exit again changes nothing; another one is a 409)."""
     pathway = service.exit_pathway(session=session, caller=caller, pathway_id=pathway_id, body=body)
-    return with_etag(response, service.read_model(session=session, pathway=pathway))
+    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
 
 
 @router.post("/pathways/{pathway_id}/cancel", response_model=PathwayRead, tags=["pathways"], responses=LIFECYCLE_ERRORS)
@@ -137,7 +137,7 @@ def cancel_pathway(
 ):
     """Cancel a prescription that did not lead to an entry."""
     pathway = service.cancel(session=session, caller=caller, pathway_id=pathway_id, body=body)
-    return with_etag(response, service.read_model(session=session, pathway=pathway))
+    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
 
 
 @router.post("/pathways/{pathway_id}/accept", response_model=PathwayRead, tags=["pathways"], responses=LIFECYCLE_ERRORS)
@@ -146,7 +146,7 @@ def accept_pathway(
 ):
     """The convention's operator accepts a prescription (the same answer again changes nothing)."""
     pathway = service.accept(session=session, caller=caller, pathway_id=pathway_id, body=body)
-    return with_etag(response, service.read_model(session=session, pathway=pathway))
+    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
 
 
 @router.post("/pathways/{pathway_id}/refuse", response_model=PathwayRead, tags=["pathways"], responses=LIFECYCLE_ERRORS)
@@ -155,7 +155,7 @@ def refuse_pathway(
 ):
     """The convention's operator refuses a prescription, with a reason: its seat is freed."""
     pathway = service.refuse(session=session, caller=caller, pathway_id=pathway_id, body=body)
-    return with_etag(response, service.read_model(session=session, pathway=pathway))
+    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
 
 
 @router.post(
@@ -166,7 +166,7 @@ def withdraw_pathway(
 ):
     """The prescriber withdraws its prescription before any entry: its seat is freed."""
     pathway = service.withdraw(session=session, caller=caller, pathway_id=pathway_id, body=body)
-    return with_etag(response, service.read_model(session=session, pathway=pathway))
+    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
 
 
 @router.get(

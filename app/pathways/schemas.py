@@ -18,7 +18,7 @@ BeneficiaryRef = BoundedText(64, min_length=1)
 Hours = Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)]
 # Metropolitan INSEE codes are 5 digits; Corsica's start with 2A / 2B.
 InseeCode = BoundedText(5, pattern=r"^(\d{5}|2[AB]\d{3})$")
-ReasonText = BoundedText(500, min_length=1)
+ReasonText = BoundedText(500, min_length=1, multiline=True)
 
 
 def _known_exit_reason(code: str) -> str:
@@ -137,7 +137,10 @@ class BeneficiaryRead(ReadModel):
 class PathwayRead(ReadModel):
     id: int
     convention_id: int
-    beneficiary_id: int | None = Field(description="The person (a pseudonymous id); null once retention detached it")
+    beneficiary_id: int | None = Field(
+        description="The person (a pseudonymous id), shown to admin keys only; null for other keys, "
+        "and once retention detached it"
+    )
     beneficiary: BeneficiaryRead
     prescribed_on: date
     entered_on: date | None

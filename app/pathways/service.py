@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from app.audit.service import record
 from app.catalogue.models import Action
 from app.conventions.models import Convention, ConventionSite, ConventionStatus
-from app.core.caller import Caller
+from app.core.caller import Caller, Role
 from app.core.changes import FEED_NOTED, note_change
 from app.core.config import get_settings
 from app.core.db import is_postgres
@@ -74,19 +74,29 @@ STATE_FIELDS = (
 )
 
 
-def read_models(*, session: Session, pathways: list[Pathway]) -> list[PathwayRead]:
-    """Read models of pathways, with their places on the waiting lists in one query."""
+def read_models(*, session: Session, pathways: list[Pathway], caller: Caller | None) -> list[PathwayRead]:
+    """Read models of pathways as `caller` may see them, with their places on the waiting lists
+    in one query. `beneficiary_id` is shown to admin only (null for anyone else, and for no
+    caller): the service's id for a person is shared by every tenant, so showing it
+    would tell an operator or a portal whether a file number it posts already has a pathway
+    elsewhere, and let tenants match their persons with each other's."""
     positions = seats.waitlist_positions(
         session=session, pathway_ids=[pathway.id for pathway in pathways if pathway.waitlisted]
     )
+    shows_person = caller is not None and caller.role == Role.admin
     return [
-        PathwayRead.model_validate(pathway).model_copy(update={"waitlist_position": positions.get(pathway.id)})
+        PathwayRead.model_validate(pathway).model_copy(
+            update={
+                "waitlist_position": positions.get(pathway.id),
+                "beneficiary_id": pathway.beneficiary_id if shows_person else None,
+            }
+        )
         for pathway in pathways
     ]
 
 
-def read_model(*, session: Session, pathway: Pathway) -> PathwayRead:
-    return read_models(session=session, pathways=[pathway])[0]
+def read_model(*, session: Session, pathway: Pathway, caller: Caller | None) -> PathwayRead:
+    return read_models(session=session, pathways=[pathway], caller=caller)[0]
 
 
 def ref_hash_of(beneficiary_ref: str) -> str:
@@ -174,7 +184,7 @@ def list_pathways(
             "total": total,
         },
     )
-    return Page.of(read_models(session=session, pathways=rows), total, params)
+    return Page.of(read_models(session=session, pathways=rows, caller=caller), total, params)
 
 
 def get_pathway(*, session: Session, caller: Caller, pathway_id: int) -> Pathway:
@@ -510,7 +520,7 @@ def update_pathway(
     *, session: Session, caller: Caller, pathway_id: int, body: PathwayUpdate, if_match: str | None
 ) -> Pathway:
     pathway = access.writable_pathway(session=session, caller=caller, pathway_id=pathway_id)
-    check_if_match(if_match, read_model(session=session, pathway=pathway))
+    check_if_match(if_match, read_model(session=session, pathway=pathway, caller=caller))
     after = _state(pathway) | body.model_dump(exclude_unset=True, exclude={"beneficiary"})
     characteristics = _characteristics_changes(pathway, body.beneficiary)
     if "territory" in characteristics and (stay := _stay(after)) is not None:

@@ -124,3 +124,42 @@ def test_the_day_asked_is_part_of_the_question(world, route_calls):
         one = client.get(URL, params={"on": "2024-06-15"}).headers["ETag"]
         other = client.get(URL, params={"on": str(date(2024, 6, 16))}).headers["ETag"]
     assert one != other
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="the workers learn of writes by PostgreSQL's LISTEN/NOTIFY")
+def test_a_stalled_watch_backend_stops_pages_from_memory_and_says_so(world, route_calls, monkeypatch, caplog):
+    """The watch's backend stopped (SIGSTOP, as a hung server or a frozen network would): the
+    re-check gives up after its timeout, the kept pages are dropped and every request takes the
+    route, the warning fires; the watch listens again once the backend is gone."""
+    import os
+    import signal
+
+    from sqlalchemy import text
+
+    from app.availability import cache
+
+    monkeypatch.setattr(cache, "RECHECK_SECONDS", 0.5)
+    monkeypatch.setattr(cache, "RECHECK_TIMEOUT_SECONDS", 1)
+    app = cached_app(world)
+    watch = watch_of(app)
+    with TestClient(app) as client:
+        wait_until(lambda: watch.current is not None)
+        assert client.get(URL, params=DAY).status_code == 200
+        assert client.get(URL, params=DAY).status_code == 200
+        assert len(route_calls) == 1  # the second from memory
+        with world.engine.connect() as connection:
+            pid = connection.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
+                {"name": cache.FeedWatch.APPLICATION_NAME},
+            ).scalar_one()
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            with caplog.at_level("WARNING", logger="app.availability.cache"):
+                wait_until(lambda: "feed watch lost its connection" in caplog.text, seconds=15)
+            wait_until(lambda: not app.state.availability_pages.pages)  # dropped
+            calls = len(route_calls)
+            assert client.get(URL, params=DAY).status_code == 200
+            assert len(route_calls) == calls + 1  # built by the route, not served from memory
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        wait_until(lambda: watch.current is not None, seconds=15)  # listening again, on a new connection

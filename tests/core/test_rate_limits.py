@@ -5,7 +5,11 @@ The suite's own app runs without limits (tests/conftest.py); these tests build a
 """
 
 import os
+import shutil
+import signal
 import socket
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,9 +55,23 @@ def test_anonymous_calls_are_limited_per_address(limited_app):
     app = limited_app(rate_limit_anonymous="3/minute")
     with client_at(app, "192.0.2.1") as stranger, client_at(app, "192.0.2.2") as neighbour:
         assert [stranger.get("/api/v1/families").status_code for _ in range(3)] == [200] * 3
-        for path in ("/api/v1/families", "/api/v1/reference/exit-reasons", "/healthz"):
+        for path in ("/api/v1/families", "/api/v1/reference/exit-reasons"):
             assert_too_many(stranger.get(path))
         assert neighbour.get("/api/v1/availability").status_code == 200
+
+
+def test_health_checks_and_scrapes_spend_no_budget(limited_app, make_key):
+    # A load balancer behind the same NAT as busy clients, a Prometheus with a key: never a 429.
+    app = limited_app(rate_limit_anonymous="2/minute", rate_limit_key="2/minute")
+    admin = make_key("admin")
+    with client_at(app, "192.0.2.1") as client:
+        for _ in range(5):
+            assert client.get("/healthz").status_code == 200
+            assert client.get("/readyz").status_code == 200
+            assert client.get("/metrics", headers=admin).status_code == 200
+        assert [client.get("/api/v1/families").status_code for _ in range(2)] == [200, 200]
+        assert_too_many(client.get("/api/v1/families"))
+        assert client.get("/healthz").status_code == 200
 
 
 def test_calls_are_limited_per_key_whatever_the_address(limited_app, make_key):
@@ -74,9 +92,11 @@ def test_failed_authentications_are_limited_per_address(limited_app, make_key):
     with client_at(app, "192.0.2.1") as guesser, client_at(app, "192.0.2.2") as honest:
         for guess in ("Bearer pdi_guess-1", "Basic Z3Vlc3M6Mg=="):
             assert guesser.get("/api/v1/families", headers={"Authorization": guess}).status_code == 401
-        # Out of failures: even a right key is refused from this address, before it is looked up.
+        # Out of failures: further guesses are refused, on health paths too, without a word on the key...
         assert_too_many(guesser.get("/api/v1/families", headers={"Authorization": "Bearer pdi_guess-3"}))
-        assert_too_many(guesser.get("/api/v1/conventions", headers=good))
+        assert_too_many(guesser.get("/healthz", headers={"Authorization": "Bearer pdi_guess-4"}))
+        # ...but a valid key from the same address (the same NAT) is never locked out by them.
+        assert [guesser.get("/api/v1/conventions", headers=good).status_code for _ in range(3)] == [200] * 3
         assert guesser.get("/api/v1/families").status_code == 200  # no header: an anonymous call
         assert honest.get("/api/v1/conventions", headers=good).status_code == 200
 
@@ -92,14 +112,14 @@ def test_a_successful_call_spends_no_failure(limited_app, make_key):
 def test_a_limit_set_to_0_or_empty_is_off(limited_app, off):
     app = limited_app(rate_limit_anonymous=off)
     with client_at(app, "192.0.2.1") as client:
-        assert {client.get("/healthz").status_code for _ in range(30)} == {200}
+        assert {client.get("/api/v1/reference/exit-reasons").status_code for _ in range(30)} == {200}
 
 
 def test_several_limits_in_one_setting(limited_app):
     app = limited_app(rate_limit_anonymous="2/second;100/minute")
     with client_at(app, "192.0.2.1") as client:
-        assert [client.get("/healthz").status_code for _ in range(2)] == [200, 200]
-        assert_too_many(client.get("/healthz"), window_seconds=1)
+        assert [client.get("/api/v1/reference/exit-reasons").status_code for _ in range(2)] == [200, 200]
+        assert_too_many(client.get("/api/v1/reference/exit-reasons"), window_seconds=1)
 
 
 @pytest.mark.parametrize("bad", ["120 per fortnight", "lots", "-1/minute"])
@@ -137,14 +157,69 @@ def test_instances_sharing_a_redis_share_the_counters(limited_app):
     first_instance = limited_app(rate_limit_anonymous="4/minute", rate_limit_storage=REDIS_URL)
     second_instance = limited_app(rate_limit_anonymous="4/minute", rate_limit_storage=REDIS_URL)
     with client_at(first_instance, address) as first, client_at(second_instance, address) as second:
-        assert [first.get("/healthz").status_code for _ in range(2)] == [200, 200]
-        assert [second.get("/healthz").status_code for _ in range(2)] == [200, 200]
-        assert_too_many(first.get("/healthz"))
-        assert_too_many(second.get("/healthz"))
+        path = "/api/v1/reference/exit-reasons"
+        assert [first.get(path).status_code for _ in range(2)] == [200, 200]
+        assert [second.get(path).status_code for _ in range(2)] == [200, 200]
+        assert_too_many(first.get(path))
+        assert_too_many(second.get(path))
 
 
 def test_an_unreachable_store_lets_requests_through(limited_app):
     # Refusing every client because the shared store is down would be an outage of our own making.
     app = limited_app(rate_limit_anonymous="1/minute", rate_limit_storage="redis://127.0.0.1:1")
     with client_at(app, "192.0.2.1") as client:
-        assert [client.get("/healthz").status_code for _ in range(3)] == [200] * 3
+        assert [client.get("/api/v1/reference/exit-reasons").status_code for _ in range(3)] == [200] * 3
+        scrape = client.get("/metrics").text
+    assert "pdi_rate_limit_store_failures_total 1.0" in scrape  # tried once, then skipped for a while
+    assert "pdi_rate_limit_store_up 0.0" in scrape
+
+
+def test_a_stalled_store_costs_one_timeout_then_is_skipped(limited_app, tmp_path):
+    """A Redis that stops answering (SIGSTOP): requests are let through after the socket timeout,
+    and /healthz answers within a second (it spends no budget and the store is skipped)."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("no redis-server to start")
+    with free_port_socket() as port:
+        pass
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(port)
+        app = limited_app(rate_limit_anonymous="100/minute", rate_limit_storage=f"redis://127.0.0.1:{port}")
+        path = "/api/v1/reference/exit-reasons"
+        with client_at(app, "192.0.2.1") as client:
+            assert client.get(path).status_code == 200  # counted in Redis
+            os.kill(server.pid, signal.SIGSTOP)
+            started = time.monotonic()
+            assert client.get(path).status_code == 200  # one socket timeout, then let through
+            assert [client.get(path).status_code for _ in range(5)] == [200] * 5  # store skipped
+            healthz_started = time.monotonic()
+            assert client.get("/healthz").status_code == 200
+            assert time.monotonic() - healthz_started < 1
+            assert time.monotonic() - started < 10  # did not hang on the stalled store
+            assert "pdi_rate_limit_store_up 0.0" in client.get("/metrics").text
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@contextmanager
+def free_port_socket() -> Iterator[int]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        yield probe.getsockname()[1]
+
+
+def _wait_for_port(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"redis-server did not listen on {port}")

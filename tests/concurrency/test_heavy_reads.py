@@ -1,0 +1,244 @@
+"""Heavy reads bounded (issue 22): a statement budget per request (lower for key holders than for
+admin), a bulkhead that keeps heavy reads off the connections the rest of the API needs, and
+their statements cancelled when the client hangs up. On the run's database, committed for real."""
+
+import threading
+import time
+from datetime import timedelta
+
+from fastapi import Request
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from app.core.config import get_settings
+from app.core.db import RequestConnections, SessionDep, get_read_session, request_session
+from app.core.time import today
+from tests.concurrency.conftest import app_on, run_at_once
+
+# A statement far longer than any budget below, on each database.
+SLOW = {
+    "postgresql": "SELECT pg_sleep(30)",
+    "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) "
+    "SELECT count(*) FROM c",
+}
+
+
+def settings_with(**values):
+    return get_settings().model_copy(update=values)
+
+
+def probing_app(world, **settings):
+    """The world's application with two routes of the test's own: one that says the statement
+    budget its transaction got, one that runs a statement longer than any budget."""
+    app = app_on(world.engine, settings_with(**settings))
+
+    @app.get("/test/budget")
+    def budget(session: SessionDep) -> dict:
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            return {"ms": int(connection.exec_driver_sql("SHOW statement_timeout").scalar().removesuffix("ms") or 0)}
+        return {"ms": connection.info["pdi_statement_budget_ms"]}
+
+    @app.get("/test/slow")
+    def slow(session: SessionDep) -> dict:
+        connection = session.connection()
+        connection.exec_driver_sql(SLOW[connection.dialect.name]).scalar()
+        return {"finished": True}
+
+    return app
+
+
+def test_key_holders_get_a_lower_statement_budget_than_admin(world):
+    app = probing_app(world, db_statement_timeout_ms=1234, db_statement_timeout_admin_ms=5678)
+    with TestClient(app) as client:
+        assert client.get("/test/budget").json() == {"ms": 1234}  # anonymous
+        assert client.get("/test/budget", headers=world.operator).json() == {"ms": 1234}
+        assert client.get("/test/budget", headers=world.admin).json() == {"ms": 5678}
+
+
+def test_a_statement_past_its_budget_is_stopped_and_answered_503_with_retry_after(world):
+    app = probing_app(world, db_statement_timeout_ms=200, db_statement_timeout_admin_ms=60_000)
+    started = time.monotonic()
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/test/slow", headers=world.operator)
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/statement-timeout")
+    assert int(response.headers["Retry-After"]) >= 1
+    assert time.monotonic() - started < 20  # stopped, not run to its end (30 s or more)
+
+
+def test_indicators_refuse_an_as_of_after_today_and_a_window_too_wide_for_its_groups(world, monkeypatch):
+    monkeypatch.setattr(get_settings(), "indicators_max_year_groups", 11)
+    with TestClient(app_on(world.engine)) as client:
+        tomorrow = (today() + timedelta(days=1)).isoformat()
+        late = client.get("/api/v1/indicators", params={"year": 2020, "as_of": tomorrow}, headers=world.operator)
+        assert late.status_code == 422, late.text
+        assert late.json()["errors"][0]["loc"] == ["query", "as_of"]
+        bilan = client.get("/api/v1/bilan", params={"years": "2020", "as_of": tomorrow}, headers=world.operator)
+        assert bilan.status_code == 422, bilan.text
+
+        every_key = "action,family,operator,convention,territory,year"
+        wide = client.get(
+            "/api/v1/indicators",
+            params={"from": "2019-01-01", "to": "2020-12-31", "group_by": every_key, "as_of": "2020-12-31"},
+            headers=world.admin,
+        )
+        assert wide.status_code == 422, wide.text
+        assert "= 12: at most 11" in wide.json()["detail"] and "PDI_INDICATORS_MAX_YEAR_GROUPS" in wide.json()["detail"]
+        narrow = client.get(
+            "/api/v1/indicators",
+            params={"from": "2019-01-01", "to": "2020-12-31", "group_by": "action,year", "as_of": "2020-12-31"},
+            headers=world.admin,
+        )
+        assert narrow.status_code == 200, narrow.text
+
+
+def test_a_full_bulkhead_answers_503_while_the_catalogue_still_answers(world):
+    app = app_on(world.engine, settings_with(heavy_reads_concurrency=1))
+    entered, release = threading.Event(), threading.Event()
+
+    def held_read_session(request: Request):
+        entered.set()
+        release.wait(timeout=30)
+        yield from request_session(world.engine, request)
+
+    app.dependency_overrides[get_read_session] = held_read_session
+    first: dict = {}
+
+    def hold() -> None:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            first["response"] = client.get("/api/v1/indicators", params={"year": 2020}, headers=world.operator)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert entered.wait(timeout=30)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            refused = client.get("/api/v1/bilan", params={"years": "2020"}, headers=world.operator)
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["type"].endswith("/heavy-reads-busy")
+            assert int(refused.headers["Retry-After"]) >= 1
+            for _ in range(5):
+                assert client.get("/api/v1/actions").status_code == 200
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    assert first["response"].status_code == 200, first["response"].text
+    with TestClient(app) as client:  # the slot is free again
+        assert client.get("/api/v1/indicators", params={"year": 2020}, headers=world.operator).status_code == 200
+
+
+def test_eight_worst_case_indicator_requests_leave_the_catalogue_answering(world):
+    """The figure of the issue: 8 worst-case /indicators at once (every group key over the widest
+    window the bound lets through) while a client reads /actions. Every /actions is a 200; every
+    heavy one a 200, 422 or 503, all within the test's bound (run_at_once: no hang)."""
+    app = app_on(world.engine)
+    heavy = {
+        "from": "2019-01-01",
+        "to": "2024-12-31",
+        "group_by": "action,family,operator,convention,territory,year",
+        "as_of": "2024-12-31",
+    }
+    widest = {**heavy, "from": "2000-01-01", "to": "2100-12-31", "as_of": today().isoformat()}
+
+    def indicators(params):
+        return lambda client: client.get("/api/v1/indicators", params=params, headers=world.operator).status_code
+
+    def catalogue(client):
+        return [client.get("/api/v1/actions").status_code for _ in range(10)]
+
+    answers = run_at_once(app, [indicators(heavy)] * 6 + [indicators(widest)] * 2 + [catalogue] * 2)
+    heavy_answers, catalogue_answers = answers[:8], answers[8:]
+    assert all(status in (200, 422, 503) for status in heavy_answers), heavy_answers
+    assert all(status in (422, 503) for status in heavy_answers[6:]), heavy_answers  # over the bound: never run
+    assert all(status == 200 for statuses in catalogue_answers for status in statuses), catalogue_answers
+
+
+def test_a_hung_up_clients_statement_can_be_cancelled(world):
+    """The disconnect watch of app/core/bulkhead.py, on the run's database: a request's
+    connection registered, then cancelled, ends the slow statement at once."""
+    cancelled = threading.Event()
+    result: dict = {}
+    connections = RequestConnections()
+
+    def run() -> None:
+        with world.engine.connect() as connection:
+            connections.add(connection)
+            cancelled.set()
+            try:
+                connection.exec_driver_sql(SLOW[connection.dialect.name]).scalar()
+                result["outcome"] = "finished"
+            except Exception as exc:  # the cancel's error, whatever the driver calls it
+                result["outcome"] = type(exc).__name__
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert cancelled.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while worker.is_alive() and time.monotonic() < deadline:
+        connections.cancel()
+        worker.join(timeout=0.2)
+    assert not worker.is_alive(), "the statement was not cancelled"
+    assert result["outcome"] == "OperationalError", result
+    with world.engine.connect() as connection:  # the pool's connection is usable afterwards
+        assert connection.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_a_heavy_read_whose_client_hangs_up_has_its_statement_cancelled(world):
+    """Through the application's middleware: a heavy read running a long statement, its client
+    disconnecting once the statement runs; the statement ends at once (not after the 30 s or more
+    it would take, nor after the statement budget, set high here)."""
+    import asyncio
+
+    app = probing_app(world, db_statement_timeout_ms=600_000, db_statement_timeout_admin_ms=600_000)
+    running = threading.Event()
+
+    @app.get("/api/v1/indicators/test-slow")  # under a heavy read's path: behind the bulkhead
+    def slow(session: SessionDep) -> dict:
+        connection = session.connection()
+        running.set()
+        connection.exec_driver_sql(SLOW[connection.dialect.name]).scalar()
+        return {"finished": True}
+
+    sent: list[dict] = []
+
+    async def scenario() -> float:
+        calls = 0
+
+        async def receive():
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await asyncio.get_running_loop().run_in_executor(None, running.wait, 30)
+            await asyncio.sleep(0.2)  # the statement under way
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/api/v1/indicators/test-slow",
+            "raw_path": b"/api/v1/indicators/test-slow",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"testserver")],
+            "client": ("192.0.2.9", 5000),
+            "server": ("testserver", 80),
+        }
+        started = time.monotonic()
+        async with app.router.lifespan_context(app):
+            await asyncio.wait_for(app(scope, receive, send), timeout=60)
+        return time.monotonic() - started
+
+    elapsed = asyncio.run(scenario())
+    assert running.is_set()
+    starts = [message for message in sent if message["type"] == "http.response.start"]
+    assert starts and starts[0]["status"] != 200  # the statement did not finish
+    assert elapsed < 20, elapsed  # cancelled, not run to its end
