@@ -26,6 +26,7 @@ from app.core.metrics import install_metrics
 from app.core.openapi import TAGS, install_openapi, operation_id
 from app.core.rate_limits import RateLimits
 from app.core.security_headers import SecurityHeaders
+from app.esf.router import router as esf_router
 from app.exports.router import router as exports_router
 from app.indicators.router import router as indicators_router
 from app.pathways.router import router as pathways_router
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         availability_router,
         exports_router,
         indicators_router,
+        esf_router,
         periods_router,
         reference_router,
         audit_router,

@@ -7,6 +7,7 @@ from app.catalogue.models import Action, Family, Operator, Site
 from app.changes.models import Change, FeedClock
 from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.core.db import metadata
+from app.pathways.esf_models import FollowUp, PathwayParticipant
 from app.pathways.models import ActivityRecord, Beneficiary, Pathway
 from app.periods.models import Period
 
@@ -27,6 +28,8 @@ __all__ = [
     "ActivityRecord",
     "Beneficiary",
     "Pathway",
+    "PathwayParticipant",
+    "FollowUp",
 ]
 
 import app.changes.capture  # noqa: E402, F401  (registers the session listeners)

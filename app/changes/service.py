@@ -32,6 +32,7 @@ from app.changes.schemas import ChangeRead, ChangesPage
 from app.conventions.models import Convention, ConventionStatus
 from app.conventions.service import read_models as convention_reads
 from app.core.pagination import PageParams
+from app.pathways import participants
 from app.pathways.access import pathway_visibility
 from app.pathways.models import Pathway
 from app.pathways.service import read_models as pathway_reads
@@ -121,6 +122,10 @@ def _current_data(*, session: Session, caller: Caller, rows: list[Change], today
             .join(Convention, Convention.id == Pathway.convention_id)
             .where(Pathway.id.in_(ids), pathway_visibility(caller))
         ).all()
-        for pathway in pathway_reads(session=session, pathways=pathways):
+        # `participant` (FSE) only for the roles that read it: admin and the pathway's operator.
+        reads = participants.with_participants(
+            session=session, caller=caller, reads=pathway_reads(session=session, pathways=pathways)
+        )
+        for pathway in reads:
             data["pathway", str(pathway.id)] = pathway
     return data

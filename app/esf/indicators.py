@@ -1,0 +1,71 @@
+"""The rows of the ESF+ report (SPEC C9): the common indicators for participants of Annex I of
+Regulation (EU) 2021/1057, in the report's order.
+
+Labels follow the Regulation's wording of each indicator. Codes are the Commission's, given only
+where a source is cited here:
+- EECO02 "Unemployed, including long-term unemployed" and EECO12 "Participants with
+  disabilities": the Commission's SFC support portal, FAQ "Need to collect individual data for
+  common output indicators if an operation focuses on a specific target group"
+  (https://sfc.ec.europa.eu/en/need-collect-individual-data-common-output-indicators-if-operation-focuses-specific-target-group).
+The other codes are left null: no source for them could be consulted while this was written
+(add a code together with its source).
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EsfIndicator:
+    indicator: str
+    code: str | None
+    label: str
+    kind: str  # output | on_leaving | six_months
+
+
+ESF_INDICATORS: tuple[EsfIndicator, ...] = (
+    EsfIndicator("participants", None, "Total number of participants", "output"),
+    EsfIndicator("unemployed", "EECO02", "Unemployed, including long-term unemployed", "output"),
+    EsfIndicator("long_term_unemployed", None, "Long-term unemployed", "output"),
+    EsfIndicator("inactive", None, "Inactive", "output"),
+    EsfIndicator("employed", None, "Employed, including self-employed", "output"),
+    EsfIndicator("under_18", None, "Number of persons below 18 years of age", "output"),
+    EsfIndicator("aged_18_29", None, "Number of persons aged 18-29 years", "output"),
+    EsfIndicator("aged_55_plus", None, "Number of persons aged 55 years and above", "output"),
+    EsfIndicator("isced_0_2", None, "With lower secondary education or less (ISCED 0-2)", "output"),
+    EsfIndicator(
+        "isced_3_4",
+        None,
+        "With upper secondary (ISCED 3) or post-secondary education (ISCED 4)",
+        "output",
+    ),
+    EsfIndicator("isced_5_8", None, "With tertiary education (ISCED 5 to 8)", "output"),
+    EsfIndicator("disability", "EECO12", "Participants with disabilities", "output"),
+    EsfIndicator("third_country_national", None, "Third-country nationals", "output"),
+    EsfIndicator("foreign_background", None, "Participants with a foreign background", "output"),
+    EsfIndicator("minority", None, "Minorities (including marginalised communities such as the Roma)", "output"),
+    EsfIndicator("homeless", None, "Homeless or affected by housing exclusion", "output"),
+    EsfIndicator("rural", None, "From rural areas", "output"),
+    EsfIndicator("job_searching_on_leaving", None, "Participants engaged in job searching upon leaving", "on_leaving"),
+    EsfIndicator("in_education_on_leaving", None, "Participants in education or training upon leaving", "on_leaving"),
+    EsfIndicator("qualification_on_leaving", None, "Participants gaining a qualification upon leaving", "on_leaving"),
+    EsfIndicator(
+        "employed_on_leaving",
+        None,
+        "Participants in employment, including self-employment, upon leaving",
+        "on_leaving",
+    ),
+    EsfIndicator(
+        "employed_6_months",
+        None,
+        "Participants in employment, including self-employment, six months after leaving",
+        "six_months",
+    ),
+    EsfIndicator(
+        "improved_situation_6_months",
+        None,
+        "Participants with an improved labour market situation six months after leaving",
+        "six_months",
+    ),
+)
+ESF_CODES = tuple(row.indicator for row in ESF_INDICATORS)
+SEXES = ("F", "M", "X")
