@@ -4,7 +4,6 @@ absent, the rights, the formats, and the same counts after retention."""
 
 import csv
 import io
-from datetime import date
 
 from openpyxl import load_workbook
 
