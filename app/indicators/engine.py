@@ -37,6 +37,7 @@ from sqlmodel import Session
 from app.catalogue.models import Action, Family
 from app.conventions.models import Convention, ConventionYear
 from app.indicators.sql import days_between, full_scan, greatest, least
+from app.pathways.esf_models import EMPLOYED_SITUATIONS, KNOWN_SITUATIONS, FollowUp
 from app.pathways.models import ActivityMetric, ActivityRecord, Pathway
 from app.periods.service import consolidated_years
 from app.reference.exit_reasons import COMPLETED_REASONS, DURABLE_EMPLOYMENT_REASONS, DYNAMIC_REASONS
@@ -168,6 +169,9 @@ class PathwayTotals:
     entry_delay_days: int = 0
     with_hours: int = 0  # pathways present in W with hours recorded
     hours_threshold_reached: int = 0
+    # Follow-ups six months after the exits in W (SPEC C9): with a known situation, in employment.
+    follow_ups_known: int = 0
+    follow_ups_employed: int = 0
 
 
 @dataclass
@@ -213,6 +217,7 @@ def values_from(totals: GroupTotals, codes: Iterable[str] = INDICATOR_CODES) -> 
         "mean_entry_delay_days": ratio(p.entry_delay_days, p.entries),
         "cost_per_person": ratio(budget, p.persons_present),
         "cost_per_dynamic_exit": ratio(budget, p.dynamic_exits),
+        "employment_6_months_rate": ratio(p.follow_ups_employed, p.follow_ups_known),
     }
     for metric in ACTIVITY_METRICS:
         computed[metric] = totals.activity.get(metric)
@@ -334,7 +339,9 @@ PATHWAY_FIGURES: dict[str, tuple[str, ...]] = {
     "mean_entry_delay_days": ("entry_delay_days", "entries"),
     "cost_per_person": ("persons_present",),
     "cost_per_dynamic_exit": ("dynamic_exits",),
+    "employment_6_months_rate": ("follow_ups_known", "follow_ups_employed"),
 }
+FOLLOW_UP_FIGURES = ("follow_ups_known", "follow_ups_employed")
 
 
 def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotals]:
@@ -379,6 +386,8 @@ def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotal
     def exits_with(reasons: Iterable[str]):
         return func.count().filter(and_(exited_in, p.exit_reason.in_(sorted(reasons))))
 
+    follow_up = FollowUp.__table__.c
+
     figures = {
         "persons_present": func.count(distinct(p.person_key)).filter(in_stay),
         "entries": func.count().filter(entered_in),
@@ -393,6 +402,10 @@ def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotal
         "with_hours": func.count().filter(and_(in_stay, p.hours.is_not(None))),
         "hours_threshold_reached": func.count(distinct(p.person_key)).filter(
             and_(in_stay, p.hours >= threshold_year.hours_threshold)
+        ),
+        "follow_ups_known": func.count().filter(and_(exited_in, follow_up.situation.in_(sorted(KNOWN_SITUATIONS)))),
+        "follow_ups_employed": func.count().filter(
+            and_(exited_in, follow_up.situation.in_(sorted(EMPLOYED_SITUATIONS)))
         ),
     }
     statement = select(
@@ -417,6 +430,9 @@ def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotal
     # Every pathway with something in W: an entry or an exit in W lies within a stay that meets W
     # (an exit comes after its entry), so these two conditions cover them all.
     statement = frame.attach(statement, or_(stay_meets, prescribed_in))
+    if wanted & set(FOLLOW_UP_FIGURES):
+        # At most one follow-up per pathway: the join adds columns, never rows.
+        statement = statement.outerjoin(FollowUp.__table__, follow_up.pathway_id == p.id)
     if "hours_threshold_reached" in wanted:
         # The hours threshold is that of the convention's year of W's last day.
         statement = statement.outerjoin(

@@ -135,3 +135,19 @@ def test_due_lists_the_callers_exits_in_their_window_without_follow_up(client, e
     everyone = client.get(f"{API}/follow-ups/due", params={"on": "2020-08-01"}, headers=admin).json()
     assert [item["pathway_id"] for item in everyone["items"]] == [early, theirs]
     assert client.get(f"{API}/follow-ups/due", headers=esf.reader_key).status_code == 403
+
+
+def test_employment_6_months_rate_counts_the_known_follow_ups_of_the_exits_in_the_period(client, esf, admin):
+    ids = [_exited(client, esf.operator_key, esf.cofunded.id, f"E-{n}") for n in range(4)]
+    _post(
+        client,
+        esf.operator_key,
+        [_item(ids[0], 180, "employed_cdd_over_6m"), _item(ids[1], 180, "job_seeking"), _item(ids[2], 180, "unknown")],
+    )
+    params = {"year": 2020, "convention": esf.cofunded.id, "indicators": "employment_6_months_rate"}
+    (row,) = client.get(f"{API}/indicators", params=params, headers=admin).json()["rows"]
+    assert row["values"] == {"employment_6_months_rate": 0.5}
+    (row,) = client.get(f"{API}/indicators", params=params | {"year": 2019}, headers=admin).json()["rows"]
+    assert row["values"] == {"employment_6_months_rate": None}
+    codes = [item["code"] for item in client.get(f"{API}/reference/indicators").json()]
+    assert "employment_6_months_rate" in codes
