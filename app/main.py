@@ -37,7 +37,14 @@ API_PREFIX = "/api/v1"
 EXIT_RECORDS_PATH = f"{API_PREFIX}/exit-records"
 AVAILABILITY_PATH = f"{API_PREFIX}/availability"
 # Responses under these paths carry personal data: no cache may keep them.
-PERSONAL_DATA_PATHS = (f"{API_PREFIX}/pathways", EXIT_RECORDS_PATH, f"{API_PREFIX}/audit-events")
+PERSONAL_DATA_PATHS = (
+    f"{API_PREFIX}/pathways",
+    EXIT_RECORDS_PATH,
+    f"{API_PREFIX}/audit-events",
+    # The FSE's follow-ups and incomplete participant records name pathways (SPEC C9).
+    f"{API_PREFIX}/follow-ups",
+    f"{API_PREFIX}/esf/",
+)
 
 
 def create_app(settings: Settings | None = None, *, host: str | None = None) -> FastAPI:

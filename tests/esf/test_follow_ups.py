@@ -151,3 +151,10 @@ def test_employment_6_months_rate_counts_the_known_follow_ups_of_the_exits_in_th
     assert row["values"] == {"employment_6_months_rate": None}
     codes = [item["code"] for item in client.get(f"{API}/reference/indicators").json()]
     assert "employment_6_months_rate" in codes
+
+
+def test_answers_about_persons_are_never_cached(client, esf):
+    for path in ("/follow-ups/due", "/esf/incomplete?year=2020"):
+        response = client.get(f"{API}{path}", headers=esf.operator_key)
+        assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    assert _post(client, esf.operator_key, []).headers["Cache-Control"] == "no-store"
