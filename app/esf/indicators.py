@@ -1,14 +1,25 @@
 """The rows of the ESF+ report (SPEC C9): the common indicators for participants of Annex I of
 Regulation (EU) 2021/1057, in the report's order.
 
-Labels follow the Regulation's wording of each indicator. Codes are the Commission's, given only
-where a source is cited here:
+Where each label's wording comes from (the Annex of 2021/1057 itself could not be read while this
+was written; replace a label by the Annex's wording, and add a code with its source, when they
+can be checked):
+- the indicators that Annex I of the 2014-2020 ESF Regulation (EU) No 1304/2013 already had take
+  its wording (https://legislation.gov.uk/eur/2013/1304/annex/I): unemployed, including long-term
+  unemployed; long-term unemployed; inactive; employed, including self-employed; with upper
+  secondary (ISCED 3) or post-secondary education (ISCED 4); with tertiary education (ISCED 5 to
+  8); participants with disabilities; homeless or affected by housing exclusion; from rural areas;
+  minorities (including marginalised communities such as the Roma); and the results "engaged in
+  job searching", "in education/training", "gaining a qualification", "in employment, including
+  self-employment", upon leaving and six months after leaving;
+- the others (the age bands, ISCED 0-2, third-country nationals, foreign background, improved
+  labour market situation) follow the contract's own enumeration of 2021/1057's indicators.
+Codes are the Commission's, given only where a source is cited here:
 - EECO02 "Unemployed, including long-term unemployed" and EECO12 "Participants with
-  disabilities": the Commission's SFC support portal, FAQ "Need to collect individual data for
-  common output indicators if an operation focuses on a specific target group"
+  disabilities": the Commission's SFC support portal, FAQ on collecting individual data when an
+  operation focuses on a specific target group
   (https://sfc.ec.europa.eu/en/need-collect-individual-data-common-output-indicators-if-operation-focuses-specific-target-group).
-The other codes are left null: no source for them could be consulted while this was written
-(add a code together with its source).
+The other codes are null: no source for them could be consulted.
 """
 
 from dataclasses import dataclass
@@ -23,15 +34,15 @@ class EsfIndicator:
 
 
 ESF_INDICATORS: tuple[EsfIndicator, ...] = (
-    EsfIndicator("participants", None, "Total number of participants", "output"),
+    EsfIndicator("participants", None, "Participants in all", "output"),
     EsfIndicator("unemployed", "EECO02", "Unemployed, including long-term unemployed", "output"),
     EsfIndicator("long_term_unemployed", None, "Long-term unemployed", "output"),
     EsfIndicator("inactive", None, "Inactive", "output"),
     EsfIndicator("employed", None, "Employed, including self-employed", "output"),
-    EsfIndicator("under_18", None, "Number of persons below 18 years of age", "output"),
-    EsfIndicator("aged_18_29", None, "Number of persons aged 18-29 years", "output"),
-    EsfIndicator("aged_55_plus", None, "Number of persons aged 55 years and above", "output"),
-    EsfIndicator("isced_0_2", None, "With lower secondary education or less (ISCED 0-2)", "output"),
+    EsfIndicator("under_18", None, "Participants below 18 years of age", "output"),
+    EsfIndicator("aged_18_29", None, "Participants aged 18 to 29", "output"),
+    EsfIndicator("aged_55_plus", None, "Participants aged 55 and over", "output"),
+    EsfIndicator("isced_0_2", None, "With education at ISCED levels 0 to 2", "output"),
     EsfIndicator(
         "isced_3_4",
         None,
