@@ -21,10 +21,11 @@ from app.auth.service import Caller
 from app.core.errors import Conflict, Forbidden
 from app.core.time import utcnow
 from app.pathways import access, service
-from app.pathways.esf_models import LabourStatusOnLeaving, PathwayParticipant
+from app.pathways.esf_models import ENTRY_FIELDS, LabourStatusOnLeaving, PathwayParticipant
 from app.pathways.esf_schemas import LEAVING_FIELDS, ParticipantIn, ParticipantRead, leaving_fields
 from app.pathways.models import Pathway
 from app.pathways.schemas import ExitIn, PathwayCreate, PathwayRead, PathwayUpdate
+from app.periods.service import ensure_open
 
 AUDIT_PATHWAY = service.AUDIT_PATHWAY
 PARTICIPANT_READERS = (Role.admin, Role.operator)
@@ -68,6 +69,15 @@ def _write(*, session: Session, caller: Caller, pathway: Pathway, fields: dict[s
     changed = [name for name, value in fields.items() if getattr(row, name) != value]
     if not changed:
         return []
+    # The ESF+ report counts the record at entry in the year of the entry, the leaving fields in
+    # the year of the exit: a consolidated year's counts do not move (409).
+    ensure_open(
+        session=session,
+        days=[
+            pathway.entered_on if any(name in ENTRY_FIELDS for name in changed) else None,
+            pathway.exited_on if any(name in LEAVING_FIELDS for name in changed) else None,
+        ],
+    )
     for name in changed:
         setattr(row, name, fields[name])
     session.add(row)

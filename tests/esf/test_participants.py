@@ -212,3 +212,27 @@ def test_exit_batches_take_the_leaving_fields_in_json_and_csv(client, esf):
     two = client.get(f"{API}/pathways/{second}", headers=esf.operator_key).json()["participant"]
     assert (one["qualification_gained"], one["situation_on_leaving"]) == (True, "inactive")
     assert (two["qualification_gained"], two["situation_on_leaving"]) == (False, "job_searching")
+
+
+def test_a_consolidated_year_keeps_its_participant_records(client, session, esf):
+    from tests.pathways.helpers import consolidate
+
+    pathway = post_pathway(client, esf.operator_key, esf.cofunded.id, "K-1", entered_on="2019-03-04")
+    exited = client.post(
+        f"{API}/pathways/{pathway['id']}/exit",
+        json={"exited_on": "2020-02-03", "exit_reason": "other"},
+        headers=esf.operator_key,
+    )
+    assert exited.status_code == 200
+    consolidate(session, 2019)
+    refused = client.patch(f"{API}/pathways/{pathway['id']}", json={"participant": COMPLETE}, headers=esf.operator_key)
+    assert refused.status_code == 409
+    read = client.get(f"{API}/pathways/{pathway['id']}", headers=esf.operator_key).json()
+    assert read["participant"]["labour_status"] is None
+    # The leaving fields count in 2020, still open.
+    allowed = client.patch(
+        f"{API}/pathways/{pathway['id']}",
+        json={"participant": {"qualification_gained": True}},
+        headers=esf.operator_key,
+    )
+    assert allowed.status_code == 200 and allowed.json()["participant"]["qualification_gained"] is True
