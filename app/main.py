@@ -30,6 +30,7 @@ from app.core.openapi import TAGS, install_openapi, operation_id
 from app.core.rate_limits import RateLimits
 from app.core.security_headers import SecurityHeaders
 from app.core.server import HeaderCountLimit
+from app.esf.router import router as esf_router
 from app.exports.router import router as exports_router
 from app.indicators.router import router as indicators_router
 from app.pathways.router import router as pathways_router
@@ -42,7 +43,14 @@ AVAILABILITY_PATH = f"{API_PREFIX}/availability"
 # Responses under these paths carry personal data: no cache may keep them.
 # Reads that scan the pathways: a few at once per worker (app/core/bulkhead.py).
 HEAVY_READ_PATHS = tuple(f"{API_PREFIX}/{path}" for path in ("indicators", "bilan", "reports", "exports"))
-PERSONAL_DATA_PATHS = (f"{API_PREFIX}/pathways", EXIT_RECORDS_PATH, f"{API_PREFIX}/audit-events")
+PERSONAL_DATA_PATHS = (
+    f"{API_PREFIX}/pathways",
+    EXIT_RECORDS_PATH,
+    f"{API_PREFIX}/audit-events",
+    # The FSE's follow-ups and incomplete participant records name pathways (SPEC C9).
+    f"{API_PREFIX}/follow-ups",
+    f"{API_PREFIX}/esf/",
+)
 
 
 def create_app(settings: Settings | None = None, *, host: str | None = None) -> FastAPI:
@@ -127,6 +135,7 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         availability_router,
         exports_router,
         indicators_router,
+        esf_router,
         periods_router,
         reference_router,
         audit_router,

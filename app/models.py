@@ -8,6 +8,7 @@ from app.catalogue.models import Action, Family, Operator, Site
 from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.core.db import metadata
 from app.outbox.models import Change, FeedClock
+from app.pathways.esf_models import FollowUp, PathwayParticipant
 from app.pathways.models import ActivityRecord, Beneficiary, ConventionSeats, Diagnostic, Pathway
 from app.periods.models import Period
 
@@ -31,6 +32,8 @@ __all__ = [
     "Pathway",
     "ConventionSeats",
     "Diagnostic",
+    "PathwayParticipant",
+    "FollowUp",
 ]
 
 import app.outbox.capture  # noqa: E402, F401  (binds the feed's listeners to PdiSession)

@@ -7,6 +7,9 @@ README.md.
   rows into a fresh database;
 - the full bilan 2018–2020 over HTTP (JSON) against one hand-written SQL query of its pathway
   figures (`BILAN_REFERENCE_SQL`);
+- the ESF+ report of 2020 over HTTP (JSON) against one hand-written SQL query of its core counts
+  (`ESF_REFERENCE_SQL`: participants, incomplete records, employed on leaving and six months
+  after, per co-funded convention);
 - exit records, batches of 1,000 through `POST /exit-records`, against psycopg `executemany`
   UPDATEs of the same rows, a transaction per 1,000;
 - requests/s of availability (anonymous, as the portal polls it: answered from memory while the
@@ -68,6 +71,7 @@ EXIT_DAY = date(2021, 6, 30)  # after every demo entry, in a year that is not co
 ON = "2020-12-31"
 
 BILAN_URL = "/api/v1/bilan?years=2018,2019,2020&as_of=2020-12-31"
+ESF_URL = "/api/v1/reports/esf?year=2020"
 AVAILABILITY_URL = f"/api/v1/availability?on={ON}&size=500"
 ACTIONS_URL = "/api/v1/actions"
 STATIC_URL = "/static"
@@ -186,7 +190,7 @@ def pdi(url: str, *arguments: str) -> str:
 
 # --- the demo load against COPY ---------------------------------------------------------------
 
-COPIED_TABLES = ("beneficiary", "pathway")
+COPIED_TABLES = ("beneficiary", "pathway", "pathway_participant", "follow_up")
 
 
 def measure_demo_load(url: str) -> None:
@@ -321,6 +325,7 @@ def measure_http(url: str, key: str, workers: int) -> None:
         )
         if workers == 1:
             measure_bilan(base, url, key)
+            measure_esf_report(base, url, key)
             measure_exit_records(base, url, key)
         report(
             f"memory per worker after its load, {label}",
@@ -384,6 +389,96 @@ def check_same_figures(bilan: dict, rows: list, connection: psycopg.Connection) 
                     assert value == expected, f"{action['code']} {line['indicator']} {year}: {value} != {expected}"
                     compared += 1
     assert compared > 0
+
+
+# --- the ESF+ report against hand-written SQL -------------------------------------------------------
+
+# The report's core counts as a person would write them for PostgreSQL: DISTINCT ON picks each
+# person's first entry and last exit per convention (the report uses window functions, which
+# SQLite has too).
+ESF_REFERENCE_SQL = """
+WITH cofunded AS (SELECT convention_id FROM convention_year WHERE year = 2020 AND fse_amount > 0),
+firsts AS (
+    SELECT DISTINCT ON (p.convention_id, p.person_key) p.id, p.convention_id, p.entered_on
+    FROM pathway p JOIN cofunded USING (convention_id)
+    WHERE p.entered_on IS NOT NULL AND p.cancelled_on IS NULL
+    ORDER BY p.convention_id, p.person_key, p.entered_on, p.id
+),
+lasts AS (
+    SELECT DISTINCT ON (p.convention_id, p.person_key) p.id, p.convention_id, p.exited_on, p.exit_reason
+    FROM pathway p JOIN cofunded USING (convention_id)
+    WHERE p.exited_on IS NOT NULL
+    ORDER BY p.convention_id, p.person_key, p.exited_on DESC, p.id DESC
+),
+entrants AS (
+    SELECT f.convention_id, count(*) AS participants,
+        count(*) FILTER (WHERE pp.pathway_id IS NULL OR pp.labour_status IS NULL OR pp.education IS NULL
+            OR pp.disability IS NULL OR pp.third_country_national IS NULL OR pp.foreign_background IS NULL
+            OR pp.minority IS NULL OR pp.homeless IS NULL) AS incomplete
+    FROM firsts f LEFT JOIN pathway_participant pp ON pp.pathway_id = f.id
+    WHERE f.entered_on BETWEEN '2020-01-01' AND '2020-12-31'
+    GROUP BY f.convention_id
+),
+leavers AS (
+    SELECT l.convention_id,
+        count(*) FILTER (WHERE l.exit_reason IN ('employment_cdi', 'employment_cdd_over_6m', 'business_creation',
+            'civil_service', 'employment_short', 'iae_contract')) AS employed_on_leaving,
+        count(*) FILTER (WHERE fu.situation IN ('employed_cdi', 'employed_cdd_over_6m', 'employed_short',
+            'self_employed')) AS employed_6_months
+    FROM lasts l LEFT JOIN follow_up fu ON fu.pathway_id = l.id
+    WHERE l.exited_on BETWEEN '2020-01-01' AND '2020-12-31'
+    GROUP BY l.convention_id
+)
+SELECT convention_id, coalesce(participants, 0), coalesce(incomplete, 0), coalesce(employed_on_leaving, 0),
+    coalesce(employed_6_months, 0)
+FROM entrants FULL JOIN leavers USING (convention_id)
+ORDER BY convention_id
+"""
+ESF_CORE = ("participants", "incomplete", "employed_on_leaving", "employed_6_months")
+
+
+def measure_esf_report(base: str, url: str, key: str) -> None:
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=600) as http, psycopg.connect(url) as connection:
+
+        def esf_report():
+            return http.get(ESF_URL).raise_for_status().json()
+
+        def by_hand():
+            rows = connection.execute(ESF_REFERENCE_SQL).fetchall()
+            connection.rollback()
+            return rows
+
+        check_same_esf_counts(esf_report(), by_hand())
+        report_runs, hand_runs = [], []
+        for _ in range(REPEATS):
+            report_runs.append(seconds(esf_report))
+            hand_runs.append(seconds(by_hand))
+    report(
+        "ESF+ report 2020 (HTTP, JSON)",
+        statistics.median(report_runs),
+        "s",
+        "hand-written SQL of its core counts",
+        statistics.median(hand_runs),
+    )
+
+
+def check_same_esf_counts(esf: dict, rows: list) -> None:
+    """The reference computes what the report shows, convention by convention."""
+    by_hand = {row[0]: row[1:] for row in rows}
+    compared = 0
+    for block in esf["conventions"]:
+        totals = {row["indicator"]: row["values"]["total"] for row in block["rows"]}
+        shown = (
+            totals["participants"],
+            block["incomplete"],
+            totals["employed_on_leaving"],
+            totals["employed_6_months"],
+        )
+        expected = tuple(by_hand.get(block["convention_id"], (0, 0, 0, 0)))
+        assert shown == expected, f"convention {block['convention_id']}: {shown} != {expected} ({ESF_CORE})"
+        compared += shown[0] > 0
+    assert compared > 0, "the demo should give the co-funded conventions participants"
 
 
 # --- exit records against raw UPDATEs -------------------------------------------------------------

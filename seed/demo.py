@@ -24,10 +24,12 @@ from app.core.changes import FEED_NOTED
 from app.core.config import get_settings
 from app.core.progress import progress
 from app.core.security import pseudonymise
-from app.core.time import utcnow
+from app.core.time import today, utcnow
 from app.outbox.service import record_missing
+from app.pathways.esf_models import FollowUp, PathwayParticipant
 from app.pathways.models import ActivityRecord, Beneficiary, Pathway
 from app.periods.models import Period, PeriodStatus
+from seed.demo_esf import FOLLOW_UP_COLUMNS, PARTICIPANT_COLUMNS, esf_rows
 from seed.demo_plan import (
     BENEFICIARY_COLUMNS,
     CONSOLIDATED,
@@ -67,6 +69,7 @@ def generate_demo(*, session: Session, scale: int = 1, progress: bool = False) -
     plan = plan_demo(read_catalogue(session))
     session.flush()  # the rows below go through the connection, around the ORM
     now = utcnow()
+    before = session.execute(select(func.coalesce(func.max(Pathway.id), 0))).scalar_one()
     per_copy = len(plan.people) + sum(len(stays) for stays in plan.stays.values()) + 2 * len(plan.prescriptions)
     pathways = beneficiaries = 0
     with _progress(progress, per_copy * scale) as advance:
@@ -88,6 +91,10 @@ def generate_demo(*, session: Session, scale: int = 1, progress: bool = False) -
         ]
         if activity_rows:
             session.execute(insert(ActivityRecord.__table__), activity_rows)
+        # The FSE's records of the co-funded actions' participants (seed/demo_esf.py).
+        participants, follow_ups = esf_rows(session, after_pathway_id=before, today=today(), now=now)
+        _write_rows(session, PathwayParticipant.__table__, PARTICIPANT_COLUMNS, participants)
+        _write_rows(session, FollowUp.__table__, FOLLOW_UP_COLUMNS, follow_ups)
         periods = _consolidate(session)
     session.flush()
     # The rows went in around the ORM, so the feed's capture did not see them: each gets its item.
@@ -98,12 +105,13 @@ def generate_demo(*, session: Session, scale: int = 1, progress: bool = False) -
         entity="demo",
         entity_id=f"scale={scale}",
         action="create",
-        fields=["beneficiary", "pathway", "activity_record", "period"],
+        fields=["beneficiary", "pathway", "activity_record", "period", "pathway_participant", "follow_up"],
     )
     session.flush()
     consolidated = f"; years {', '.join(map(str, periods))} consolidated" if periods else ""
     return (
-        f"demo: {beneficiaries:,} beneficiaries, {pathways:,} pathways, {len(activity_rows)} activity records"
+        f"demo: {beneficiaries:,} beneficiaries, {pathways:,} pathways, {len(activity_rows)} activity records, "
+        f"{len(participants):,} FSE participant records, {len(follow_ups):,} follow-ups"
         f"{consolidated} (scale {scale}; the bilan's figures match the document at scale 1 only)"
     )
 

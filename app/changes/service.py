@@ -34,6 +34,7 @@ from app.conventions.service import read_models as convention_reads
 from app.core.caller import Caller, Role
 from app.core.pagination import PageParams
 from app.outbox.models import Change
+from app.pathways import participants
 from app.pathways.access import pathway_visibility
 from app.pathways.models import Pathway
 from app.pathways.service import read_models as pathway_reads
@@ -125,7 +126,11 @@ def _current_data(*, session: Session, caller: Caller, rows: list[Change], today
             .join(Convention, Convention.id == Pathway.convention_id)
             .where(Pathway.id.in_(ids), pathway_visibility(caller))
         ).all()
-        for pathway in pathway_reads(session=session, pathways=pathways, caller=caller):
+        # `participant` (FSE) only for the roles that read it: admin and the pathway's operator.
+        reads = participants.with_participants(
+            session=session, caller=caller, reads=pathway_reads(session=session, pathways=pathways, caller=caller)
+        )
+        for pathway in reads:
             data["pathway", str(pathway.id)] = pathway
     return data
 

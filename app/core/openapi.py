@@ -62,6 +62,10 @@ TAGS = [
     },
     {"name": "exports", "description": "The catalogue in the data·inclusion schema v1. Public."},
     {"name": "indicators", "description": "The bilan's indicators and the bilan itself, computed on demand."},
+    {
+        "name": "esf",
+        "description": "The FSE's (ESF+) reporting: participants' report, incomplete records, six-month follow-ups.",
+    },
     {"name": "periods", "description": "Years and their consolidation."},
     {"name": "reference", "description": "Exit reasons and indicator definitions. Public."},
     {"name": "audit", "description": "Who wrote or read what, when (admin)."},

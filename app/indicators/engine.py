@@ -42,6 +42,7 @@ from sqlmodel import Session
 from app.catalogue.models import Action, Family
 from app.conventions.models import Convention, ConventionYear
 from app.indicators.sql import days_between, full_scan, greatest, least
+from app.pathways.esf_models import EMPLOYED_SITUATIONS, KNOWN_SITUATIONS, FollowUp
 from app.pathways.models import ActivityMetric, ActivityRecord, Diagnostic, EndedAs, Pathway
 from app.periods.service import consolidated_years
 from app.reference.diagnostic_dimensions import DIMENSION_CODES
@@ -182,6 +183,9 @@ class PathwayTotals:
     decision_delay_days: int = 0
     withdrawals: int = 0
     expired: int = 0
+    # Follow-ups six months after the exits in W (SPEC C9): with a known situation, in employment.
+    follow_ups_known: int = 0
+    follow_ups_employed: int = 0
 
 
 @dataclass
@@ -239,6 +243,7 @@ def values_from(totals: GroupTotals, codes: Iterable[str] = INDICATOR_CODES) -> 
         "expired_prescriptions": p.expired,
         "cost_per_person": ratio(budget, p.persons_present),
         "cost_per_dynamic_exit": ratio(budget, p.dynamic_exits),
+        "employment_6_months_rate": ratio(p.follow_ups_employed, p.follow_ups_known),
     }
     for metric in ACTIVITY_METRICS:
         computed[metric] = totals.activity.get(metric)
@@ -368,7 +373,9 @@ PATHWAY_FIGURES: dict[str, tuple[str, ...]] = {
     "mean_decision_delay_days": ("decision_delay_days", "decisions"),
     "withdrawals": ("withdrawals",),
     "expired_prescriptions": ("expired",),
+    "employment_6_months_rate": ("follow_ups_known", "follow_ups_employed"),
 }
+FOLLOW_UP_FIGURES = ("follow_ups_known", "follow_ups_employed")
 
 
 def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotals]:
@@ -417,6 +424,8 @@ def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotal
     def exits_with(reasons: Iterable[str]):
         return func.count().filter(and_(exited_in, p.exit_reason.in_(sorted(reasons))))
 
+    follow_up = FollowUp.__table__.c
+
     figures = {
         "persons_present": func.count(distinct(p.person_key)).filter(in_stay),
         "entries": func.count().filter(entered_in),
@@ -437,6 +446,10 @@ def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotal
         "decision_delay_days": func.sum(days_between(p.decided_on, p.prescribed_on)).filter(decided_in),
         "withdrawals": func.count().filter(and_(ended_in, p.ended_as == "withdrawn")),
         "expired": func.count().filter(and_(ended_in, p.ended_as == "expired")),
+        "follow_ups_known": func.count().filter(and_(exited_in, follow_up.situation.in_(sorted(KNOWN_SITUATIONS)))),
+        "follow_ups_employed": func.count().filter(
+            and_(exited_in, follow_up.situation.in_(sorted(EMPLOYED_SITUATIONS)))
+        ),
     }
     statement = select(
         *query.key_columns(p),
@@ -462,6 +475,9 @@ def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotal
     # Every pathway with something in W: an entry or an exit in W lies within a stay that meets W
     # (an exit comes after its entry), so these two conditions cover them all.
     statement = frame.attach(statement, or_(stay_meets, prescribed_in, decided_in, ended_in))
+    if wanted & set(FOLLOW_UP_FIGURES):
+        # At most one follow-up per pathway: the join adds columns, never rows.
+        statement = statement.outerjoin(FollowUp.__table__, follow_up.pathway_id == p.id)
     if "hours_threshold_reached" in wanted:
         # The hours threshold is that of the convention's year of W's last day.
         statement = statement.outerjoin(

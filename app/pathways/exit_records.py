@@ -22,6 +22,7 @@ from app.core.caller import Caller
 from app.core.config import get_settings
 from app.core.errors import (
     AppError,
+    Conflict,
     InvalidInput,
     NotFound,
     PayloadTooLarge,
@@ -29,7 +30,8 @@ from app.core.errors import (
     problem,
     validation_errors,
 )
-from app.pathways import access, service
+from app.pathways import access, participants, service
+from app.pathways.esf_schemas import leaving_fields
 from app.pathways.schemas import (
     EXIT_RECORD_COLUMNS,
     ExitRecordCounts,
@@ -98,12 +100,13 @@ def _too_many() -> PayloadTooLarge:
     return PayloadTooLarge(f"A batch may hold at most {get_settings().max_batch_items} items")
 
 
-def parse_items(batch: Batch) -> list[Any]:
-    """The batch's items, not yet validated: a JSON list, or CSV rows as dicts of their non-empty cells."""
+def parse_items(batch: Batch, columns: tuple[str, ...] = EXIT_RECORD_COLUMNS) -> list[Any]:
+    """The batch's items, not yet validated: a JSON list, or CSV rows (whose header names some of
+    `columns`) as dicts of their non-empty cells."""
     if batch.media_type == JSON_TYPE:
         items = _parse_json(batch.body)
     else:
-        items = _parse_csv(batch.body, batch.charset)
+        items = _parse_csv(batch.body, batch.charset, columns)
     if len(items) > get_settings().max_batch_items:
         raise _too_many()
     return items
@@ -115,11 +118,11 @@ def _parse_json(body: bytes) -> list[Any]:
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise MalformedBody("The body is not valid JSON") from exc
     if not isinstance(items, list):
-        raise InvalidInput("The body must be a JSON list of exit records", loc=["body"])
+        raise InvalidInput("The body must be a JSON list of records", loc=["body"])
     return items
 
 
-def _parse_csv(body: bytes, charset: str | None) -> list[dict[str, str]]:
+def _parse_csv(body: bytes, charset: str | None, columns: tuple[str, ...]) -> list[dict[str, str]]:
     try:
         encoding = codecs.lookup(charset or "utf-8-sig").name
     except LookupError as exc:
@@ -139,10 +142,10 @@ def _parse_csv(body: bytes, charset: str | None) -> list[dict[str, str]]:
         if not header:
             raise InvalidInput("The CSV body has no header line", loc=["body"])
         header = [name.strip() for name in header]
-        unknown = [name for name in header if name not in EXIT_RECORD_COLUMNS]
+        unknown = [name for name in header if name not in columns]
         if unknown or len(set(header)) != len(header):
             raise InvalidInput(
-                f"The CSV header must name distinct columns among {', '.join(EXIT_RECORD_COLUMNS)}",
+                f"The CSV header must name distinct columns among {', '.join(columns)}",
                 errors=[{"loc": ["header", name], "msg": "unknown column"} for name in unknown] or None,
             )
         reader.fieldnames = header
@@ -215,6 +218,7 @@ def record_exits(*, session: Session, caller: Caller, items: list[Any], atomic: 
         exits={index: (pathways.get(pathway_of.get(index)), item.exit_fields()) for index, item in valid.items()},
         missing=lambda index: _not_found(valid[index]),
     )
+    leaving = _check_leaving(session=session, items=valid, decided=decided, exited=exited)
     results: list[ExitRecordResult] = []
     counts = ExitRecordCounts()
     for index in range(len(items)):
@@ -232,7 +236,33 @@ def record_exits(*, session: Session, caller: Caller, items: list[Any], atomic: 
     if atomic and counts.error:
         raise BatchRejected(answer)
     service.write_exits(session=session, caller=caller, states=exited, pathways=pathways)
+    participants.write_leaving_batch(session=session, leaving=leaving)
     return answer
+
+
+def _check_leaving(
+    *, session: Session, items: dict[int, ExitRecordIn], decided: dict[int, service.Decision], exited: dict
+) -> dict[int, dict[str, Any]]:
+    """The FSE leaving fields of the batch (SPEC C9), on the decisions taken: an exit posted again
+    with other leaving fields becomes an error (409), as another date or reason would; returns
+    the fields to store per pathway newly exited. One query for the whole batch."""
+    given = {index: leaving_fields(items[index]) for index in decided if decided[index][0] != "error"}
+    rows = participants.rows_of(session, [decided[index][1] for index, fields in given.items() if fields])
+    leaving: dict[int, dict[str, Any]] = {}
+    for index, fields in sorted(given.items()):
+        outcome, pathway_id, _error = decided[index]
+        if not fields:
+            continue
+        if outcome == "unchanged" and pathway_id not in leaving:
+            if conflict := participants.leaving_conflict(pathway_id=pathway_id, row=rows.get(pathway_id), given=fields):
+                decided[index] = ("error", pathway_id, conflict)
+        elif outcome == "unchanged":
+            if any(leaving[pathway_id].get(name, value) != value for name, value in fields.items()):
+                conflict = Conflict(f"Pathway {pathway_id} is exited twice in this batch with other leaving fields")
+                decided[index] = ("error", pathway_id, conflict)
+        else:
+            leaving[pathway_id] = fields
+    return leaving
 
 
 def _not_found(item: ExitRecordIn) -> NotFound:

@@ -4,10 +4,10 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
 from app.core.db import SessionDep, WriterSessionDep
 from app.core.errors import responses
-from app.core.etag import with_etag
+from app.core.etag import etag_of, with_etag
 from app.core.pagination import Page, PageDep
 from app.core.schemas import MAX_INT, IsoDay, IsoMoment
-from app.pathways import activity, diagnostics, exit_records, service
+from app.pathways import activity, diagnostics, exit_records, participants, service
 from app.pathways.access import (
     ActivityReaderDep,
     ActivityWriterDep,
@@ -16,7 +16,7 @@ from app.pathways.access import (
     PrescriberDep,
 )
 from app.pathways.exit_records import CSV_TYPE, JSON_TYPE, Batch
-from app.pathways.models import ActivityMetric, PathwayStatus
+from app.pathways.models import ActivityMetric, Pathway, PathwayStatus
 from app.pathways.schemas import (
     EXIT_RECORD_COLUMNS,
     AcceptIn,
@@ -38,6 +38,15 @@ from app.pathways.schemas import (
 
 router = APIRouter()
 
+
+def _answer(session, caller, response: Response, pathway: Pathway) -> PathwayRead:
+    """A pathway as its caller may read it; the ETag is that of the caller's view without the FSE
+    participant record (whose writes move `updated_at`), as If-Match compares it."""
+    read = service.read_model(session=session, pathway=pathway, caller=caller)
+    response.headers["ETag"] = etag_of(read)
+    return participants.with_participants(session=session, caller=caller, reads=[read])[0]
+
+
 PathwayId = Annotated[int, Path(ge=1, le=MAX_INT)]
 ConventionId = Annotated[int, Path(ge=1, le=MAX_INT)]
 IfMatch = Annotated[str | None, Header(description="The ETag last read: 412 if the pathway changed since")]
@@ -56,7 +65,7 @@ def list_pathways(
     updated_since: Annotated[IsoMoment | None, Query(description="Changed at or after that moment")] = None,
 ):
     """Pathways the caller may read, oldest first."""
-    return service.list_pathways(
+    page_ = service.list_pathways(
         session=session,
         caller=caller,
         params=page,
@@ -66,6 +75,9 @@ def list_pathways(
         status=status,
         active_on=active_on,
         updated_since=updated_since,
+    )
+    return page_.model_copy(
+        update={"items": participants.with_participants(session=session, caller=caller, reads=page_.items)}
     )
 
 
@@ -78,15 +90,15 @@ def list_pathways(
 )
 def create_pathway(session: SessionDep, caller: PrescriberDep, body: PathwayCreate, response: Response):
     """Prescribe a pathway (or import a whole one: entry and exit given at once)."""
-    pathway = service.create_pathway(session=session, caller=caller, body=body)
-    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
+    pathway = participants.create_pathway(session=session, caller=caller, body=body)
+    return _answer(session, caller, response, pathway)
 
 
 @router.get("/pathways/{pathway_id}", response_model=PathwayRead, tags=["pathways"], responses=responses(401, 403, 404))
 def get_pathway(session: WriterSessionDep, caller: PathwayReaderDep, pathway_id: PathwayId, response: Response):
     """One pathway."""
     pathway = service.get_pathway(session=session, caller=caller, pathway_id=pathway_id)
-    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
+    return _answer(session, caller, response, pathway)
 
 
 @router.patch(
@@ -104,10 +116,10 @@ def update_pathway(
     if_match: IfMatch = None,
 ):
     """Correct a pathway; every rule is checked again."""
-    pathway = service.update_pathway(
+    pathway = participants.update_pathway(
         session=session, caller=caller, pathway_id=pathway_id, body=body, if_match=if_match
     )
-    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
+    return _answer(session, caller, response, pathway)
 
 
 LIFECYCLE_ERRORS = responses(401, 403, 404, 409, 422)
@@ -119,7 +131,7 @@ def enter_pathway(
 ):
     """Record the person's entry (the same entry again changes nothing)."""
     pathway = service.enter(session=session, caller=caller, pathway_id=pathway_id, body=body)
-    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
+    return _answer(session, caller, response, pathway)
 
 
 @router.post("/pathways/{pathway_id}/exit", response_model=PathwayRead, tags=["pathways"], responses=LIFECYCLE_ERRORS)
@@ -127,8 +139,8 @@ def exit_pathway(
     session: SessionDep, caller: PathwayWriterDep, pathway_id: PathwayId, body: ExitIn, response: Response
 ):
     """Record the person's exit (the same exit again changes nothing; another one is a 409)."""
-    pathway = service.exit_pathway(session=session, caller=caller, pathway_id=pathway_id, body=body)
-    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
+    pathway = participants.exit_pathway(session=session, caller=caller, pathway_id=pathway_id, body=body)
+    return _answer(session, caller, response, pathway)
 
 
 @router.post("/pathways/{pathway_id}/cancel", response_model=PathwayRead, tags=["pathways"], responses=LIFECYCLE_ERRORS)
@@ -137,7 +149,7 @@ def cancel_pathway(
 ):
     """Cancel a prescription that did not lead to an entry."""
     pathway = service.cancel(session=session, caller=caller, pathway_id=pathway_id, body=body)
-    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
+    return _answer(session, caller, response, pathway)
 
 
 @router.post("/pathways/{pathway_id}/accept", response_model=PathwayRead, tags=["pathways"], responses=LIFECYCLE_ERRORS)
@@ -146,7 +158,7 @@ def accept_pathway(
 ):
     """The convention's operator accepts a prescription (the same answer again changes nothing)."""
     pathway = service.accept(session=session, caller=caller, pathway_id=pathway_id, body=body)
-    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
+    return _answer(session, caller, response, pathway)
 
 
 @router.post("/pathways/{pathway_id}/refuse", response_model=PathwayRead, tags=["pathways"], responses=LIFECYCLE_ERRORS)
@@ -155,7 +167,7 @@ def refuse_pathway(
 ):
     """The convention's operator refuses a prescription, with a reason: its seat is freed."""
     pathway = service.refuse(session=session, caller=caller, pathway_id=pathway_id, body=body)
-    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
+    return _answer(session, caller, response, pathway)
 
 
 @router.post(
@@ -166,7 +178,7 @@ def withdraw_pathway(
 ):
     """The prescriber withdraws its prescription before any entry: its seat is freed."""
     pathway = service.withdraw(session=session, caller=caller, pathway_id=pathway_id, body=body)
-    return with_etag(response, service.read_model(session=session, pathway=pathway, caller=caller))
+    return _answer(session, caller, response, pathway)
 
 
 @router.get(

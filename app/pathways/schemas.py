@@ -3,11 +3,12 @@
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_serializer, model_validator
 
 from app.catalogue.models import Territory
 from app.core.schemas import BoundedText, InputModel, ReadModel, RowId, Timestamp
 from app.core.time import today
+from app.pathways.esf_schemas import LeavingStatus, ParticipantIn, ParticipantRead, QualificationGained
 from app.pathways.models import ActivityMetric, Decision, Diagnostic, Household, Pathway, PathwayStatus, Sex
 from app.reference.diagnostic_dimensions import DIMENSION_CODES, MARKS
 from app.reference.exit_reasons import EXIT_REASONS_BY_CODE
@@ -55,6 +56,9 @@ class PathwayCreate(InputModel):
     convention_id: RowId
     beneficiary_ref: BeneficiaryRef = Field(description="The person's file number; stored only as a keyed hash")
     beneficiary: BeneficiaryFields | None = None
+    participant: ParticipantIn | None = Field(
+        default=None, description="FSE: the participant at entry (admin, operator)"
+    )
     prescribed_on: date
     # A historical import posts a whole pathway at once; a prescription gives none of these.
     entered_on: date | None = None
@@ -78,6 +82,9 @@ class PathwayUpdate(InputModel):
     """Corrections: every rule is checked again on the result. `prescribed_on` cannot be null."""
 
     beneficiary: BeneficiaryFields | None = None
+    participant: ParticipantIn | None = Field(
+        default=None, description="FSE: the participant at entry (admin, operator)"
+    )
     prescribed_on: date = None  # type: ignore[assignment]  # absent: unchanged; null: refused
     entered_on: date | None = None
     planned_end_on: date | None = None
@@ -97,6 +104,8 @@ class ExitIn(InputModel):
     exited_on: date
     exit_reason: ExitReasonCode
     hours: Hours | None = None
+    qualification_gained: QualificationGained = None
+    labour_status_on_leaving: LeavingStatus = None
 
 
 class CancelIn(InputModel):
@@ -165,6 +174,19 @@ class PathwayRead(ReadModel):
     expired_on: date | None = Field(default=None, description="The day the prescription expired unanswered")
     waitlist_position: int | None = Field(default=None, description="1 = next to get a seat; null when not waitlisted")
     updated_at: Timestamp
+    participant: ParticipantRead | None = Field(
+        default=None,
+        description="FSE: the participant's record; only for admin and the pathway's operator (absent otherwise)",
+    )
+
+    @model_serializer(mode="wrap")
+    def participant_only_when_given(self, handler):
+        # Personal data of another kind (SPEC C9): a read that was not given it (a portal's, a
+        # feed item for a portal) carries no `participant` key at all, rather than a null.
+        data = handler(self)
+        if "participant" not in self.model_fields_set:
+            data.pop("participant", None)
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -198,6 +220,8 @@ class ExitRecordIn(InputModel):
     exited_on: date
     exit_reason: ExitReasonCode
     hours: Hours | None = None
+    qualification_gained: QualificationGained = None
+    labour_status_on_leaving: LeavingStatus = None
 
     @model_validator(mode="after")
     def names_its_pathway_one_way(self) -> "ExitRecordIn":

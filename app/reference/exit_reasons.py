@@ -34,3 +34,28 @@ EXIT_REASONS_BY_CODE: dict[str, ExitReason] = {reason.code: reason for reason in
 DYNAMIC_REASONS = frozenset(r.code for r in EXIT_REASONS if r.dynamic)
 DURABLE_EMPLOYMENT_REASONS = frozenset(r.code for r in EXIT_REASONS if r.durable_employment)
 COMPLETED_REASONS = frozenset(r.code for r in EXIT_REASONS if r.completed)
+
+# The ESF+ situation on leaving (SPEC C9), derived from the exit reason: employment, business
+# creation, civil service and IAE contracts are "in employment, including self-employment";
+# training is "in education or training"; any other reason leaves it to what the exit says of the
+# person's labour status (`labour_status_on_leaving`: job searching by default, or inactive).
+EMPLOYED = "employed"
+IN_EDUCATION = "in_education"
+SITUATION_ON_LEAVING: dict[str, str | None] = {
+    "employment_cdi": EMPLOYED,
+    "employment_cdd_over_6m": EMPLOYED,
+    "business_creation": EMPLOYED,
+    "civil_service": EMPLOYED,
+    "employment_short": EMPLOYED,
+    "iae_contract": EMPLOYED,
+    "training": IN_EDUCATION,
+    **{reason: None for reason in ("insertion_action", "completed", "reoriented", "dropped_out")},
+    **{reason: None for reason in ("moved", "health", "rsa_ended", "other")},
+}
+assert set(SITUATION_ON_LEAVING) == set(EXIT_REASONS_BY_CODE), "every exit reason has its situation on leaving"
+EMPLOYED_ON_LEAVING_REASONS = frozenset(
+    code for code, situation in SITUATION_ON_LEAVING.items() if situation == EMPLOYED
+)
+EDUCATION_ON_LEAVING_REASONS = frozenset(
+    code for code, situation in SITUATION_ON_LEAVING.items() if situation == IN_EDUCATION
+)

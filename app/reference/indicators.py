@@ -121,6 +121,13 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator("cost_per_person", "Coût par personne présente", Unit.euros, "Budget ÷ personnes présentes."),
     Indicator("cost_per_dynamic_exit", "Coût par sortie dynamique", Unit.euros, "Budget ÷ sorties dynamiques."),
     Indicator(
+        "employment_6_months_rate",
+        "Taux d'emploi à 6 mois (FSE)",
+        Unit.rate,
+        "Suivis à six mois en emploi (CDI, CDD, intérim, indépendant) ÷ suivis dont la situation est connue, "
+        "pour les sorties de la période.",
+    ),
+    Indicator(
         "vehicle_rental_days",
         "Nombre de jours de location de véhicules",
         Unit.count,

@@ -14,6 +14,8 @@ from fractions import Fraction
 from app.reference.diagnostic_dimensions import DIMENSION_CODES
 from app.reference.exit_reasons import COMPLETED_REASONS, DURABLE_EMPLOYMENT_REASONS, DYNAMIC_REASONS
 
+# SPEC C9: a follow-up "in employment" six months after leaving.
+EMPLOYED_AFTER_SIX_MONTHS = {"employed_cdi", "employed_cdd_over_6m", "employed_short", "self_employed"}
 METRICS = (
     "vehicle_rental_days",
     "licence_registrations",
@@ -124,6 +126,8 @@ def no_pathways() -> dict:
         "decision_delays": [],
         "withdrawals": 0,
         "expired": 0,
+        "follow_ups_known": 0,
+        "follow_ups_employed": 0,
     }
 
 
@@ -193,6 +197,10 @@ def _rows(data: Data, *, windows, as_of, query: Query, group_by):
                 totals["durable"] += reason in DURABLE_EMPLOYMENT_REASONS
                 totals["creation"] += reason == "business_creation"
                 totals["completed"] += reason in COMPLETED_REASONS
+                situation = pathway.get("follow_up")  # its six-month follow-up (SPEC C9), if any
+                if situation is not None and situation != "unknown":
+                    totals["follow_ups_known"] += 1
+                    totals["follow_ups_employed"] += situation in EMPLOYED_AFTER_SIX_MONTHS
 
         for line in data.convention_years:
             if not convention_in_scope(data, line["convention_id"], query):
@@ -261,6 +269,8 @@ def _rows(data: Data, *, windows, as_of, query: Query, group_by):
             budget / values["persons_present"] if budget is not None and values["persons_present"] else None
         )
         values["cost_per_dynamic_exit"] = budget / seen["dynamic"] if budget is not None and seen["dynamic"] else None
+        known = seen["follow_ups_known"]
+        values["employment_6_months_rate"] = seen["follow_ups_employed"] / known if known else None
         for metric in METRICS:
             values[metric] = metrics.get(metric)
         decisions = seen["decisions"]

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.indicators.engine import GROUP_KEYS, INDICATOR_CODES, Scope, compute, compute_for_years
+from app.pathways.esf_models import FollowUp, FollowUpSituation
 from app.pathways.models import ActivityRecord, Diagnostic, Pathway
 from app.periods.models import Period, PeriodStatus
 from app.reference.diagnostic_dimensions import DIMENSION_CODES, MARKS
@@ -273,6 +274,16 @@ def store(session, scenario) -> reference.Data:
         Diagnostic(pathway_id=row.id, assessed_on=diagnostic["assessed_on"], **diagnostic["marks"])
         for row, diagnostic in assessed
     )
+    # Six-month follow-ups (SPEC C9) on most exited pathways, their situation drawn from the
+    # pathway's own dates so that every situation, and no follow-up, occur.
+    situations = [*FollowUpSituation, None]
+    for pathway, row in zip(data.pathways, (row for row in rows if isinstance(row, Pathway))):
+        if row.exited_on is None:
+            continue
+        situation = situations[(row.exited_on.toordinal() + row.prescribed_on.toordinal()) % len(situations)]
+        pathway["follow_up"] = situation and situation.value
+        if situation is not None:
+            session.add(FollowUp(pathway_id=row.id, observed_on=row.exited_on, situation=situation))
     session.flush()
     return data
 

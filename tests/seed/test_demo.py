@@ -174,3 +174,34 @@ def test_the_rows_obey_the_rules_on_input(session):
             problems.append(f"beneficiary {person}: overlapping stays in convention {convention_id}")
     assert problems == []
     assert len(pathways) > 5000
+
+
+def test_the_co_funded_actions_get_a_filled_esf_report_the_same_every_time(session):
+    """SPEC C9: participants and follow-ups for the FSE co-funded conventions, with a fixed seed."""
+    from app.core.caller import CLI
+    from app.esf.report import esf_report
+
+    reports = []
+    for _ in range(2):
+        savepoint = session.begin_nested()
+        generate_demo(session=session)
+        reports.append(esf_report(session=session, caller=CLI, year=2020))
+        savepoint.rollback()
+    assert reports[0] == reports[1]
+    total = {row["indicator"]: row["values"]["total"] for row in reports[0]["total"]["rows"]}
+    assert len(reports[0]["conventions"]) >= 4
+    assert total["participants"] > 100
+    assert 0 < reports[0]["total"]["incomplete"] < total["participants"] / 10
+    for indicator in (
+        "long_term_unemployed",
+        "isced_0_2",
+        "disability",
+        "rural",
+        "employed_on_leaving",
+        "job_searching_on_leaving",
+        "qualification_on_leaving",
+        "employed_6_months",
+        "improved_situation_6_months",
+    ):
+        assert total[indicator] > 0, indicator
+    assert total["unemployed"] >= total["long_term_unemployed"]

@@ -1,0 +1,131 @@
+"""The FSE's reporting (SPEC C9): the ESF+ report, the incomplete participant records, and the
+six-month follow-ups."""
+
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from app.auth.dependencies import require_role
+from app.auth.models import Role
+from app.core.caller import Caller
+from app.core.db import ReadSessionDep, SessionDep
+from app.core.errors import InvalidInput, responses
+from app.core.pagination import Page, PageDep
+from app.core.schemas import IsoDay
+from app.core.time import today
+from app.esf import formats
+from app.esf.report import esf_report
+from app.esf.schemas import EsfReport
+from app.esf.service import incomplete_pathways
+from app.indicators.bilan_formats import CsvDialect
+from app.indicators.service import MAX_YEAR, MIN_YEAR
+from app.pathways import exit_records, follow_ups
+from app.pathways.access import PathwayWriterDep
+from app.pathways.esf_schemas import FOLLOW_UP_COLUMNS, FollowUpDue, FollowUpIn
+from app.pathways.exit_records import CSV_TYPE, JSON_TYPE, Batch
+from app.pathways.schemas import ExitRecordsAnswer
+
+router = APIRouter(tags=["esf"])
+
+ReportReaderDep = Annotated[Caller, Depends(require_role(Role.admin, Role.reader, Role.operator))]
+Year = Annotated[int, Query(ge=MIN_YEAR, le=MAX_YEAR, description="A calendar year")]
+
+
+class ReportFormat(StrEnum):
+    json = "json"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+_REPORT_CONTENT = {
+    200: {
+        "content": {"text/csv": {}, formats.XLSX_MEDIA_TYPE: {}},
+        "description": "The report, as JSON or in the requested format",
+    }
+}
+
+
+@router.get("/reports/esf", response_model=EsfReport, responses={**_REPORT_CONTENT, **responses(401, 403, 422)})
+def get_esf_report(
+    session: ReadSessionDep,
+    caller: ReportReaderDep,
+    year: Year,
+    convention: Annotated[int | None, Query(ge=1, le=2_147_483_647, description="Convention id")] = None,
+    action: Annotated[str | None, Query(max_length=64, description="Action code")] = None,
+    format_: Annotated[ReportFormat, Query(alias="format")] = ReportFormat.json,
+    dialect: Annotated[
+        CsvDialect | None,
+        Query(description="CSV only: `rfc4180` (default; `,`) or `excel-fr` (`;`, BOM)"),
+    ] = None,
+):
+    """The ESF+ common indicators for participants of a year, per co-funded convention and in total, by sex."""
+    if dialect is not None and format_ != ReportFormat.csv:
+        raise InvalidInput("`dialect` applies to format=csv only", loc=["query", "dialect"])
+    report = esf_report(session=session, caller=caller, year=year, convention_id=convention, action=action)
+    if format_ == ReportFormat.json:
+        return report
+    if format_ == ReportFormat.csv:
+        content, media_type, extension = (
+            formats.to_csv(report, dialect or CsvDialect.rfc4180),
+            "text/csv; charset=utf-8",
+            "csv",
+        )
+    else:
+        content, media_type, extension = formats.to_xlsx(report), formats.XLSX_MEDIA_TYPE, "xlsx"
+    headers = {"Content-Disposition": f'attachment; filename="fse-{year}.{extension}"'}
+    return Response(content=content, media_type=media_type, headers=headers)
+
+
+@router.get("/esf/incomplete", response_model=Page[int], responses=responses(401, 403, 422))
+def list_incomplete_participants(session: SessionDep, caller: PathwayWriterDep, year: Year, page: PageDep):
+    """Ids of the caller's pathways entered in a co-funded convention year without a complete participant."""
+    return incomplete_pathways(session=session, caller=caller, year=year, params=page)
+
+
+_FOLLOW_UP_HEADER = ",".join(FOLLOW_UP_COLUMNS)
+
+
+@router.post(
+    "/follow-ups",
+    response_model=ExitRecordsAnswer,
+    responses=responses(400, 401, 403, 413, 415, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON_TYPE: {"schema": {"type": "array", "items": FollowUpIn.model_json_schema()}},
+                CSV_TYPE: {
+                    "schema": {
+                        "type": "string",
+                        "description": (
+                            f"A header line naming any of the columns {_FOLLOW_UP_HEADER} in any order, then one "
+                            "line per follow-up; `,` or `;` between cells; UTF-8 unless `charset=` says otherwise"
+                        ),
+                    },
+                    "example": f"{_FOLLOW_UP_HEADER}\n42,2021-01-15,employed_cdi,true\n",
+                },
+            },
+        }
+    },
+)
+def post_follow_ups(
+    session: SessionDep,
+    caller: PathwayWriterDep,
+    batch: Annotated[Batch, Depends(exit_records.read_batch)],
+    atomic: Annotated[bool, Query(description="All or nothing: any bad item stores nothing (422)")] = False,
+):
+    """Record a batch of six-month follow-ups (150 to 240 days after each exit)."""
+    items = exit_records.parse_items(batch, FOLLOW_UP_COLUMNS)
+    return follow_ups.record_follow_ups(session=session, caller=caller, items=items, atomic=atomic)
+
+
+@router.get("/follow-ups/due", response_model=Page[FollowUpDue], responses=responses(401, 403, 422))
+def list_due_follow_ups(
+    session: SessionDep,
+    caller: PathwayWriterDep,
+    page: PageDep,
+    on: Annotated[IsoDay | None, Query(description="The day (default today)")] = None,
+):
+    """The caller's exited pathways whose follow-up window contains `on` and that have no follow-up yet."""
+    return follow_ups.due_follow_ups(session=session, caller=caller, on=on or today(), params=page)
