@@ -31,12 +31,20 @@ from app.indicators.router import router as indicators_router
 from app.pathways.router import router as pathways_router
 from app.periods.router import router as periods_router
 from app.reference.router import router as reference_router
+from app.webhooks.metrics import webhook_metrics
+from app.webhooks.router import router as webhooks_router
 
 API_PREFIX = "/api/v1"
 EXIT_RECORDS_PATH = f"{API_PREFIX}/exit-records"
 AVAILABILITY_PATH = f"{API_PREFIX}/availability"
 # Responses under these paths carry personal data: no cache may keep them.
-PERSONAL_DATA_PATHS = (f"{API_PREFIX}/pathways", EXIT_RECORDS_PATH, f"{API_PREFIX}/audit-events")
+PERSONAL_DATA_PATHS = (
+    f"{API_PREFIX}/pathways",
+    EXIT_RECORDS_PATH,
+    f"{API_PREFIX}/audit-events",
+    # secrets, shown once
+    f"{API_PREFIX}/webhooks",
+)
 
 
 def create_app(settings: Settings | None = None, *, host: str | None = None) -> FastAPI:
@@ -97,7 +105,7 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
     app.add_middleware(SecurityHeaders, hsts=settings.hsts, personal_data_paths=PERSONAL_DATA_PATHS)
     install_docs(app)
     if settings.metrics:
-        install_metrics(app, scrape_time=[seats_available])
+        install_metrics(app, scrape_time=[seats_available, webhook_metrics])
     # Added last, so outermost: every response gets the id, CORS preflights and refusals included
     # (500s, answered outside every middleware, get it from their handler).
     app.add_middleware(
@@ -118,6 +126,7 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         reference_router,
         audit_router,
         changes_router,
+        webhooks_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -9,6 +9,7 @@ from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.core.db import metadata
 from app.pathways.models import ActivityRecord, Beneficiary, Pathway
 from app.periods.models import Period
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookOutcomeCount
 
 __all__ = [
     "metadata",
@@ -27,6 +28,9 @@ __all__ = [
     "ActivityRecord",
     "Beneficiary",
     "Pathway",
+    "WebhookEndpoint",
+    "WebhookDelivery",
+    "WebhookOutcomeCount",
 ]
 
 import app.changes.capture  # noqa: E402, F401  (registers the session listeners)
