@@ -106,6 +106,7 @@ class Worker:
             self.lease_seconds = self.settings.worker_lease_seconds
         self._writer = writer_engine(self.engine)
         self._last_run: dict[str, float] = {}
+        self._outage = False
 
     # --- running ------------------------------------------------------------------------------
 
@@ -128,8 +129,13 @@ class Worker:
             while not self.stop.is_set():
                 try:
                     worked = self.deliver_one_endpoint(client)
-                except SQLAlchemyError as exc:  # the database is away: try again later
-                    log.warning("webhook worker: database unavailable (%s)", type(exc).__name__)
+                    if self._outage:
+                        self._outage = False
+                        log.info("webhook worker: the database is back")
+                except SQLAlchemyError as exc:  # the database is away: try again later, one warning
+                    if not self._outage:
+                        self._outage = True
+                        log.warning("webhook worker: database unavailable (%s), trying again", type(exc).__name__)
                     worked = False
                 if not worked:
                     self.stop.wait(self.settings.worker_poll_seconds)
@@ -232,7 +238,7 @@ class Worker:
                 )
                 session.commit()
         except SQLAlchemyError as exc:  # the lease lapses by itself
-            log.warning("webhook worker: lease of endpoint %s not released (%s)", endpoint_id, type(exc).__name__)
+            log.info("webhook worker: lease of endpoint %s not released (%s)", endpoint_id, type(exc).__name__)
 
     def _deliver_next(self, client, endpoint_id: int, token: str) -> tuple[int, bool]:
         """Deliver the endpoint's next event; (attempts made, whether to go on with the next)."""
