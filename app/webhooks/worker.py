@@ -52,8 +52,10 @@ from app.webhooks.models import EndpointState, WebhookDelivery, WebhookEndpoint,
 
 log = logging.getLogger(__name__)
 
-# Events delivered in a row to one endpoint before its lease is given back (fairness).
-BATCH = 100
+# Pages of events delivered in a row to one endpoint before its lease is given back (fairness).
+BATCH = 10
+# Feed items read at once for one endpoint: delivered one after the other, each recorded.
+PAGE = 50
 
 
 def prune_delivery_log(session: Session, today: date, *, keep_days: int) -> int:
@@ -241,7 +243,8 @@ class Worker:
             log.info("webhook worker: lease of endpoint %s not released (%s)", endpoint_id, type(exc).__name__)
 
     def _deliver_next(self, client, endpoint_id: int, token: str) -> tuple[int, bool]:
-        """Deliver the endpoint's next event; (attempts made, whether to go on with the next)."""
+        """Deliver the endpoint's next events, read in one page, one after the other until one
+        fails; (attempts made, whether to go on with the next page)."""
         with Session(self.engine) as session:
             endpoint = session.get(WebhookEndpoint, endpoint_id)
             if endpoint is None or endpoint.lease_token != token or endpoint.state != EndpointState.active:
@@ -256,7 +259,7 @@ class Worker:
                 session=session,
                 caller=caller,
                 after=endpoint.cursor,
-                limit=1,
+                limit=PAGE,
                 today=paris_today(),
                 kinds=endpoint.kinds,
             )
@@ -269,15 +272,20 @@ class Worker:
             # Nothing this owner reads up to the feed's last cursor: skip past what it cannot see.
             self._advance(endpoint_id, token, cursor_before, scanned_to)
             return 0, False
-        item = page.items[0]
-        event_id = str(item.cursor)
-        body = event_body(item)
-        headers = signed_headers(event_id=event_id, body=body, secrets=signing, now=utcnow())
-        outcome = send(
-            client=client, url=url, headers=headers, body=body, allow_private=self.settings.webhook_allow_private
-        )
-        self._record(endpoint_id, token, item.cursor, event_type(item), outcome)
-        return 1, outcome.delivered
+        attempts = 0
+        for item in page.items:
+            if self.stop.is_set():
+                return attempts, False
+            event_id = str(item.cursor)
+            body = event_body(item)
+            headers = signed_headers(event_id=event_id, body=body, secrets=signing, now=utcnow())
+            outcome = send(
+                client=client, url=url, headers=headers, body=body, allow_private=self.settings.webhook_allow_private
+            )
+            attempts += 1
+            if not self._record(endpoint_id, token, item.cursor, event_type(item), outcome) or not outcome.delivered:
+                return attempts, False
+        return attempts, True
 
     def _advance(self, endpoint_id: int, token: str, before: int, to: int) -> None:
         if to <= before:
@@ -304,7 +312,7 @@ class Worker:
             session.commit()
         log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
 
-    def _record(self, endpoint_id: int, token: str, cursor: int, kind: str, outcome: Outcome) -> None:
+    def _record(self, endpoint_id: int, token: str, cursor: int, kind: str, outcome: Outcome) -> bool:
         """The attempt in the log and the counters; on a 2xx the endpoint's progress, otherwise its
         next attempt (or its end: a 410, or five days of failures)."""
         now = utcnow()
@@ -362,6 +370,8 @@ class Worker:
                 )
             self._count(session, outcome.outcome)
             session.commit()
+            # Whether the lease still holds (the endpoint was neither deleted nor taken over).
+            return endpoint is not None and endpoint.lease_token == token
 
     def _count(self, session: Session, outcome: str) -> None:
         done = session.execute(
