@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Header, Path, Response
 
 from app.auth.dependencies import require_role
 from app.auth.service import Caller
@@ -8,11 +8,13 @@ from app.core.db import SessionDep
 from app.core.errors import responses
 from app.core.etag import with_etag
 from app.core.pagination import Page, PageDep
+from app.core.schemas import MAX_INT
 from app.webhooks import service
 from app.webhooks.schemas import DeliveryRead, ReplayIn, WebhookCreate, WebhookRead, WebhookUpdate, WebhookWithSecret
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
+WebhookId = Annotated[int, Path(ge=1, le=MAX_INT)]
 OwnerDep = Annotated[Caller, Depends(require_role(*service.OWNER_ROLES))]
 IfMatch = Annotated[
     str | None, Header(max_length=1000, description="The ETag read last: 412 if the endpoint changed since")
@@ -35,7 +37,7 @@ def list_webhooks(session: SessionDep, caller: OwnerDep, page: PageDep):
 
 
 @router.get("/{webhook_id}", response_model=WebhookRead, responses=responses(401, 403, 404, 422))
-def get_webhook(session: SessionDep, caller: OwnerDep, webhook_id: int, response: Response):
+def get_webhook(session: SessionDep, caller: OwnerDep, webhook_id: WebhookId, response: Response):
     """One endpoint, with its progress and state (never its secret)."""
     endpoint = service.get_endpoint(session=session, caller=caller, endpoint_id=webhook_id)
     return with_etag(response, service.read_model(endpoint))
@@ -45,7 +47,7 @@ def get_webhook(session: SessionDep, caller: OwnerDep, webhook_id: int, response
 def update_webhook(
     session: SessionDep,
     caller: OwnerDep,
-    webhook_id: int,
+    webhook_id: WebhookId,
     data: WebhookUpdate,
     response: Response,
     if_match: IfMatch = None,
@@ -58,20 +60,20 @@ def update_webhook(
 
 
 @router.delete("/{webhook_id}", status_code=204, responses=responses(401, 403, 404, 422))
-def delete_webhook(session: SessionDep, caller: OwnerDep, webhook_id: int):
+def delete_webhook(session: SessionDep, caller: OwnerDep, webhook_id: WebhookId):
     """Remove an endpoint and its delivery log."""
     service.delete_endpoint(session=session, caller=caller, endpoint_id=webhook_id)
     return Response(status_code=204)
 
 
 @router.post("/{webhook_id}/rotate-secret", response_model=WebhookWithSecret, responses=responses(401, 403, 404, 422))
-def rotate_webhook_secret(session: SessionDep, caller: OwnerDep, webhook_id: int):
+def rotate_webhook_secret(session: SessionDep, caller: OwnerDep, webhook_id: WebhookId):
     """A new secret, shown once; deliveries carry both signatures for 24 hours."""
     return service.rotate_secret(session=session, caller=caller, endpoint_id=webhook_id)
 
 
 @router.get("/{webhook_id}/deliveries", response_model=Page[DeliveryRead], responses=responses(401, 403, 404, 422))
-def list_webhook_deliveries(session: SessionDep, caller: OwnerDep, webhook_id: int, page: PageDep):
+def list_webhook_deliveries(session: SessionDep, caller: OwnerDep, webhook_id: WebhookId, page: PageDep):
     """Every delivery attempt, newest first: event, time, HTTP status or error, duration, next attempt."""
     rows, total = service.list_deliveries(session=session, caller=caller, endpoint_id=webhook_id, params=page)
     items = [DeliveryRead.model_validate(row, from_attributes=True) for row in rows]
@@ -79,6 +81,6 @@ def list_webhook_deliveries(session: SessionDep, caller: OwnerDep, webhook_id: i
 
 
 @router.post("/{webhook_id}/replay", response_model=WebhookRead, responses=responses(401, 403, 404, 422))
-def replay_webhook(session: SessionDep, caller: OwnerDep, webhook_id: int, data: ReplayIn):
+def replay_webhook(session: SessionDep, caller: OwnerDep, webhook_id: WebhookId, data: ReplayIn):
     """Deliver again, in order, every event after a cursor (0: the current state of everything)."""
     return service.replay(session=session, caller=caller, endpoint_id=webhook_id, data=data)
