@@ -3,11 +3,10 @@
 
 from datetime import timedelta
 
-from sqlalchemy import func
 from sqlmodel import Session, select
 
 from app.audit import service as audit
-from app.auth.models import Role
+from app.auth.models import ApiKey, Role
 from app.auth.service import Caller
 from app.changes.outbox import last_cursor
 from app.core.config import get_settings
@@ -45,15 +44,40 @@ def check_url(url: str) -> None:
         raise InvalidInput(f"This URL cannot receive webhooks: {exc}", loc=["body", "url"]) from exc
 
 
-def _visible(caller: Caller):
+def key_lineage(session: Session, key_id: int) -> list[int]:
+    """The key and those it replaced (`pdi keys rotate`), newest first: a rotated key keeps the
+    endpoints its predecessors created."""
+    lineage = [key_id]
+    while len(lineage) < 100:
+        previous = session.exec(select(ApiKey.rotated_from_id).where(ApiKey.id == lineage[-1])).first()
+        if previous is None or previous in lineage:
+            break
+        lineage.append(previous)
+    return lineage
+
+
+def current_owner(session: Session, key: ApiKey) -> ApiKey | None:
+    """The usable key that stands for an endpoint's owner: its own key, or the newest key that
+    replaced it by rotation; None when the holder has no usable key left (revoked, expired)."""
+    now = utcnow()
+    seen = set()
+    while key is not None and key.id not in seen:
+        if key.is_usable(now):
+            return key
+        seen.add(key.id)
+        key = session.exec(select(ApiKey).where(ApiKey.rotated_from_id == key.id).order_by(ApiKey.id.desc())).first()
+    return None
+
+
+def _visible(session: Session, caller: Caller):
     statement = select(WebhookEndpoint)
     if caller.role != Role.admin:
-        statement = statement.where(WebhookEndpoint.owner_key_id == caller.key_id)
+        statement = statement.where(WebhookEndpoint.owner_key_id.in_(key_lineage(session, caller.key_id)))
     return statement
 
 
 def get_endpoint(*, session: Session, caller: Caller, endpoint_id: int, lock: bool = False) -> WebhookEndpoint:
-    statement = _visible(caller).where(WebhookEndpoint.id == endpoint_id)
+    statement = _visible(session, caller).where(WebhookEndpoint.id == endpoint_id)
     endpoint = session.exec(statement.with_for_update() if lock else statement).first()
     if endpoint is None:
         raise NotFound(f"Webhook endpoint {endpoint_id} does not exist")
@@ -61,7 +85,7 @@ def get_endpoint(*, session: Session, caller: Caller, endpoint_id: int, lock: bo
 
 
 def list_endpoints(*, session: Session, caller: Caller, params: PageParams) -> tuple[list[WebhookEndpoint], int]:
-    return paginate(session, _visible(caller).order_by(WebhookEndpoint.id), params)
+    return paginate(session, _visible(session, caller).order_by(WebhookEndpoint.id), params)
 
 
 def create_endpoint(*, session: Session, caller: Caller, data: WebhookCreate) -> WebhookWithSecret:
@@ -180,7 +204,3 @@ def list_deliveries(
         select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id).order_by(WebhookDelivery.id.desc())
     )
     return paginate(session, statement, params)
-
-
-def count_endpoints(session: Session) -> int:
-    return session.exec(select(func.count()).select_from(WebhookEndpoint)).one()

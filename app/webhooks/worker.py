@@ -49,6 +49,7 @@ from app.webhooks.delivery import (
     signed_headers,
 )
 from app.webhooks.models import EndpointState, WebhookDelivery, WebhookEndpoint, WebhookOutcomeCount
+from app.webhooks.service import current_owner
 
 log = logging.getLogger(__name__)
 
@@ -249,10 +250,13 @@ class Worker:
             endpoint = session.get(WebhookEndpoint, endpoint_id)
             if endpoint is None or endpoint.lease_token != token or endpoint.state != EndpointState.active:
                 return 0, False
-            owner = session.get(ApiKey, endpoint.owner_key_id)
-            if owner is None or not owner.is_usable(utcnow()):
+            created_by = session.get(ApiKey, endpoint.owner_key_id)
+            owner = current_owner(session, created_by) if created_by is not None else None
+            if owner is None:
                 self._disable(endpoint_id, token, "the key that created it is revoked or expired")
                 return 0, False
+            if owner.id != endpoint.owner_key_id:  # rotated: the new key owns it, with its rights
+                self._change_owner(endpoint_id, token, owner.id)
             caller = Caller(key_id=owner.id, name=owner.name, role=Role(owner.role), operator_id=owner.operator_id)
             scanned_to = last_cursor(session)
             page = list_changes(
@@ -299,6 +303,15 @@ class Worker:
                     WebhookEndpoint.cursor == before,
                 )
                 .values(cursor=to)
+            )
+            session.commit()
+
+    def _change_owner(self, endpoint_id: int, token: str, key_id: int) -> None:
+        with Session(self._writer) as session:
+            session.execute(
+                update(WebhookEndpoint)
+                .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.lease_token == token)
+                .values(owner_key_id=key_id)
             )
             session.commit()
 

@@ -385,3 +385,35 @@ def _delivered(text: str) -> float:
         line for line in text.splitlines() if line.startswith('pdi_webhook_deliveries_total{outcome="delivered"}')
     ]
     return float(line.split()[-1])
+
+
+def test_a_rotated_key_keeps_its_endpoints_and_a_revoked_one_disables_them(world, receiver):
+    from app.auth.service import revoke_key, rotate_key
+
+    with world.session() as session:
+        row, key = create_key(session=session, role=Role.portal, name="to rotate")
+        session.commit()
+        old_id = row.id
+    old = {"Authorization": f"Bearer {key}"}
+    with client_of(world) as client:
+        endpoint = subscribe(client, receiver, old, "/rotated-key", kinds=["pathway"])
+        with world.session() as session:
+            _old, new_row, new_key = rotate_key(session=session, key_id=old_id, grace_days=0)
+            session.commit()
+            new_id = new_row.id
+        new = {"Authorization": f"Bearer {new_key}"}
+        assert client.get(f"{API}/webhooks/{endpoint['id']}", headers=old).status_code == 401  # expired
+        assert [item["id"] for item in client.get(f"{API}/webhooks", headers=new).json()["items"]] == [endpoint["id"]]
+        created = prescribe(client, world, new, "WH-ROTATED-KEY-1")["id"]  # read with the new key's rights
+        worker_of(world).run_once()
+        assert [int(item.body["data"]["id"]) for item in receiver.delivered("/rotated-key")] == [created]
+        read = client.get(f"{API}/webhooks/{endpoint['id']}", headers=new).json()
+        assert read["owner_key_id"] == new_id and read["state"] == "active"
+        with world.session() as session:
+            revoke_key(session=session, key_id=new_id)
+            session.commit()
+        prescribe(client, world, world.admin, "WH-ROTATED-KEY-2")
+        worker_of(world).run_once()
+        assert len(receiver.delivered("/rotated-key")) == 1  # nothing more
+        read = client.get(f"{API}/webhooks/{endpoint['id']}", headers=world.admin).json()
+        assert read["state"] == "disabled" and "revoked" in read["disabled_reason"]
