@@ -108,6 +108,7 @@ def serve(
             "set PDI_RATE_LIMIT_STORAGE to a shared store (e.g. redis://127.0.0.1:6379)",
             err=True,
         )
+    worker = in_process_worker(settings)
     # One process per core serves requests in parallel: a request holds the GIL while it builds
     # its answer, so threads in one process would not.
     from app.core.server import HeaderTimeoutH11Protocol
@@ -128,6 +129,52 @@ def serve(
         # configure_logging's format, as the application's do.
         log_config=None,
     )
+    if worker is not None:
+        worker.stop.set()
+
+
+def in_process_worker(settings):
+    """The worker as threads of `pdi serve` (PDI_WORKER_IN_PROCESS; unset: on SQLite only), so that
+    `make run` delivers webhooks and runs the periodic jobs without a second command. It lives in
+    the process that `pdi serve` starts (uvicorn's supervisor when there are several workers)."""
+    import threading
+
+    from app.webhooks.worker import Worker
+
+    wanted = settings.worker_in_process if settings.worker_in_process is not None else settings.is_sqlite
+    if not wanted:
+        return None
+    worker = Worker(engine=get_engine(), settings=settings)
+    threading.Thread(target=worker.run, name="pdi-worker", daemon=True).start()
+    return worker
+
+
+@cli.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Endpoints delivered to at once")] = 4,
+    once: Annotated[bool, typer.Option("--once", help="Deliver what is due, run the jobs once, and exit")] = False,
+) -> None:
+    """Deliver webhooks and run the periodic jobs until SIGTERM or SIGINT (SPEC C8)."""
+    import signal
+
+    from app.webhooks.worker import Worker
+
+    settings = get_settings()
+    worker = Worker(engine=get_engine(), settings=settings, concurrency=concurrency)
+    if once:
+        worker.run_due_jobs()
+        typer.echo(f"worker: {worker.run_once()} delivery attempts")
+        return
+
+    def stop(signum, _frame) -> None:
+        typer.echo(f"worker: {signal.Signals(signum).name}, finishing the deliveries in flight", err=True)
+        worker.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    typer.echo(f"worker: delivering webhooks ({concurrency} at once) on {database_shown()}", err=True)
+    worker.run()
+    typer.echo("worker: stopped", err=True)
 
 
 @cli.command()

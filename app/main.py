@@ -36,6 +36,8 @@ from app.indicators.router import router as indicators_router
 from app.pathways.router import router as pathways_router
 from app.periods.router import router as periods_router
 from app.reference.router import router as reference_router
+from app.webhooks.metrics import webhook_metrics
+from app.webhooks.router import router as webhooks_router
 
 API_PREFIX = "/api/v1"
 EXIT_RECORDS_PATH = f"{API_PREFIX}/exit-records"
@@ -50,6 +52,8 @@ PERSONAL_DATA_PATHS = (
     # The FSE's follow-ups and incomplete participant records name pathways (SPEC C9).
     f"{API_PREFIX}/follow-ups",
     f"{API_PREFIX}/esf/",
+    # secrets, shown once
+    f"{API_PREFIX}/webhooks",
 )
 
 
@@ -117,7 +121,7 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
     install_docs(app)
     if settings.metrics:
         store = app.state.rate_limits.store
-        install_metrics(app, scrape_time=[seats_available, lambda _session: store.metrics()])
+        install_metrics(app, scrape_time=[seats_available, webhook_metrics, lambda _session: store.metrics()])
     # Added last, so outermost: every response gets the id, CORS preflights and refusals included
     # (500s, answered outside every middleware, get it from their handler).
     app.add_middleware(
@@ -140,6 +144,7 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         reference_router,
         audit_router,
         changes_router,
+        webhooks_router,
     ):
         api.include_router(router)
     app.include_router(api)

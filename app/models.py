@@ -11,6 +11,7 @@ from app.outbox.models import Change, FeedClock
 from app.pathways.esf_models import FollowUp, PathwayParticipant
 from app.pathways.models import ActivityRecord, Beneficiary, ConventionSeats, Diagnostic, Pathway
 from app.periods.models import Period
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookOutcomeCount
 
 __all__ = [
     "metadata",
@@ -34,6 +35,9 @@ __all__ = [
     "Diagnostic",
     "PathwayParticipant",
     "FollowUp",
+    "WebhookEndpoint",
+    "WebhookDelivery",
+    "WebhookOutcomeCount",
 ]
 
 import app.outbox.capture  # noqa: E402, F401  (binds the feed's listeners to PdiSession)

@@ -16,7 +16,9 @@ README.md.
   data has not changed; and with a key, which builds the page every time), of its 304
   revalidation and of `GET /actions`, with one worker and with two, against a static 50-item list
   of a FastAPI app (bench/static_app.py) served by the same uvicorn with as many workers;
-- the memory (RSS) of a worker after its load against the static app's worker.
+- the memory (RSS) of a worker after its load against the static app's worker;
+- webhooks: events/s delivered by `pdi worker` to one endpoint against a plain httpx client
+  posting the same bodies to the same receiver, and the endpoint's lag meanwhile (bench/webhooks.py).
 
 Requests/s come from wrk (`make bench` installs the Debian package when it is missing), one
 thread, BENCH_CONNECTIONS connections (16), BENCH_SECONDS seconds (10) after 2 s of warm-up. The
@@ -50,6 +52,8 @@ from pathlib import Path
 import httpx
 import psycopg
 from psycopg import sql
+
+from bench.webhooks import measure_webhooks
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -602,6 +606,9 @@ def main() -> None:
     key = pdi(url, "keys", "create", "--role", "admin", "--name", "make bench").strip().splitlines()[-1]
     measure_http(url, key, workers=1)
     measure_http(url, key, workers=2)
+    measure_webhooks(
+        url, key, served=served, pdi_command=str(BIN / "pdi"), app_environment=app_environment, report=report
+    )
     info = machine(url, load_at_start)
     REPORT.write_text(json.dumps({"figures": [asdict(figure) for figure in FIGURES], "machine": info}, indent=2) + "\n")
     write_readme(render(info))

@@ -308,6 +308,18 @@ def test_compose_services_have_healthchecks():
     assert api_check[0] == "CMD" and "http://127.0.0.1:8000/readyz" in " ".join(api_check)
 
 
+def test_compose_runs_the_webhook_worker_from_the_same_image_with_the_same_secret():
+    services = compose()["services"]
+    worker = services["worker"]
+    assert worker["image"] == services["api"]["image"]
+    assert worker["command"] == ["pdi", "worker"]
+    assert worker["depends_on"]["api"]["condition"] == "service_healthy"
+    environment = compose_environment("worker", {"PDI_SECRET_KEY": "k" * 40})
+    assert environment["PDI_SECRET_KEY"] == "k" * 40  # it decrypts the secrets the API stored
+    assert environment["DATABASE_URL"] == compose_environment("api", {"PDI_SECRET_KEY": "k" * 40})["DATABASE_URL"]
+    assert environment["PDI_WEBHOOK_ALLOW_PRIVATE"] == "false"
+
+
 def test_compose_keeps_the_database_in_a_declared_volume():
     document = compose()
     mounts = [str(volume).split(":") for volume in document["services"]["db"]["volumes"]]

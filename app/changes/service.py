@@ -15,6 +15,7 @@ GET would find nothing (a deleted family, a convention cancelled or ended, an av
 for a convention that does not run today).
 """
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -62,9 +63,18 @@ def _visible(caller: Caller):
     return visible
 
 
-def list_changes(*, session: Session, caller: Caller, after: int, limit: int, today: date) -> ChangesPage:
+def feed_filter(*, caller: Caller, after: int, kinds: Sequence[str] | None = None):
+    """The feed rows after a cursor that the caller reads (of the given kinds): the one filter of
+    GET /changes, also that of the webhooks an endpoint's owner receives (app/webhooks)."""
+    condition = and_(Change.cursor > after, _visible(caller))
+    return and_(condition, Change.kind.in_(kinds)) if kinds else condition
+
+
+def list_changes(
+    *, session: Session, caller: Caller, after: int, limit: int, today: date, kinds: Sequence[str] | None = None
+) -> ChangesPage:
     rows = session.exec(
-        select(Change).where(Change.cursor > after, _visible(caller)).order_by(Change.cursor).limit(limit)
+        select(Change).where(feed_filter(caller=caller, after=after, kinds=kinds)).order_by(Change.cursor).limit(limit)
     ).all()
     data = _current_data(session=session, caller=caller, rows=rows, today=today)
     items = [

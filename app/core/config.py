@@ -91,6 +91,20 @@ class Settings(BaseSettings):
     availability_cache: bool = True
     # Worker processes of `pdi serve` (and of the image, through uvicorn's WEB_CONCURRENCY).
     workers: int = Field(default=1, ge=1)
+    # Webhooks (app/webhooks): `true` also lets endpoints use http and private or loopback
+    # addresses (tests, a local network); otherwise https to public addresses only.
+    webhook_allow_private: bool = False
+    # Attempts kept in the delivery log (GET /webhooks/{id}/deliveries), in days.
+    webhook_log_days: int = Field(default=30, ge=1)
+    # The worker (webhooks, periodic jobs) inside `pdi serve`: unset, it runs there on SQLite only
+    # (PostgreSQL deployments run `pdi worker` beside the API); true or false forces it.
+    worker_in_process: bool | None = None
+    # How often an idle worker looks for work, in seconds.
+    worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # How long a worker's claim on an endpoint lasts without news of it (renewed at each delivery):
+    # after a worker dies mid-delivery, another takes the endpoint over once it lapses. Keep it
+    # above a delivery's longest (20 s): a shorter one could let two workers deliver at once.
+    worker_lease_seconds: float = Field(default=60, ge=1)
 
     @field_validator("database_url")
     @classmethod

@@ -60,6 +60,10 @@ TAGS = [
         "name": "changes",
         "description": "What changed since a cursor, in commit order (pathways per the caller's rights).",
     },
+    {
+        "name": "webhooks",
+        "description": "Endpoints that receive the change feed pushed to them, signed (Standard Webhooks).",
+    },
     {"name": "exports", "description": "The catalogue in the data·inclusion schema v1. Public."},
     {"name": "indicators", "description": "The bilan's indicators and the bilan itself, computed on demand."},
     {

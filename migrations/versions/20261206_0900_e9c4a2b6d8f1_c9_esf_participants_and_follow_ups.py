@@ -3,7 +3,7 @@
 Two tables keyed by pathway (app/pathways/esf_models.py says why not columns of `pathway`).
 
 Revision ID: e9c4a2b6d8f1
-Revises: d7a4c2e9f1b6
+Revises: d7e9f1a3b5c8
 Create Date: 2026-12-02 05:53:11.511439
 
 """
@@ -17,7 +17,7 @@ import app.core.models
 
 # revision identifiers, used by Alembic.
 revision: str = 'e9c4a2b6d8f1'
-down_revision: str | Sequence[str] | None = 'd7a4c2e9f1b6'
+down_revision: str | Sequence[str] | None = 'd7e9f1a3b5c8'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
