@@ -145,6 +145,11 @@ class Settings(BaseSettings):
     def uses_default_secret(self) -> bool:
         return self.secret_key == DEFAULT_SECRET_KEY
 
+    @property
+    def is_sqlite(self) -> bool:
+        # The embedded default: `pdi serve` delivers webhooks in its own process there.
+        return self.database_url.startswith("sqlite")
+
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
