@@ -16,22 +16,29 @@ from typing import Any
 
 from fastapi import Request
 from pydantic import ValidationError
+from sqlalchemy import Row, bindparam, text, update
 from sqlmodel import Session
 
+from app.audit.service import record
 from app.core.caller import Caller
+from app.core.changes import FEED_NOTED, note_change
 from app.core.config import get_settings
+from app.core.db import is_postgres
 from app.core.errors import (
     AppError,
     Conflict,
     InvalidInput,
     NotFound,
     PayloadTooLarge,
+    PeriodConsolidated,
     UnsupportedMediaType,
     problem,
     validation_errors,
 )
-from app.pathways import access, participants, service
+from app.core.time import utcnow
+from app.pathways import access, participants, rules, seats, service
 from app.pathways.esf_schemas import leaving_fields
+from app.pathways.models import Pathway
 from app.pathways.schemas import (
     EXIT_RECORD_COLUMNS,
     ExitRecordCounts,
@@ -39,11 +46,130 @@ from app.pathways.schemas import (
     ExitRecordResult,
     ExitRecordsAnswer,
 )
+from app.periods.service import closed_years
 
 JSON_TYPE = "application/json"
 CSV_TYPE = "text/csv"
 # CSV rows that have more cells than the header: kept under this name so the item fails cleanly.
 EXTRA_CELLS = "extra_cells"
+
+
+# An item's outcome: ("created" | "unchanged" | "error", the pathway's id, the problem).
+Decision = tuple[str, int | None, AppError | None]
+
+
+def decide_exits(
+    *, session: Session, exits: dict[int, tuple[Row | None, dict[str, Any]]], missing
+) -> tuple[dict[int, Decision], dict[int, dict[str, Any]]]:
+    """Decide each exit of a batch, without writing: `exits` gives, per item, the row of its
+    pathway locked by the caller (its state fields, see access.lock_writable_pathways) and the
+    exit's fields (exited_on, exit_reason, hours when given). The same rules as `record_exit`,
+    item after item (a pathway named twice sees the first item's exit), with the consolidated
+    years read once for the whole batch. Returns each item's decision and the state each exited
+    pathway is to be written with."""
+    current = {row.id: row._asdict() for row, _exit in exits.values() if row is not None}
+    years = set()
+    for row, exit_fields in exits.values():
+        if row is not None and row.exited_on is None and row.entered_on is not None:
+            before = current[row.id]
+            years |= rules.touched_years(before, before | exit_fields)
+    closed = closed_years(session=session, years=years)
+    states: dict[int, dict[str, Any]] = {}
+    decided: dict[int, Decision] = {}
+    for index, (row, exit_fields) in sorted(exits.items()):
+        if row is None:
+            decided[index] = ("error", None, missing(index))
+            continue
+        before = states.get(row.id) or current[row.id]
+        try:
+            after = rules.exit_state(pathway_id=row.id, before=before, exit_fields=exit_fields)
+            if after is None:
+                decided[index] = ("unchanged", row.id, None)
+                continue
+            if clash := sorted(rules.touched_years(before, after) & closed):
+                raise PeriodConsolidated(f"{', '.join(map(str, clash))} consolidated: reopen the period first")
+        except AppError as error:
+            decided[index] = ("error", row.id, error)
+            continue
+        states[row.id] = after
+        decided[index] = ("created", row.id, None)
+    return decided, states
+
+
+EXITS_FROM_ARRAYS = text(
+    """
+    UPDATE pathway
+    SET exited_on = exits.exited_on, exit_reason = exits.exit_reason, hours = exits.hours, updated_at = :now
+    FROM unnest(CAST(:ids AS integer[]), CAST(:days AS date[]), CAST(:reasons AS varchar[]), CAST(:hours AS float8[]))
+        AS exits (pathway_id, exited_on, exit_reason, hours)
+    WHERE pathway.id = exits.pathway_id
+    """
+)
+
+
+def write_exits(
+    *, session: Session, caller: Caller, states: dict[int, dict[str, Any]], pathways: dict[int, Row]
+) -> None:
+    """Store the exits `decide_exits` accepted: one UPDATE for all of them on PostgreSQL, one
+    audit event for the batch (naming the pathways), their feed rows, then the waiting lists
+    they free (only where someone waits: the counters say so without a count)."""
+    if not states:
+        return
+    now = utcnow()
+    ordered = sorted(states.items())
+    if is_postgres(session):
+        # The whole batch as four arrays: one statement of five parameters, which neither
+        # SQLAlchemy nor psycopg has to render item by item.
+        session.execute(
+            EXITS_FROM_ARRAYS,
+            {
+                "ids": [pathway_id for pathway_id, _state in ordered],
+                "days": [state["exited_on"] for _id, state in ordered],
+                "reasons": [state["exit_reason"] for _id, state in ordered],
+                "hours": [state["hours"] for _id, state in ordered],
+                "now": now,
+            },
+        )
+    else:
+        # SQLite runs in the process: a statement per exit costs no round trip.
+        table = Pathway.__table__
+        session.execute(
+            update(table)
+            .execution_options(**{FEED_NOTED: True})  # noted below
+            .where(table.c.id == bindparam("pathway_id"))
+            .values(
+                exited_on=bindparam("new_exited_on"),
+                exit_reason=bindparam("new_exit_reason"),
+                hours=bindparam("new_hours"),
+                updated_at=bindparam("new_updated_at"),
+            ),
+            [
+                {
+                    "pathway_id": pathway_id,
+                    "new_exited_on": state["exited_on"],
+                    "new_exit_reason": state["exit_reason"],
+                    "new_hours": state["hours"],
+                    "new_updated_at": now,
+                }
+                for pathway_id, state in ordered
+            ],
+        )
+    session.expire_all()  # the rows changed under the ORM
+    record(
+        session=session,
+        caller=caller,
+        entity="exit_records",
+        entity_id=f"{len(states)} pathways",
+        action="exit",
+        fields=[f"pathway:{pathway_id}" for pathway_id in sorted(states)],
+    )
+    conventions = {pathways[pathway_id].convention_id for pathway_id in states}
+    for pathway_id in states:
+        note_change(session, "pathway", pathway_id)
+    for convention_id in conventions:
+        note_change(session, "availability", convention_id)
+    for convention_id in seats.with_waiting_list(session, conventions):
+        seats.promote_waitlisted(session=session, caller=caller, convention_id=convention_id)
 
 
 class MalformedBody(AppError):
@@ -211,9 +337,9 @@ def record_exits(*, session: Session, caller: Caller, items: list[Any], atomic: 
     valid, errors = _validated(items)
     pathway_of = _pathway_ids(session=session, caller=caller, items=valid)
     pathways = access.lock_writable_pathways(
-        session=session, caller=caller, pathway_ids=set(pathway_of.values()), columns=service.STATE_FIELDS
+        session=session, caller=caller, pathway_ids=set(pathway_of.values()), columns=rules.STATE_FIELDS
     )
-    decided, exited = service.decide_exits(
+    decided, exited = decide_exits(
         session=session,
         exits={index: (pathways.get(pathway_of.get(index)), item.exit_fields()) for index, item in valid.items()},
         missing=lambda index: _not_found(valid[index]),
@@ -235,13 +361,13 @@ def record_exits(*, session: Session, caller: Caller, items: list[Any], atomic: 
     answer = ExitRecordsAnswer.model_construct(results=results, counts=counts)
     if atomic and counts.error:
         raise BatchRejected(answer)
-    service.write_exits(session=session, caller=caller, states=exited, pathways=pathways)
+    write_exits(session=session, caller=caller, states=exited, pathways=pathways)
     participants.write_leaving_batch(session=session, leaving=leaving)
     return answer
 
 
 def _check_leaving(
-    *, session: Session, items: dict[int, ExitRecordIn], decided: dict[int, service.Decision], exited: dict
+    *, session: Session, items: dict[int, ExitRecordIn], decided: dict[int, Decision], exited: dict
 ) -> dict[int, dict[str, Any]]:
     """The FSE leaving fields of the batch (SPEC C9), on the decisions taken: an exit posted again
     with other leaving fields becomes an error (409), as another date or reason would; returns

@@ -7,7 +7,7 @@ from app.core.errors import responses
 from app.core.etag import etag_of, with_etag
 from app.core.pagination import Page, PageDep
 from app.core.schemas import MAX_INT, IsoDay, IsoMoment
-from app.pathways import activity, diagnostics, exit_records, participants, service
+from app.pathways import activity, answers, diagnostics, exit_records, participants, service
 from app.pathways.access import (
     ActivityReaderDep,
     ActivityWriterDep,
@@ -157,7 +157,7 @@ def accept_pathway(
     session: SessionDep, caller: PathwayWriterDep, pathway_id: PathwayId, body: AcceptIn, response: Response
 ):
     """The convention's operator accepts a prescription (the same answer again changes nothing)."""
-    pathway = service.accept(session=session, caller=caller, pathway_id=pathway_id, body=body)
+    pathway = answers.accept(session=session, caller=caller, pathway_id=pathway_id, body=body)
     return _answer(session, caller, response, pathway)
 
 
@@ -166,7 +166,7 @@ def refuse_pathway(
     session: SessionDep, caller: PathwayWriterDep, pathway_id: PathwayId, body: RefuseIn, response: Response
 ):
     """The convention's operator refuses a prescription, with a reason: its seat is freed."""
-    pathway = service.refuse(session=session, caller=caller, pathway_id=pathway_id, body=body)
+    pathway = answers.refuse(session=session, caller=caller, pathway_id=pathway_id, body=body)
     return _answer(session, caller, response, pathway)
 
 
@@ -177,7 +177,7 @@ def withdraw_pathway(
     session: SessionDep, caller: PathwayReaderDep, pathway_id: PathwayId, body: WithdrawIn, response: Response
 ):
     """The prescriber withdraws its prescription before any entry: its seat is freed."""
-    pathway = service.withdraw(session=session, caller=caller, pathway_id=pathway_id, body=body)
+    pathway = answers.withdraw(session=session, caller=caller, pathway_id=pathway_id, body=body)
     return _answer(session, caller, response, pathway)
 
 
