@@ -12,10 +12,10 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Row, bindparam, text, update
 from sqlmodel import Session
 
@@ -296,12 +296,16 @@ def _cells(row: dict[str, Any]) -> dict[str, Any]:
     return cells
 
 
-def _validated(items: list[Any]) -> tuple[dict[int, ExitRecordIn], dict[int, dict[str, Any]]]:
-    """Each item checked against its shape: the valid ones by index, and the problems of the others."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated_items(items: list[Any], model: type[M]) -> tuple[dict[int, M], dict[int, dict[str, Any]]]:
+    """Each item of a batch checked against its shape (exit records, follow-ups): the valid ones by
+    index, and the problems of the others."""
     valid, errors = {}, {}
     for index, raw in enumerate(items):
         try:
-            valid[index] = ExitRecordIn.model_validate(raw)
+            valid[index] = model.model_validate(raw)
         except ValidationError as exc:
             errors[index] = problem(
                 422,
@@ -334,7 +338,7 @@ def record_exits(*, session: Session, caller: Caller, items: list[Any], atomic: 
     decide each item on the locked rows, then write all the exits at once and audit the batch as
     one event. 422 (nothing stored) when `atomic` and any item failed."""
     access.check_writer(caller)
-    valid, errors = _validated(items)
+    valid, errors = validated_items(items, ExitRecordIn)
     pathway_of = _pathway_ids(session=session, caller=caller, items=valid)
     pathways = access.lock_writable_pathways(
         session=session, caller=caller, pathway_ids=set(pathway_of.values()), columns=rules.STATE_FIELDS

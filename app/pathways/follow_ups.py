@@ -13,7 +13,6 @@ another, the consolidated years once, and the new follow-ups inserted in one exe
 from datetime import date, timedelta
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import and_, exists, insert, not_, select
 from sqlmodel import Session
 
@@ -21,35 +20,19 @@ from app.audit.service import record
 from app.conventions.models import Convention
 from app.core.caller import Caller
 from app.core.db import ids_in
-from app.core.errors import AppError, Conflict, InvalidInput, NotFound, PeriodConsolidated, problem, validation_errors
+from app.core.errors import AppError, Conflict, InvalidInput, NotFound, PeriodConsolidated
 from app.core.pagination import Page, PageParams, paginate_rows
 from app.core.time import today, utcnow
 from app.pathways import access
 from app.pathways.esf_models import FOLLOW_UP_WINDOW, FollowUp
 from app.pathways.esf_schemas import FollowUpDue, FollowUpIn
-from app.pathways.exit_records import BatchRejected
+from app.pathways.exit_records import BatchRejected, validated_items
 from app.pathways.models import Pathway
 from app.pathways.schemas import ExitRecordCounts, ExitRecordResult, ExitRecordsAnswer
 from app.periods.service import closed_years
 
 AUDIT_ENTITY = "follow_ups"
 EARLIEST, LATEST = (timedelta(days=days) for days in FOLLOW_UP_WINDOW)
-
-
-def _validated(items: list[Any]) -> tuple[dict[int, FollowUpIn], dict[int, dict[str, Any]]]:
-    valid, errors = {}, {}
-    for index, raw in enumerate(items):
-        try:
-            valid[index] = FollowUpIn.model_validate(raw)
-        except ValidationError as exc:
-            errors[index] = problem(
-                422,
-                "Invalid input",
-                "The item does not match the expected shape",
-                slug="invalid-input",
-                errors=validation_errors(exc.errors()),
-            )
-    return valid, errors
 
 
 def _same(stored: dict[str, Any], item: FollowUpIn) -> bool:
@@ -86,7 +69,7 @@ def _decide(*, item: FollowUpIn, pathway, stored: dict[str, Any] | None, closed:
 
 def record_follow_ups(*, session: Session, caller: Caller, items: list[Any], atomic: bool) -> ExitRecordsAnswer:
     access.check_writer(caller)
-    valid, errors = _validated(items)
+    valid, errors = validated_items(items, FollowUpIn)
     named = sorted({item.pathway_id for item in valid.values()})
     pathways, stored = {}, {}
     if named:
