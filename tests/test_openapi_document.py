@@ -161,3 +161,35 @@ def test_every_tag_is_described(document):
     assert used <= described.keys()
     assert all(described[tag] for tag in used)
 
+
+FEED_KINDS_AND_THEIR_GET = {
+    "family": "/api/v1/families/{code}",
+    "action": "/api/v1/actions/{code}",
+    "operator": "/api/v1/operators/{operator_id}",
+    "site": "/api/v1/operators/{operator_id}/sites",
+    "convention": "/api/v1/conventions/{convention_id}",
+    "availability": "/api/v1/availability",
+    "pathway": "/api/v1/pathways/{pathway_id}",
+    "assessment": "/api/v1/actions/{code}/assessments/{year}",
+}
+
+
+def _read_schema_of(document, path):
+    """The schema of the one entity a GET answers (the items' schema for a page)."""
+    schema = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    name = schema["$ref"].removeprefix("#/components/schemas/")
+    page = document["components"]["schemas"][name]
+    return page["properties"]["items"]["items"]["$ref"] if "items" in page.get("properties", {}) else schema["$ref"]
+
+
+def test_feed_items_are_a_union_on_kind_with_typed_data(document):
+    schemas = document["components"]["schemas"]
+    items = schemas["ChangesPage"]["properties"]["items"]["items"]
+    assert items["discriminator"]["propertyName"] == "kind"
+    mapping = items["discriminator"]["mapping"]
+    assert mapping.keys() == FEED_KINDS_AND_THEIR_GET.keys()
+    assert sorted(option["$ref"] for option in items["oneOf"]) == sorted(mapping.values())
+    for kind, path in FEED_KINDS_AND_THEIR_GET.items():
+        change = schemas[mapping[kind].removeprefix("#/components/schemas/")]
+        assert change["properties"]["kind"]["const"] == kind
+        assert change["properties"]["data"]["anyOf"] == [{"$ref": _read_schema_of(document, path)}, {"type": "null"}]
