@@ -26,7 +26,7 @@ from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.logging import REQUEST_ID_HEADER, configure_logging, is_sane_request_id
 from app.core.metrics import install_metrics
-from app.core.openapi import TAGS, install_openapi, operation_id
+from app.core.openapi import OPENAPI_CONTACT, OPENAPI_LICENSE, OPENAPI_SERVERS, TAGS, install_openapi, operation_id
 from app.core.rate_limits import RateLimits
 from app.core.security_headers import SecurityHeaders
 from app.core.server import HeaderCountLimit
@@ -86,6 +86,9 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         docs_url=None,
         redoc_url=None,
         openapi_tags=TAGS,
+        servers=OPENAPI_SERVERS,
+        license_info=OPENAPI_LICENSE,
+        contact=OPENAPI_CONTACT,
         generate_unique_id_function=operation_id,
         # Every route checks the Authorization header it gets, public ones too (401 for a bad one),
         # and spends the caller's rate limit.

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 SNAPSHOT = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 PUBLIC = {
     ("get", "/api/v1/families"),
@@ -59,11 +60,62 @@ def test_operation_ids_are_short_stable_function_names(document):
 
 
 def test_public_routes_take_a_key_optionally_and_the_others_require_one(document):
+    # Public: no requirement (no padlock in Swagger UI), a key optional; the others: a key.
     for method, path, operation in operations(document):
         if (method, path) in PUBLIC:
-            assert operation["security"] == [{}, {"HTTPBearer": []}], (method, path)
+            assert operation["security"] == [], (method, path)
+            assert operation["x-key-optional"] is True, (method, path)
         else:
             assert operation["security"] == [{"HTTPBearer": []}], (method, path)
+            assert "x-key-optional" not in operation, (method, path)
+
+
+def test_problem_items_are_typed(document):
+    schemas = document["components"]["schemas"]
+    errors = schemas["Problem"]["properties"]["errors"]["anyOf"]
+    assert {"type": "array", "items": {"$ref": "#/components/schemas/ProblemItem"}} in errors
+    item = schemas["ProblemItem"]
+    assert item["required"] == ["loc", "msg"]
+    assert item["properties"]["msg"]["type"] == "string"
+    assert item["properties"]["loc"]["items"] == {"anyOf": [{"type": "string"}, {"type": "integer"}]}
+
+
+def test_every_ref_resolves(document):
+    def refs(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                yield node["$ref"]
+            for value in node.values():
+                yield from refs(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from refs(value)
+
+    found = set(refs(document))
+    assert found
+    assert {ref.removeprefix("#/components/schemas/") for ref in found} <= document["components"]["schemas"].keys()
+
+
+@pytest.mark.parametrize(
+    ("path", "formats"),
+    [
+        ("/api/v1/bilan", {"text/csv": None, XLSX: "binary", "text/markdown": None, "text/html": None}),
+        ("/api/v1/reports/esf", {"text/csv": None, XLSX: "binary"}),
+    ],
+)
+def test_files_are_declared_under_their_media_types(document, path, formats):
+    content = document["paths"][path]["get"]["responses"]["200"]["content"]
+    assert content.keys() == {"application/json", *formats}
+    assert content["application/json"]["schema"]["$ref"].startswith("#/components/schemas/")
+    for media_type, string_format in formats.items():
+        assert content[media_type]["schema"]["type"] == "string", media_type
+        assert content[media_type]["schema"].get("format") == string_format, media_type
+
+
+def test_servers_license_and_contact_are_given(document):
+    assert document["servers"] == [{"url": "/", "description": "The server that serves this document"}]
+    assert document["info"]["license"]["name"]
+    assert document["info"]["contact"]["name"]
 
 
 def test_every_error_is_a_problem_document(document):
@@ -88,11 +140,19 @@ def test_limits_and_preconditions_are_documented_where_they_occur(document):
     assert "304" in document["paths"]["/api/v1/availability"]["get"]["responses"]
 
 
-def test_the_csv_body_of_exit_records_is_documented(document):
-    body = document["paths"]["/api/v1/exit-records"]["post"]["requestBody"]["content"]
+@pytest.mark.parametrize(
+    ("path", "header"),
+    [
+        ("/api/v1/exit-records", "pathway_id,convention_id,beneficiary_ref"),
+        ("/api/v1/follow-ups", "pathway_id,observed_on"),
+    ],
+)
+def test_the_csv_bodies_are_documented(document, path, header):
+    body = document["paths"][path]["post"]["requestBody"]["content"]
+    assert body.keys() == {"application/json", "text/csv"}
     assert body["application/json"]["schema"]["type"] == "array"
     assert body["text/csv"]["schema"]["type"] == "string"
-    assert body["text/csv"]["example"].startswith("pathway_id,convention_id,beneficiary_ref")
+    assert body["text/csv"]["example"].startswith(header)
 
 
 def test_every_tag_is_described(document):
@@ -100,3 +160,36 @@ def test_every_tag_is_described(document):
     used = {tag for _method, _path, operation in operations(document) for tag in operation["tags"]}
     assert used <= described.keys()
     assert all(described[tag] for tag in used)
+
+
+FEED_KINDS_AND_THEIR_GET = {
+    "family": "/api/v1/families/{code}",
+    "action": "/api/v1/actions/{code}",
+    "operator": "/api/v1/operators/{operator_id}",
+    "site": "/api/v1/operators/{operator_id}/sites",
+    "convention": "/api/v1/conventions/{convention_id}",
+    "availability": "/api/v1/availability",
+    "pathway": "/api/v1/pathways/{pathway_id}",
+    "assessment": "/api/v1/actions/{code}/assessments/{year}",
+}
+
+
+def _read_schema_of(document, path):
+    """The schema of the one entity a GET answers (the items' schema for a page)."""
+    schema = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    name = schema["$ref"].removeprefix("#/components/schemas/")
+    page = document["components"]["schemas"][name]
+    return page["properties"]["items"]["items"]["$ref"] if "items" in page.get("properties", {}) else schema["$ref"]
+
+
+def test_feed_items_are_a_union_on_kind_with_typed_data(document):
+    schemas = document["components"]["schemas"]
+    items = schemas["ChangesPage"]["properties"]["items"]["items"]
+    assert items["discriminator"]["propertyName"] == "kind"
+    mapping = items["discriminator"]["mapping"]
+    assert mapping.keys() == FEED_KINDS_AND_THEIR_GET.keys()
+    assert sorted(option["$ref"] for option in items["oneOf"]) == sorted(mapping.values())
+    for kind, path in FEED_KINDS_AND_THEIR_GET.items():
+        change = schemas[mapping[kind].removeprefix("#/components/schemas/")]
+        assert change["properties"]["kind"]["const"] == kind
+        assert change["properties"]["data"]["anyOf"] == [{"$ref": _read_schema_of(document, path)}, {"type": "null"}]

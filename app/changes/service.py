@@ -29,7 +29,7 @@ from app.availability import service as availability
 from app.catalogue.models import Action, Family, Operator, Site
 from app.catalogue.schemas import FamilyRead, OperatorRead, SiteRead
 from app.catalogue.service import action_reads
-from app.changes.schemas import ChangeRead, ChangesPage
+from app.changes.schemas import CHANGE_MODELS, ChangesPage
 from app.conventions.models import Convention, ConventionStatus
 from app.conventions.service import read_models as convention_reads
 from app.core.caller import Caller, Role
@@ -78,7 +78,7 @@ def list_changes(
     ).all()
     data = _current_data(session=session, caller=caller, rows=rows, today=today)
     items = [
-        ChangeRead(
+        CHANGE_MODELS[row.kind](
             cursor=row.cursor,
             kind=row.kind,
             id=row.entity_id,

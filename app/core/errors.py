@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -159,6 +159,13 @@ def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None
     )
 
 
+class ProblemItem(BaseModel):
+    """One thing wrong with the input: where (`loc`, e.g. `["body", 0, "exited_on"]`) and what."""
+
+    loc: list[str | int] = Field(description="The path to the field: `body`, `query`, `path` or `header`, then keys")
+    msg: str
+
+
 class Problem(BaseModel):
     """The RFC 9457 body of every error, for the OpenAPI document."""
 
@@ -166,7 +173,7 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
-    errors: list[dict[str, Any]] | None = None
+    errors: list[ProblemItem] | None = Field(default=None, description="What was wrong with the input (422)")
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -3,8 +3,13 @@
 FastAPI's own document is close; what it cannot know is added here, once, for every route:
 
 - the summary is the first line of the route's docstring;
-- security: routes behind `require_role` need a key; every other route takes one optionally
-  (`[{}, {"HTTPBearer": []}]`), since a key there is checked (a bad one is a 401);
+- security: routes behind `require_role` need a key (`[{"HTTPBearer": []}]`: Swagger UI shows
+  their padlock, closed once a key is entered); the public ones need none (`[]`: no padlock, as
+  an optional `[{}, {"HTTPBearer": []}]` would show a closed one on them, and an open one on the
+  protected routes beside it). A key sent to a public route is still checked (a bad one is a
+  401) and may widen the answer (the change feed): `x-key-optional` says so;
+- models embedded by hand (a request body in `openapi_extra`, the Problem schema) bring their
+  `$defs`: they join the components, so that every `$ref` resolves;
 - every error is `application/problem+json` with the Problem schema (FastAPI files declared
   models and its own 422 under `application/json`);
 - the errors any route can give: 401 (a bad key), 429 (rate limits, with Retry-After), 503 (the
@@ -21,6 +26,12 @@ from fastapi.dependencies.models import Dependant
 from app.core.errors import PROBLEM_MEDIA_TYPE, Problem
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+COMPONENT_REF = "#/components/schemas/{model}"
+OPENAPI_SERVERS = [{"url": "/", "description": "The server that serves this document"}]
+# No licence is declared in pyproject.toml: the code is the département's, all rights reserved,
+# until it chooses one (then its SPDX identifier goes here, e.g. "EUPL-1.2").
+OPENAPI_LICENSE = {"name": "Proprietary (all rights reserved)", "identifier": "LicenseRef-Proprietary"}
+OPENAPI_CONTACT = {"name": "Catalogue PDI maintainers"}
 BEARER = "HTTPBearer"
 RETRY_AFTER = {
     "Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer", "minimum": 1}}
@@ -140,7 +151,8 @@ def _own_description(status: int, response: dict[str, Any]) -> str | None:
 
 
 def _complete(schema: dict[str, Any], key_required: dict[tuple[str, str], bool]) -> None:
-    schema["components"].setdefault("schemas", {})["Problem"] = Problem.model_json_schema()
+    schemas = schema["components"].setdefault("schemas", {})
+    schemas["Problem"] = Problem.model_json_schema(ref_template=COMPONENT_REF)
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             summary, _, rest = (operation.get("description") or "").strip().partition("\n")
@@ -150,7 +162,8 @@ def _complete(schema: dict[str, Any], key_required: dict[tuple[str, str], bool])
             if key_required.get((path, method), False):
                 operation["security"] = [{BEARER: []}]
             else:
-                operation["security"] = [{}, {BEARER: []}]
+                operation["security"] = []
+                operation["x-key-optional"] = True
             responses = operation["responses"]
             statuses = [401, 429, 503, 422]
             if "requestBody" in operation:
@@ -160,6 +173,22 @@ def _complete(schema: dict[str, Any], key_required: dict[tuple[str, str], bool])
             for status, response in responses.items():
                 if status.isdigit() and int(status) >= 400 and _is_a_problem(response):
                     responses[status] = _problem_response(int(status), _own_description(int(status), response))
-    schemas = schema["components"]["schemas"]
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
+    _hoist_definitions(schema, schemas)
+
+
+def _hoist_definitions(node: Any, schemas: dict[str, Any]) -> None:
+    """Move every embedded `$defs` into the components, and point `#/$defs/X` at them."""
+    if isinstance(node, dict):
+        for name, definition in node.pop("$defs", {}).items():
+            schemas.setdefault(name, definition)
+            _hoist_definitions(definition, schemas)
+        reference = node.get("$ref")
+        if isinstance(reference, str) and reference.startswith("#/$defs/"):
+            node["$ref"] = COMPONENT_REF.format(model=reference.removeprefix("#/$defs/"))
+        for value in list(node.values()):
+            _hoist_definitions(value, schemas)
+    elif isinstance(node, list):
+        for value in node:
+            _hoist_definitions(value, schemas)

@@ -40,7 +40,10 @@ class ReportFormat(StrEnum):
 
 _REPORT_CONTENT = {
     200: {
-        "content": {"text/csv": {}, formats.XLSX_MEDIA_TYPE: {}},
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            formats.XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        },
         "description": "The report, as JSON or in the requested format",
     }
 }

@@ -82,10 +82,10 @@ class BilanFormat(StrEnum):
 _BILAN_CONTENT = {
     200: {
         "content": {
-            "text/csv": {},
-            bilan_xlsx.XLSX_MEDIA_TYPE: {},
-            "text/markdown": {},
-            "text/html": {},
+            "text/csv": {"schema": {"type": "string"}},
+            bilan_xlsx.XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            "text/markdown": {"schema": {"type": "string"}},
+            "text/html": {"schema": {"type": "string"}},
         },
         "description": "The bilan, as JSON or in the requested format",
     },
