@@ -124,7 +124,8 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
     install_docs(app)
     if settings.metrics:
         store = app.state.rate_limits.store
-        install_metrics(app, scrape_time=[seats_available, webhook_metrics, lambda _session: store.metrics()])
+        watched = [lambda _session: watch.metrics()] if watch is not None else []
+        install_metrics(app, scrape_time=[seats_available, webhook_metrics, lambda _session: store.metrics(), *watched])
     # Added last, so outermost: every response gets the id, CORS preflights and refusals included
     # (500s, answered outside every middleware, get it from their handler).
     app.add_middleware(

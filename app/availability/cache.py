@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
 import psycopg
+from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import make_url
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -117,6 +118,13 @@ class FeedWatch:
         cursor = self.cursor
         fresh = time.monotonic() - self.heard_at < RECHECK_SECONDS + RECHECK_TIMEOUT_SECONDS + 2
         return cursor if fresh else None
+
+    def metrics(self) -> list[GaugeMetricFamily]:
+        """`pdi_feed_watch_up` for /metrics: 0 while anonymous availability is not answered from
+        memory because the watch does not listen (the alerting rules watch it)."""
+        up = GaugeMetricFamily("pdi_feed_watch_up", "1 while the feed watch listens and its database answers, else 0")
+        up.add_metric([], 1 if self.current is not None else 0)
+        return [up]
 
     def start(self) -> None:
         self.thread.start()

@@ -46,6 +46,12 @@ def wait_until(condition, seconds: float = 10.0) -> None:
         time.sleep(0.005)
 
 
+def watch_up(client) -> float:
+    """`pdi_feed_watch_up` as Prometheus scrapes it."""
+    [line] = [line for line in client.get("/metrics").text.splitlines() if line.startswith("pdi_feed_watch_up ")]
+    return float(line.split()[1])
+
+
 def watch_of(app):
     middleware = next(m for m in app.user_middleware if m.cls.__name__ == "AvailabilityCache")
     return middleware.kwargs["watch"]
@@ -144,6 +150,7 @@ def test_a_stalled_watch_backend_stops_pages_from_memory_and_says_so(world, rout
     watch = watch_of(app)
     with TestClient(app) as client:
         wait_until(lambda: watch.current is not None)
+        assert watch_up(client) == 1
         assert client.get(URL, params=DAY).status_code == 200
         assert client.get(URL, params=DAY).status_code == 200
         assert len(route_calls) == 1  # the second from memory
@@ -160,6 +167,7 @@ def test_a_stalled_watch_backend_stops_pages_from_memory_and_says_so(world, rout
             calls = len(route_calls)
             assert client.get(URL, params=DAY).status_code == 200
             assert len(route_calls) == calls + 1  # built by the route, not served from memory
+            assert watch_up(client) == 0  # what the alerting rule PdiFeedWatchDown watches
         finally:
             os.kill(pid, signal.SIGCONT)
         wait_until(lambda: watch.current is not None, seconds=15)  # listening again, on a new connection
