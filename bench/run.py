@@ -170,23 +170,26 @@ def main() -> None:
     admin_key = new_key(url, "admin", "make bench")
     portal_key = new_key(url, "portal", "make bench: portal")
 
-    def one_worker_figures(base: str) -> None:
+    def one_worker_figures(base: str, static_base: str) -> None:
         if "reports" in ONLY:
             measure_bilan(base, url, admin_key)
             measure_esf_report(base, url, admin_key)
             measure_indicators(base, url, admin_key)
         if "past_day" in ONLY:
-            measure_past_day(base, report)
+            measure_past_day(base)
         if "feed" in ONLY:
-            measure_feed_figures(base, url, admin_key)
+            measure_feed_figures(base, static_base, url, admin_key)
         if "exits" in ONLY:
             measure_exit_records(base, url, admin_key)
 
     if "http" in ONLY:
         measure_http(url, portal_key, workers=1, during_one_worker=one_worker_figures)
     elif {"reports", "past_day", "feed", "exits"} & set(ONLY):
-        with served("app.main:app", url, 1) as (base, _server):
-            one_worker_figures(base)
+        with (
+            served("bench.static_app:app", url, 1) as (static_base, _static),
+            served("app.main:app", url, 1) as (base, _server),
+        ):
+            one_worker_figures(base, static_base)
     if "http2" in ONLY:
         measure_http(url, portal_key, workers=2)
     if "webhooks" in ONLY:

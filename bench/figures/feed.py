@@ -9,7 +9,7 @@ import time
 import httpx
 import psycopg
 
-from bench.common import SECONDS, report, script_results, served, wrk_script
+from bench.common import SECONDS, report, script_results, wrk_script
 
 PAGE = 1000  # GET /changes' largest limit (SPEC C3)
 
@@ -83,7 +83,5 @@ def measure_feed_poll(base: str, static_base: str, key: str, cursor: str) -> Non
     )
 
 
-def measure_feed_figures(base: str, url: str, key: str) -> None:
-    cursor = measure_feed(base, url, key)
-    with served("bench.static_app:app", url, 1) as (static_base, _server):
-        measure_feed_poll(base, static_base, key, cursor)
+def measure_feed_figures(base: str, static_base: str, url: str, key: str) -> None:
+    measure_feed_poll(base, static_base, key, measure_feed(base, url, key))

@@ -30,7 +30,7 @@ PAUSE_MS = int(os.environ.get("BENCH_MIX_EXIT_PAUSE_MS", "1000"))
 MIX_BATCH = 1000
 
 
-def exit_batches(url: str, path: Path, rows: list) -> int:
+def exit_batches(path: Path, rows: list) -> int:
     """A Lua file of JSON bodies (batches of exit records by pathway_id) for bench/lua/exits.lua."""
     count = max(1, min(int(MIX_SECONDS * 1000 / PAUSE_MS) + 1, len(rows) // 10 or 1))
     size = max(1, min(MIX_BATCH, len(rows) // count))
@@ -101,8 +101,8 @@ def measure_mix(url: str, admin_key: str) -> dict:
         rows = list(reversed(open_pathways(connection)))
     half = len(rows) // 2
     batches = {"alone": VAR / "bench-exits-alone.lua", "mix": VAR / "bench-exits-mix.lua"}
-    size = exit_batches(url, batches["alone"], rows[:half])
-    exit_batches(url, batches["mix"], rows[half:])
+    size = exit_batches(batches["alone"], rows[:half])
+    exit_batches(batches["mix"], rows[half:])
     with served("app.main:app", url, 1) as (base, _server):
         page = httpx.get(base + AVAILABILITY_URL, timeout=600).raise_for_status().json()
         conventions = [item["convention_id"] for item in page["items"] if (item["capacity"] or 0) > 0]

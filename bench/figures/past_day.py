@@ -8,12 +8,12 @@ import statistics
 
 import httpx
 
-from bench.common import ON, REPEATS, seconds
+from bench.common import ON, REPEATS, report, seconds
 
 PAST_DAY = "2020-06-15"
 
 
-def measure_past_day(base: str, report) -> None:
+def measure_past_day(base: str) -> None:
     runs: dict[str, list[float]] = {PAST_DAY: [], ON: []}
     with httpx.Client(base_url=base, timeout=600) as http:
         conventions = http.get(f"/api/v1/availability?on={ON}&size=500").raise_for_status().json()["total"]
