@@ -167,7 +167,9 @@ def free_port() -> int:
 
 @contextmanager
 def served(app: str, url: str, workers: int, **settings: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`app` under uvicorn on a free port, as the image runs it; its base URL and process."""
+    """`app` under uvicorn on a free port, with the options the image's CMD gives it (Dockerfile:
+    h11 with its cap on request heads, keep-alive 5 s, no server header; the access log on), the
+    references alike; its base URL and process."""
     port = free_port()
     command = [
         str(Path(sys.executable).parent / "uvicorn"),
@@ -178,6 +180,8 @@ def served(app: str, url: str, workers: int, **settings: str) -> Iterator[tuple[
         str(port),
         "--workers",
         str(workers),
+        *("--no-server-header", "--http", "h11", "--h11-max-incomplete-event-size", "32768"),
+        *("--timeout-keep-alive", "5"),
     ]
     log = (VAR / "bench-server.log").open("a")  # uvicorn's lines, kept off the report
     server = subprocess.Popen(
@@ -234,7 +238,9 @@ def requests_per_second(url: str, *headers: str) -> float:
     return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
 
 
-def wrk_script(script: str, url: str, *, threads: int, duration: float, arguments: list[str] = ()) -> subprocess.Popen:
+def wrk_script(
+    script: str, url: str, *, threads: int, duration: float, arguments: list[str] | None = None
+) -> subprocess.Popen:
     """wrk running one of bench/lua's scripts: one connection per thread (the scripts time each
     request themselves, which needs one request in flight per thread), started, not awaited."""
     command = [

@@ -15,8 +15,10 @@ endpoint's p95 under the mix against its p95 alone (goal ≤ 3 ×), with p50 and
 and the count of each status."""
 
 import os
-from datetime import date
+import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
@@ -28,6 +30,11 @@ from bench.figures.reports import BILAN_URL, INDICATORS_URL
 MIX_SECONDS = float(os.environ.get("BENCH_MIX_SECONDS", "60"))
 PAUSE_MS = int(os.environ.get("BENCH_MIX_EXIT_PAUSE_MS", "1000"))
 MIX_BATCH = 1000
+
+
+def today() -> str:
+    """The service's today (app/core/time.py: Paris), the day prescriptions are made."""
+    return datetime.now(ZoneInfo("Europe/Paris")).date().isoformat()
 
 
 def exit_batches(path: Path, rows: list) -> int:
@@ -46,8 +53,9 @@ def exit_batches(path: Path, rows: list) -> int:
 
 
 def classes(base: str, keys: dict[str, str], conventions: list[int], batches: dict[str, Path], run: str) -> dict:
-    """Each class's wrk process, started (not awaited)."""
-    today = date.today().isoformat()
+    """Each class's wrk process, started (not awaited). The prescribers' file numbers are new in
+    each run (the stamp), so that a second run on the same database meets no duplicate."""
+    stamp = time.time_ns()
     return {
         "portal pollers": lambda: wrk_script(
             "get.lua",
@@ -68,9 +76,9 @@ def classes(base: str, keys: dict[str, str], conventions: list[int], batches: di
             duration=MIX_SECONDS,
             arguments=[
                 f"key={keys['prescriber']}",
-                f"prefix=BENCH-{run}",
+                f"prefix=BENCH-{run}-{stamp}",
                 "conventions=" + ",".join(map(str, conventions)),
-                f"day={today}",
+                f"day={today()}",
             ],
         ),
         "exit script": lambda: wrk_script(
@@ -110,8 +118,8 @@ def measure_mix(url: str, admin_key: str) -> dict:
             f"{base}/api/v1/pathways",
             json={
                 "convention_id": conventions[0],
-                "beneficiary_ref": "BENCH-CHECK",
-                "prescribed_on": date.today().isoformat(),
+                "beneficiary_ref": f"BENCH-CHECK-{time.time_ns()}",
+                "prescribed_on": today(),
             },
             headers={"Authorization": f"Bearer {keys['prescriber']}"},
             timeout=60,
