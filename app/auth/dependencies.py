@@ -5,11 +5,14 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
-from app.auth.service import caller_for_key, note_key_use
+from app.auth.key_cache import KeyCache
+from app.auth.service import lookup_key, note_key_use
 from app.core.caller import ANONYMOUS, Caller, Role
 from app.core.db import SessionDep, StatementBudgets, raise_statement_budget
 from app.core.errors import Forbidden, Unauthorized
 from app.core.rate_limits import RateLimits
+from app.core.security import hash_api_key
+from app.core.time import utcnow
 
 # Only for the OpenAPI document (the "Authorize" button): the header is read below, since
 # HTTPBearer takes a `Basic …` header for no header at all.
@@ -43,7 +46,9 @@ def get_caller(
     """The caller: anonymous without an Authorization header; 401 for any header that is not a
     valid `Bearer <key>` (malformed, unknown, revoked, expired), on every route. Spends the
     caller's rate limit (429). Failed authentications are counted per address and refuse only
-    further failures (429 instead of 401): a valid key is never refused for them."""
+    further failures (429 instead of 401): a valid key is never refused for them. Valid keys
+    are checked from the worker's key cache (app/auth/key_cache.py), failures always in the
+    database."""
     limits: RateLimits = request.app.state.rate_limits
     address = client_address(request)
     limited = request.scope["path"] not in UNLIMITED_PATHS
@@ -53,7 +58,16 @@ def get_caller(
             limits.spend_anonymous(address)
         return ANONYMOUS
     key = bearer_token(authorization)
-    caller = caller_for_key(session=session, key=key) if key else None
+    key_hash = hash_api_key(key) if key else None
+    keys: KeyCache = request.app.state.key_cache
+    now = utcnow()
+    caller = keys.caller(key_hash, now=now) if key_hash else None
+    if caller is None and key_hash:
+        generation = keys.generation  # before the lookup: a revocation heard meanwhile wins
+        found = lookup_key(session=session, key_hash=key_hash)
+        if found is not None:
+            caller, expires_at = found
+            keys.keep(key_hash, caller, expires_at=expires_at, generation=generation)
     if caller is None:
         # Counted on health paths too: they must not become a place to try keys at speed.
         limits.check_auth_failures(address)
@@ -63,7 +77,8 @@ def get_caller(
         limits.spend_key(caller.key_id)
     if caller.role == Role.admin:
         raise_statement_budget(request, session, StatementBudgets.of(request).admin)
-    note_key_use(session=session, caller=caller)
+    if keys.use_due(key_hash, caller, now=now):
+        note_key_use(session=session, caller=caller, now=now)
     return caller
 
 
