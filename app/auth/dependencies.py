@@ -3,7 +3,9 @@
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPBearer
+from sqlmodel import Session
 
 from app.auth.key_cache import KeyCache
 from app.auth.service import lookup_key, note_key_use
@@ -38,7 +40,7 @@ def client_address(request: Request) -> str:
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-def get_caller(
+async def get_caller(
     request: Request,
     session: SessionDep,
     _scheme: Annotated[object, Depends(bearer)],
@@ -46,16 +48,19 @@ def get_caller(
     """The caller: anonymous without an Authorization header; 401 for any header that is not a
     valid `Bearer <key>` (malformed, unknown, revoked, expired), on every route. Spends the
     caller's rate limit (429). Failed authentications are counted per address and refuse only
-    further failures (429 instead of 401): a valid key is never refused for them. Valid keys
-    are checked from the worker's key cache (app/auth/key_cache.py), failures always in the
-    database."""
+    further failures (429 instead of 401): a valid key is never refused for them.
+
+    Valid keys are checked from the worker's key cache (app/auth/key_cache.py), failures always
+    in the database. On the event loop: an anonymous caller or a key known valid costs no thread
+    hop; the database is asked from the threadpool (a key not in the cache, its last use once a
+    minute), and so is a shared rate-limit store (a network call)."""
     limits: RateLimits = request.app.state.rate_limits
     address = client_address(request)
     limited = request.scope["path"] not in UNLIMITED_PATHS
     authorization = request.headers.get("authorization")
     if authorization is None:
         if limited:
-            limits.spend_anonymous(address)
+            await _spend(limits, limits.spend_anonymous, address)
         return ANONYMOUS
     key = bearer_token(authorization)
     key_hash = hash_api_key(key) if key else None
@@ -63,23 +68,41 @@ def get_caller(
     now = utcnow()
     caller = keys.caller(key_hash, now=now) if key_hash else None
     if caller is None and key_hash:
-        generation = keys.generation  # before the lookup: a revocation heard meanwhile wins
-        found = lookup_key(session=session, key_hash=key_hash)
-        if found is not None:
-            caller, expires_at = found
-            keys.keep(key_hash, caller, expires_at=expires_at, generation=generation)
+        caller = await run_in_threadpool(_look_up, keys, session, key_hash)
     if caller is None:
         # Counted on health paths too: they must not become a place to try keys at speed.
-        limits.check_auth_failures(address)
-        limits.spend_auth_failure(address)
+        await _spend(limits, limits.check_auth_failures, address)
+        await _spend(limits, limits.spend_auth_failure, address)
         raise Unauthorized("Unknown, revoked or expired API key, or not `Authorization: Bearer <key>`")
     if limited:
-        limits.spend_key(caller.key_id)
+        await _spend(limits, limits.spend_key, caller.key_id)
     if caller.role == Role.admin:
-        raise_statement_budget(request, session, StatementBudgets.of(request).admin)
+        budget = StatementBudgets.of(request).admin
+        if session.in_transaction():  # the lookup's: bounded again, which takes the database
+            await run_in_threadpool(raise_statement_budget, request, session, budget)
+        else:
+            raise_statement_budget(request, session, budget)
     if keys.use_due(key_hash, caller, now=now):
-        note_key_use(session=session, caller=caller, now=now)
+        await run_in_threadpool(lambda: note_key_use(session=session, caller=caller, now=now))
     return caller
+
+
+def _look_up(keys: KeyCache, session: Session, key_hash: str) -> Caller | None:
+    generation = keys.generation  # before the lookup: a revocation heard meanwhile wins
+    found = lookup_key(session=session, key_hash=key_hash)
+    if found is None:
+        return None
+    caller, expires_at = found
+    keys.keep(key_hash, caller, expires_at=expires_at, generation=generation)
+    return caller
+
+
+async def _spend(limits: RateLimits, spend, who) -> None:
+    # Counters in memory are a dictionary; a shared store is a network call, kept off the loop.
+    if limits.in_memory:
+        spend(who)
+    else:
+        await run_in_threadpool(spend, who)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
@@ -88,7 +111,7 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 def require_role(*roles: Role):
     """A dependency that lets through only the given roles (401 anonymous, 403 others)."""
 
-    def check(caller: CallerDep) -> Caller:
+    async def check(caller: CallerDep) -> Caller:  # async: no thread hop for a comparison
         if caller.is_anonymous:
             raise Unauthorized()
         if caller.role not in roles:
