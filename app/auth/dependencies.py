@@ -1,5 +1,6 @@
 """The dependencies routes use to know and check their caller."""
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -68,7 +69,7 @@ async def get_caller(
     now = utcnow()
     caller = keys.caller(key_hash, now=now) if key_hash else None
     if caller is None and key_hash:
-        caller = await run_in_threadpool(_look_up, keys, session, key_hash)
+        caller = await run_in_threadpool(_look_up, keys, session, key_hash, now)
     if caller is None:
         # Counted on health paths too: they must not become a place to try keys at speed.
         await _spend(limits, limits.check_auth_failures, address)
@@ -87,9 +88,9 @@ async def get_caller(
     return caller
 
 
-def _look_up(keys: KeyCache, session: Session, key_hash: str) -> Caller | None:
+def _look_up(keys: KeyCache, session: Session, key_hash: str, now: datetime) -> Caller | None:
     generation = keys.generation  # before the lookup: a revocation heard meanwhile wins
-    found = lookup_key(session=session, key_hash=key_hash)
+    found = lookup_key(session=session, key_hash=key_hash, now=now)
     if found is None:
         return None
     caller, expires_at = found

@@ -116,11 +116,13 @@ def caller_for_key(*, session: Session, key: str) -> Caller | None:
     return found[0] if found is not None else None
 
 
-def lookup_key(*, session: Session, key_hash: str) -> tuple[Caller, datetime | None] | None:
+def lookup_key(
+    *, session: Session, key_hash: str, now: datetime | None = None
+) -> tuple[Caller, datetime | None] | None:
     """The caller of the key with this hash and the moment it expires (None: never), or None
-    when it is unknown, revoked or expired."""
+    when it is unknown, revoked or expired (at `now`, by default the clock's)."""
     row = session.exec(select(ApiKey).where(ApiKey.key_hash == key_hash)).first()
-    if row is None or not row.is_usable(utcnow()):
+    if row is None or not row.is_usable(now or utcnow()):
         return None
     caller = Caller(
         key_id=row.id,
