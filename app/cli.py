@@ -294,10 +294,17 @@ def _moment(moment) -> str:
 @cli.command()
 def seed() -> None:
     """Load the catalogue of the bilan (families, actions, operators, conventions); idempotent."""
+    from app.core.errors import AppError
+    from seed.data import SeedDataError
     from seed.loader import load_catalogue
 
     with PdiSession(get_engine()) as session:
-        report = load_catalogue(session=session)
+        try:
+            report = load_catalogue(session=session)
+        except (AppError, SeedDataError) as exc:  # refused: nothing is committed
+            where = "".join(f" ({note})" for note in getattr(exc, "__notes__", ()))
+            typer.echo(f"error: {exc.detail if isinstance(exc, AppError) else exc}{where}", err=True)
+            raise typer.Exit(1) from exc
         session.commit()
     typer.echo(report)
 

@@ -24,6 +24,7 @@ from app.catalogue.schemas import (
     OperatorUpdate,
     SiteCreate,
     SiteRead,
+    SiteUpdate,
 )
 from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.core.caller import Caller
@@ -384,4 +385,23 @@ def create_site(*, session: Session, caller: Caller, operator_id: int, data: Sit
     record(
         session=session, caller=caller, entity="site", entity_id=site.id, action="create", fields=data.model_fields_set
     )
+    return SiteRead.model_validate(site)
+
+
+def update_site(*, session: Session, caller: Caller, site_id: int, data: SiteUpdate) -> SiteRead:
+    """Change a site's fields; its coordinates must stay given together, or not at all."""
+    site = session.get(Site, site_id, with_for_update=True, populate_existing=True)
+    if site is None:
+        raise NotFound(f"Site {site_id} does not exist")
+    changes = data.model_dump(exclude_unset=True)
+    latitude, longitude = changes.get("latitude", site.latitude), changes.get("longitude", site.longitude)
+    if (latitude is None) != (longitude is None):
+        raise InvalidInput(
+            "give latitude and longitude together, or neither",
+            loc=["body", "latitude" if "latitude" in changes else "longitude"],
+        )
+    _apply(site, changes)
+    session.add(site)
+    session.flush()
+    record(session=session, caller=caller, entity="site", entity_id=site.id, action="update", fields=changes.keys())
     return SiteRead.model_validate(site)

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from app.assessments.models import ActionAssessment
 from app.indicators.bilan_formats import FORMULA_TRIGGERS
-from seed.loader import read_seed_data
+from seed.data import read_seed_data
 from tests import factories
 
 API = "/api/v1"

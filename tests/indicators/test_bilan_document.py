@@ -1,6 +1,6 @@
 """The demo data set reproduces the document's tables (shared/seeds/bilan-pdi-2019-2021.md).
 
-EXPECTED is transcribed from the document by hand, independently of seed/demo.py: action number →
+EXPECTED is transcribed from the document by hand, independently of seed/demo/: action number →
 indicator code → {year: value}, rates as the printed whole percent, euros, None for "NC", and only
 the years and rows the document prints. The bilan endpoint must show every one of them on the
 seed catalogue + `generate_demo` at scale 1; a plain Python reading of SPEC's definitions over the

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from app.periods.models import Period, PeriodStatus
-from seed.loader import read_seed_data
+from seed.data import read_seed_data
 from tests.indicators.browser import find_chromium, launch, open_page, serve
 
 URL = "/api/v1/bilan"

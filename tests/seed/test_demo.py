@@ -1,4 +1,4 @@
-"""`pdi demo` (seed/demo_plan.py plans the rows, seed/demo.py writes them): deterministic,
+"""`pdi demo` (seed/demo/: plan.py plans the rows, writer.py writes them): deterministic,
 idempotent, and its rows obey SPEC's rules on input.
 
 Whether its bilan shows the document's figures is tested in tests/indicators/test_bilan_document.py.
@@ -18,7 +18,7 @@ from app.pathways.models import ActivityRecord, Beneficiary, Pathway
 from app.periods.models import Period
 from app.reference.exit_reasons import EXIT_REASONS_BY_CODE
 from seed.demo import generate_demo, read_catalogue
-from seed.demo_plan import plan_demo
+from seed.demo.plan import plan_demo
 from tests.factories import row_counts
 
 EDITION = date(2020, 12, 31)

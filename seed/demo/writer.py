@@ -1,6 +1,6 @@
-"""`pdi demo`: read the catalogue, plan the demo data set (seed/demo_plan.py) and write its rows.
+"""`pdi demo`'s writer: read the catalogue, plan the data set (plan.py), write its rows (rows.py, esf.py).
 
-The plan is pure Python; this module is the writer. On PostgreSQL the rows go in with `COPY`
+The plan is pure Python; this module is the one that touches the database. On PostgreSQL the rows go in with `COPY`
 (psycopg's `cursor.copy`), the fastest way into a table: one stream per table and copy of the
 data set, instead of a statement per few thousand rows. On SQLite, which has no COPY, they go in
 as executemany INSERTs. Either way a copy's beneficiaries get their ids first, in one statement,
@@ -29,21 +29,11 @@ from app.outbox.service import record_missing
 from app.pathways.esf_models import FollowUp, PathwayParticipant
 from app.pathways.models import ActivityRecord, Beneficiary, Pathway
 from app.periods.models import Period, PeriodStatus
-from seed.demo_esf import FOLLOW_UP_COLUMNS, PARTICIPANT_COLUMNS, esf_rows
-from seed.demo_plan import (
-    BENEFICIARY_COLUMNS,
-    CONSOLIDATED,
-    PATHWAY_COLUMNS,
-    REF_PREFIX,
-    YEARS,
-    ActionInfo,
-    ConventionInfo,
-    CopyRows,
-    SiteInfo,
-    YearLine,
-    copy_rows,
-    plan_demo,
-)
+from seed.demo.esf import FOLLOW_UP_COLUMNS, PARTICIPANT_COLUMNS, esf_rows
+from seed.demo.model import ActionInfo, ConventionInfo, SiteInfo, YearLine
+from seed.demo.plan import plan_demo
+from seed.demo.rows import BENEFICIARY_COLUMNS, PATHWAY_COLUMNS, REF_PREFIX, CopyRows, copy_rows
+from seed.demo.targets import CONSOLIDATED, YEARS
 
 # SQLite's executemany, in batches that keep the parameter lists small.
 SQLITE_BATCH = 5000
@@ -91,7 +81,7 @@ def generate_demo(*, session: Session, scale: int = 1, progress: bool = False) -
         ]
         if activity_rows:
             session.execute(insert(ActivityRecord.__table__), activity_rows)
-        # The FSE's records of the co-funded actions' participants (seed/demo_esf.py).
+        # The FSE's records of the co-funded actions' participants (esf.py).
         participants, follow_ups = esf_rows(session, after_pathway_id=before, today=today(), now=now)
         _write_rows(session, PathwayParticipant.__table__, PARTICIPANT_COLUMNS, participants)
         _write_rows(session, FollowUp.__table__, FOLLOW_UP_COLUMNS, follow_ups)

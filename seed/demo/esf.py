@@ -17,7 +17,7 @@ from sqlmodel import Session
 from app.conventions.models import ConventionYear
 from app.pathways.esf_models import FOLLOW_UP_WINDOW
 from app.pathways.models import Pathway
-from seed.demo_plan import DEMO_SEED
+from seed.demo.targets import DEMO_SEED
 
 PARTICIPANT_COLUMNS = (
     "pathway_id",
