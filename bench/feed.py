@@ -5,7 +5,9 @@
 - one poll when nothing changed (the cursor is the last one), mean latency with a key and
   anonymous, against the static 50-item list of the same stack (bench/static_app.py).
 
-Runs alternate the feed and its reference, BENCH_REPEATS times; the median is kept.
+Runs alternate the feed and its reference, BENCH_FEED_REPEATS times (3); the median is kept.
+BENCH_FEED_ITEMS=N stops each catch-up after N items (default: the whole feed); BENCH_FEED_POLLS
+(500) polls make one latency.
 
 Alone, on a database that already has demo data:
 `BENCH_FEED_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/pdi_feed_bench python -m bench.feed`
@@ -25,7 +27,7 @@ import psycopg
 FEED_URL = "/api/v1/changes"
 MAX_LIMIT = 1000
 POLLS = int(os.environ.get("BENCH_FEED_POLLS", "500"))
-REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+REPEATS = int(os.environ.get("BENCH_FEED_REPEATS", "3"))
 # A catch-up of the first N items only (0: the whole feed), for a quick run.
 MOST = int(os.environ.get("BENCH_FEED_ITEMS", "0"))
 
