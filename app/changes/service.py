@@ -76,9 +76,6 @@ class FeedItem:
         """The item in JSON types (strings for dates), as a webhook's body carries it."""
         return json.loads(self.raw) if self.raw is not None else to_jsonable_python(self.as_dict())
 
-    def json(self) -> bytes:
-        return self.raw.encode() if self.raw is not None else to_json(self.as_dict())
-
 
 @dataclass(frozen=True, slots=True)
 class FeedPage:
@@ -87,8 +84,8 @@ class FeedPage:
 
     def json(self) -> bytes:
         """The page as GET /changes answers it, serialised once (ChangesPage is its schema)."""
-        items = b",".join(item.json() for item in self.items)
-        return b'{"items":[' + items + b'],"next":' + str(self.next).encode() + b"}"
+        items = ",".join(item.raw if item.raw is not None else to_json(item.as_dict()).decode() for item in self.items)
+        return f'{{"items":[{items}],"next":{self.next}}}'.encode()
 
 
 # --- reading ---------------------------------------------------------------------------------
