@@ -257,8 +257,7 @@ def _participant_sql():
     )
     complete = and_(*(record[name].is_not(None) for name in ENTRY_FIELDS))
     return _object(
-        {name: record[name] for name in PARTICIPANT}
-        | {"complete": complete, "situation_on_leaving": situation}
+        {name: record[name] for name in PARTICIPANT} | {"complete": complete, "situation_on_leaving": situation}
     )
 
 
