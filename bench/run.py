@@ -17,8 +17,6 @@ README.md.
   revalidation and of `GET /actions`, with one worker and with two, against a static 50-item list
   of a FastAPI app (bench/static_app.py) served by the same uvicorn with as many workers;
 - the memory (RSS) of a worker after its load against the static app's worker;
-- the change feed (bench/feed.py): a catch-up from 0 with an admin key against a psycopg keyset
-  scan of the feed joined to pathways, and a poll with nothing new against the static list;
 - webhooks: events/s delivered by `pdi worker` to one endpoint against a plain httpx client
   posting the same bodies to the same receiver, and the endpoint's lag meanwhile (bench/webhooks.py).
 
@@ -55,7 +53,6 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from bench.feed import measure_feed
 from bench.webhooks import measure_webhooks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -609,8 +606,6 @@ def main() -> None:
     key = pdi(url, "keys", "create", "--role", "admin", "--name", "make bench").strip().splitlines()[-1]
     measure_http(url, key, workers=1)
     measure_http(url, key, workers=2)
-    with served("bench.static_app:app", url, 1) as (static_base, _), served("app.main:app", url, 1) as (base, _):
-        measure_feed(base=base, static_base=static_base, url=url, key=key, report=report)
     measure_webhooks(
         url, key, served=served, pdi_command=str(BIN / "pdi"), app_environment=app_environment, report=report
     )
