@@ -11,6 +11,7 @@ import app.models  # noqa: F401  (every table, and the change feed's capture bou
 from app.assessments.router import router as assessments_router
 from app.audit.router import router as audit_router
 from app.auth.dependencies import get_caller
+from app.auth.key_cache import KeyCache
 from app.availability.cache import AvailabilityCache, FeedWatch, PageCache
 from app.availability.metrics import seats_available
 from app.availability.router import router as availability_router
@@ -65,15 +66,21 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         refuse_default_secret_off_loopback(settings, host)
     configure_logging(settings)
     pages = PageCache()
-    watch = FeedWatch(settings.database_url, on_lost=pages.clear) if _watches_the_feed(settings) else None
+    keys = KeyCache()
+    watch = FeedWatch(settings.database_url, on_lost=pages.clear, keys=keys) if _watches_the_feed(settings) else None
+
+    def listening() -> bool:
+        return watch is not None and watch.current is not None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         if watch is not None:
+            keys.listen_with(listening)
             watch.start()
         yield
         if watch is not None:
             watch.stop()
+            keys.stop_listening_with(listening)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -99,6 +106,7 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         default=settings.db_statement_timeout_ms, admin=settings.db_statement_timeout_admin_ms
     )
     app.state.availability_pages = pages
+    app.state.key_cache = keys
     install_error_handlers(app)
     # Added innermost first: the headers wrap everything, CORS wraps the 413s and the pages
     # answered from memory, the cap comes before any route reads a byte.
@@ -111,6 +119,7 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         pages=pages,
         watch=watch,
         limits=app.state.rate_limits,
+        keys=keys,
     )
     if settings.cors_origins:
         app.add_middleware(

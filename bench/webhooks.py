@@ -64,7 +64,7 @@ def measure_webhooks(url: str, key: str, *, served, pdi_command, app_environment
             f"{base}/api/v1/webhooks/{endpoint['id']}/replay", json={"after": after}, headers=headers
         ).raise_for_status()
         worker = subprocess.Popen(
-            [pdi_command, "worker", "--concurrency", "1"],
+            [*pdi_command, "worker", "--concurrency", "1"],
             env=app_environment(url) | {"PDI_WORKER_POLL_SECONDS": "0.05"},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -1,15 +1,21 @@
 """The dependencies routes use to know and check their caller."""
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPBearer
+from sqlmodel import Session
 
-from app.auth.service import caller_for_key, note_key_use
+from app.auth.key_cache import KeyCache
+from app.auth.service import lookup_key, note_key_use
 from app.core.caller import ANONYMOUS, Caller, Role
 from app.core.db import SessionDep, StatementBudgets, raise_statement_budget
 from app.core.errors import Forbidden, Unauthorized
 from app.core.rate_limits import RateLimits
+from app.core.security import hash_api_key
+from app.core.time import utcnow
 
 # Only for the OpenAPI document (the "Authorize" button): the header is read below, since
 # HTTPBearer takes a `Basic …` header for no header at all.
@@ -35,7 +41,7 @@ def client_address(request: Request) -> str:
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-def get_caller(
+async def get_caller(
     request: Request,
     session: SessionDep,
     _scheme: Annotated[object, Depends(bearer)],
@@ -43,28 +49,61 @@ def get_caller(
     """The caller: anonymous without an Authorization header; 401 for any header that is not a
     valid `Bearer <key>` (malformed, unknown, revoked, expired), on every route. Spends the
     caller's rate limit (429). Failed authentications are counted per address and refuse only
-    further failures (429 instead of 401): a valid key is never refused for them."""
+    further failures (429 instead of 401): a valid key is never refused for them.
+
+    Valid keys are checked from the worker's key cache (app/auth/key_cache.py), failures always
+    in the database. On the event loop: an anonymous caller or a key known valid costs no thread
+    hop; the database is asked from the threadpool (a key not in the cache, its last use once a
+    minute), and so is a shared rate-limit store (a network call)."""
     limits: RateLimits = request.app.state.rate_limits
     address = client_address(request)
     limited = request.scope["path"] not in UNLIMITED_PATHS
     authorization = request.headers.get("authorization")
     if authorization is None:
         if limited:
-            limits.spend_anonymous(address)
+            await _spend(limits, limits.spend_anonymous, address)
         return ANONYMOUS
     key = bearer_token(authorization)
-    caller = caller_for_key(session=session, key=key) if key else None
+    key_hash = hash_api_key(key) if key else None
+    keys: KeyCache = request.app.state.key_cache
+    now = utcnow()
+    caller = keys.caller(key_hash, now=now) if key_hash else None
+    if caller is None and key_hash:
+        caller = await run_in_threadpool(_look_up, keys, session, key_hash, now)
     if caller is None:
         # Counted on health paths too: they must not become a place to try keys at speed.
-        limits.check_auth_failures(address)
-        limits.spend_auth_failure(address)
+        await _spend(limits, limits.check_auth_failures, address)
+        await _spend(limits, limits.spend_auth_failure, address)
         raise Unauthorized("Unknown, revoked or expired API key, or not `Authorization: Bearer <key>`")
     if limited:
-        limits.spend_key(caller.key_id)
+        await _spend(limits, limits.spend_key, caller.key_id)
     if caller.role == Role.admin:
-        raise_statement_budget(request, session, StatementBudgets.of(request).admin)
-    note_key_use(session=session, caller=caller)
+        budget = StatementBudgets.of(request).admin
+        if session.in_transaction():  # the lookup's: bounded again, which takes the database
+            await run_in_threadpool(raise_statement_budget, request, session, budget)
+        else:
+            raise_statement_budget(request, session, budget)
+    if keys.use_due(key_hash, caller, now=now):
+        await run_in_threadpool(lambda: note_key_use(session=session, caller=caller, now=now))
     return caller
+
+
+def _look_up(keys: KeyCache, session: Session, key_hash: str, now: datetime) -> Caller | None:
+    generation = keys.generation  # before the lookup: a revocation heard meanwhile wins
+    found = lookup_key(session=session, key_hash=key_hash, now=now)
+    if found is None:
+        return None
+    caller, expires_at = found
+    keys.keep(key_hash, caller, expires_at=expires_at, generation=generation)
+    return caller
+
+
+async def _spend(limits: RateLimits, spend, who) -> None:
+    # Counters in memory are a dictionary; a shared store is a network call, kept off the loop.
+    if limits.in_memory:
+        spend(who)
+    else:
+        await run_in_threadpool(spend, who)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
@@ -73,7 +112,7 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 def require_role(*roles: Role):
     """A dependency that lets through only the given roles (401 anonymous, 403 others)."""
 
-    def check(caller: CallerDep) -> Caller:
+    async def check(caller: CallerDep) -> Caller:  # async: no thread hop for a comparison
         if caller.is_anonymous:
             raise Unauthorized()
         if caller.role not in roles:

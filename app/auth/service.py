@@ -3,20 +3,20 @@
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import event, func, or_, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
+from app.auth.key_cache import KEYS_CHANNEL, LAST_USE_PRECISION, clear_every_cache
 from app.auth.models import ApiKey
 from app.core.caller import Caller, Role
+from app.core.db import is_postgres
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.security import hash_api_key, new_api_key
 from app.core.time import utcnow
 
 log = logging.getLogger(__name__)
 
-# A key's last use is written at most this often: reads must not all turn into writes.
-LAST_USE_PRECISION = timedelta(minutes=1)
 DEFAULT_GRACE_DAYS = 7
 
 
@@ -85,6 +85,7 @@ def rotate_key(
     old.expires_at = min(old.expires_at, end_of_grace) if old.expires_at else end_of_grace
     session.add_all([old, new])
     session.flush()
+    _announce(session, key_id)
     return old, new, key
 
 
@@ -96,15 +97,34 @@ def revoke_key(*, session: Session, key_id: int) -> ApiKey:
         row.revoked_at = utcnow()
         session.add(row)
         session.flush()
+        _announce(session, key_id)
     return row
+
+
+def _announce(session: Session, key_id: int) -> None:
+    """Make every worker forget the keys it keeps in memory (app/auth/key_cache.py) once the
+    revocation or rotation commits: this process's caches at once, the other processes' by a
+    NOTIFY sent in the same transaction (PostgreSQL; elsewhere their entries live TTL_SECONDS)."""
+    event.listen(session, "after_commit", lambda _session: clear_every_cache(), once=True)
+    if is_postgres(session):
+        session.execute(select(func.pg_notify(KEYS_CHANNEL, str(key_id))))
 
 
 def caller_for_key(*, session: Session, key: str) -> Caller | None:
     """The caller a key stands for, or None when it is unknown, revoked or expired."""
-    row = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_api_key(key))).first()
-    if row is None or not row.is_usable(utcnow()):
+    found = lookup_key(session=session, key_hash=hash_api_key(key))
+    return found[0] if found is not None else None
+
+
+def lookup_key(
+    *, session: Session, key_hash: str, now: datetime | None = None
+) -> tuple[Caller, datetime | None] | None:
+    """The caller of the key with this hash and the moment it expires (None: never), or None
+    when it is unknown, revoked or expired (at `now`, by default the clock's)."""
+    row = session.exec(select(ApiKey).where(ApiKey.key_hash == key_hash)).first()
+    if row is None or not row.is_usable(now or utcnow()):
         return None
-    return Caller(
+    caller = Caller(
         key_id=row.id,
         name=row.name,
         role=Role(row.role),
@@ -113,6 +133,7 @@ def caller_for_key(*, session: Session, key: str) -> Caller | None:
         # Only a portal's reads follow who created a row (an operator's follow its operator).
         holder_key_ids=key_generations(session=session, key_id=row.id) if row.role == Role.portal else (),
     )
+    return caller, row.expires_at
 
 
 def key_generations(*, session: Session, key_id: int) -> tuple[int, ...]:
@@ -130,17 +151,16 @@ def key_generations(*, session: Session, key_id: int) -> tuple[int, ...]:
     return tuple(sorted({int(i) for i in ids} | {key_id}))
 
 
-def note_key_use(*, session: Session, caller: Caller) -> None:
-    """Record that the key was used, at most once a minute.
+def note_key_use(*, session: Session, caller: Caller, now: datetime | None = None) -> None:
+    """Record that the key was used, unless its stored last use is less than a minute old (the
+    caller of this function decides when a use is worth the write: app/auth/key_cache.py).
 
     In a transaction of its own, begun by the write itself: on SQLite a read transaction that
     later writes cannot wait for the lock (a GET's session is a reader), while one whose first
     statement writes waits like any writer; and the lock is let go at once, not held for the
     whole request. Best effort: a busy database skips the note rather than the request.
     """
-    now = utcnow()
-    if caller.last_used_at is not None and now - caller.last_used_at < LAST_USE_PRECISION:
-        return
+    now = now or utcnow()
     session.commit()
     try:
         session.execute(

@@ -18,9 +18,13 @@ drops the pages it kept until it listens again. A page may therefore be served f
 a commit and its notice (milliseconds); the `Cache-Control` of these pages already allows sixty
 seconds.
 
-Only anonymous requests are answered here: a request with an `Authorization` header takes the
-route, which checks its key (401 for a bad one) and spends that key's budget. An anonymous
-request spends the anonymous budget here, as the route would; over it, the route answers the 429.
+A request with a key is answered here once the worker's key cache knows the key valid
+(app/auth/key_cache.py: expiry checked at each use, revocations heard on `pdi_keys` by the same
+watch): the page is the same for every caller, anonymous or not, whatever the role (it holds no
+personal data). Any other `Authorization` header takes the route, which checks it (401 for a bad
+one) and keeps a valid key in the cache. A request spends its budget here as the route would (the
+key's, or the address's when anonymous); over it, the route answers the 429. The key's last use is
+written by the watch's thread, at most once a minute, within a second.
 """
 
 import hashlib
@@ -30,7 +34,7 @@ import socket
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import parse_qsl
 
 import psycopg
@@ -38,8 +42,11 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import make_url
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.auth.dependencies import bearer_token
+from app.auth.key_cache import KEYS_CHANNEL, KeyCache
 from app.core import time as clock
 from app.core.rate_limits import RateLimits, TooManyRequests
+from app.core.security import hash_api_key
 from app.outbox.service import FEED_CHANNEL, LAST_CURSOR_SQL
 
 log = logging.getLogger(__name__)
@@ -100,15 +107,25 @@ class PageCache:
 class FeedWatch:
     """The feed's last cursor, kept by listening to `pdi_feed` on a connection of its own (one
     thread per worker). `current` is None whenever it is not listening, or has not heard from the
-    database lately; `on_lost` runs when a connection that listened fails."""
+    database lately; `on_lost` runs when a connection that listened fails. With `keys`, it also
+    listens to `pdi_keys` and clears that key cache on each notice, and on each new connection."""
 
     APPLICATION_NAME = "pdi-feed-watch"
 
-    def __init__(self, database_url: str, *, on_lost=None):
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        on_lost: Callable[[], None] | None = None,
+        keys: KeyCache | None = None,
+    ):
         self.url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
         self.cursor: int | None = None
         self.heard_at = 0.0  # when the database last answered or notified (monotonic)
         self.on_lost = on_lost
+        # The worker's key cache hears revocations on this connection too (KEYS_CHANNEL), and
+        # the uses of keys answered from memory are written from this thread (app/auth/key_cache.py).
+        self.keys = keys
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="feed-watch", daemon=True)
 
@@ -164,18 +181,29 @@ class FeedWatch:
             application_name=self.APPLICATION_NAME,
         ) as connection:
             connection.execute(f"LISTEN {FEED_CHANNEL}")
+            if self.keys is not None:
+                connection.execute(f"LISTEN {KEYS_CHANNEL}")
+                # Kept while nobody listened, under the TTL: a revocation may have gone unheard.
+                self.keys.clear()
             # Listening first, then reading: no commit falls between the two.
             self.cursor = self._read_cursor_within(connection)
             checked = time.monotonic()
             while not self.stopping.is_set():
                 for notice in connection.notifies(timeout=1.0):
-                    self.cursor = max(self.cursor, int(notice.payload))
+                    if notice.channel == FEED_CHANNEL:
+                        self.cursor = max(self.cursor, int(notice.payload))
+                    elif self.keys is not None:
+                        self.keys.on_notice(notice.payload)
                     self.heard_at = time.monotonic()
+                if self.keys is not None and self.keys.pending_uses:
+                    self.keys.flush_uses(connection.execute)
                 if time.monotonic() - checked > RECHECK_SECONDS:
                     # A connection that died without a word would leave the cursor behind for
                     # good: asking now and then finds out (and catches any notice missed).
                     self.cursor = max(self.cursor, self._read_cursor_within(connection))
                     checked = time.monotonic()
+            if self.keys is not None and self.keys.pending_uses:
+                self.keys.flush_uses(connection.execute)  # stopping: the last uses noted
 
     def _read_cursor_within(self, connection: psycopg.Connection) -> int:
         """The cursor, or an error after RECHECK_TIMEOUT_SECONDS: a stalled backend (still
@@ -205,8 +233,9 @@ def _sever(connection: psycopg.Connection) -> None:
 
 
 class AvailabilityCache:
-    """ASGI middleware: anonymous `GET <path>` answered from the page cache while the watch
-    knows the cursor and the page is kept; everything else goes on to the application."""
+    """ASGI middleware: `GET <path>`, anonymous or with a key the key cache knows valid, answered
+    from the page cache while the watch knows the cursor and the page is kept; everything else
+    goes on to the application."""
 
     def __init__(
         self,
@@ -216,12 +245,14 @@ class AvailabilityCache:
         pages: PageCache,
         watch: "FeedWatch | None",
         limits: RateLimits,
+        keys: KeyCache | None = None,
     ):
         self.app = app
         self.path = path
         self.pages = pages
         self.watch = watch
         self.limits = limits
+        self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         answer = self._answer(scope) if scope["type"] == "http" else None
@@ -240,9 +271,15 @@ class AvailabilityCache:
         cursor = self.watch.current if self.watch is not None else None
         if cursor is None or scope["method"] != "GET" or scope["path"] != self.path:
             return None
-        headers = dict(scope["headers"])
-        if b"authorization" in headers:
-            return None
+        headers = dict(reversed(scope["headers"]))  # the first of a repeated header, as Starlette reads it
+        caller = key_hash = None
+        authorization = headers.get(b"authorization")
+        if authorization is not None:
+            key = bearer_token(authorization.decode("latin-1")) if self.keys is not None else None
+            key_hash = hash_api_key(key) if key else None
+            caller = self.keys.caller(key_hash) if key_hash else None
+            if caller is None:
+                return None  # not known valid here: the route checks it (401), and keeps it if valid
         query = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
         day = next((value for name, value in query if name == "on"), None) or clock.today().isoformat()
         etag = etag_for(query, day, cursor)
@@ -250,9 +287,14 @@ class AvailabilityCache:
         if body is None:
             return None
         try:
-            self.limits.spend_anonymous(scope["client"][0] if scope.get("client") else "unknown")
+            if caller is None:
+                self.limits.spend_anonymous(scope["client"][0] if scope.get("client") else "unknown")
+            else:
+                self.limits.spend_key(caller.key_id)
         except TooManyRequests:
             return None  # the route answers the 429, with its problem document
+        if caller is not None:
+            self.keys.note_use_later(key_hash, caller, now=clock.utcnow())
         if_none_match = headers.get(b"if-none-match")
         if if_none_match is not None and matches(if_none_match.decode("latin-1"), etag):
             return 304, etag, b""

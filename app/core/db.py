@@ -2,12 +2,14 @@
 
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import ColumnElement, MetaData, bindparam, event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
@@ -151,6 +153,38 @@ def request_session(engine: Engine, request: Request, *, write: bool = False) ->
     transaction. Each of its transactions bounds its statements by the caller's budget
     (`statement_budget_ms`), and its connections can be cancelled while the request runs
     (`RequestConnections`)."""
+    with _request_session(engine, request, write=write) as session:
+        try:
+            yield session
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+
+
+@asynccontextmanager
+async def request_session_async(engine: Engine, request: Request, *, write: bool = False) -> AsyncIterator[Session]:
+    """`request_session` for the event loop: opening a session touches no database, so it is done
+    here rather than in the threadpool, and its end takes the threadpool only when a transaction
+    (or a pending write) is there to commit or roll back. A thread hop costs about as much as the
+    rest of a small read (py-spy, `GET /actions`), and a route needs only its own."""
+    with _request_session(engine, request, write=write) as session:
+        try:
+            yield session
+        except Exception:
+            if _has_work(session):
+                await run_in_threadpool(session.rollback)
+            raise
+        if _has_work(session):
+            await run_in_threadpool(session.commit)
+
+
+def _has_work(session: Session) -> bool:
+    return session.in_transaction() or bool(session.new or session.dirty or session.deleted)
+
+
+@contextmanager
+def _request_session(engine: Engine, request: Request, *, write: bool) -> Iterator[Session]:
     if write or request.method not in READ_METHODS:
         engine = writer_engine(engine)
     connections = RequestConnections.of(request)
@@ -162,12 +196,7 @@ def request_session(engine: Engine, request: Request, *, write: bool = False) ->
             if connections is not None:
                 connections.add(connection)
 
-        try:
-            yield session
-            session.commit()
-        except Exception:
-            session.rollback()
-            raise
+        yield session
 
 
 # --- bounded statements ------------------------------------------------------------------------
@@ -268,12 +297,14 @@ class RequestConnections:
             return len(targets)
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    yield from request_session(get_engine(), request)
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    async with request_session_async(get_engine(), request) as session:
+        yield session
 
 
-def get_writer_session(request: Request) -> Iterator[Session]:
-    yield from request_session(get_engine(), request, write=True)
+async def get_writer_session(request: Request) -> AsyncIterator[Session]:
+    async with request_session_async(get_engine(), request, write=True) as session:
+        yield session
 
 
 # Ends before the response is sent (scope="function"), so a failed commit is the client's error
@@ -293,8 +324,9 @@ def get_read_engine() -> Engine:
     return make_engine(url) if url else get_engine()
 
 
-def get_read_session(request: Request) -> Iterator[Session]:
-    yield from request_session(get_read_engine(), request)
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
+    async with request_session_async(get_read_engine(), request) as session:
+        yield session
 
 
 # For read-only routes whose reads may go to a replica; never for a route that writes.

@@ -24,11 +24,11 @@ class PageParams(BaseModel):
         return (self.page - 1) * self.size
 
 
-def page_params(
+async def page_params(
     page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number, from 1")] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")] = 50,
 ) -> PageParams:
-    return PageParams(page=page, size=size)
+    return PageParams(page=page, size=size)  # async: no thread hop for a check of two numbers
 
 
 PageDep = Annotated[PageParams, Depends(page_params)]

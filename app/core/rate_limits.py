@@ -56,6 +56,9 @@ class RateLimits:
         self.per_key = Budget.parse("key", settings.rate_limit_key)
         self.auth_failures = Budget.parse("auth-failures", settings.rate_limit_auth_failures)
         self.limiter = MovingWindowRateLimiter(_storage(settings))
+        # Counters in this process's memory: spending them never waits (callers on the event
+        # loop may spend them there; a shared store is a network call).
+        self.in_memory = settings.rate_limit_storage.startswith("memory")
         self.store = StoreHealth(retry_seconds=settings.rate_limit_storage_retry_seconds)
 
     def spend_anonymous(self, address: str) -> None:

@@ -77,7 +77,13 @@ def build_bilan(
     if wanted:
         scope = Scope(actions=(action,)) if action is not None else Scope()
         for row in compute_for_years(
-            session=session, years=years, as_of=as_of, scope=scope, group_by=("action",), indicators=wanted
+            session=session,
+            years=years,
+            as_of=as_of,
+            scope=scope,
+            group_by=("action",),
+            indicators=wanted,
+            every_group=False,  # a missing (action, year) reads as `nothing` below
         ):
             values[(row.group["action"], row.group["year"])] = row.values
     nothing = values_from(GroupTotals(), wanted)

@@ -26,7 +26,9 @@ Which rows exist: with no group_by, one row; grouped by year only, one row per y
 otherwise one row per group that has something in W: a pathway whose stay meets W or that was
 prescribed, entered, exited, answered, withdrawn or expired in W, a diagnostic assessed in W, a
 convention year whose year meets W, or an activity record in W (when grouped by territory, only
-pathways and diagnostics make rows, the other two having no territory).
+pathways and diagnostics make rows, the other two having no territory). The bilan, which reads
+a missing group as empty, asks for `every_group=False`: when all its figures are of stays, the
+pathway query then reads only the pathways whose stay meets W.
 """
 
 from collections.abc import Iterable, Sequence
@@ -129,9 +131,13 @@ def compute_for_years(
     scope: Scope | None = None,
     group_by: Sequence[str] = (),
     indicators: Sequence[str] | None = None,
+    every_group: bool = True,
 ) -> list[IndicatorRow]:
     """The indicators of each given year Y on [Y-01-01, min(Y-12-31, as_of)], grouped by year
-    (added to `group_by` when missing); a year that starts after as_of has no row."""
+    (added to `group_by` when missing); a year that starts after as_of has no row. With
+    `every_group` false, a group whose only pathways in W were prescribed, answered or ended
+    there may have no row when no asked figure counts them: the caller reads a missing row as
+    `values_from(GroupTotals())`."""
     group_by = _checked_group_by(group_by)
     if "year" not in group_by:
         group_by = (*group_by, "year")
@@ -141,7 +147,12 @@ def compute_for_years(
         if date(year, 1, 1) <= as_of
     ]
     return _compute(
-        session=session, windows=windows, scope=scope or Scope(), group_by=group_by, codes=_checked_codes(indicators)
+        session=session,
+        windows=windows,
+        scope=scope or Scope(),
+        group_by=group_by,
+        codes=_checked_codes(indicators),
+        every_group=every_group,
     )
 
 
@@ -295,12 +306,18 @@ class _Query:
         windows: list[Window],
         indicators: tuple[str, ...] = INDICATOR_CODES,
         code_of: dict[str, dict[int, str]] | None = None,
+        every_group: bool = True,
     ):
         self.scope = scope
         self.keys = keys
         self.windows = windows
         self.indicators = indicators  # the indicator codes asked for
         self.code_of = code_of or {}  # "action"/"family" → id → code
+        # Whether a group with nothing but a prescription, an answer or an ending in W must have
+        # its row (GET /indicators lists every group with something in W); a caller that reads a
+        # missing group as empty (the bilan) lets the pathway query read only the pathways its
+        # figures need.
+        self.every_group = every_group
         self.needs_family = bool(scope.family)
         self.needs_action = bool(scope.actions) or self.needs_family or "family" in keys
 
@@ -376,6 +393,25 @@ PATHWAY_FIGURES: dict[str, tuple[str, ...]] = {
     "employment_6_months_rate": ("follow_ups_known", "follow_ups_employed"),
 }
 FOLLOW_UP_FIGURES = ("follow_ups_known", "follow_ups_employed")
+# The figures that only pathways whose stay meets W add to: an entry or an exit in W lies within
+# such a stay (an exit comes after its entry). The others count prescriptions, answers and
+# endings, which pathways without a stay in W have too.
+STAY_FIGURES = frozenset(
+    {
+        "persons_present",
+        "entries",
+        "exits",
+        "dynamic_exits",
+        "durable_exits",
+        "business_creation_exits",
+        "completed_exits",
+        "stay_days",
+        "entry_delay_days",
+        "with_hours",
+        "hours_threshold_reached",
+        *FOLLOW_UP_FIGURES,
+    }
+)
 
 
 def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotals]:
@@ -459,13 +495,19 @@ def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotal
     statement = statement.join(Convention, Convention.id == p.convention_id)
     statement = query.join_catalogue(statement)
     statement = statement.where(*query.scope_filters())
+    # The bilan's figures are all of stays: reading only the pathways whose stay meets W spares the
+    # OR of four date ranges on every row and window, and the rows it would add to the sort.
+    stays_only = not query.every_group and wanted <= STAY_FIGURES
     if frame.many:
         # Constant bounds over all the windows, which the planner can use before the join.
         first_day, last_day = min(w.start for w in windows), max(w.end for w in windows)
+        stay_bound = and_(not_cancelled, p.entered_on <= last_day, or_(p.exited_on.is_(None), p.exited_on >= first_day))
         statement = statement.where(
-            or_(
+            stay_bound
+            if stays_only
+            else or_(
                 and_(p.prescribed_on >= first_day, p.prescribed_on <= last_day),
-                and_(not_cancelled, p.entered_on <= last_day, or_(p.exited_on.is_(None), p.exited_on >= first_day)),
+                stay_bound,
                 and_(p.decided_on >= first_day, p.decided_on <= last_day),
                 and_(p.ended_as.in_(COUNTED_ENDINGS), p.cancelled_on >= first_day, p.cancelled_on <= last_day),
             )
@@ -474,7 +516,9 @@ def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotal
         statement = statement.where(p.territory == query.scope.territory)
     # Every pathway with something in W: an entry or an exit in W lies within a stay that meets W
     # (an exit comes after its entry), so these two conditions cover them all.
-    statement = frame.attach(statement, or_(stay_meets, prescribed_in, decided_in, ended_in))
+    statement = frame.attach(
+        statement, stay_meets if stays_only else or_(stay_meets, prescribed_in, decided_in, ended_in)
+    )
     if wanted & set(FOLLOW_UP_FIGURES):
         # At most one follow-up per pathway: the join adds columns, never rows.
         statement = statement.outerjoin(FollowUp.__table__, follow_up.pathway_id == p.id)
@@ -619,6 +663,7 @@ def _without_territory(query: _Query) -> _Query:
         windows=query.windows,
         indicators=query.indicators,
         code_of=query.code_of,
+        every_group=query.every_group,
     )
 
 
@@ -640,7 +685,13 @@ def _sort_key(key: tuple) -> tuple:
 
 
 def _compute(
-    *, session: Session, windows: list[Window], scope: Scope, group_by: tuple[str, ...], codes: tuple[str, ...]
+    *,
+    session: Session,
+    windows: list[Window],
+    scope: Scope,
+    group_by: tuple[str, ...],
+    codes: tuple[str, ...],
+    every_group: bool = True,
 ) -> list[IndicatorRow]:
     keys = group_by
     closed = consolidated_years(session)
@@ -655,7 +706,7 @@ def _compute(
         code_of["action"] = dict(session.execute(select(Action.id, Action.code)).all())
     if "family" in keys:
         code_of["family"] = dict(session.execute(select(Family.id, Family.code)).all())
-    query = _Query(scope=scope, keys=keys, windows=windows, indicators=codes, code_of=code_of)
+    query = _Query(scope=scope, keys=keys, windows=windows, indicators=codes, code_of=code_of, every_group=every_group)
     pathways = _pathway_totals(session, query)
     conventions = _convention_totals(session, query)
     activity = _activity_totals(session, query)

@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import Session, delete, select
 from typer.testing import CliRunner
 
+from app.auth import dependencies
 from app.auth.models import ApiKey, Role
 from app.auth.service import create_key, revoke_key, rotate_key
 from app.cli import cli
@@ -76,7 +77,9 @@ def test_revoked_and_expired_keys_are_refused_everywhere(client, session):
         assert client.get(path, headers=alive_headers).status_code == 200
 
 
-def test_a_key_notes_its_last_use_at_most_once_a_minute(client, session):
+def test_a_key_notes_its_last_use_at_most_once_a_minute(client, session, monkeypatch):
+    """The worker's key cache knows when it last noted a use (app/auth/key_cache.py): the next
+    note comes once its clock has moved a minute on."""
     row, headers = _key_row(session)
     assert row.last_used_at is None
 
@@ -91,11 +94,10 @@ def test_a_key_notes_its_last_use_at_most_once_a_minute(client, session):
     client.post("/api/v1/families", json={}, headers=headers)  # a 403, still a use
     assert last_used() == first
 
-    earlier = utcnow() - timedelta(minutes=2)
-    session.get(ApiKey, row.id).last_used_at = earlier
-    session.commit()
+    later = utcnow() + timedelta(minutes=2)
+    monkeypatch.setattr(dependencies, "utcnow", lambda: later)
     client.get("/api/v1/families", headers=headers)
-    assert last_used() > earlier + timedelta(minutes=1)
+    assert last_used() > first + timedelta(minutes=1)
 
 
 def test_rotation_gives_a_new_key_and_a_grace_period_to_the_old_one(client, session):

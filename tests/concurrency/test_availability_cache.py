@@ -156,7 +156,9 @@ def test_a_stalled_watch_backend_stops_pages_from_memory_and_says_so(world, rout
         assert len(route_calls) == 1  # the second from memory
         with world.engine.connect() as connection:
             pid = connection.execute(
-                text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = :name AND datname = current_database()"
+                ),
                 {"name": cache.FeedWatch.APPLICATION_NAME},
             ).scalar_one()
         os.kill(pid, signal.SIGSTOP)

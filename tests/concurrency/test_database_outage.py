@@ -8,7 +8,6 @@ import logging
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -27,6 +26,7 @@ from app.core.security import pseudonymise
 from app.pathways.models import Beneficiary, Pathway
 from tests.concurrency.conftest import World, app_on, world_on
 from tests.concurrency.test_availability_cache import URL, wait_until, watch_of
+from tests.servers import free_port
 
 pytestmark = pytest.mark.postgres_only
 
@@ -45,19 +45,13 @@ def _postgres_bindir() -> Path | None:
     return bindir if (bindir / "initdb").exists() else None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class PrivateCluster:
     """A PostgreSQL cluster in a temporary directory, on 127.0.0.1 only. As root, its commands run
     as the `postgres` user (PostgreSQL refuses to run as root)."""
 
     def __init__(self, bindir: Path):
         self.bindir = bindir
-        self.port = _free_port()
+        self.port = free_port()
         self.directory = Path(tempfile.mkdtemp(prefix="pdi-private-pg-"))
         self.data = self.directory / "data"
         self.log = self.directory / "server.log"

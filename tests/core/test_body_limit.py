@@ -7,13 +7,13 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from app.core.config import get_settings
+from tests.servers import free_port, wait_until_serving
 
 PROJECT = Path(__file__).resolve().parents[2]
 MB = 1_000_000
@@ -71,12 +71,6 @@ def test_exit_records_keep_their_own_larger_cap(client, admin):
 # --- a real server ------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _memory_kb(pid: int) -> dict[str, int]:
     """Resident memory now (VmRSS) and at its peak so far (VmHWM), in kB."""
     fields = {}
@@ -122,7 +116,7 @@ def _send_huge_body(port: int, size: int, *, declare_length: bool) -> bytes:
 @pytest.fixture
 def server(engine, tmp_path):
     """uvicorn serving the app on the test database, in its own process."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "server.log"
     with log.open("w") as output:
         process = subprocess.Popen(
@@ -133,17 +127,8 @@ def server(engine, tmp_path):
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 30
+        wait_until_serving(process, port, log)
         with httpx.Client(timeout=5, trust_env=False) as http:
-            while True:
-                assert process.poll() is None, log.read_text()
-                try:
-                    if http.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
             # Warm up the paths the test takes, so that first-use allocations are not counted.
             for _ in range(3):
                 http.post(f"http://127.0.0.1:{port}/api/v1/actions", json={"code": "x"})

@@ -11,7 +11,8 @@ import time
 import httpx
 import pytest
 
-from tests.core.test_body_limit import PROJECT, _free_port, _memory_kb
+from tests.core.test_body_limit import PROJECT, _memory_kb
+from tests.servers import free_port, wait_until_serving
 
 MB = 1_000_000
 
@@ -35,7 +36,7 @@ def test_headers_over_the_byte_cap_are_refused_with_431_whatever_the_server(clie
 @pytest.fixture
 def served(engine, tmp_path):
     """`pdi serve` on the test database, in its own process, with a 1 s header timeout."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "server.log"
     env = os.environ.copy() | {"PDI_HEADER_TIMEOUT_SECONDS": "1"}
     with log.open("w") as output:
@@ -47,17 +48,7 @@ def served(engine, tmp_path):
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 30
-        with httpx.Client(timeout=5, trust_env=False) as http:
-            while True:
-                assert process.poll() is None, log.read_text()
-                try:
-                    if http.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
+        wait_until_serving(process, port, log)
         yield process.pid, port
     finally:
         process.terminate()

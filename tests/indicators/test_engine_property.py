@@ -9,7 +9,15 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.indicators.engine import GROUP_KEYS, INDICATOR_CODES, Scope, compute, compute_for_years
+from app.indicators.engine import (
+    GROUP_KEYS,
+    INDICATOR_CODES,
+    GroupTotals,
+    Scope,
+    compute,
+    compute_for_years,
+    values_from,
+)
 from app.pathways.esf_models import FollowUp, FollowUpSituation
 from app.pathways.models import ActivityRecord, Diagnostic, Pathway
 from app.periods.models import Period, PeriodStatus
@@ -373,6 +381,7 @@ def check(session, data: reference.Data, query: dict) -> None:
         expected = reference.indicators_for_years(
             data, years=query["years"], as_of=query["as_of"], query=ref_scope, group_by=group_by
         )
+        check_rows_of_the_bilan(session, query, scope, got)
         if "year" not in group_by:
             group_by = (*group_by, "year")
     else:
@@ -403,3 +412,28 @@ def check(session, data: reference.Data, query: dict) -> None:
         assert set(row.values) == set(values)
         assert row.consolidated == consolidated, f"{context} group={group}"
         assert row.targets == targets, f"{context} group={group}"
+
+
+def check_rows_of_the_bilan(session, query: dict, scope: Scope, every_row) -> None:
+    """The bilan's way (`every_group=False`): the rows it gets agree with the full ones, and a
+    row it does not get is one whose asked values are those of nothing, as the bilan reads it."""
+    rows = compute_for_years(
+        session=session,
+        years=query["years"],
+        as_of=query["as_of"],
+        scope=scope,
+        group_by=query["group_by"],
+        indicators=query["indicators"],
+        every_group=False,
+    )
+    full = {tuple(sorted(row.group.items())): row for row in every_row}
+    codes = query["indicators"] or INDICATOR_CODES
+    nothing = values_from(GroupTotals(), codes)
+    got = {tuple(sorted(row.group.items())): row for row in rows}
+    assert set(got) <= set(full), f"query={query}: rows the full query has not"
+    for key, row in full.items():
+        values = got[key].values if key in got else nothing
+        differing = {
+            code: (values[code], row.values[code]) for code in codes if not close(values[code], row.values[code])
+        }
+        assert not differing, f"query={query} group={row.group} present={key in got}: {differing}"
