@@ -15,11 +15,14 @@ GET would find nothing (a deleted family, a convention cancelled or ended, an av
 for a convention that does not run today).
 """
 
+import json
 from collections.abc import Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_
+from pydantic_core import to_json, to_jsonable_python
+from sqlalchemy import Integer, Text, and_, case, cast, false, func, literal_column, null, or_, true
 from sqlmodel import Session, select
 
 from app.assessments.models import ActionAssessment
@@ -29,20 +32,60 @@ from app.availability import service as availability
 from app.catalogue.models import Action, Family, Operator, Site
 from app.catalogue.schemas import FamilyRead, OperatorRead, SiteRead
 from app.catalogue.service import action_reads
-from app.changes.schemas import CHANGE_MODELS, ChangesPage
 from app.conventions.models import Convention, ConventionStatus
 from app.conventions.service import read_models as convention_reads
 from app.core.caller import Caller, Role
+from app.core.db import is_postgres
 from app.core.pagination import PageParams
 from app.outbox.models import Change
-from app.pathways import participants
 from app.pathways.access import pathway_visibility
+from app.pathways.column_reads import iso_utc_sql, pathway_dicts_by_id, pathway_json_sql
+from app.pathways.esf_models import PathwayParticipant
 from app.pathways.models import Pathway
-from app.pathways.service import read_models as pathway_reads
 
 PUBLIC_KINDS = ("family", "action", "operator", "site", "availability")
 KEY_HOLDER_KINDS = (*PUBLIC_KINDS, "convention", "assessment")
 PATHWAY_READERS = (Role.admin, Role.operator, Role.portal)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """One item of the feed (app/changes/schemas.py documents its shape): `data` is the JSON of
+    the entity's GET, as a dict (pathways) or its read model (the other kinds, a few a page)."""
+
+    cursor: int
+    kind: str
+    id: str
+    state: str
+    modified: datetime
+    data: Any = None
+    # The whole item as JSON text, when the database wrote it (pathways on PostgreSQL).
+    raw: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "cursor": self.cursor,
+            "kind": self.kind,
+            "id": self.id,
+            "state": self.state,
+            "modified": self.modified,
+            "data": self.data,
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        """The item in JSON types (strings for dates), as a webhook's body carries it."""
+        return json.loads(self.raw) if self.raw is not None else to_jsonable_python(self.as_dict())
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    items: list[FeedItem]
+    next: int
+
+    def json(self) -> bytes:
+        """The page as GET /changes answers it, serialised once (ChangesPage is its schema)."""
+        items = ",".join(item.raw if item.raw is not None else to_json(item.as_dict()).decode() for item in self.items)
+        return f'{{"items":[{items}],"next":{self.next}}}'.encode()
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -72,30 +115,79 @@ def feed_filter(*, caller: Caller, after: int, kinds: Sequence[str] | None = Non
 
 def list_changes(
     *, session: Session, caller: Caller, after: int, limit: int, today: date, kinds: Sequence[str] | None = None
-) -> ChangesPage:
-    rows = session.exec(
-        select(Change).where(feed_filter(caller=caller, after=after, kinds=kinds)).order_by(Change.cursor).limit(limit)
-    ).all()
-    data = _current_data(session=session, caller=caller, rows=rows, today=today)
-    items = [
-        CHANGE_MODELS[row.kind](
-            cursor=row.cursor,
-            kind=row.kind,
-            id=row.entity_id,
-            state="updated" if (row.kind, row.entity_id) in data else "deleted",
-            modified=row.modified,
-            data=data.get((row.kind, row.entity_id)),
+) -> FeedPage:
+    """A page of the feed. The rows are read as plain columns and each entity's data built
+    from columns too (pathways, the most of any page) or from its read model (the others): a
+    poll that finds nothing costs one indexed query."""
+    statement = (
+        select(Change.cursor, Change.kind, Change.entity_id, Change.modified)
+        .where(feed_filter(caller=caller, after=after, kinds=kinds))
+        .order_by(Change.cursor)
+        .limit(limit)
+    )
+    written_by_sql = is_postgres(session) and caller.role in PATHWAY_READERS
+    if written_by_sql:
+        statement = _with_pathway_items(statement, caller)
+    rows = session.execute(statement).all()
+    if not rows:
+        return FeedPage(items=[], next=after)
+    # The pathways whose JSON the database did not write: all of them on SQLite, the waitlisted
+    # ones on PostgreSQL (see _with_pathway_items).
+    to_build = [row for row in rows if row.kind == "pathway" and (not written_by_sql or row.waitlisted)]
+    data = _current_data(session=session, caller=caller, rows=rows, today=today, pathway_rows=to_build)
+    items = []
+    for row in rows:
+        cursor, kind, entity_id, modified = row[:4]
+        if written_by_sql and kind == "pathway" and row.item is not None:
+            items.append(
+                FeedItem(cursor=cursor, kind=kind, id=entity_id, state="updated", modified=modified, raw=row.item)
+            )
+            continue
+        current = data.get((kind, entity_id))
+        state = "updated" if current is not None else "deleted"
+        items.append(FeedItem(cursor=cursor, kind=kind, id=entity_id, state=state, modified=modified, data=current))
+    return FeedPage(items=items, next=rows[-1].cursor)
+
+
+def _with_pathway_items(statement, caller: Caller):
+    """The page's rows with, for each pathway the caller reads, its whole item as JSON text
+    written by PostgreSQL (app/pathways/column_reads.py): the pathway joined by the row's id
+    (an index probe each), its convention and FSE record; null for any other row, and for a
+    waitlisted pathway (`waitlisted`: its place on the list is counted apart)."""
+    participant = PathwayParticipant.__table__
+    pathway_id = case((Change.kind == "pathway", cast(Change.entity_id, Integer)), else_=null())
+    data, data_json = pathway_json_sql(caller)
+    # The item around it, by concatenation (the id and the kind are plain codes and digits).
+    item = (
+        literal_column("""'{"cursor":'""")
+        .concat(cast(Change.cursor, Text))
+        .concat(literal_column("""',"kind":"pathway","id":"'"""))
+        .concat(Change.entity_id)
+        .concat(literal_column("""'","state":"updated","modified":"'"""))
+        .concat(iso_utc_sql(Change.modified))
+        .concat(literal_column("""'","data":'"""))
+        .concat(cast(data_json, Text))
+        .concat(literal_column("""'}'"""))
+    )
+    visible = and_(Pathway.id.is_not(None), pathway_visibility(caller))
+    waitlisted = and_(visible, Pathway.waitlisted)
+    return (
+        statement.add_columns(
+            case((and_(visible, ~Pathway.waitlisted), item), else_=null()).label("item"),
+            func.coalesce(waitlisted, false()).label("waitlisted"),
         )
-        for row in rows
-    ]
-    return ChangesPage(items=items, next=rows[-1].cursor if rows else after)
+        .outerjoin(Pathway, Pathway.id == pathway_id)
+        .outerjoin(Convention, Convention.id == Pathway.convention_id)
+        .outerjoin(participant, participant.c.pathway_id == Pathway.id)
+        .outerjoin(data, true())
+    )
 
 
-def _ints(rows: list[Change], kind: str) -> list[int]:
+def _ints(rows, kind: str) -> list[int]:
     return [int(row.entity_id) for row in rows if row.kind == kind]
 
 
-def _current_data(*, session: Session, caller: Caller, rows: list[Change], today: date) -> dict[tuple[str, str], Any]:
+def _current_data(*, session: Session, caller: Caller, rows, today: date, pathway_rows) -> dict[tuple[str, str], Any]:
     """Each entity of the page as its GET shows it, one query (or a few) per kind; absent = deleted."""
     data: dict[tuple[str, str], Any] = {}
     codes = [row.entity_id for row in rows if row.kind == "family"]
@@ -130,18 +222,11 @@ def _current_data(*, session: Session, caller: Caller, rows: list[Change], today
             data["availability", str(item.convention_id)] = item
     if keys := [row.entity_id for row in rows if row.kind == "assessment"]:
         data |= _assessments(session=session, keys=keys)
-    if (ids := _ints(rows, "pathway")) and caller.role in PATHWAY_READERS:
-        pathways = session.exec(
-            select(Pathway)
-            .join(Convention, Convention.id == Pathway.convention_id)
-            .where(Pathway.id.in_(ids), pathway_visibility(caller))
-        ).all()
-        # `participant` (FSE) only for the roles that read it: admin and the pathway's operator.
-        reads = participants.with_participants(
-            session=session, caller=caller, reads=pathway_reads(session=session, pathways=pathways, caller=caller)
-        )
-        for pathway in reads:
-            data["pathway", str(pathway.id)] = pathway
+    if (ids := _ints(pathway_rows, "pathway")) and caller.role in PATHWAY_READERS:
+        # As GET /pathways/{id} shows them to this caller (app/pathways/column_reads.py), built
+        # from their columns: a page may hold a thousand.
+        for pathway_id, pathway in pathway_dicts_by_id(session=session, caller=caller, ids=ids).items():
+            data["pathway", str(pathway_id)] = pathway
     return data
 
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from standardwebhooks import Webhook
 
-from app.changes.schemas import Change
+from app.changes.service import FeedItem
 from app.webhooks.addresses import AddressRefused, resolve
 
 log = logging.getLogger(__name__)
@@ -36,13 +36,13 @@ MAX_RETRY_AFTER = max(SCHEDULE)
 USER_AGENT = "catalogue-pdi-webhooks/1"
 
 
-def event_type(item: Change) -> str:
+def event_type(item: FeedItem) -> str:
     return f"{item.kind}.{item.state}"
 
 
-def event_body(item: Change) -> str:
+def event_body(item: FeedItem) -> str:
     """`{"type", "timestamp", "data": <the feed item>}`, as SPEC C8 writes it."""
-    payload = {"type": event_type(item), "timestamp": item.modified.isoformat(), "data": item.model_dump(mode="json")}
+    payload = {"type": event_type(item), "timestamp": item.modified.isoformat(), "data": item.as_json()}
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
