@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
     )
     app.state.availability_pages = pages
     app.state.key_cache = keys
+    app.state.feed_watch = watch  # None where nothing listens (SQLite, tests, PDI_AVAILABILITY_CACHE=0)
     install_error_handlers(app)
     # Added innermost first: the headers wrap everything, CORS wraps the 413s and the pages
     # answered from memory, the cap comes before any route reads a byte.

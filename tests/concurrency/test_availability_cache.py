@@ -173,3 +173,45 @@ def test_a_stalled_watch_backend_stops_pages_from_memory_and_says_so(world, rout
         finally:
             os.kill(pid, signal.SIGCONT)
         wait_until(lambda: watch.current is not None, seconds=15)  # listening again, on a new connection
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="the workers learn of writes by PostgreSQL's LISTEN/NOTIFY")
+def test_a_caught_up_feed_poll_is_answered_from_the_watch(world, monkeypatch):
+    """GET /changes after the cursor the watch knows: an empty page without reading the feed; a
+    commit moves the watch, and the next poll with the same `after` gets the change."""
+    from app.changes import service as feed
+
+    reads = []
+    read = feed.list_changes
+    monkeypatch.setattr(feed, "list_changes", lambda **arguments: reads.append(arguments) or read(**arguments))
+    app = cached_app(world)
+    watch = watch_of(app)
+    with TestClient(app) as client:
+        wait_until(lambda: watch.cursor is not None)
+        latest = client.get(f"{API}/changes", params={"after": 0, "limit": 1000}, headers=world.admin).json()
+        while latest["items"]:
+            latest = client.get(f"{API}/changes", params={"after": latest["next"]}, headers=world.admin).json()
+        caught_up = latest["next"]
+        assert caught_up == watch.cursor
+        read_so_far = len(reads)
+
+        polls = [client.get(f"{API}/changes", params={"after": caught_up}, headers=world.admin) for _ in range(3)]
+        assert [(poll.status_code, poll.json()) for poll in polls] == [(200, {"items": [], "next": caught_up})] * 3
+        assert len(reads) == read_so_far  # none of them read the feed
+        # A key that does not hold is still refused: the caller is checked before the shortcut.
+        assert (
+            client.get(f"{API}/changes", params={"after": caught_up}, headers={"Authorization": "Bearer x"}).status_code
+            == 401
+        )
+
+        prescription = {
+            "convention_id": world.convention_id,
+            "beneficiary_ref": "FEED-POLL-1",
+            "prescribed_on": "2024-06-01",
+        }
+        created = client.post(f"{API}/pathways", json=prescription, headers=world.admin)
+        assert created.status_code == 201, created.text
+        wait_until(lambda: watch.cursor > caught_up)
+        page = client.get(f"{API}/changes", params={"after": caught_up}, headers=world.admin).json()
+        assert ("pathway", str(created.json()["id"])) in {(item["kind"], item["id"]) for item in page["items"]}
+        assert page["next"] > caught_up
