@@ -146,8 +146,9 @@ class Pathway(SQLModel, table=True):
         CheckConstraint(
             "COALESCE(ended_as, '') <> 'refused' OR cancelled_on = decided_on", name="refused_on_its_decision_day"
         ),
-        # A convention's pathways closed or ended by date, and its pending prescriptions (the
-        # expiry, the indicators' ranges).
+        # Dated ranges of one convention's pathways: by exit, by end without entry, pending by
+        # prescription. Availability no longer reads them (app/seats/counts.py); kept for the
+        # other readers of such ranges until a measured change says otherwise.
         Index("ix_pathway_convention_id_exited_on", "convention_id", "exited_on"),
         Index("ix_pathway_convention_id_cancelled_on", "convention_id", "cancelled_on"),
         Index(
