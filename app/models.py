@@ -9,8 +9,9 @@ from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.core.db import metadata
 from app.outbox.models import Change, FeedClock
 from app.pathways.esf_models import FollowUp, PathwayParticipant
-from app.pathways.models import ActivityRecord, Beneficiary, ConventionSeats, Diagnostic, Pathway
+from app.pathways.models import ActivityRecord, Beneficiary, Diagnostic, Pathway
 from app.periods.models import Period
+from app.seats.models import ConventionSeatDay, ConventionSeats
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookOutcomeCount
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "ActivityRecord",
     "Beneficiary",
     "Pathway",
+    "ConventionSeatDay",
     "ConventionSeats",
     "Diagnostic",
     "PathwayParticipant",

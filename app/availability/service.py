@@ -1,11 +1,11 @@
 """Free places per active convention on a given day, for the RSA portal.
 
 A page costs a fixed number of queries whatever its size: the count, the page of conventions
-(with their action, operator and year line), their seat counters, the few pathways whose place
-on the day differs from now, their sites. With `near`, the page is cut in Python after the
-distances are known (see app/availability/where.py). What occupies, reserves or waits for a seat
-is defined once, in app/pathways/seats.py, which reads the counters the database keeps, so a
-page for today costs the same whatever the history.
+(with their action, operator and year line), their seats on the day, their sites. With `near`,
+the page is cut in Python after the distances are known (see app/availability/where.py). What
+occupies, reserves or waits for a seat is defined once, in app/seats/states.py; the counts on
+the day (app/seats/counts.py) read what the database keeps by convention and day, so a page for
+any day costs the same whatever the history.
 """
 
 from collections.abc import Collection
@@ -22,7 +22,8 @@ from app.core.db import ids_in
 from app.core.pagination import PageParams, count_rows
 from app.core.text import equals
 from app.core.time import latest
-from app.pathways.seats import Seats, capacity, counts_on
+from app.seats.counts import counts_on
+from app.seats.service import Seats, capacity
 
 
 def list_availability(

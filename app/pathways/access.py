@@ -23,7 +23,7 @@ from app.core.caller import Caller, Role
 from app.core.db import ids_in
 from app.core.errors import Forbidden, InvalidInput, NotFound
 from app.pathways.models import Beneficiary, Pathway
-from app.pathways.seats import lock_seats_of
+from app.seats.service import lock_seats_of
 
 # Route-level gates (401 anonymous, 403 other roles).
 PathwayReaderDep = Annotated[Caller, Depends(require_role(Role.admin, Role.operator, Role.portal))]

@@ -36,7 +36,7 @@ from app.core.errors import (
     validation_errors,
 )
 from app.core.time import utcnow
-from app.pathways import access, participants, rules, seats, service
+from app.pathways import access, participants, rules, service
 from app.pathways.esf_schemas import leaving_fields
 from app.pathways.models import Pathway
 from app.pathways.schemas import (
@@ -47,6 +47,7 @@ from app.pathways.schemas import (
     ExitRecordsAnswer,
 )
 from app.periods.service import closed_years
+from app.seats import service as seats
 
 JSON_TYPE = "application/json"
 CSV_TYPE = "text/csv"

@@ -8,7 +8,7 @@ a late or repeated run records the same thing. Like a cancellation it ends the p
 or its place in the queue, and the oldest waitlisted prescriptions take the seats freed.
 
 What one run does, in one transaction the caller commits: lock the seat counters of the
-conventions concerned (the lock order of every pathway write, app/pathways/seats.py), select the
+conventions concerned (the lock order of every pathway write, app/seats/service.py), select the
 due pathways among them again, locked; leave those whose expiry would change a consolidated
 year (they expire once it is reopened); expire the others with one UPDATE per kind; audit each;
 name each in the change feed (a bulk statement: `note_change`); promote the waiting lists.
@@ -28,9 +28,9 @@ from app.core.changes import FEED_NOTED, note_change
 from app.core.config import get_settings
 from app.core.db import ids_in, is_postgres
 from app.core.time import utcnow
-from app.pathways import seats
 from app.pathways.models import EndedAs, Pathway
 from app.periods.service import closed_years
+from app.seats import service as seats
 
 # Who the audit log names for what the job does.
 EXPIRY = Caller(key_id=None, name="expiry", role=Role.admin)

@@ -10,6 +10,7 @@ from app.catalogue.models import Territory
 from app.core.models import created_at_field, moment_field, updated_at_field
 from app.reference.diagnostic_dimensions import DIMENSION_CODES, MARKS
 from app.reference.refusal_reasons import REFUSAL_REASON_CODES
+from app.seats import states
 
 
 class Sex(StrEnum):
@@ -89,8 +90,7 @@ def _one_of(column: str, values) -> str:
     return f"{column} IS NULL OR {column} IN ({', '.join(repr(code) for code in codes)})"
 
 
-# A pathway still running (entered or not), and one still waiting for its entry.
-OPEN = "exited_on IS NULL AND cancelled_on IS NULL"
+# A prescription still waiting for its entry.
 PENDING = "entered_on IS NULL AND exited_on IS NULL AND cancelled_on IS NULL"
 
 
@@ -146,10 +146,9 @@ class Pathway(SQLModel, table=True):
         CheckConstraint(
             "COALESCE(ended_as, '') <> 'refused' OR cancelled_on = decided_on", name="refused_on_its_decision_day"
         ),
-        # Availability reads the seat counters (ConventionSeats), then corrects them with the
-        # pathways whose place on the day asked for differs from their place now: closed since
-        # that day, or dated after it. These keep that to the few rows that matter, however long
-        # the history (app/pathways/seats.py).
+        # Dated ranges of one convention's pathways: by exit, by end without entry, pending by
+        # prescription. Availability no longer reads them (app/seats/counts.py); kept for the
+        # other readers of such ranges until a measured change says otherwise.
         Index("ix_pathway_convention_id_exited_on", "convention_id", "exited_on"),
         Index("ix_pathway_convention_id_cancelled_on", "convention_id", "cancelled_on"),
         Index(
@@ -159,14 +158,9 @@ class Pathway(SQLModel, table=True):
             postgresql_where=text(PENDING),
             sqlite_where=text(PENDING),
         ),
-        # The next planned end among the open pathways: one index probe per convention.
-        Index(
-            "ix_pathway_open_convention_id_planned_end_on",
-            "convention_id",
-            "planned_end_on",
-            postgresql_where=text(OPEN),
-            sqlite_where=text(OPEN),
-        ),
+        # The next planned end among the pathways present on a day, past or not: one probe per
+        # convention from that day on (app/seats/counts.py).
+        Index("ix_pathway_convention_id_planned_end_on", "convention_id", "planned_end_on"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -211,13 +205,15 @@ class Pathway(SQLModel, table=True):
 
     @property
     def status(self) -> PathwayStatus:
+        # Ended first (how it ended), then what it takes of the seats now, as app/seats/states.py
+        # defines it for the counters' triggers too (tests/seats/test_states.py holds them equal).
         if self.cancelled_on is not None:
             return PathwayStatus(self.ended_as) if self.ended_as else PathwayStatus.cancelled
         if self.exited_on is not None:
             return PathwayStatus.exited
-        if self.entered_on is not None:
+        if states.occupies_now(self):
             return PathwayStatus.active
-        if self.waitlisted:
+        if states.is_waitlisted(self):
             return PathwayStatus.waitlisted
         return PathwayStatus.prescribed
 
@@ -237,33 +233,6 @@ class ActivityRecord(SQLModel, table=True):
     quantity: int
     created_by_key_id: int | None = Field(default=None, foreign_key="api_key.id")
     created_at: datetime = created_at_field()
-
-
-class ConventionSeats(SQLModel, table=True):
-    """A convention's seats as its open pathways take them now, kept by the database itself.
-
-    Triggers on `pathway` (migration c5d1e3a7f9b2) add each write's difference in the same
-    statement, and one on `convention` gives every convention its row: no code path can forget
-    them, bulk statements and COPY included. Availability reads these instead of counting
-    pathways, so it costs the same however many there are (app/pathways/seats.py); locking a
-    convention's row is how seat decisions serialise, and every pathway write that moves a seat
-    takes the same lock through the triggers.
-
-    - occupied: open pathways entered;
-    - reserved: open pathways not entered and not on the waiting list;
-    - waitlisted: pathways on the waiting list;
-    - updated_at: the `updated_at` of the last pathway write that changed these counts.
-    """
-
-    __tablename__ = "convention_seats"
-
-    convention_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("convention.id", ondelete="CASCADE"), primary_key=True)
-    )
-    occupied: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    reserved: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    waitlisted: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    updated_at: datetime | None = moment_field()
 
 
 class Diagnostic(SQLModel, table=True):

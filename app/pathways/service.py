@@ -3,7 +3,7 @@
 rule of rules.py, the consolidated years, and moves the seats and the waiting list.
 
 Elsewhere in this domain: the answers to a prescription (answers.py), the exit batches whole
-(exit_records.py), the expiry (expiry.py), the seats (seats.py), who may see what (access.py).
+(exit_records.py), the expiry (expiry.py), the seats (app/seats), who may see what (access.py).
 """
 
 from datetime import date, datetime
@@ -24,7 +24,7 @@ from app.core.etag import check_if_match
 from app.core.pagination import Page, PageParams, paginate
 from app.core.security import pseudonymise
 from app.core.time import today
-from app.pathways import access, rules, seats
+from app.pathways import access, rules
 from app.pathways.models import Beneficiary, Pathway, PathwayStatus
 from app.pathways.schemas import (
     BeneficiaryFields,
@@ -36,6 +36,7 @@ from app.pathways.schemas import (
     PathwayUpdate,
 )
 from app.periods.service import ensure_open
+from app.seats import service as seats
 
 AUDIT_PATHWAY = "pathway"
 AUDIT_BENEFICIARY = "beneficiary"

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from app.seats.states import now_counts_sql
+
 revision: str = "c5d1e3a7f9b2"
 down_revision: str | Sequence[str] | None = "b8d2e4f6a1c3"
 branch_labels: str | Sequence[str] | None = None
@@ -31,13 +33,9 @@ PENDING = "entered_on IS NULL AND exited_on IS NULL AND cancelled_on IS NULL"
 
 def _counts(row: str) -> dict[str, str]:
     """What a pathway row (`row` is NEW, OLD or a table alias) adds to its convention's counts, as
-    SQL integers (the same definitions as app/pathways/models.py ConventionSeats)."""
-    opened = f"{row}.exited_on IS NULL AND {row}.cancelled_on IS NULL"
-    return {
-        "occupied": f"CASE WHEN {opened} AND {row}.entered_on IS NOT NULL THEN 1 ELSE 0 END",
-        "reserved": f"CASE WHEN {opened} AND {row}.entered_on IS NULL AND NOT {row}.waitlisted THEN 1 ELSE 0 END",
-        "waitlisted": f"CASE WHEN {row}.waitlisted THEN 1 ELSE 0 END",
-    }
+    SQL integers: app/seats/states.py, the one definition of the seat states, which the Python
+    checks and the later migrations share."""
+    return now_counts_sql(row)
 
 
 # --- PostgreSQL: one trigger per statement, with the statement's old and new rows ----------------

@@ -183,9 +183,9 @@ def test_number_of_queries_does_not_grow_with_the_page(session, get_availability
     two, twenty = statements_to_list(2), statements_to_list(20)
 
     assert len(twenty) == len(two)
-    # the feed's clock (the ETag), the count, the page, the seat counters, the pathways whose place
-    # on the day differs from now, the sites
-    assert len(selects(twenty)) == 6, selects(twenty)
+    # the feed's clock (the ETag), the count, the page, the seats on the day (the counters with
+    # the changes by day), the sites
+    assert len(selects(twenty)) == 5, selects(twenty)
 
 
 def test_an_empty_page_costs_no_aggregate_queries(get_availability, statements_run):

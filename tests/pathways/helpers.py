@@ -7,8 +7,9 @@ from sqlmodel import Session, select
 from app.audit.models import AuditEvent
 from app.core.config import get_settings
 from app.core.security import pseudonymise
-from app.pathways.models import ActivityRecord, Beneficiary, ConventionSeats, Pathway
+from app.pathways.models import ActivityRecord, Beneficiary, Pathway
 from app.periods.models import Period, PeriodStatus
+from app.seats.models import ConventionSeats
 from tests import factories
 from tests.factories import row_counts
 from tests.helpers import assert_problem  # noqa: F401  (the tests of this domain import it from here)

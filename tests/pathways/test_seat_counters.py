@@ -11,7 +11,8 @@ from sqlmodel import select
 
 from app.conventions.models import Convention
 from app.core.time import today
-from app.pathways.models import ConventionSeats, Pathway
+from app.pathways.models import Pathway
+from app.seats.models import ConventionSeats
 from tests import factories
 from tests.pathways.helpers import API, recounted_seats, stored_seats
 
