@@ -38,7 +38,7 @@ from app.outbox.models import Change
 from app.pathways import participants
 from app.pathways.access import pathway_visibility
 from app.pathways.models import Pathway
-from app.pathways.service import read_models as pathway_reads
+from app.pathways.reads import read_models as pathway_reads
 
 PUBLIC_KINDS = ("family", "action", "operator", "site", "availability")
 KEY_HOLDER_KINDS = (*PUBLIC_KINDS, "convention", "assessment")

@@ -21,14 +21,14 @@ from app.core.caller import Caller
 from app.core.db import ids_table, rows_table
 from app.core.errors import Conflict, Forbidden
 from app.core.time import utcnow
-from app.pathways import access, service
+from app.pathways import access, reads, service
 from app.pathways.esf_models import ENTRY_FIELDS, LabourStatusOnLeaving, PathwayParticipant
 from app.pathways.esf_schemas import LEAVING_FIELDS, ParticipantIn, ParticipantRead, leaving_fields
 from app.pathways.models import Pathway
 from app.pathways.schemas import ExitIn, PathwayCreate, PathwayRead, PathwayUpdate
 from app.periods.service import ensure_open
 
-AUDIT_PATHWAY = service.AUDIT_PATHWAY
+AUDIT_PATHWAY = reads.AUDIT_PATHWAY
 PARTICIPANT_READERS = (Role.admin, Role.operator)
 
 
