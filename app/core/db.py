@@ -1,8 +1,9 @@
 """Engine and the per-request session."""
 
+import json
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -10,8 +11,21 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import ColumnElement, MetaData, bindparam, event
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Integer,
+    MetaData,
+    bindparam,
+    column,
+    event,
+    func,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
+from sqlalchemy.types import TypeEngine
 from sqlmodel import Session, SQLModel, create_engine
 
 from app.core.config import get_settings
@@ -344,3 +358,51 @@ def ids_in(column, ids: Iterable[int]) -> ColumnElement[bool]:
     parses anew at every execution (it caches the parsing of statements of 50 parameters or
     fewer); integers need no quoting."""
     return column.in_(bindparam(None, [int(value) for value in ids], expanding=True, literal_execute=True))
+
+
+def rows_table(
+    session: Session, name: str, columns: Sequence[tuple[str, TypeEngine]], rows: Sequence[Sequence]
+) -> FromClause:
+    """A batch's rows (keys to look up, values to write) as a table `name` of `columns`, to join
+    instead of an `IN (…)` of tuples or an executemany: the SQL and its parameters are the same
+    whatever the batch's size.
+
+    PostgreSQL: `unnest(:a, :b, …) AS name (a, b, …)`, one array parameter per column. A tuple
+    IN of 1,000 keys of three parts is 3,000 bound parameters, which psycopg parses anew at every
+    execution (it caches statements of 50 parameters or fewer) and PostgreSQL plans anew for
+    each batch size (98 ms at 1,000); three arrays are one statement, planned once.
+    SQLite has no arrays: the rows are one JSON parameter (a list of lists, each value as the
+    column's type stores it) read by `json_each`, each column cast back to its type with
+    `json_extract`. One parameter too, so no limit on bound parameters either.
+    """
+    if is_postgres(session):
+        arrays = [
+            bindparam(None, [row[position] for row in rows], type_=ARRAY(type_))
+            for position, (_name, type_) in enumerate(columns)
+        ]
+        return (
+            func.unnest(*arrays)
+            .table_valued(*(column(column_name, type_) for column_name, type_ in columns))
+            .render_derived(name=name)
+        )
+    dialect = session.get_bind().dialect
+    processors = [type_.dialect_impl(dialect).bind_processor(dialect) for _name, type_ in columns]
+    stored = [
+        [
+            value if value is None or processor is None else processor(value)
+            for value, processor in zip(row, processors, strict=True)
+        ]
+        for row in rows
+    ]
+    each = func.json_each(bindparam(None, json.dumps(stored))).table_valued("value")
+    return select(
+        *(
+            type_coerce(func.json_extract(each.c.value, f"$[{position}]"), type_).label(column_name)
+            for position, (column_name, type_) in enumerate(columns)
+        )
+    ).subquery(name)
+
+
+def ids_table(session: Session, ids: Iterable[int]) -> FromClause:
+    """Row ids of a batch as a table of one column `id` (rows_table), to join instead of `IN (…)`."""
+    return rows_table(session, "named", [("id", Integer())], [(int(value),) for value in sorted(set(ids))])

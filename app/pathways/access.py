@@ -14,13 +14,13 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import ColumnElement, Row, true, tuple_
+from sqlalchemy import ColumnElement, Row, and_, true
 from sqlmodel import Session, select
 
 from app.auth.dependencies import require_role
 from app.conventions.models import Convention, ConventionStatus
 from app.core.caller import Caller, Role
-from app.core.db import ids_in
+from app.core.db import ids_table, rows_table
 from app.core.errors import Forbidden, InvalidInput, NotFound
 from app.pathways.models import Beneficiary, Pathway
 from app.seats.service import lock_seats_of
@@ -106,17 +106,35 @@ def pathways_by_entry(
     *, session: Session, caller: Caller, entries: set[tuple[int, str, date]]
 ) -> dict[tuple[int, str, date], int]:
     """The ids of the caller's pathways named by (convention id, person's ref hash, entry day),
-    in one query for a whole batch."""
+    in one query for a whole batch: the keys are a table joined to the pathways (three array
+    parameters on PostgreSQL, see rows_table), not a tuple IN of three parameters a key."""
     if not entries:
         return {}
+    pathway = Pathway.__table__.c
+    keys = rows_table(
+        session,
+        "entry",
+        [
+            ("convention_id", pathway.convention_id.type),
+            ("ref_hash", Beneficiary.__table__.c.ref_hash.type),
+            ("entered_on", pathway.entered_on.type),
+        ],
+        sorted(entries),
+    )
     rows = session.execute(
         select(Pathway.convention_id, Beneficiary.ref_hash, Pathway.entered_on, Pathway.id)
-        .join(Beneficiary, Beneficiary.id == Pathway.beneficiary_id)
-        .join(Convention, Convention.id == Pathway.convention_id)
-        .where(
-            pathway_visibility(caller),
-            tuple_(Pathway.convention_id, Beneficiary.ref_hash, Pathway.entered_on).in_(sorted(entries)),
+        .select_from(keys)
+        .join(Beneficiary, Beneficiary.ref_hash == keys.c.ref_hash)
+        .join(
+            Pathway,
+            and_(
+                Pathway.beneficiary_id == Beneficiary.id,
+                Pathway.convention_id == keys.c.convention_id,
+                Pathway.entered_on == keys.c.entered_on,
+            ),
         )
+        .join(Convention, Convention.id == Pathway.convention_id)
+        .where(pathway_visibility(caller))
     )
     return {
         (convention_id, ref_hash, entered_on): pathway_id for convention_id, ref_hash, entered_on, pathway_id in rows
@@ -132,15 +150,20 @@ def lock_writable_pathways(
     check_writer(caller)
     if not pathway_ids:
         return {}
-    named = ids_in(Pathway.id, sorted(pathway_ids))
+    named = ids_table(session, pathway_ids)
     convention_ids = session.exec(
-        select(Pathway.convention_id).join(Convention).where(pathway_visibility(caller), named).distinct()
+        select(Pathway.convention_id)
+        .join(named, named.c.id == Pathway.id)
+        .join(Convention, Convention.id == Pathway.convention_id)
+        .where(pathway_visibility(caller))
+        .distinct()
     ).all()
     lock_seats_of(session, convention_ids)
     statement = (
         select(Pathway.id, Pathway.convention_id, *(getattr(Pathway, name) for name in columns))
+        .join(named, named.c.id == Pathway.id)
         .join(Convention, Convention.id == Pathway.convention_id)
-        .where(pathway_visibility(caller), named)
+        .where(pathway_visibility(caller))
         .order_by(Pathway.id)
         .with_for_update(of=Pathway)
     )

@@ -16,14 +16,14 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Row, bindparam, text, update
+from sqlalchemy import Row, update
 from sqlmodel import Session
 
 from app.audit.service import record
 from app.core.caller import Caller
 from app.core.changes import FEED_NOTED, note_change
 from app.core.config import get_settings
-from app.core.db import is_postgres
+from app.core.db import rows_table
 from app.core.errors import (
     AppError,
     Conflict,
@@ -97,64 +97,31 @@ def decide_exits(
     return decided, states
 
 
-EXITS_FROM_ARRAYS = text(
-    """
-    UPDATE pathway
-    SET exited_on = exits.exited_on, exit_reason = exits.exit_reason, hours = exits.hours, updated_at = :now
-    FROM unnest(CAST(:ids AS integer[]), CAST(:days AS date[]), CAST(:reasons AS varchar[]), CAST(:hours AS float8[]))
-        AS exits (pathway_id, exited_on, exit_reason, hours)
-    WHERE pathway.id = exits.pathway_id
-    """
-)
+EXITED = ("exited_on", "exit_reason", "hours")  # what an exit writes on its pathway
 
 
 def write_exits(
     *, session: Session, caller: Caller, states: dict[int, dict[str, Any]], pathways: dict[int, Row]
 ) -> None:
-    """Store the exits `decide_exits` accepted: one UPDATE for all of them on PostgreSQL, one
-    audit event for the batch (naming the pathways), their feed rows, then the waiting lists
-    they free (only where someone waits: the counters say so without a count)."""
+    """Store the exits `decide_exits` accepted: one UPDATE for all of them, from the batch's rows
+    as a table (app.core.db.rows_table: four array parameters on PostgreSQL), one audit event for
+    the batch (naming the pathways), their feed rows, then the waiting lists they free (only
+    where someone waits: the counters say so without a count)."""
     if not states:
         return
-    now = utcnow()
-    ordered = sorted(states.items())
-    if is_postgres(session):
-        # The whole batch as four arrays: one statement of five parameters, which neither
-        # SQLAlchemy nor psycopg has to render item by item.
-        session.execute(
-            EXITS_FROM_ARRAYS,
-            {
-                "ids": [pathway_id for pathway_id, _state in ordered],
-                "days": [state["exited_on"] for _id, state in ordered],
-                "reasons": [state["exit_reason"] for _id, state in ordered],
-                "hours": [state["hours"] for _id, state in ordered],
-                "now": now,
-            },
-        )
-    else:
-        # SQLite runs in the process: a statement per exit costs no round trip.
-        table = Pathway.__table__
-        session.execute(
-            update(table)
-            .execution_options(**{FEED_NOTED: True})  # noted below
-            .where(table.c.id == bindparam("pathway_id"))
-            .values(
-                exited_on=bindparam("new_exited_on"),
-                exit_reason=bindparam("new_exit_reason"),
-                hours=bindparam("new_hours"),
-                updated_at=bindparam("new_updated_at"),
-            ),
-            [
-                {
-                    "pathway_id": pathway_id,
-                    "new_exited_on": state["exited_on"],
-                    "new_exit_reason": state["exit_reason"],
-                    "new_hours": state["hours"],
-                    "new_updated_at": now,
-                }
-                for pathway_id, state in ordered
-            ],
-        )
+    table = Pathway.__table__
+    exits = rows_table(
+        session,
+        "exits",
+        [("pathway_id", table.c.id.type), *((name, table.c[name].type) for name in EXITED)],
+        [(pathway_id, *(state[name] for name in EXITED)) for pathway_id, state in sorted(states.items())],
+    )
+    session.execute(
+        update(table)
+        .execution_options(**{FEED_NOTED: True})  # noted below
+        .where(table.c.id == exits.c.pathway_id)
+        .values({name: exits.c[name] for name in EXITED} | {"updated_at": utcnow()})
+    )
     session.expire_all()  # the rows changed under the ORM
     record(
         session=session,

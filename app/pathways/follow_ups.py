@@ -7,19 +7,21 @@ an operator key reaches its own conventions' pathways only (others are per-item 
 
 Set-based, a handful of statements whatever the batch's size: the pathways named are read and
 locked in one query (in id order, so two batches cannot deadlock), their existing follow-ups in
-another, the consolidated years once, and the new follow-ups inserted in one executemany.
+another, the consolidated years once, and the new follow-ups inserted in one statement; the batch
+is joined as a table of array parameters (app.core.db.rows_table), so the SQL is the same
+whatever the batch's size.
 """
 
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, insert, not_, select
+from sqlalchemy import and_, exists, insert, literal, not_, select
 from sqlmodel import Session
 
 from app.audit.service import record
 from app.conventions.models import Convention
 from app.core.caller import Caller
-from app.core.db import ids_in
+from app.core.db import ids_table, rows_table
 from app.core.errors import AppError, Conflict, InvalidInput, NotFound, PeriodConsolidated
 from app.core.pagination import Page, PageParams, paginate_rows
 from app.core.time import today, utcnow
@@ -70,26 +72,29 @@ def _decide(*, item: FollowUpIn, pathway, stored: dict[str, Any] | None, closed:
 def record_follow_ups(*, session: Session, caller: Caller, items: list[Any], atomic: bool) -> ExitRecordsAnswer:
     access.check_writer(caller)
     valid, errors = validated_items(items, FollowUpIn)
-    named = sorted({item.pathway_id for item in valid.values()})
+    named = {item.pathway_id for item in valid.values()}
     pathways, stored = {}, {}
     if named:
+        named_table = ids_table(session, named)
         pathways = {
             row.id: row
             for row in session.execute(
                 select(Pathway.id, Pathway.convention_id, Pathway.exited_on)
+                .join(named_table, named_table.c.id == Pathway.id)
                 .join(Convention, Convention.id == Pathway.convention_id)
-                .where(access.pathway_visibility(caller), ids_in(Pathway.id, named))
+                .where(access.pathway_visibility(caller))
                 .order_by(Pathway.id)
                 .with_for_update(of=Pathway)
             )
         }
     if pathways:
+        found = ids_table(session, pathways)
         stored = {
             row.pathway_id: row._asdict()
             for row in session.execute(
-                select(
-                    FollowUp.pathway_id, FollowUp.observed_on, FollowUp.situation, FollowUp.improved_situation
-                ).where(ids_in(FollowUp.pathway_id, sorted(pathways)))
+                select(FollowUp.pathway_id, FollowUp.observed_on, FollowUp.situation, FollowUp.improved_situation).join(
+                    found, found.c.id == FollowUp.pathway_id
+                )
             )
         }
     closed = closed_years(
@@ -126,10 +131,7 @@ def record_follow_ups(*, session: Session, caller: Caller, items: list[Any], ato
     if atomic and counts.error:
         raise BatchRejected(answer)
     if new:
-        session.execute(
-            insert(FollowUp.__table__),
-            [row | {"created_by_key_id": caller.key_id, "created_at": utcnow()} for _id, row in sorted(new.items())],
-        )
+        _insert(session=session, caller=caller, rows=[row for _id, row in sorted(new.items())])
         record(
             session=session,
             caller=caller,
@@ -140,6 +142,30 @@ def record_follow_ups(*, session: Session, caller: Caller, items: list[Any], ato
         )
         session.flush()
     return answer
+
+
+def _insert(*, session: Session, caller: Caller, rows: list[dict[str, Any]]) -> None:
+    """The batch's new follow-ups in one INSERT … SELECT from its rows as a table (rows_table: one
+    array parameter a column on PostgreSQL, where an executemany would send one multi-row VALUES
+    of six parameters a row)."""
+    table = FollowUp.__table__
+    given = ("pathway_id", "observed_on", "situation", "improved_situation")
+    values = rows_table(
+        session,
+        "follow_ups",
+        [(name, table.c[name].type) for name in given],
+        [[row[name] for name in given] for row in rows],
+    )
+    session.execute(
+        insert(table).from_select(
+            [*given, "created_by_key_id", "created_at"],
+            select(
+                *(values.c[name] for name in given),
+                literal(caller.key_id, table.c.created_by_key_id.type),
+                literal(utcnow(), table.c.created_at.type),
+            ),
+        )
+    )
 
 
 def due_follow_ups(*, session: Session, caller: Caller, on: date, params: PageParams) -> Page[FollowUpDue]:

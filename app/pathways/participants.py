@@ -12,22 +12,23 @@ writes and exits carry it.
 
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import FromClause, func, insert, select, update
 from sqlmodel import Session
 
 from app.audit.service import record
 from app.auth.models import Role
 from app.core.caller import Caller
+from app.core.db import ids_table, rows_table
 from app.core.errors import Conflict, Forbidden
 from app.core.time import utcnow
-from app.pathways import access, service
+from app.pathways import access, reads, service
 from app.pathways.esf_models import ENTRY_FIELDS, LabourStatusOnLeaving, PathwayParticipant
 from app.pathways.esf_schemas import LEAVING_FIELDS, ParticipantIn, ParticipantRead, leaving_fields
 from app.pathways.models import Pathway
 from app.pathways.schemas import ExitIn, PathwayCreate, PathwayRead, PathwayUpdate
 from app.periods.service import ensure_open
 
-AUDIT_PATHWAY = service.AUDIT_PATHWAY
+AUDIT_PATHWAY = reads.AUDIT_PATHWAY
 PARTICIPANT_READERS = (Role.admin, Role.operator)
 
 
@@ -38,8 +39,9 @@ def may_read(caller: Caller) -> bool:
 def rows_of(session: Session, pathway_ids: list[int]) -> dict[int, PathwayParticipant]:
     if not pathway_ids:
         return {}
+    named = ids_table(session, pathway_ids)
     rows = session.execute(
-        select(PathwayParticipant).where(PathwayParticipant.pathway_id.in_(sorted(set(pathway_ids))))
+        select(PathwayParticipant).join(named, named.c.id == PathwayParticipant.pathway_id)
     ).scalars()
     return {row.pathway_id: row for row in rows}
 
@@ -165,34 +167,36 @@ def record_leaving(
 
 def write_leaving_batch(*, session: Session, leaving: dict[int, dict[str, Any]]) -> None:
     """Store the leaving fields of a batch's new exits: one INSERT for the pathways that had no
-    record, one UPDATE (executemany) per set of fields for those that had. The batch's audit
-    event and feed rows are those of its exits (service.write_exits)."""
+    record, one UPDATE for those that had (a field given overwrites, one not given stays: the
+    fields given are never null), each from the batch's rows as a table (rows_table). The
+    batch's audit event and feed rows are those of its exits (exit_records.write_exits)."""
     leaving = {pathway_id: fields for pathway_id, fields in leaving.items() if fields}
     if not leaving:
         return
+    named = ids_table(session, leaving)
     existing = set(
         session.execute(
-            select(PathwayParticipant.pathway_id).where(PathwayParticipant.pathway_id.in_(sorted(leaving)))
+            select(PathwayParticipant.pathway_id).join(named, named.c.id == PathwayParticipant.pathway_id)
         ).scalars()
     )
     table = PathwayParticipant.__table__
-    new = [
-        {"pathway_id": pathway_id, **{name: fields.get(name) for name in LEAVING_FIELDS}}
-        for pathway_id, fields in sorted(leaving.items())
-        if pathway_id not in existing
-    ]
-    if new:
-        session.execute(insert(table), new)
-    by_names: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for pathway_id in sorted(existing):
-        fields = leaving[pathway_id]
-        by_names.setdefault(tuple(sorted(fields)), []).append(
-            {"key": pathway_id, **{f"new_{name}": value for name, value in fields.items()}}
+    columns = ("pathway_id", *LEAVING_FIELDS)
+
+    def rows_of_batch(pathway_ids: list[int]) -> FromClause:
+        return rows_table(
+            session,
+            "leaving",
+            [(name, table.c[name].type) for name in columns],
+            [(pathway_id, *(leaving[pathway_id].get(name) for name in LEAVING_FIELDS)) for pathway_id in pathway_ids],
         )
-    for names, rows in by_names.items():
+
+    if new := sorted(set(leaving) - existing):
+        values = rows_of_batch(new)
+        session.execute(insert(table).from_select(columns, select(*(values.c[name] for name in columns))))
+    if existing:
+        values = rows_of_batch(sorted(existing))
         session.execute(
             update(table)
-            .where(table.c.pathway_id == bindparam("key"))
-            .values({name: bindparam(f"new_{name}") for name in names}),
-            rows,
+            .where(table.c.pathway_id == values.c.pathway_id)
+            .values({name: func.coalesce(values.c[name], table.c[name]) for name in LEAVING_FIELDS})
         )

@@ -7,7 +7,7 @@ from app.core.errors import responses
 from app.core.etag import etag_of, with_etag
 from app.core.pagination import Page, PageDep
 from app.core.schemas import MAX_INT, IsoDay, IsoMoment
-from app.pathways import activity, answers, diagnostics, exit_records, participants, service
+from app.pathways import activity, answers, diagnostics, exit_records, participants, reads, service
 from app.pathways.access import (
     ActivityReaderDep,
     ActivityWriterDep,
@@ -42,7 +42,7 @@ router = APIRouter()
 def _answer(session, caller, response: Response, pathway: Pathway) -> PathwayRead:
     """A pathway as its caller may read it; the ETag is that of the caller's view without the FSE
     participant record (whose writes move `updated_at`), as If-Match compares it."""
-    read = service.read_model(session=session, pathway=pathway, caller=caller)
+    read = reads.read_model(session=session, pathway=pathway, caller=caller)
     response.headers["ETag"] = etag_of(read)
     return participants.with_participants(session=session, caller=caller, reads=[read])[0]
 
@@ -65,7 +65,7 @@ def list_pathways(
     updated_since: Annotated[IsoMoment | None, Query(description="Changed at or after that moment")] = None,
 ):
     """Pathways the caller may read, oldest first."""
-    page_ = service.list_pathways(
+    page_ = reads.list_pathways(
         session=session,
         caller=caller,
         params=page,
@@ -97,7 +97,7 @@ def create_pathway(session: SessionDep, caller: PrescriberDep, body: PathwayCrea
 @router.get("/pathways/{pathway_id}", response_model=PathwayRead, tags=["pathways"], responses=responses(401, 403, 404))
 def get_pathway(session: WriterSessionDep, caller: PathwayReaderDep, pathway_id: PathwayId, response: Response):
     """One pathway."""
-    pathway = service.get_pathway(session=session, caller=caller, pathway_id=pathway_id)
+    pathway = reads.get_pathway(session=session, caller=caller, pathway_id=pathway_id)
     return _answer(session, caller, response, pathway)
 
 

@@ -5,10 +5,13 @@ from datetime import date, timedelta
 
 from sqlmodel import select
 
-from app.pathways.esf_models import FollowUp
+from app.core.config import get_settings
+from app.pathways.esf_models import FollowUp, FollowUpSituation
+from app.pathways.models import Beneficiary, Pathway
 from tests.esf.conftest import API, post_pathway
 
 EXIT = date(2020, 3, 2)
+SITUATIONS = [situation.value for situation in FollowUpSituation]
 
 
 def _exited(client, headers, convention_id, ref, exited_on=EXIT) -> int:
@@ -158,3 +161,43 @@ def test_answers_about_persons_are_never_cached(client, esf):
         response = client.get(f"{API}{path}", headers=esf.operator_key)
         assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     assert _post(client, esf.operator_key, []).headers["Cache-Control"] == "no-store"
+
+
+def test_a_batch_of_more_than_a_thousand_with_the_same_pathway_twice(client, session, esf, monkeypatch):
+    """1,200 items: each pathway's follow-up stored as given, the same one again in the batch
+    unchanged, another one for it a 409, unknown ids 404s."""
+    monkeypatch.setattr(get_settings(), "max_batch_items", 1200)
+    people = [Beneficiary(ref_hash=f"follow-up-{n}") for n in range(1000)]
+    session.add_all(people)
+    session.flush()
+    pathways = [
+        Pathway(
+            convention_id=esf.cofunded.id,
+            beneficiary_id=person.id,
+            prescribed_on=date(2020, 1, 6),
+            entered_on=date(2020, 1, 6),
+            exited_on=EXIT,
+            exit_reason="completed",
+        )
+        for person in people
+    ]
+    session.add_all(pathways)
+    session.commit()
+    ids = [pathway.id for pathway in pathways]
+    items = [_item(pathway_id, 150 + n % 90, SITUATIONS[n % len(SITUATIONS)]) for n, pathway_id in enumerate(ids)]
+    items += [_item(ids[n], 150 + n % 90, SITUATIONS[n % len(SITUATIONS)]) for n in range(100)]  # again: unchanged
+    items += [_item(ids[n], 160, "unknown") for n in range(100, 150)] + [_item(999_999_000 + n, 160) for n in range(50)]
+    answer = _post(client, esf.operator_key, items).json()
+    assert answer["counts"] == {"created": 1000, "unchanged": 100, "error": 100}
+    statuses = [(r["status"], r["pathway_id"], (r["problem"] or {}).get("status")) for r in answer["results"]]
+    assert statuses == (
+        [("created", pathway_id, None) for pathway_id in ids]
+        + [("unchanged", ids[n], None) for n in range(100)]
+        + [("error", ids[n], 409) for n in range(100, 150)]
+        + [("error", None, 404)] * 50
+    )
+    stored = _stored(session)
+    assert stored == {
+        pathway_id: (EXIT + timedelta(days=150 + n % 90), SITUATIONS[n % len(SITUATIONS)], None)
+        for n, pathway_id in enumerate(ids)
+    }

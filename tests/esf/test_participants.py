@@ -180,6 +180,41 @@ def test_an_exit_records_the_situation_on_leaving(client, esf):
     assert refused.status_code == 422
 
 
+def test_an_exit_batch_completes_the_records_it_finds_without_erasing_them(client, esf):
+    """Pathways that have a record already: the batch's leaving fields are written into it, a
+    field not given keeps its value, the entry fields stay; one without a record gets one."""
+    recorded = {**COMPLETE, "labour_status_on_leaving": "inactive"}
+    ids = [
+        post_pathway(
+            client, esf.operator_key, esf.cofunded.id, f"X-{n}", entered_on="2020-01-06", participant=recorded
+        )["id"]
+        for n in range(2)
+    ] + [post_pathway(client, esf.operator_key, esf.cofunded.id, "X-2", entered_on="2020-01-06")["id"]]
+    items = [
+        {"pathway_id": ids[0], "exited_on": "2020-06-01", "exit_reason": "other", "qualification_gained": True},
+        {
+            "convention_id": esf.cofunded.id,
+            "beneficiary_ref": "X-1",
+            "entered_on": "2020-01-06",
+            "exited_on": "2020-06-01",
+            "exit_reason": "other",
+            "labour_status_on_leaving": "job_searching",
+        },
+        {"pathway_id": ids[2], "exited_on": "2020-06-01", "exit_reason": "other", "qualification_gained": False},
+    ]
+    answer = client.post(f"{API}/exit-records", json=items, headers=esf.operator_key).json()
+    assert answer["counts"] == {"created": 3, "unchanged": 0, "error": 0}
+    records = [
+        client.get(f"{API}/pathways/{pathway_id}", headers=esf.operator_key).json()["participant"] for pathway_id in ids
+    ]
+    assert [(r["qualification_gained"], r["labour_status_on_leaving"], r["complete"]) for r in records] == [
+        (True, "inactive", True),
+        (None, "job_searching", True),
+        (False, None, False),
+    ]
+    assert all(records[n]["education"] == COMPLETE["education"] for n in range(2))
+
+
 def test_exit_batches_take_the_leaving_fields_in_json_and_csv(client, esf):
     first = post_pathway(client, esf.operator_key, esf.cofunded.id, "B-1", entered_on="2020-01-06")["id"]
     second = post_pathway(client, esf.operator_key, esf.cofunded.id, "B-2", entered_on="2020-01-06")["id"]

@@ -1,6 +1,6 @@
 """The seat counters the database keeps per convention (ConventionSeats, kept by triggers) agree
 with a count of the pathways after any write: through the API, by plain SQL statements of one or
-many rows, by deletions. Availability and seat decisions read them (app/pathways/seats.py)."""
+many rows, by deletions. Availability and seat decisions read them (app/seats/)."""
 
 from datetime import date, timedelta
 
