@@ -15,7 +15,7 @@ import psycopg
 from app.core.config import get_settings
 from app.core.security import pseudonymise
 from bench.common import report
-from seed.demo_plan import REF_PREFIX
+from seed.demo.rows import REF_PREFIX
 
 BATCHES = 3
 BATCH_SIZE = 1000
