@@ -15,22 +15,11 @@ from sqlalchemy import exists, select
 from sqlmodel import Session
 
 from app.conventions.models import ConventionYear
-from app.pathways.esf_models import FOLLOW_UP_WINDOW
+from app.pathways.esf_models import ENTRY_FIELDS, FOLLOW_UP_WINDOW
 from app.pathways.models import Pathway
 from seed.demo.targets import DEMO_SEED
 
-PARTICIPANT_COLUMNS = (
-    "pathway_id",
-    "labour_status",
-    "education",
-    "disability",
-    "third_country_national",
-    "foreign_background",
-    "minority",
-    "homeless",
-    "qualification_gained",
-    "labour_status_on_leaving",
-)
+PARTICIPANT_COLUMNS = ("pathway_id", *ENTRY_FIELDS, "qualification_gained", "labour_status_on_leaving")
 FOLLOW_UP_COLUMNS = ("pathway_id", "observed_on", "situation", "improved_situation", "created_at")
 
 LABOUR = (("long_term_unemployed", 55), ("unemployed", 25), ("inactive", 15), ("employed", 3), ("self_employed", 2))
