@@ -160,6 +160,13 @@ def _check_action(*, session: Session, action_id: int | None, values: dict[str, 
         raise Conflict(f"An action with number {values['number']} already exists")
 
 
+# The family's code comes with each action (a join), not from a query per page. Built once:
+# constructing it took a sixteenth of the request (py-spy, `GET /actions`).
+_ACTIONS_WITH_FAMILY_CODE = (
+    select(Action, Family.code).join(Family, Family.id == Action.family_id).order_by(Action.number)
+)
+
+
 def list_actions(
     *,
     session: Session,
@@ -169,8 +176,7 @@ def list_actions(
     territory: Territory | None = None,
     q: str | None = None,
 ) -> Page[ActionRead]:
-    # The family's code comes with each action (a join), not from a query per page.
-    statement = select(Action, Family.code).join(Family, Family.id == Action.family_id).order_by(Action.number)
+    statement = _ACTIONS_WITH_FAMILY_CODE
     if family is not None:
         statement = statement.where(Action.family_id.in_(select(Family.id).where(Family.code == family)))
     if operator_id is not None:

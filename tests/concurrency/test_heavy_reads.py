@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from fastapi import Request
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from app.core.config import get_settings
-from app.core.db import RequestConnections, SessionDep, get_read_session, request_session
+from app.core.db import RequestConnections, SessionDep, get_read_session, get_session, make_engine, request_session
 from app.core.time import today
 from tests.concurrency.conftest import app_on, run_at_once
 
@@ -54,6 +54,42 @@ def test_key_holders_get_a_lower_statement_budget_than_admin(world):
         assert client.get("/test/budget").json() == {"ms": 1234}  # anonymous
         assert client.get("/test/budget", headers=world.operator).json() == {"ms": 1234}
         assert client.get("/test/budget", headers=world.admin).json() == {"ms": 5678}
+
+
+def test_connections_opened_with_everyones_budget_still_give_admin_its_own(world):
+    """The requests' engine opens its PostgreSQL connections with everyone's budget and sets none
+    per transaction for them; admin's transactions still get admin's, and the connection is back
+    to everyone's after one (SET LOCAL ends with its transaction). One connection for all three."""
+    engine = make_engine(
+        str(world.engine.url.render_as_string(hide_password=False)),
+        statement_timeout_ms=1234,
+        pool_size=1,
+        max_overflow=0,
+    )
+    try:
+        settings = dict(db_statement_timeout_ms=1234, db_statement_timeout_admin_ms=5678)
+        app = probing_app(world, **settings)
+
+        def session_on_the_requests_engine(request: Request):
+            yield from request_session(engine, request)
+
+        app.dependency_overrides[get_session] = session_on_the_requests_engine
+        budget_sets = []
+        event.listen(
+            engine,
+            "before_cursor_execute",
+            lambda _c, _cu, statement, *_: (
+                budget_sets.append(statement) if "SET LOCAL statement_timeout" in statement else None
+            ),
+        )
+        with TestClient(app) as client:
+            assert client.get("/test/budget", headers=world.operator).json() == {"ms": 1234}
+            assert client.get("/test/budget", headers=world.admin).json() == {"ms": 5678}
+            assert client.get("/test/budget").json() == {"ms": 1234}
+        if engine.dialect.name == "postgresql":
+            assert budget_sets == ["SET LOCAL statement_timeout = 5678"]  # admin's only
+    finally:
+        engine.dispose()
 
 
 def test_a_statement_past_its_budget_is_stopped_and_answered_503_with_retry_after(world):

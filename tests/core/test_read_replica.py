@@ -13,7 +13,7 @@ from alembic import command
 from fastapi.testclient import TestClient
 
 from app.core.config import get_settings
-from app.core.db import PdiSession, get_engine, get_read_engine, get_session, make_engine
+from app.core.db import PdiSession, get_read_engine, get_request_engine, get_session, make_engine
 from app.core.migrate import alembic_config
 from tests import factories
 from tests.scratch import scratch_database
@@ -92,7 +92,7 @@ def test_without_a_replica_the_reads_go_to_the_primary(monkeypatch):
     get_settings.cache_clear()
     get_read_engine.cache_clear()
     try:
-        assert get_read_engine() is get_engine()
+        assert get_read_engine() is get_request_engine()
     finally:
         get_settings.cache_clear()
         get_read_engine.cache_clear()
