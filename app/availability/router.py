@@ -4,7 +4,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from app.auth.dependencies import CallerDep
 from app.availability import service
-from app.availability.cache import CACHE_CONTROL, etag_for, matches
+from app.availability.cache import CACHE_CONTROL, etag_for, matches, question_of
 from app.availability.schemas import AvailabilityPage
 from app.availability.where import WhereDep
 from app.catalogue.models import Territory
@@ -62,5 +62,6 @@ def list_availability(
         where=where,
     )
     body = result.model_dump_json().encode()
-    request.app.state.availability_pages.put(etag, body, route=request.scope.get("route"))
+    question = question_of(request.query_params.multi_items(), day.isoformat())
+    request.app.state.availability_pages.put(etag, body, route=request.scope.get("route"), question=question)
     return Response(content=body, media_type="application/json", headers=headers)

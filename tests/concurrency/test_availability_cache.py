@@ -215,3 +215,69 @@ def test_a_caught_up_feed_poll_is_answered_from_the_watch(world, monkeypatch):
         page = client.get(f"{API}/changes", params={"after": caught_up}, headers=world.admin).json()
         assert ("pathway", str(created.json()["id"])) in {(item["kind"], item["id"]) for item in page["items"]}
         assert page["next"] > caught_up
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="the workers learn of writes by PostgreSQL's LISTEN/NOTIFY")
+def test_while_one_request_builds_the_new_page_the_others_get_the_last_one(world, route_calls, monkeypatch):
+    """A write moves the feed; the first request after it builds the new page (held here until
+    released); a request asking the same question meanwhile gets the last page at once, under its
+    own ETag (a 304 for the poller that holds it), without a build of its own; once the build is
+    done, everyone gets the new page. Past BUILD_STALE_SECONDS, a build no longer holds the others."""
+    import threading
+
+    from app.availability import cache
+
+    build = availability_router.service.list_availability
+    release, holding = threading.Event(), threading.Event()
+
+    def held(**arguments):
+        if not holding.is_set():  # the first build after the write: the builder's
+            holding.set()
+            assert release.wait(timeout=30)
+        return build(**arguments)
+
+    app = cached_app(world)
+    watch = watch_of(app)
+    with TestClient(app) as client:
+        wait_until(lambda: watch.cursor is not None)
+        first = client.get(URL, params=DAY)
+        assert first.status_code == 200
+        before = watch.cursor
+        prescription = {
+            "convention_id": world.convention_id,
+            "beneficiary_ref": "STALE-1",
+            "prescribed_on": "2024-06-01",
+        }
+        assert client.post(f"{API}/pathways", json=prescription, headers=world.admin).status_code == 201
+        wait_until(lambda: watch.cursor > before)
+
+        monkeypatch.setattr(availability_router.service, "list_availability", held)
+        builder_answer = []
+        builder = threading.Thread(target=lambda: builder_answer.append(client.get(URL, params=DAY)))
+        builder.start()
+        try:
+            assert holding.wait(timeout=30)
+            calls = len(route_calls)
+            meanwhile = client.get(URL, params=DAY)
+            revalidated = client.get(URL, params=DAY, headers={"If-None-Match": first.headers["ETag"]})
+            other_question = client.get(URL, params=DAY | {"size": 7})  # not being built: built
+            assert len(route_calls) == calls + 1  # only the other question's
+            assert (meanwhile.status_code, meanwhile.content) == (200, first.content)
+            assert meanwhile.headers["ETag"] == first.headers["ETag"]
+            assert revalidated.status_code == 304
+            assert other_question.status_code == 200
+
+            monkeypatch.setattr(cache, "BUILD_STALE_SECONDS", 0.0)  # the build has now run "too long"
+            calls = len(route_calls)
+            assert client.get(URL, params=DAY).status_code == 200
+            assert len(route_calls) == calls + 1  # took the route itself
+        finally:
+            release.set()
+            builder.join(timeout=30)
+        [built] = builder_answer
+        assert built.status_code == 200 and built.headers["ETag"] != first.headers["ETag"]
+        monkeypatch.setattr(cache, "BUILD_STALE_SECONDS", 5.0)
+        calls = len(route_calls)
+        after = client.get(URL, params=DAY)
+        assert len(route_calls) == calls  # from memory: the new page
+        assert after.headers["ETag"] == built.headers["ETag"] and after.content == built.content
