@@ -7,6 +7,7 @@ Whether its bilan shows the document's figures is tested in tests/indicators/tes
 from collections import Counter
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -17,7 +18,7 @@ from app.core.security import pseudonymise
 from app.pathways.models import ActivityRecord, Beneficiary, Pathway
 from app.periods.models import Period
 from app.reference.exit_reasons import EXIT_REASONS_BY_CODE
-from seed.demo import generate_demo, read_catalogue
+from seed.demo import generate_demo, read_catalogue, writer
 from seed.demo.plan import plan_demo
 from tests.factories import row_counts
 
@@ -114,6 +115,31 @@ def test_each_person_s_pathways_name_their_own_beneficiary(session):
     planned = Counter(len(person.stays) for person in plan.people) + Counter({1: len(plan.prescriptions)})
     assert max(planned) > 1  # some people go on from Depart'Parcours to another action
     assert pathways_per_beneficiary == planned
+
+
+@pytest.mark.parametrize("pathways_per_write", [1, 10**9], ids=["a COPY per copy", "one COPY for both"])
+def test_copies_written_together_or_apart_name_their_own_beneficiaries(session, monkeypatch, pathways_per_write):
+    """The writer groups copies into one COPY per table (PATHWAYS_PER_WRITE): each copy's
+    pathways must still name their own copy's people, whatever the grouping."""
+    monkeypatch.setattr(writer, "PATHWAYS_PER_WRITE", pathways_per_write)
+    plan = plan_demo(read_catalogue(session))
+    before = last_ids(session)
+    generate_demo(session=session, scale=2)
+    rows = session.exec(
+        select(Pathway.beneficiary_id, Beneficiary.ref_hash)
+        .join(Beneficiary, Beneficiary.id == Pathway.beneficiary_id)
+        .where(Pathway.id > before["pathway"])
+    ).all()
+    per_person = Counter(beneficiary_id for beneficiary_id, _ref in rows)
+    planned = Counter(len(person.stays) for person in plan.people) + Counter({1: len(plan.prescriptions)})
+    assert Counter(per_person.values()) == Counter({stays: 2 * count for stays, count in planned.items()})
+    # The second copy's first person (numbered after every person of the first) has that
+    # person's stays, as the first copy's first person has.
+    people = len(plan.people) + len(plan.prescriptions)
+    secret = get_settings().secret_key
+    refs = {ref: beneficiary_id for beneficiary_id, ref in rows}
+    first, second = (refs[pseudonymise(f"DEMO-{number}", secret=secret)] for number in (1, people + 1))
+    assert per_person[first] == per_person[second] == len(plan.people[0].stays)
 
 
 def test_the_rows_obey_the_rules_on_input(session):
