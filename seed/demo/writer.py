@@ -76,7 +76,7 @@ def generate_demo(*, session: Session, scale: int = 1, progress: bool = False) -
             pending.append(rows)
             beneficiaries += len(rows.beneficiaries)
             pathways += len(rows.pathways)
-            if copy == scale - 1 or sum(len(rows.pathways) for rows in pending) >= PATHWAYS_PER_WRITE:
+            if copy == scale - 1 or sum(len(waiting.pathways) for waiting in pending) >= PATHWAYS_PER_WRITE:
                 write_copies(session, pending)
                 pending = []
             # Counted as made (a copy takes under a second), so that the progress moves every few
