@@ -12,7 +12,8 @@ each thread one client with one request in flight, against one worker:
 
 Each class is first run alone for the same time with the same settings; the figures are each
 endpoint's p95 under the mix against its p95 alone (goal ≤ 3 ×), with p50 and p99 beside them
-and the count of each status."""
+and the count of each status. Then the mix runs once more without the portal pollers, so that
+each run shows what the pollers' share of the worker costs the others (figures without a goal)."""
 
 import os
 import time
@@ -52,12 +53,18 @@ def exit_batches(path: Path, rows: list) -> int:
     return size
 
 
+# The runs, each with exit batches of its own (pathways still open: an exit posted again is
+# `unchanged`, cheaper, and would flatter the later runs).
+RUNS = ("alone", "mix", "without pollers")
+POLLERS = "portal pollers"
+
+
 def classes(base: str, keys: dict[str, str], conventions: list[int], batches: dict[str, Path], run: str) -> dict:
     """Each class's wrk process, started (not awaited). The prescribers' file numbers are new in
     each run (the stamp), so that a second run on the same database meets no duplicate."""
     stamp = time.time_ns()
     return {
-        "portal pollers": lambda: wrk_script(
+        POLLERS: lambda: wrk_script(
             "get.lua",
             base,
             threads=8,
@@ -107,10 +114,9 @@ def measure_mix(url: str, admin_key: str) -> dict:
     with psycopg.connect(url) as connection:
         # Newest first: the exit figures closed the oldest open pathways.
         rows = list(reversed(open_pathways(connection)))
-    half = len(rows) // 2
-    batches = {"alone": VAR / "bench-exits-alone.lua", "mix": VAR / "bench-exits-mix.lua"}
-    size = exit_batches(batches["alone"], rows[:half])
-    exit_batches(batches["mix"], rows[half:])
+    share = len(rows) // len(RUNS)
+    batches = {run: VAR / f"bench-exits-{run.replace(' ', '-')}.lua" for run in RUNS}
+    size = min(exit_batches(batches[run], rows[i * share : (i + 1) * share]) for i, run in enumerate(RUNS))
     with served("app.main:app", url, 1) as (base, _server):
         page = httpx.get(base + AVAILABILITY_URL, timeout=600).raise_for_status().json()
         conventions = [item["convention_id"] for item in page["items"] if (item["capacity"] or 0) > 0]
@@ -132,14 +138,14 @@ def measure_mix(url: str, admin_key: str) -> dict:
         alone: dict[str, dict] = {}
         for start in classes(base, keys, conventions, batches, "alone").values():
             alone |= script_results(start())
-        together: dict[str, dict] = {}
-        for process in [start() for start in classes(base, keys, conventions, batches, "mix").values()]:
-            together |= script_results(process)
+        together = run_at_once(classes(base, keys, conventions, batches, "mix"))
+        others = classes(base, keys, conventions, batches, "without pollers")
+        without_pollers = run_at_once({name: start for name, start in others.items() if name != POLLERS})
     table = []
     for label, by_itself in alone.items():
         mixed = together.get(label)
         assert mixed is not None, f"{label}: no answer under the mix"
-        row = {"endpoint": label, "alone": by_itself, "mix": mixed}
+        row = {"endpoint": label, "alone": by_itself, "mix": mixed, "without_pollers": without_pollers.get(label)}
         table.append(row)
         report(
             f"{label}: p95 under the mix",
@@ -149,7 +155,17 @@ def measure_mix(url: str, admin_key: str) -> dict:
             by_itself["p95_ms"],
             goal="≤ 3",
         )
-        for run, result in (("alone", by_itself), ("mix", mixed)):
+        runs = [("alone", by_itself), ("mix", mixed)]
+        if row["without_pollers"] is not None:
+            report(
+                f"{label}: p95 under the mix without the portal pollers",
+                row["without_pollers"]["p95_ms"],
+                "ms",
+                "its p95 alone",
+                by_itself["p95_ms"],
+            )
+            runs.append(("mix without pollers", row["without_pollers"]))
+        for run, result in runs:
             statuses = result["statuses"].items()
             non_2xx = {status: count for status, count in statuses if not status.startswith(("2", "3"))}
             print(
@@ -161,3 +177,11 @@ def measure_mix(url: str, admin_key: str) -> dict:
                 flush=True,
             )
     return {"seconds": MIX_SECONDS, "exit_batch": size, "exit_pause_ms": PAUSE_MS, "endpoints": table}
+
+
+def run_at_once(starts: dict) -> dict[str, dict]:
+    """Start every class's wrk process, then collect their results (by endpoint)."""
+    results: dict[str, dict] = {}
+    for process in [start() for start in starts.values()]:
+        results |= script_results(process)
+    return results
