@@ -22,7 +22,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic_core import to_json, to_jsonable_python
-from sqlalchemy import Integer, Text, and_, case, cast, false, func, literal_column, null, or_, true
+from sqlalchemy import Text, and_, case, cast, false, func, literal_column, null, or_, true
 from sqlmodel import Session, select
 
 from app.assessments.models import ActionAssessment
@@ -37,7 +37,7 @@ from app.conventions.service import read_models as convention_reads
 from app.core.caller import Caller, Role
 from app.core.db import is_postgres
 from app.core.pagination import PageParams
-from app.outbox.models import Change
+from app.outbox.models import Change, pathway_id_of
 from app.pathways.access import pathway_visibility
 from app.pathways.column_reads import iso_utc_sql, pathway_dicts_by_id, pathway_json_sql
 from app.pathways.esf_models import PathwayParticipant
@@ -155,7 +155,7 @@ def _with_pathway_items(statement, caller: Caller):
     (an index probe each), its convention and FSE record; null for any other row, and for a
     waitlisted pathway (`waitlisted`: its place on the list is counted apart)."""
     participant = PathwayParticipant.__table__
-    pathway_id = case((Change.kind == "pathway", cast(Change.entity_id, Integer)), else_=null())
+    pathway_id = pathway_id_of(Change.kind, Change.entity_id)
     data, data_json = pathway_json_sql(caller)
     # The item around it, by concatenation (the id and the kind are plain codes and digits).
     item = (

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Integer, UniqueConstraint, case, cast, null
 from sqlmodel import Field, SQLModel
 
 from app.core.models import moment_field
@@ -27,6 +27,12 @@ class Change(SQLModel, table=True):
     # operator keys read their operator's pathways, portal keys those they created.
     operator_id: int | None = None
     created_by_key_id: int | None = None
+
+
+def pathway_id_of(kind, entity_id):
+    """SQL: the pathway id a feed row names (its entity id as an integer), NULL for other kinds,
+    to join the pathways on (the other kinds' ids are codes, which no cast may see)."""
+    return case((kind == "pathway", cast(entity_id, Integer)), else_=null())
 
 
 class FeedClock(SQLModel, table=True):

@@ -4,7 +4,7 @@ See app/changes/service.py for why cursors come from one locked row at commit ti
 imports only models, so that the capture (app/outbox/capture.py) can run inside any session.
 """
 
-from sqlalchemy import BigInteger, Integer, String, case, cast, func, insert, literal, null, select, text, true, update
+from sqlalchemy import BigInteger, String, cast, func, insert, literal, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -13,7 +13,7 @@ from app.conventions.models import Convention
 from app.core.db import is_postgres, rows_table
 from app.core.models import UTCDateTime
 from app.core.time import utcnow
-from app.outbox.models import Change, FeedClock
+from app.outbox.models import Change, FeedClock, pathway_id_of
 from app.pathways.models import Pathway
 
 # The channel of the notices that the feed moved (app/availability/cache.py listens to it).
@@ -40,7 +40,7 @@ def write_changes(session: Session, keys: set[tuple[str, str]]) -> None:
         [(cursor, kind, entity_id) for cursor, (kind, entity_id) in enumerate(keys, start=first)],
     )
     # A pathway's readers come with it (see Change); the other kinds have none.
-    pathway_id = case((changed.c.kind == "pathway", cast(changed.c.entity_id, Integer)), else_=null())
+    pathway_id = pathway_id_of(changed.c.kind, changed.c.entity_id)
     rows = (
         select(
             changed.c.cursor,
