@@ -296,7 +296,7 @@ def seed() -> None:
     """Load the catalogue of the bilan (families, actions, operators, conventions); idempotent."""
     from app.core.errors import AppError
     from seed.data import SeedDataError
-    from seed.loader import load_catalogue
+    from seed.loader import CATALOGUE_TABLES, load_catalogue
 
     with PdiSession(get_engine()) as session:
         try:
@@ -306,7 +306,35 @@ def seed() -> None:
             typer.echo(f"error: {exc.detail if isinstance(exc, AppError) else exc}{where}", err=True)
             raise typer.Exit(1) from exc
         session.commit()
+    analyze_tables(CATALOGUE_TABLES)
     typer.echo(report)
+
+
+def analyze_tables(tables) -> None:
+    """After a bulk load: the planner's statistics of the tables it filled (PostgreSQL only)."""
+    from app.core.db import analyze
+
+    with PdiSession(get_engine()) as session:
+        analyze(session, tables)
+        session.commit()
+
+
+@cli.command()
+def check() -> None:
+    """Verify the database: seat counters against a recount, the change feed against the tables,
+    migrations at head (exit status 1 and the differences); warn of tables never analysed."""
+    from app.integrity import check_database
+
+    with PdiSession(get_engine()) as session:
+        report = check_database(session)
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    for error in report.errors:
+        typer.echo(f"error: {error}", err=True)
+    if report.errors:
+        typer.echo(f"{database_shown()}: {len(report.errors)} difference(s)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{database_shown()}: ok ({', '.join(report.passed)})")
 
 
 @cli.command()
@@ -314,11 +342,13 @@ def demo(
     scale: Annotated[int, typer.Option(min=1, help="Multiply the population (100 gives about a million pathways)")] = 1,
 ) -> None:
     """Generate the synthetic pathways 2018–2020 that reproduce the bilan's figures (fixed seed)."""
-    from seed.demo import generate_demo
+    from seed.demo.writer import DEMO_TABLES, generate_demo
+    from seed.loader import CATALOGUE_TABLES
 
     with PdiSession(get_engine()) as session:
         report = generate_demo(session=session, scale=scale, progress=True)
         session.commit()
+    analyze_tables((*CATALOGUE_TABLES, *DEMO_TABLES))
     typer.echo(report)
 
 
@@ -391,8 +421,8 @@ def bootstrap(
     from app.core.migrate import upgrade_head
     from app.core.time import utcnow
     from app.pathways.models import Pathway
-    from seed.demo import generate_demo
-    from seed.loader import load_catalogue
+    from seed.demo.writer import DEMO_TABLES, generate_demo
+    from seed.loader import CATALOGUE_TABLES, load_catalogue
 
     settings = get_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
@@ -406,6 +436,7 @@ def bootstrap(
         if with_demo and not has_pathways:
             typer.echo(generate_demo(session=session, scale=1, progress=True))
             session.commit()
+    analyze_tables((*CATALOGUE_TABLES, *DEMO_TABLES))
 
     key_file = local_admin_key_file()
     with PdiSession(get_engine()) as session:

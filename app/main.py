@@ -131,7 +131,8 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
             expose_headers=["ETag", "Retry-After", REQUEST_ID_HEADER],
         )
     app.add_middleware(SecurityHeaders, hsts=settings.hsts, personal_data_paths=PERSONAL_DATA_PATHS)
-    install_docs(app)
+    if settings.docs:
+        install_docs(app)
     if settings.metrics:
         store = app.state.rate_limits.store
         watched = [lambda _session: watch.metrics()] if watch is not None else []

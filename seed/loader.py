@@ -47,6 +47,22 @@ from app.core.caller import CLI
 from app.core.errors import AppError
 from seed.data import SeedConvention, SeedDataError, check_seed_data, read_seed_data
 
+# What loading the catalogue fills, through the services: its rows, their feed rows, the seat
+# counters the conventions get, the audit events (`pdi seed` analyses them once committed).
+CATALOGUE_TABLES = (
+    Family,
+    Action,
+    Operator,
+    Site,
+    Convention,
+    ConventionSite,
+    ConventionYear,
+    ActionAssessment,
+    "change",
+    "convention_seats",
+    "audit_event",
+)
+
 LINE_FIELDS = ("places", "months_per_place", "budget", "budget_kind", "fse_amount", "hours_threshold")
 
 

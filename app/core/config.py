@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # GET /metrics for Prometheus; off where nothing scrapes it or it must not be reachable.
     metrics: bool = True
+    # Swagger UI (/docs), ReDoc (/redoc) and their assets; off where only clients of the API, who
+    # have docs/openapi.json, reach it. The OpenAPI document stays served either way.
+    docs: bool = True
     # When `pdi demo` and other long commands write to a file or a pipe rather than a terminal,
     # they print a progress line this often instead of redrawing a bar.
     progress_interval_seconds: float = 5.0
@@ -112,11 +115,11 @@ class Settings(BaseSettings):
         # Hosts hand out `postgres://` or `postgresql://`; SQLAlchemy needs the driver named.
         return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
 
-    @field_validator("portal_url", mode="before")
+    @field_validator("portal_url", "worker_in_process", mode="before")
     @classmethod
-    def empty_is_unset(cls, url: str | None) -> str | None:
+    def empty_is_unset(cls, value):
         # `PDI_PORTAL_URL=` in a .env or compose file means "no portal", not a malformed URL.
-        return None if url == "" else url
+        return None if value == "" else value
 
     @field_validator("rate_limit_anonymous", "rate_limit_key", "rate_limit_auth_failures")
     @classmethod

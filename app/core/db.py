@@ -21,6 +21,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -446,3 +447,16 @@ def rows_table(
 def ids_table(session: Session, ids: Iterable[int]) -> FromClause:
     """Row ids of a batch as a table of one column `id` (rows_table), to join instead of `IN (…)`."""
     return rows_table(session, "named", [("id", Integer())], [(int(value),) for value in sorted(set(ids))])
+
+
+def analyze(session: Session, tables: Iterable) -> None:
+    """PostgreSQL: gather the planner's statistics of the tables (names or models) a bulk write
+    just filled, in the writing transaction (ANALYZE counts its own uncommitted rows). Until
+    autovacuum gets to them, which may take minutes, a freshly filled table is planned from
+    its empty-table estimates: scans where an index was the way, nested loops over millions."""
+    if not is_postgres(session):
+        return
+    names = sorted({getattr(table, "__tablename__", table) for table in tables})
+    if names:
+        quote = session.get_bind().dialect.identifier_preparer.quote
+        session.execute(text(f"ANALYZE {', '.join(quote(name) for name in names)}"))

@@ -38,6 +38,21 @@ from seed.demo.targets import CONSOLIDATED, YEARS
 
 # SQLite's executemany, in batches that keep the parameter lists small.
 SQLITE_BATCH = 5000
+# What the demo fills (`pdi demo` analyses them once committed): the catalogue when it loads it,
+# then its rows, their feed rows and the seat counters and changes by day the triggers keep.
+DEMO_TABLES = (
+    Beneficiary,
+    Pathway,
+    ActivityRecord,
+    Period,
+    PathwayParticipant,
+    FollowUp,
+    "change",
+    "convention_seats",
+    "convention_seat_day",
+    "audit_event",
+)
+
 # Copies of the data set are written together, one COPY per table for about this many pathways.
 # The pathways' seat triggers run once per statement and upsert every (convention, day) its rows
 # move (app/seats): some 32,000 rows per copy, nearly the same ones in every copy, so a COPY per
