@@ -239,13 +239,14 @@ NGINX_CONF = PROJECT_ROOT / "docker" / "nginx.conf"
 
 
 def nginx_directives() -> dict[str, list[str]]:
-    """Each directive of docker/nginx.conf (comments dropped) and its arguments, the last one kept."""
+    """Each directive of docker/nginx.conf (comments dropped) and its arguments, the first one kept
+    (the public server comes first; the internal one, for /metrics, after it)."""
     directives: dict[str, list[str]] = {}
     for line in NGINX_CONF.read_text().splitlines():
         statement = line.split("#", 1)[0].strip()
         if statement.endswith(";"):
             name, *arguments = statement[:-1].split()
-            directives[name] = arguments
+            directives.setdefault(name, arguments)
     return directives
 
 
