@@ -197,6 +197,7 @@ def test_compose_backs_the_database_up_with_its_own_pg_dump_into_a_volume_of_its
     assert backup["image"] == db["image"]
     assert backup["entrypoint"] == ["/bin/sh", "/usr/local/bin/pdi-backup"]
     assert "./docker/backup.sh:/usr/local/bin/pdi-backup:ro" in backup["volumes"]
+    assert "./docker/restore.sh:/usr/local/bin/pdi-restore:ro" in backup["volumes"]
     environment = compose_environment("backup", {"POSTGRES_PASSWORD": "p4ss", "PDI_BACKUP_KEEP": "7"})
     assert environment["PGPASSWORD"] == "p4ss" and environment["PGHOST"] == "db"
     assert environment["BACKUP_KEEP"] == "7" and int(environment["BACKUP_EVERY_SECONDS"]) > 0
