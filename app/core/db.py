@@ -449,6 +449,20 @@ def ids_table(session: Session, ids: Iterable[int]) -> FromClause:
     return rows_table(session, "named", [("id", Integer())], [(int(value),) for value in sorted(set(ids))])
 
 
+# A write of this many rows in one transaction is a bulk write: its tables are analysed then
+# (analyze_after_bulk), not left to autovacuum's next turn (`pdi retention`, the expiry job).
+ANALYZE_AFTER_ROWS = 10_000
+
+
+def analyze_after_bulk(session: Session, tables: Iterable, rows: int) -> bool:
+    """ANALYZE `tables` when `rows` (written by the transaction) reach ANALYZE_AFTER_ROWS, on
+    PostgreSQL; whether it did."""
+    if rows < ANALYZE_AFTER_ROWS or not is_postgres(session):
+        return False
+    analyze(session, tables)
+    return True
+
+
 def analyze(session: Session, tables: Iterable) -> None:
     """PostgreSQL: gather the planner's statistics of the tables (names or models) a bulk write
     just filled, in the writing transaction (ANALYZE counts its own uncommitted rows). Until

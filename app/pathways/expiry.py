@@ -26,7 +26,7 @@ from app.auth.models import Role
 from app.core.caller import Caller
 from app.core.changes import FEED_NOTED, note_change
 from app.core.config import get_settings
-from app.core.db import ids_in, is_postgres
+from app.core.db import analyze_after_bulk, ids_in, is_postgres
 from app.core.time import utcnow
 from app.pathways.models import EndedAs, Pathway
 from app.periods.service import closed_years
@@ -110,6 +110,7 @@ def expire_prescriptions(*, session: Session, today: date) -> ExpiryCounts:
                 execution_options={"synchronize_session": False, FEED_NOTED: True},
             )
     session.expire_all()  # the rows changed under the ORM
+    analyze_after_bulk(session, (Pathway,), len(kept))
     for row in kept:
         record(
             session=session,

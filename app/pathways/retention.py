@@ -26,6 +26,7 @@ from sqlmodel import Session
 from app.audit.service import record
 from app.core.caller import Caller
 from app.core.changes import FEED_NOTED, note_change
+from app.core.db import analyze_after_bulk
 from app.core.errors import InvalidInput
 from app.core.time import today, utcnow
 from app.pathways.models import Beneficiary, Diagnostic, Pathway
@@ -124,6 +125,7 @@ def apply_retention(*, session: Session, caller: Caller, ended_before: date, dry
         delete(Beneficiary).where(~exists().where(Pathway.beneficiary_id == Beneficiary.id)),
         execution_options={"synchronize_session": False},
     )
+    analyze_after_bulk(session, (Pathway, Beneficiary, Diagnostic), pathways + report.persons_forgotten)
     record(
         session=session,
         caller=caller,
