@@ -6,11 +6,18 @@ from datetime import date
 
 import pytest
 from sqlalchemy import text
+from typer.testing import CliRunner
 
+import app.cli
 import app.core.db
 from app.core.caller import CLI
+from app.core.db import make_engine
+from app.core.migrate import upgrade_head
 from app.pathways.retention import apply_retention
+from seed.loader import CATALOGUE_TABLES
 from tests import factories
+from tests.scratch import scratch_database
+from tests.test_check import scratch_prefix
 
 pytestmark = pytest.mark.postgres_only
 
@@ -41,3 +48,27 @@ def test_a_retention_of_many_pathways_analyses_what_it_wrote(session, monkeypatc
     assert report.pathways_detached == 3 and report.persons_forgotten == 3  # 6 rows written
     after = {table: times_analysed(session, table) for table in ("pathway", "beneficiary")}
     assert after == {table: count + analysed for table, count in before.items()}
+
+
+def test_pdi_seed_leaves_the_catalogue_analysed(tmp_path, monkeypatch):
+    with scratch_database(tmp_path, scratch_prefix("seed")) as url:
+        upgrade_head(url)
+        engine = make_engine(url)
+        try:
+            monkeypatch.setattr(app.cli, "get_engine", lambda: engine)
+            result = CliRunner().invoke(app.cli.cli, ["seed"])
+            assert result.exit_code == 0, result.output
+            with engine.connect() as connection:
+                never = set(
+                    connection.execute(
+                        text(
+                            "SELECT relname FROM pg_stat_user_tables WHERE schemaname = 'public' "
+                            "AND last_analyze IS NULL AND last_autoanalyze IS NULL"
+                        )
+                    ).scalars()
+                )
+        finally:
+            engine.dispose()
+    filled = {getattr(table, "__tablename__", table) for table in CATALOGUE_TABLES}
+    assert filled & never == set()
+    assert "pathway" in never  # what it did not fill is left alone
