@@ -9,13 +9,17 @@ import os
 import re
 import shutil
 import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from fastapi.testclient import TestClient
 
 from app.core.config import PROJECT_ROOT, Settings
+from tests.servers import free_port, wait_until_serving
 from tests.test_docker import COMPOSE_FILE, compose, compose_environment, service_environment
 
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
@@ -219,3 +223,64 @@ def test_the_backup_script_is_posix_sh_and_refuses_a_bad_retention(tmp_path):
     )
     assert result.returncode == 2 and "BACKUP_KEEP" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+class _FakeApi(BaseHTTPRequestHandler):
+    """Stands for the API behind nginx: answers 200 with the path it was asked, and notes it."""
+
+    seen: list[str] = []
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        self.seen.append(self.path)
+        body = f"api:{self.path}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args):
+        pass
+
+
+def _replaced_once(source: str, old: str, new: str) -> str:
+    assert source.count(old) == 1, f"docker/nginx.conf should hold {old!r} once"
+    return source.replace(old, new)
+
+
+@pytest.mark.skipif(
+    shutil.which("nginx") is None and os.environ.get("CI") != "true",
+    reason="nginx is not installed (.ci/run installs Debian's)",
+)
+def test_nginx_serves_metrics_on_its_internal_port_only(tmp_path):
+    """docker/nginx.conf run by nginx itself, its upstream and ports moved to loopback."""
+    api = ThreadingHTTPServer(("127.0.0.1", 0), _FakeApi)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    public, internal = free_port(), free_port()
+    conf = NGINX_CONF.read_text()
+    conf = _replaced_once(conf, "server api:8000;", f"server 127.0.0.1:{api.server_address[1]};")
+    conf = _replaced_once(conf, "listen 8080;", f"listen 127.0.0.1:{public};")
+    conf = _replaced_once(conf, "listen 8081;", f"listen 127.0.0.1:{internal};")
+    conf = _replaced_once(conf, "pid /tmp/nginx.pid;", f"pid {tmp_path / 'nginx.pid'};")
+    (tmp_path / "nginx.conf").write_text(conf)
+    (tmp_path / "logs").mkdir()
+    log = tmp_path / "nginx.log"
+    with log.open("w") as output:
+        nginx = subprocess.Popen(
+            ["nginx", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-e", "stderr", "-g", "daemon off;"],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_serving(nginx, public, log)
+        _FakeApi.seen.clear()
+        with httpx.Client(timeout=5, trust_env=False) as http:
+            assert http.get(f"http://127.0.0.1:{public}/metrics").status_code == 404
+            assert http.get(f"http://127.0.0.1:{public}/api/v1/actions").text == "api:/api/v1/actions"
+            assert http.get(f"http://127.0.0.1:{public}/docs").text == "api:/docs"  # the API decides (PDI_DOCS)
+            assert http.get(f"http://127.0.0.1:{internal}/metrics").text == "api:/metrics"
+            assert http.get(f"http://127.0.0.1:{internal}/api/v1/actions").status_code == 404
+        assert _FakeApi.seen == ["/api/v1/actions", "/docs", "/metrics"]
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=30)
+        api.shutdown()
