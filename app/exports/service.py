@@ -61,7 +61,14 @@ def list_structures(*, session: Session, source: str, params: PageParams) -> Pag
 
 
 def list_services(
-    *, session: Session, source: str, portal_url: str | None, on: date, params: PageParams, where: Where
+    *,
+    session: Session,
+    source: str,
+    portal_url: str | None,
+    departement_code: str,
+    on: date,
+    params: PageParams,
+    where: Where,
 ) -> ServicesPage:
     statement = (
         select(Convention, Action, Operator, Site)
@@ -95,6 +102,7 @@ def list_services(
         _service(
             source=source,
             portal_url=portal_url,
+            departement_code=departement_code,
             convention=row.Convention,
             action=row.Action,
             operator=row.Operator,
@@ -140,6 +148,7 @@ def _service(
     *,
     source: str,
     portal_url: str | None,
+    departement_code: str,
     convention: Convention,
     action: Action,
     operator: Operator,
@@ -169,7 +178,8 @@ def _service(
         telephone=operator.phone,
         courriel=deliverable_email(operator.email),
         modes_accueil=action.modes_accueil,
-        zone_eligibilite=action.zone_eligibilite,
+        # An action that names no zone serves the département whose programme it is.
+        zone_eligibilite=action.zone_eligibilite or [departement_code],
         lien_mobilisation=portal_url,
         modes_mobilisation=action.modes_mobilisation,
         mobilisable_par=action.mobilisable_par,
