@@ -123,6 +123,15 @@ class Settings(BaseSettings):
     def empty_siret_is_unset(cls, siret: str | None) -> str | None:
         return None if siret == "" else siret
 
+    @field_validator("departement_siret")
+    @classmethod
+    def siret_check_digits(cls, siret: str | None) -> str | None:
+        from stdnum.fr import siret as stdnum_siret
+
+        if siret is not None and not stdnum_siret.is_valid(siret):
+            raise ValueError("PDI_DEPARTEMENT_SIRET fails its check digits (SIREN and SIRET)")
+        return siret
+
     @model_validator(mode="after")
     def source_of_the_departement(self) -> "Settings":
         if not self.source:
