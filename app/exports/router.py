@@ -12,7 +12,7 @@ from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import Conflict, responses
 from app.core.pagination import Page, PageDep
 from app.core.schemas import IsoDay
-from app.exports import scdl, service
+from app.exports import scdl, service, template
 from app.exports.schemas import ScdlGrantsRead, ScdlLeftOut, ServicesPage, StructureExport
 
 router = APIRouter(prefix="/exports", tags=["exports"])
@@ -48,6 +48,34 @@ def list_services(
         on=on or clock.today(),
         params=page,
         where=where,
+    )
+
+
+@router.get(
+    "/data-inclusion/template.xlsx",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {template.XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+            "description": "data·inclusion's publication template, filled",
+        },
+        **responses(401),
+    },
+)
+def data_inclusion_template(session: SessionDep, _caller: CallerDep, settings: SettingsDep):
+    """The offer in data·inclusion's publication template (public): every structure, and the
+    services of the conventions active today, as the file the data·inclusion valideur takes."""
+    content = service.template_xlsx(
+        session=session,
+        source=settings.source,
+        portal_url=settings.portal_url,
+        departement_code=settings.departement_code,
+        on=clock.today(),
+    )
+    return Response(
+        content=content,
+        media_type=template.XLSX_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="data-inclusion-{settings.source}.xlsx"'},
     )
 
 
