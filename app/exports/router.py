@@ -99,7 +99,14 @@ def scdl_subventions(
     settings: SettingsDep,
     year: Annotated[int, Query(ge=1, le=9999, description="The calendar year of the convention years")],
     min_amount: Annotated[
-        Decimal | None, Query(ge=0, description="Only the years whose budget is at least this (e.g. 23000)")
+        Decimal | None,
+        Query(
+            ge=0,
+            max_digits=14,
+            decimal_places=2,
+            allow_inf_nan=False,
+            description="Only the years whose budget is at least this (e.g. 23000)",
+        ),
     ] = None,
     format_: Annotated[ScdlFormat, Query(alias="format")] = ScdlFormat.csv,
 ):
