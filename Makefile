@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench constraints clean env image-base image image-smoke
+.PHONY: install validata run test lint bench constraints clean env image-base image image-smoke
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,17 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# validata-table (the SCDL validator data.gouv.fr uses) for tests/exports/test_scdl_subventions.py:
+# a venv of its own, its python-stdnum<2 and pydantic pins conflicting with the project's.
+VALIDATA_VENV := .venv-validata
+VALIDATA_STAMP := $(VALIDATA_VENV)/.installed
+$(VALIDATA_STAMP):
+	$(PYTHON) -m venv $(VALIDATA_VENV)
+	$(VALIDATA_VENV)/bin/python -m pip install --quiet validata-table==0.12.5
+	touch $(VALIDATA_STAMP)
+
+validata: $(VALIDATA_STAMP)
 
 # First start: migrate the SQLite file var/pdi.db, load the seed catalogue and the demo data
 # once, create a local admin key (printed, kept in var/admin.key); then serve on :$(PORT)
@@ -24,7 +35,7 @@ run: install
 
 # The suite on SQLite, then on PostgreSQL when TEST_POSTGRES_URL names a database to use
 # (.ci/run creates a fresh one). Under CI=true the PostgreSQL pass is never skipped.
-test: install
+test: install validata
 	$(BIN)/python -m pytest
 	@if [ -n "$$TEST_POSTGRES_URL" ]; then \
 		echo "== PostgreSQL pass"; \

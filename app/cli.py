@@ -415,11 +415,8 @@ def bootstrap(
     """First start of a local instance: migrate, seed and demo once, and a local admin key."""
     from sqlmodel import select
 
-    from app.auth.models import ApiKey
-    from app.auth.service import create_key
     from app.catalogue.models import Family
     from app.core.migrate import upgrade_head
-    from app.core.time import utcnow
     from app.pathways.models import Pathway
     from seed.demo.writer import DEMO_TABLES, generate_demo
     from seed.loader import CATALOGUE_TABLES, load_catalogue
@@ -437,6 +434,37 @@ def bootstrap(
             typer.echo(generate_demo(session=session, scale=1, progress=True))
             session.commit()
     analyze_tables((*CATALOGUE_TABLES, *DEMO_TABLES))
+
+    print_local_admin_key(port)
+
+
+@cli.command()
+def init(
+    port: Annotated[int, typer.Option(help="The port `pdi serve` will listen on, for the address printed")] = 8000,
+) -> None:
+    """First start for any département (PDI_DEPARTEMENT_*): migrate, the families, a local admin key.
+
+    No operator, convention or demo data: the département enters its own (the API, or POST
+    /imports/data-inclusion/structures for its operators). `make run` is the Sarthe's demo instead.
+    """
+    from app.core.migrate import upgrade_head
+    from seed.loader import load_families_only
+
+    settings = get_settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_head()
+    with PdiSession(get_engine()) as session:
+        typer.echo(load_families_only(session=session))
+        session.commit()
+    typer.echo(f"département {settings.departement_code} ({settings.departement_name}), source {settings.source}")
+    print_local_admin_key(port)
+
+
+def print_local_admin_key(port: int) -> None:
+    """Create the local admin key once (kept in var/admin.key, renewed when revoked) and print it."""
+    from app.auth.models import ApiKey
+    from app.auth.service import create_key
+    from app.core.time import utcnow
 
     key_file = local_admin_key_file()
     with PdiSession(get_engine()) as session:

@@ -33,6 +33,7 @@ from app.core.security_headers import SecurityHeaders
 from app.core.server import HeaderCountLimit
 from app.esf.router import router as esf_router
 from app.exports.router import router as exports_router
+from app.imports.router import router as imports_router
 from app.indicators.router import router as indicators_router
 from app.pathways.router import router as pathways_router
 from app.periods.router import router as periods_router
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         pathways_router,
         availability_router,
         exports_router,
+        imports_router,
         indicators_router,
         esf_router,
         periods_router,

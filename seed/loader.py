@@ -86,6 +86,14 @@ def load_catalogue(*, session: Session, data: dict[str, Any] | None = None) -> s
     )
 
 
+def load_families_only(*, session: Session) -> str:
+    """The families of actions (the programme's axes), for a département starting with an empty
+    catalogue (`pdi init`): none of the Sarthe's actions, operators, conventions or assessments."""
+    data = {"families": read_seed_data()["families"], "actions": [], "communes": {}, "operators": []}
+    data |= {"sites": [], "assessments": []}
+    return load_catalogue(session=session, data=data)
+
+
 # --- writing, through the services ----------------------------------------------------------------
 
 

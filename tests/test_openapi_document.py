@@ -26,6 +26,8 @@ PUBLIC = {
     ("get", "/api/v1/reference/diagnostic-dimensions"),
     ("get", "/api/v1/exports/data-inclusion/structures"),
     ("get", "/api/v1/exports/data-inclusion/services"),
+    ("get", "/api/v1/exports/data-inclusion/template.xlsx"),
+    ("get", "/api/v1/exports/scdl/subventions"),
     ("get", "/api/v1/changes"),
     ("get", "/healthz"),
     ("get", "/readyz"),

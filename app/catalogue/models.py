@@ -102,5 +102,7 @@ class Site(SQLModel, table=True):
     territory: Territory | None = Field(default=None, sa_type=String(8))
     latitude: float | None = None
     longitude: float | None = None
+    # The data·inclusion structure this site was imported from (POST /imports/data-inclusion/structures).
+    data_inclusion_id: str | None = Field(default=None, max_length=200, unique=True, index=True)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

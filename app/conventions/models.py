@@ -37,6 +37,10 @@ class Convention(SQLModel, table=True):
     start_on: date
     end_on: date
     status: ConventionStatus = Field(default=ConventionStatus.active, sa_type=String(16))
+    # The signature and the assembly's decision (SPEC C12: the SCDL subventions export); null
+    # when not known.
+    signed_on: date | None = None
+    decision_reference: str | None = Field(default=None, max_length=256)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 

@@ -11,6 +11,7 @@ from app.reference.indicators import INDICATORS_BY_CODE
 
 Reference = BoundedText(64, min_length=1)
 ActionCode = BoundedText(64, min_length=1)
+DecisionReference = BoundedText(256, min_length=1)
 # The column is Numeric(14, 2): euros and cents, up to 999 999 999 999.99.
 Amount = Annotated[Euros, Field(ge=0, max_digits=14, decimal_places=2)]
 Year = Annotated[int, Field(ge=1, le=9999)]
@@ -55,6 +56,10 @@ class ConventionCreate(InputModel):
     start_on: date
     end_on: date
     status: ConventionStatus = ConventionStatus.active
+    signed_on: date | None = Field(default=None, description="The day the convention was signed; null when not known")
+    decision_reference: DecisionReference | None = Field(
+        default=None, description="The reference of the decision that granted it (deliberation, arrêté)"
+    )
     site_ids: list[RowId] = Field(default_factory=list, max_length=1000)
     years: list[ConventionYearCreate] = Field(default_factory=list, max_length=200)
 
@@ -66,6 +71,9 @@ class ConventionUpdate(InputModel):
     status: ConventionStatus | None = None
     start_on: date | None = None
     end_on: date | None = None
+    # Null erases them (not known).
+    signed_on: date | None = None
+    decision_reference: DecisionReference | None = None
     site_ids: list[RowId] | None = Field(default=None, max_length=1000, description="Replaces the set of sites")
 
     @field_validator("reference", "status", "start_on", "end_on", "site_ids")
@@ -96,6 +104,8 @@ class ConventionRead(ReadModel):
     start_on: date
     end_on: date
     status: ConventionStatus
+    signed_on: date | None
+    decision_reference: str | None
     site_ids: list[int]
     years: list[ConventionYearRead]
     created_at: Timestamp

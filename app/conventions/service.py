@@ -64,6 +64,8 @@ def read_models(*, session: Session, conventions: Sequence[Convention]) -> list[
             start_on=convention.start_on,
             end_on=convention.end_on,
             status=convention.status,
+            signed_on=convention.signed_on,
+            decision_reference=convention.decision_reference,
             site_ids=site_ids[convention.id],
             years=years[convention.id],
             created_at=convention.created_at,
@@ -215,6 +217,8 @@ def create_convention(*, session: Session, caller: Caller, data: ConventionCreat
         start_on=data.start_on,
         end_on=data.end_on,
         status=data.status,
+        signed_on=data.signed_on,
+        decision_reference=data.decision_reference,
     )
     session.add(convention)
     session.flush()
@@ -265,7 +269,7 @@ def update_convention(
     if new_dates != old_dates:
         _ensure_dates_change_allowed(session=session, old=old_dates, new=new_dates)
 
-    for field in ("reference", "status", "start_on", "end_on"):
+    for field in ("reference", "status", "start_on", "end_on", "signed_on", "decision_reference"):
         if field in changes:
             setattr(convention, field, changes[field])
     if site_ids is not None:

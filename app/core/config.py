@@ -55,10 +55,16 @@ class Settings(BaseSettings):
     # Heavy reads (indicators, the bilan, reports, exports) at once per worker: more answer 503
     # with Retry-After, so that they never hold the connections the rest of the API needs.
     heavy_reads_concurrency: int = Field(default=2, ge=0)
+    # The département whose programme this is (SPEC C12): its INSEE code, its name, and its SIRET
+    # (the grantor of the SCDL subventions export, which answers 409 while it is unset).
+    departement_code: str = Field(default="72", pattern=r"^(\d{2}|2[AB]|97\d)$")
+    departement_name: str = Field(default="Sarthe", min_length=1, max_length=100)
+    departement_siret: str | None = Field(default=None, pattern=r"^\d{14}$")
     # The data·inclusion export (GET /exports/data-inclusion/…): `source` names this producer in
-    # every item and prefixes its ids; `portal_url` is where a professional mobilises a service
-    # (the RSA portal), sent as each service's lien_mobilisation when set.
-    source: str = Field(default="cd72", pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)
+    # every item and prefixes its ids (unset: "cd" and the département's code, lower case);
+    # `portal_url` is where a professional mobilises a service (the RSA portal), sent as each
+    # service's lien_mobilisation when set.
+    source: str = Field(default="", pattern=r"^([a-z0-9]+(-[a-z0-9]+)*)?$", max_length=64)
     portal_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?$")
     # Every request body is capped while it is read, before it is parsed or its key checked
     # (POST /exit-records has its own cap, max_batch_bytes).
@@ -115,7 +121,22 @@ class Settings(BaseSettings):
         # Hosts hand out `postgres://` or `postgresql://`; SQLAlchemy needs the driver named.
         return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
 
-    @field_validator("portal_url", "worker_in_process", mode="before")
+    @field_validator("departement_siret")
+    @classmethod
+    def siret_check_digits(cls, siret: str | None) -> str | None:
+        from stdnum.fr import siret as stdnum_siret
+
+        if siret is not None and not stdnum_siret.is_valid(siret):
+            raise ValueError("PDI_DEPARTEMENT_SIRET fails its check digits (SIREN and SIRET)")
+        return siret
+
+    @model_validator(mode="after")
+    def source_of_the_departement(self) -> "Settings":
+        if not self.source:
+            self.source = f"cd{self.departement_code.lower()}"
+        return self
+
+    @field_validator("portal_url", "worker_in_process", "departement_siret", mode="before")
     @classmethod
     def empty_is_unset(cls, value):
         # `PDI_PORTAL_URL=` in a .env or compose file means "no portal", not a malformed URL.

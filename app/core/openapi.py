@@ -75,7 +75,12 @@ TAGS = [
         "name": "webhooks",
         "description": "Endpoints that receive the change feed pushed to them, signed (Standard Webhooks).",
     },
-    {"name": "exports", "description": "The catalogue in the data·inclusion schema v1. Public."},
+    {
+        "name": "exports",
+        "description": "What the département publishes: the catalogue in the data·inclusion schema v1 and its "
+        "publication template, its grants in the SCDL subventions format. Public.",
+    },
+    {"name": "imports", "description": "Operators and their sites from the national directory (data·inclusion)."},
     {"name": "indicators", "description": "The bilan's indicators and the bilan itself, computed on demand."},
     {
         "name": "esf",

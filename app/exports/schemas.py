@@ -79,3 +79,18 @@ class ServiceExport(BaseModel):
 class ServicesPage(Page[ServiceExport]):
     # The day of the active conventions and their seats, as in GET /availability.
     on: date
+
+
+class ScdlLeftOut(BaseModel):
+    """A convention year of the year asked that makes no valid SCDL row, and why."""
+
+    convention_id: int
+    reference: str
+    year: int
+    reason: str
+
+
+class ScdlGrantsRead(BaseModel):
+    # Each row has the SCDL subventions columns, as the CSV gives them (text).
+    rows: list[dict[str, str]]
+    left_out: list[ScdlLeftOut]

@@ -19,12 +19,15 @@ from sqlmodel import Session
 
 from app.availability import service as availability
 from app.availability.schemas import AvailabilityRead
-from app.availability.where import Where, nearest_first, rounded_km
+from app.availability.where import ANYWHERE, Where, nearest_first, rounded_km
 from app.catalogue.models import Action, Operator, Site
 from app.conventions.models import Convention, ConventionSite, running_on
 from app.core.pagination import Page, PageParams, count_rows
+from app.exports import template
 from app.exports.schemas import ServiceExport, ServicePlaces, ServicesPage, StructureExport
 
+# One page holding every row (the template is one file).
+EVERY_ROW = 10**9
 # The schema's bounds on a name (3 to 150 characters, no final full stop: a warning).
 NAME_MIN, NAME_MAX = 3, 150
 # A service's description is required, of at least 5 characters.
@@ -61,7 +64,14 @@ def list_structures(*, session: Session, source: str, params: PageParams) -> Pag
 
 
 def list_services(
-    *, session: Session, source: str, portal_url: str | None, on: date, params: PageParams, where: Where
+    *,
+    session: Session,
+    source: str,
+    portal_url: str | None,
+    departement_code: str,
+    on: date,
+    params: PageParams,
+    where: Where,
 ) -> ServicesPage:
     statement = (
         select(Convention, Action, Operator, Site)
@@ -95,6 +105,7 @@ def list_services(
         _service(
             source=source,
             portal_url=portal_url,
+            departement_code=departement_code,
             convention=row.Convention,
             action=row.Action,
             operator=row.Operator,
@@ -105,6 +116,22 @@ def list_services(
         for row in rows
     ]
     return ServicesPage.of(items, total, params, on=on)
+
+
+def template_xlsx(*, session: Session, source: str, portal_url: str | None, departement_code: str, on: date) -> bytes:
+    """Every structure and the services of `on`, in data·inclusion's publication template."""
+    everything = PageParams(page=1, size=EVERY_ROW)
+    structures = list_structures(session=session, source=source, params=everything).items
+    services = list_services(
+        session=session,
+        source=source,
+        portal_url=portal_url,
+        departement_code=departement_code,
+        on=on,
+        params=everything,
+        where=ANYWHERE,
+    ).items
+    return template.to_xlsx(structures=structures, services=services)
 
 
 def _seats(*, session: Session, on: date, convention_ids: set[int]) -> dict[int, AvailabilityRead]:
@@ -140,6 +167,7 @@ def _service(
     *,
     source: str,
     portal_url: str | None,
+    departement_code: str,
     convention: Convention,
     action: Action,
     operator: Operator,
@@ -169,7 +197,8 @@ def _service(
         telephone=operator.phone,
         courriel=deliverable_email(operator.email),
         modes_accueil=action.modes_accueil,
-        zone_eligibilite=action.zone_eligibilite,
+        # An action that names no zone serves the département whose programme it is.
+        zone_eligibilite=action.zone_eligibilite or [departement_code],
         lien_mobilisation=portal_url,
         modes_mobilisation=action.modes_mobilisation,
         mobilisable_par=action.mobilisable_par,

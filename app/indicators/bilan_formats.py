@@ -10,11 +10,19 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
+from app.core.config import get_settings
 from app.core.text import printable
 from app.indicators.schemas import BilanRead
 from app.reference.indicators import INDICATORS_BY_CODE, Unit
 
-TITLE = "Bilan des actions du Programme Départemental d'Insertion"
+PROGRAMME_TITLE = "Bilan des actions du Programme Départemental d'Insertion"
+
+
+def bilan_title() -> str:
+    """The title, with the département's name (PDI_DEPARTEMENT_NAME)."""
+    return f"{get_settings().departement_name} — {PROGRAMME_TITLE}"
+
+
 NOT_KNOWN = "NC"
 FRENCH_MONTHS = ("Janv", "Févr", "Mars", "Avr", "Mai", "Juin", "Juil", "Août", "Sept", "Oct", "Nov", "Déc")
 
@@ -161,7 +169,7 @@ def to_csv(bilan: BilanRead, dialect: CsvDialect = CsvDialect.rfc4180) -> str:
 
 
 def to_markdown(bilan: BilanRead) -> str:
-    lines = [f"# {TITLE} {'/'.join(map(str, bilan.years))}", "", consolidation_note(bilan), ""]
+    lines = [f"# {bilan_title()} {'/'.join(map(str, bilan.years))}", "", consolidation_note(bilan), ""]
     headings = [year_heading(bilan, year) for year in bilan.years]
     for family in bilan.families:
         lines += [f"## {inert_line(family.name)}", ""]

@@ -15,8 +15,8 @@ from html import escape as html_escape
 from app.core.text import printable
 from app.indicators.bilan_charts import BilanCharts, Chart
 from app.indicators.bilan_formats import (
-    TITLE,
     assessment_heading,
+    bilan_title,
     consolidation_note,
     french,
     unit_of,
@@ -90,12 +90,12 @@ def to_html(bilan: BilanRead, charts: BilanCharts) -> str:
         '<meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{PAGE_POLICY}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(TITLE)} {years}</title>",
+        f"<title>{escape(bilan_title())} {years}</title>",
         f"<style>{STYLE}</style>",
         "</head>",
         "<body>",
         "<header>",
-        f"<h1>{escape(TITLE)} {years}</h1>",
+        f"<h1>{escape(bilan_title())} {years}</h1>",
         f'<p class="note">{escape(consolidation_note(bilan))}</p>',
         _navigation(bilan),
         "</header>",

@@ -18,7 +18,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from app.indicators.bilan_charts import PART_COLOURS, SERIES_COLOURS, BilanCharts, Chart
-from app.indicators.bilan_formats import NOT_KNOWN, TITLE, assessment_heading, consolidation_note, inert, unit_of
+from app.indicators.bilan_formats import NOT_KNOWN, assessment_heading, bilan_title, consolidation_note, inert, unit_of
 from app.indicators.schemas import BilanFamilyRead, BilanRead
 from app.reference.indicators import Unit
 
@@ -59,7 +59,7 @@ def to_xlsx(bilan: BilanRead, charts: BilanCharts) -> bytes:
 def _set_properties(workbook: Workbook, bilan: BilanRead) -> None:
     years = "/".join(map(str, bilan.years))
     properties = workbook.properties
-    properties.title = f"{TITLE} {years}"
+    properties.title = f"{bilan_title()} {years}"
     properties.subject = f"Indicateurs au {bilan.as_of:%d/%m/%Y}"
     properties.description = f"{consolidation_note(bilan)} (as_of {bilan.as_of.isoformat()})"
     properties.keywords = f"PDI, bilan, {years}, as_of={bilan.as_of.isoformat()}"
@@ -104,7 +104,7 @@ def _write_value(cell, value, unit: Unit) -> None:
 
 def _write_summary(sheet: Worksheet, bilan: BilanRead, charts: BilanCharts) -> None:
     sheet.title = SUMMARY_SHEET
-    sheet["A1"] = f"{TITLE} {'/'.join(map(str, bilan.years))}"
+    sheet["A1"] = f"{bilan_title()} {'/'.join(map(str, bilan.years))}"
     sheet["A1"].font = TITLE_FONT
     sheet["A2"] = consolidation_note(bilan)
     sheet["A2"].font = Font(italic=True)

@@ -47,7 +47,7 @@ def test_the_page_renders_without_errors_and_requests_nothing_else(browser, page
     with open_page(browser, url, width=DESKTOP, height=900) as (tab, report):
         assert report.errors == []
         assert report.requests == [url]
-        assert tab.title() == "Bilan des actions du Programme Départemental d'Insertion 2019/2020"
+        assert tab.title() == "Sarthe — Bilan des actions du Programme Départemental d'Insertion 2019/2020"
         families = tab.evaluate("document.querySelectorAll('section.family').length")
         assert families == html.count('<section class="family"') >= 2
         tables = tab.evaluate("[...document.querySelectorAll('table')].map(t => t.tHead !== null)")

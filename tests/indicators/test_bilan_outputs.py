@@ -225,7 +225,7 @@ def test_xlsx_family_sheet_has_the_table_descriptions_filter_and_print_setup(wor
 
 def test_xlsx_document_properties_say_what_and_as_of_when(workbook):
     properties = workbook.properties
-    assert properties.title == "Bilan des actions du Programme Départemental d'Insertion 2019/2020"
+    assert properties.title == "Sarthe — Bilan des actions du Programme Départemental d'Insertion 2019/2020"
     assert "30/06/2020" in properties.subject
     assert "as_of 2020-06-30" in properties.description and "2020 non consolidé" in properties.description
     assert "as_of=2020-06-30" in properties.keywords
