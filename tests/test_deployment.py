@@ -26,8 +26,9 @@ ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
 NGINX_CONF = PROJECT_ROOT / "docker" / "nginx.conf"
 BACKUP_SCRIPT = PROJECT_ROOT / "docker" / "backup.sh"
 ENTRYPOINT = PROJECT_ROOT / "docker" / "entrypoint.sh"
-# Lines whose value is not the setting's default: a path of this machine, or a secret to generate.
-NOT_A_DEFAULT = {"DATABASE_URL", "PDI_VAR_DIR", "PDI_SECRET_KEY"}
+# Lines whose value is not the setting's default: a path of this machine, a secret to generate, or
+# one derived from another setting (PDI_SOURCE: cd + the département's code).
+NOT_A_DEFAULT = {"DATABASE_URL", "PDI_VAR_DIR", "PDI_SECRET_KEY", "PDI_SOURCE"}
 A_SECRET = "s" * 40
 
 
