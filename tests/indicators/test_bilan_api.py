@@ -174,7 +174,7 @@ def test_as_of_defaults_to_the_last_years_end_when_every_year_is_consolidated(cl
         ({"years": ",".join(str(year) for year in range(2010, 2021))}, ["query", "years"]),
         ({"years": "1990"}, ["query", "years"]),
         ({"years": "2019,2020", "as_of": "2019-12-31"}, ["query", "as_of"]),
-        ({"years": "2019", "format": "pdf"}, ["query", "format"]),
+        ({"years": "2019", "format": "docx"}, ["query", "format"]),
         ({"years": "2019", "format": "csv", "dialect": "excel-de"}, ["query", "dialect"]),
         ({"years": "2019", "format": "xlsx", "dialect": "excel-fr"}, ["query", "dialect"]),
         ({"years": "2019", "as_of": "soon"}, ["query", "as_of"]),
