@@ -14,10 +14,10 @@ import uuid
 import zipfile
 
 import httpx
-
 from pdi_client import AuthenticatedClient, Client
 from pdi_client.api.availability import list_availability
 from pdi_client.api.changes import list_changes
+from pdi_client.api.esf import get_esf_report_csv, get_esf_report_xlsx
 from pdi_client.api.families import create_family, list_families
 from pdi_client.api.indicators import get_bilan, get_bilan_csv, get_bilan_pdf, get_bilan_xlsx
 from pdi_client.api.pathways import create_pathway, get_pathway
@@ -122,6 +122,12 @@ def main(base_url: str, key: str) -> None:
     ).payload.read()
     expect(csv.startswith("\ufeff".encode()) and b";" in csv.splitlines()[1], "bilan (CSV, excel-fr): BOM and `;`")
     print(f"ok  bilan: JSON typed, XLSX {len(xlsx):,} bytes, PDF {len(pdf):,} bytes, CSV {len(csv):,} bytes as Files")
+    report = typed(get_esf_report_xlsx.sync(client=admin, year=2020), File, "ESF+ report (XLSX)").payload.read()
+    with zipfile.ZipFile(io.BytesIO(report)) as workbook:
+        expect("xl/workbook.xml" in workbook.namelist(), "ESF+ report (XLSX): a workbook")
+    rows = typed(get_esf_report_csv.sync(client=admin, year=2020), File, "ESF+ report (CSV)").payload.read()
+    expect(b"indicator" in rows.splitlines()[0], "ESF+ report (CSV): its header")
+    print(f"ok  ESF+ report: XLSX {len(report):,} bytes, CSV {len(rows):,} bytes as Files")
 
     page = typed(list_changes.sync(client=admin, after=head, limit=100), ChangesPage, "feed page")
     mine = [change for change in page.items if isinstance(change, PathwayChange) and change.id == str(created.id)]
