@@ -7,6 +7,8 @@
 - docs/bilan-xlsx-summary.png: the XLSX's summary sheet, as LibreOffice prints it
   (`libreoffice --headless --convert-to pdf`, then `pdftoppm`; Debian packages
   libreoffice-calc-nogui and poppler-utils);
+- docs/bilan-phone.png: the same page on a 390 px phone, at the first family (its tables' rows
+  reflowed into cards, a line per year);
 - docs/bilan-pdf-pages.png: the first pages of the PDF bilan (GET /bilan?format=pdf) side by
   side, as `pdftoppm` draws them.
 
@@ -42,6 +44,7 @@ from tests.indicators.browser import find_chromium, launch, open_page, serve  # 
 YEARS = [2018, 2019, 2020]
 AS_OF = date(2020, 12, 31)
 HTML_WIDTH, HTML_HEIGHT = 1280, 2000  # the summary charts and the first family
+PHONE_WIDTH, PHONE_HEIGHT = 390, 844
 
 
 def main() -> None:
@@ -52,22 +55,26 @@ def main() -> None:
         bilan, charts = build_bilan_with_charts(session=session, years=YEARS, as_of=AS_OF)
     pdf_screenshot(to_pdf(bilan, charts, departement="Sarthe"), ROOT / "docs" / "bilan-pdf-pages.png")
     html_screenshot(to_html(bilan, charts), ROOT / "docs" / "bilan-html.png")
+    html_screenshot(to_html(bilan, charts), ROOT / "docs" / "bilan-phone.png", phone=True)
     xlsx_screenshot(to_xlsx(bilan, charts), ROOT / "docs" / "bilan-xlsx-summary.png")
     shutil.rmtree(WORK, ignore_errors=True)
 
 
-def html_screenshot(page: str, target: Path) -> None:
+def html_screenshot(page: str, target: Path, *, phone: bool = False) -> None:
     executable = find_chromium()
     if executable is None:
         sys.exit("chromium is not installed (apt-get install chromium)")
     headers = {"Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": CONTENT_SECURITY_POLICY}
+    width, height = (PHONE_WIDTH, PHONE_HEIGHT) if phone else (HTML_WIDTH, HTML_HEIGHT)
     with (
         serve(page.encode(), headers) as url,
         launch(executable) as browser,
-        open_page(browser, url, width=HTML_WIDTH, height=HTML_HEIGHT) as (tab, report),
+        open_page(browser, url, width=width, height=height, mobile=phone) as (tab, report),
     ):
         if report.errors:
             sys.exit(f"the page logged errors: {report.errors}")
+        if phone:
+            tab.evaluate("document.querySelector('#famille-1').scrollIntoView()")
         tab.screenshot(path=str(target))
     print(f"wrote {target.relative_to(ROOT)}")
 
