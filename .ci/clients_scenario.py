@@ -13,17 +13,20 @@ import sys
 import uuid
 import zipfile
 
+import httpx
 from pdi_client import AuthenticatedClient, Client
 from pdi_client.api.availability import list_availability
 from pdi_client.api.changes import list_changes
+from pdi_client.api.esf import get_esf_report_csv, get_esf_report_xlsx
 from pdi_client.api.families import create_family, list_families
-from pdi_client.api.indicators import get_bilan
+from pdi_client.api.indicators import get_bilan, get_bilan_csv, get_bilan_pdf, get_bilan_xlsx
 from pdi_client.api.pathways import create_pathway, get_pathway
 from pdi_client.models import (
     AvailabilityPage,
     AvailabilityRead,
     BilanRead,
     ChangesPage,
+    CsvDialect,
     FamilyChange,
     FamilyCreate,
     FamilyRead,
@@ -34,6 +37,7 @@ from pdi_client.models import (
     Problem,
     ProblemItem,
 )
+from pdi_client.types import File
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The demo's conventions run 2018-2021 (`pdi bootstrap` loads them).
@@ -66,7 +70,10 @@ def feed_head(admin: AuthenticatedClient) -> int:
 
 def main(base_url: str, key: str) -> None:
     anonymous = Client(base_url=base_url, raise_on_unexpected_status=True)
-    admin = AuthenticatedClient(base_url=base_url, token=key, raise_on_unexpected_status=True)
+    # The bilan's PDF takes some seconds to lay out: more than httpx's default 5 s.
+    admin = AuthenticatedClient(
+        base_url=base_url, token=key, raise_on_unexpected_status=True, timeout=httpx.Timeout(120.0)
+    )
 
     families = typed(list_families.sync(client=anonymous), PageFamilyRead, "list families")
     expect(families.total >= 1 and families.items, "list families: the seeded catalogue has families")
@@ -101,15 +108,26 @@ def main(base_url: str, key: str) -> None:
 
     bilan = typed(get_bilan.sync(client=admin, years="2019"), BilanRead, "bilan (JSON)")
     expect(bilan.years == [2019] and bilan.families, "bilan (JSON): the year asked, its families")
-    # openapi-python-client parses a status's first media type (here JSON) whatever `format` is
-    # asked: the file is read through the generated client's own (authenticated) HTTP client.
-    answer = admin.get_httpx_client().get("/api/v1/bilan", params={"years": "2019", "format": "xlsx"})
+    # The files through their own generated functions, each giving a File of bytes.
+    answer = get_bilan_xlsx.sync_detailed(client=admin, years="2019")
     expect(answer.status_code == 200, f"bilan (XLSX): status {answer.status_code}")
     expect(answer.headers["content-type"] == XLSX, f"bilan (XLSX): content type {answer.headers['content-type']}")
-    xlsx: bytes = answer.content
+    xlsx = typed(answer.parsed, File, "bilan (XLSX)").payload.read()
     with zipfile.ZipFile(io.BytesIO(xlsx)) as workbook:
         expect("xl/workbook.xml" in workbook.namelist(), "bilan (XLSX): a workbook")
-    print(f"ok  bilan: JSON typed, XLSX {len(xlsx):,} bytes")
+    pdf = typed(get_bilan_pdf.sync(client=admin, years="2019"), File, "bilan (PDF)").payload.read()
+    expect(pdf.startswith(b"%PDF-") and b"%%EOF" in pdf[-1024:], f"bilan (PDF): a PDF, got {pdf[:20]!r}")
+    csv = typed(
+        get_bilan_csv.sync(client=admin, years="2019", dialect=CsvDialect.EXCEL_FR), File, "bilan (CSV)"
+    ).payload.read()
+    expect(csv.startswith("\ufeff".encode()) and b";" in csv.splitlines()[1], "bilan (CSV, excel-fr): BOM and `;`")
+    print(f"ok  bilan: JSON typed, XLSX {len(xlsx):,} bytes, PDF {len(pdf):,} bytes, CSV {len(csv):,} bytes as Files")
+    report = typed(get_esf_report_xlsx.sync(client=admin, year=2020), File, "ESF+ report (XLSX)").payload.read()
+    with zipfile.ZipFile(io.BytesIO(report)) as workbook:
+        expect("xl/workbook.xml" in workbook.namelist(), "ESF+ report (XLSX): a workbook")
+    rows = typed(get_esf_report_csv.sync(client=admin, year=2020), File, "ESF+ report (CSV)").payload.read()
+    expect(b"indicator" in rows.splitlines()[0], "ESF+ report (CSV): its header")
+    print(f"ok  ESF+ report: XLSX {len(report):,} bytes, CSV {len(rows):,} bytes as Files")
 
     page = typed(list_changes.sync(client=admin, after=head, limit=100), ChangesPage, "feed page")
     mine = [change for change in page.items if isinstance(change, PathwayChange) and change.id == str(created.id)]

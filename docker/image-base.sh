@@ -65,11 +65,13 @@ APT::Install-Suggests "false";
 EOF
 cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
 
-echo "image-base: apt-get install python3 python3-pip python3-venv ca-certificates"
+# pango and a font: WeasyPrint lays out the bilan's PDF with them (GET /bilan?format=pdf).
+echo "image-base: apt-get install python3 python3-pip python3-venv ca-certificates pango fonts-dejavu-core"
 chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C sh -euc '
     apt-get update -qq
     apt-get upgrade -y -qq
-    apt-get install -y -qq python3 python3-pip python3-venv ca-certificates
+    apt-get install -y -qq python3 python3-pip python3-venv ca-certificates \
+        libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
     apt-get clean
 ' >"$work/apt.log" 2>&1 || {
     tail -n 30 "$work/apt.log" >&2

@@ -101,7 +101,10 @@ def test_every_ref_resolves(document):
 @pytest.mark.parametrize(
     ("path", "formats"),
     [
-        ("/api/v1/bilan", {"text/csv": None, XLSX: "binary", "text/markdown": None, "text/html": None}),
+        (
+            "/api/v1/bilan",
+            {"text/csv": None, XLSX: "binary", "application/pdf": "binary", "text/markdown": None, "text/html": None},
+        ),
         ("/api/v1/reports/esf", {"text/csv": None, XLSX: "binary"}),
     ],
 )
@@ -195,3 +198,20 @@ def test_feed_items_are_a_union_on_kind_with_typed_data(document):
         change = schemas[mapping[kind].removeprefix("#/components/schemas/")]
         assert change["properties"]["kind"]["const"] == kind
         assert change["properties"]["data"]["anyOf"] == [{"$ref": _read_schema_of(document, path)}, {"type": "null"}]
+
+
+@pytest.mark.parametrize(
+    ("path", "media_type"),
+    [
+        ("/api/v1/bilan.xlsx", XLSX),
+        ("/api/v1/bilan.pdf", "application/pdf"),
+        ("/api/v1/bilan.csv", "text/csv"),
+        ("/api/v1/reports/esf.xlsx", XLSX),
+        ("/api/v1/reports/esf.csv", "text/csv"),
+    ],
+)
+def test_each_file_has_a_path_answering_it_alone_as_binary(document, path, media_type):
+    """SPEC C13: openapi-python-client reads a 200 by its first media type it knows; a path whose
+    one media type is a binary string gets a generated function that gives the file as bytes."""
+    content = document["paths"][path]["get"]["responses"]["200"]["content"]
+    assert content == {media_type: {"schema": {"type": "string", "format": "binary"}}}

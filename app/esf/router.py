@@ -68,6 +68,10 @@ def get_esf_report(
     report = esf_report(session=session, caller=caller, year=year, convention_id=convention, action=action)
     if format_ == ReportFormat.json:
         return report
+    return _report_file(report, format_, dialect, year)
+
+
+def _report_file(report: EsfReport, format_: ReportFormat, dialect: CsvDialect | None, year: int) -> Response:
     if format_ == ReportFormat.csv:
         content, media_type, extension = (
             formats.to_csv(report, dialect or CsvDialect.rfc4180),
@@ -78,6 +82,47 @@ def get_esf_report(
         content, media_type, extension = formats.to_xlsx(report), formats.XLSX_MEDIA_TYPE, "xlsx"
     headers = {"Content-Disposition": f'attachment; filename="fse-{year}.{extension}"'}
     return Response(content=content, media_type=media_type, headers=headers)
+
+
+# The same files at paths of their own, each answering one media type as a binary string, so that
+# a generated client has a function giving each as bytes (GET /reports/esf's parses JSON).
+def _file_responses(media_type: str, what: str) -> dict:
+    binary = {media_type: {"schema": {"type": "string", "format": "binary"}}}
+    return {200: {"content": binary, "description": f"The report as {what}"}, **responses(401, 403, 422)}
+
+
+ConventionFilter = Annotated[int | None, Query(ge=1, le=2_147_483_647, description="Convention id")]
+ActionFilter = Annotated[str | None, Query(max_length=64, description="Action code")]
+
+
+@router.get("/reports/esf.xlsx", response_class=Response, responses=_file_responses(formats.XLSX_MEDIA_TYPE, "XLSX"))
+def get_esf_report_xlsx(
+    session: ReadSessionDep,
+    caller: ReportReaderDep,
+    year: Year,
+    convention: ConventionFilter = None,
+    action: ActionFilter = None,
+):
+    """The ESF+ report as an XLSX workbook (as `GET /reports/esf?format=xlsx`)."""
+    report = esf_report(session=session, caller=caller, year=year, convention_id=convention, action=action)
+    return _report_file(report, ReportFormat.xlsx, None, year)
+
+
+@router.get("/reports/esf.csv", response_class=Response, responses=_file_responses("text/csv", "CSV"))
+def get_esf_report_csv(
+    session: ReadSessionDep,
+    caller: ReportReaderDep,
+    year: Year,
+    convention: ConventionFilter = None,
+    action: ActionFilter = None,
+    dialect: Annotated[
+        CsvDialect | None,
+        Query(description="`rfc4180` (default; `,`) or `excel-fr` (`;`, BOM)"),
+    ] = None,
+):
+    """The ESF+ report as CSV (as `GET /reports/esf?format=csv`)."""
+    report = esf_report(session=session, caller=caller, year=year, convention_id=convention, action=action)
+    return _report_file(report, ReportFormat.csv, dialect, year)
 
 
 @router.get("/esf/incomplete", response_model=Page[int], responses=responses(401, 403, 422))

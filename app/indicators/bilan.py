@@ -12,6 +12,7 @@ from app.assessments.service import latest_of_years
 from app.catalogue.models import Action, Family, Operator
 from app.conventions.models import BudgetKind, Convention, ConventionYear
 from app.core.errors import InvalidInput, NotFound
+from app.indicators.bilan_charts import CHART_INDICATORS, BilanCharts, summary_charts
 from app.indicators.engine import GroupTotals, Scope, compute_for_years, values_from
 from app.indicators.schemas import (
     BilanActionRead,
@@ -48,6 +49,22 @@ def build_bilan(
 ) -> BilanRead:
     """The bilan of `years` (as known on `as_of`; default today, or the last year's 31 December
     when every year is consolidated), for every action or just one."""
+    bilan, _figures = _build(session=session, years=years, as_of=as_of, action=action, extra=())
+    return bilan
+
+
+def build_bilan_with_charts(
+    *, session: Session, years: list[int], as_of: date | None = None, action: str | None = None
+) -> tuple[BilanRead, BilanCharts]:
+    """The bilan and its summary charts (for the XLSX, HTML and PDF), from one engine run."""
+    bilan, figures = _build(session=session, years=years, as_of=as_of, action=action, extra=CHART_INDICATORS)
+    return bilan, summary_charts(bilan, figures)
+
+
+def _build(
+    *, session: Session, years: list[int], as_of: date | None, action: str | None, extra: tuple[str, ...]
+) -> tuple[BilanRead, dict[tuple[str, int], dict]]:
+    """The bilan, and the engine's figures by (action code, year): its tables' and `extra`."""
     if as_of is not None:
         check_as_of(as_of)
     else:
@@ -67,12 +84,19 @@ def build_bilan(
 
     action_ids = [action_row.id for action_row, _family in pairs]
     operators = _operators_by_action(session, action_ids=action_ids, years=years)
-    forecast_only = _forecast_only_actions(session, action_ids=action_ids, years=years)
+    budget_kinds = _budget_kinds(session, action_ids=action_ids, years=years)
+    forecast_only = {
+        action_id
+        for action_id in action_ids
+        if set().union(*(budget_kinds.get((action_id, year), set()) for year in years)) == {BudgetKind.forecast.value}
+    }
     assessments = latest_of_years(session=session, action_ids=action_ids, years=years)
     closed = consolidated_years(session)
     consolidated = {str(year): year in closed for year in years}
 
-    wanted = sorted({code for action_row, _ in pairs for code in action_row.indicators if code in INDICATORS_BY_CODE})
+    wanted = sorted(
+        {code for action_row, _ in pairs for code in action_row.indicators if code in INDICATORS_BY_CODE} | set(extra)
+    )
     values: dict[tuple[str, int], dict] = {}
     if wanted:
         scope = Scope(actions=(action,)) if action is not None else Scope()
@@ -99,7 +123,13 @@ def build_bilan(
                 BilanTableRowRead(
                     indicator=code,
                     label=label,
-                    values={str(year): values.get((action_row.code, year), nothing).get(code) for year in years},
+                    values={
+                        # An action with no convention year in a year has no data for it: NC, not 0.
+                        str(year): values.get((action_row.code, year), nothing).get(code)
+                        if (action_row.id, year) in budget_kinds
+                        else None
+                        for year in years
+                    },
                 )
             )
         assessment = assessments.get(action_row.id)
@@ -118,7 +148,13 @@ def build_bilan(
                 else None,
             )
         )
-    return BilanRead(years=years, as_of=as_of, consolidated=consolidated, families=list(families.values()))
+    bilan = BilanRead(years=years, as_of=as_of, consolidated=consolidated, families=list(families.values()))
+    figures = {
+        (action_row.code, year): values.get((action_row.code, year), nothing)
+        for action_row, _ in pairs
+        for year in years
+    }
+    return bilan, figures
 
 
 def _operators_by_action(session: Session, *, action_ids: list[int], years: list[int]) -> dict[int, list[str]]:
@@ -142,18 +178,19 @@ def _operators_by_action(session: Session, *, action_ids: list[int], years: list
     return names
 
 
-def _forecast_only_actions(session: Session, *, action_ids: list[int], years: list[int]) -> set[int]:
-    """Actions whose convention years in `years` all hold a forecast budget (the document then
-    says "Budget prévisionnel")."""
+def _budget_kinds(session: Session, *, action_ids: list[int], years: list[int]) -> dict[tuple[int, int], set[str]]:
+    """(action id, year) → the budget kinds of its convention years: the action-years that have
+    data at all, and those whose budgets are all forecasts (the document then says "Budget
+    prévisionnel")."""
     if not action_ids:
-        return set()
+        return {}
     rows = session.exec(
-        select(Convention.action_id, ConventionYear.budget_kind)
+        select(Convention.action_id, ConventionYear.year, ConventionYear.budget_kind)
         .join(Convention, Convention.id == ConventionYear.convention_id)
         .where(Convention.action_id.in_(action_ids), ConventionYear.year.in_(years))
         .distinct()
     )
-    kinds: dict[int, set[str]] = defaultdict(set)
-    for action_id, kind in rows:
-        kinds[action_id].add(kind)
-    return {action_id for action_id, found in kinds.items() if found == {BudgetKind.forecast.value}}
+    kinds: dict[tuple[int, int], set[str]] = defaultdict(set)
+    for action_id, year, kind in rows:
+        kinds[(action_id, year)].add(kind)
+    return kinds

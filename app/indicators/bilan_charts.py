@@ -2,15 +2,14 @@
 occupancy per action and year, budget by family and year, exit outcomes by year.
 
 Occupancy comes from the actions' own tables (an action whose table has no occupancy row has
-no bar). Budgets and exits come from one more engine call grouped by family and year over the
-bilan's scope, since most tables carry exit *rates* only and no table carries a family total.
+no bar). Budgets and exits are the families' totals of their actions' figures, which the bilan
+asks of the engine together with its tables' (CHART_INDICATORS): most tables carry exit *rates*
+only, and none a family total.
 """
 
 from dataclasses import dataclass
 
-from sqlmodel import Session
-
-from app.indicators.engine import Scope, compute_for_years
+from app.indicators.known import total
 from app.indicators.schemas import BilanRead
 from app.reference.indicators import Unit
 
@@ -48,22 +47,46 @@ class BilanCharts:
         return [self.occupancy, self.budget, self.exits]
 
 
-def summary_charts(*, session: Session, bilan: BilanRead, action: str | None = None) -> BilanCharts:
-    """The three charts of `bilan` (built for every action, or for `action` only)."""
-    rows = compute_for_years(
-        session=session,
-        years=bilan.years,
-        as_of=bilan.as_of,
-        scope=Scope(actions=(action,)) if action is not None else Scope(),
-        group_by=("family",),
-        indicators=["budget", "exits", "dynamic_exit_rate", "durable_employment_rate"],
-    )
-    by_family_and_year = {(row.group["family"], row.group["year"]): row.values for row in rows}
+# The figures the budget and exits charts add up per family, asked of the engine with the tables'.
+CHART_INDICATORS = ("budget", "exits", "dynamic_exit_rate", "durable_employment_rate")
+
+
+def summary_charts(bilan: BilanRead, by_action_and_year: dict[tuple[str, int], dict[str, Value]]) -> BilanCharts:
+    """The three charts of `bilan`, from its actions' figures (CHART_INDICATORS among them) by
+    (action code, year): the families' totals are their actions' (NC when one is)."""
+    by_family_and_year = family_figures(bilan, by_action_and_year)
     return BilanCharts(
         occupancy=occupancy_chart(bilan),
         budget=budget_chart(bilan, by_family_and_year),
         exits=exits_chart(bilan, by_family_and_year),
     )
+
+
+def family_figures(
+    bilan: BilanRead, by_action_and_year: dict[tuple[str, int], dict[str, Value]]
+) -> dict[tuple[str, int], dict[str, Value]]:
+    """Per (family code, year): its actions' budgets, exits, dynamic and durable exits added up.
+    The engine gives the two kinds of exits as shares of the action's exits; the share × the
+    exits is the count it divided (exactly, once rounded: the counts are far below 2**52)."""
+
+    def count(values: dict[str, Value], rate: str) -> Value:
+        exits = values.get("exits")
+        if not exits:
+            return exits  # 0 exits, 0 of each kind; or not known
+        share = values.get(rate)
+        return None if share is None else round(share * exits)
+
+    figures = {}
+    for family in bilan.families:
+        for year in bilan.years:
+            actions = [by_action_and_year.get((action.code, year), {}) for action in family.actions]
+            figures[(family.code, year)] = {
+                "budget": total(values.get("budget") for values in actions),
+                "exits": total(values.get("exits", 0) for values in actions),
+                "dynamic_exits": total(count(values, "dynamic_exit_rate") for values in actions),
+                "durable_exits": total(count(values, "durable_employment_rate") for values in actions),
+            }
+    return figures
 
 
 def occupancy_chart(bilan: BilanRead) -> Chart:
@@ -87,7 +110,8 @@ def occupancy_chart(bilan: BilanRead) -> Chart:
 
 
 def budget_chart(bilan: BilanRead, by_family_and_year: dict[tuple[str, int], dict[str, Value]]) -> Chart:
-    """A family's budget of a year is unknown (None) when one of its convention years' is."""
+    """A family's budget of a year is NC when one of its actions' is (a convention year missing,
+    or one without a budget)."""
     return Chart(
         title="Budget par famille d'actions",
         category_title="Famille",
@@ -102,21 +126,17 @@ def budget_chart(bilan: BilanRead, by_family_and_year: dict[tuple[str, int], dic
 
 def exits_chart(bilan: BilanRead, by_family_and_year: dict[tuple[str, int], dict[str, Value]]) -> Chart:
     """Exits of each year in three parts: to durable employment, other dynamic exits (durable
-    ones are dynamic too), and the rest."""
+    ones are dynamic too), and the rest; a part is NC when a family's is."""
+
+    def year_total(year: int, figure: str) -> Value:
+        return total(by_family_and_year.get((family.code, year), {}).get(figure, 0) for family in bilan.families)
+
     durable, other_dynamic, other = [], [], []
     for year in bilan.years:
-        exits = dynamic = durable_exits = 0
-        for family in bilan.families:
-            values = by_family_and_year.get((family.code, year), {})
-            family_exits = values.get("exits") or 0
-            exits += family_exits
-            # The engine gives these as shares of the family's exits; the share × the exits is
-            # the count it divided (exactly, once rounded: the counts are far below 2**52).
-            dynamic += round((values.get("dynamic_exit_rate") or 0) * family_exits)
-            durable_exits += round((values.get("durable_employment_rate") or 0) * family_exits)
+        exits, dynamic, durable_exits = (year_total(year, f) for f in ("exits", "dynamic_exits", "durable_exits"))
         durable.append(durable_exits)
-        other_dynamic.append(dynamic - durable_exits)
-        other.append(exits - dynamic)
+        other_dynamic.append(None if dynamic is None or durable_exits is None else dynamic - durable_exits)
+        other.append(None if exits is None or dynamic is None else exits - dynamic)
     return Chart(
         title="Sorties par année",
         category_title="Année",

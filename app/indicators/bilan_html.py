@@ -1,7 +1,8 @@
 """The bilan as one self-contained HTML page: inline CSS, inline SVG charts, no script, nothing
-fetched from anywhere. Readable on a phone (charts scale to the screen's width, wide tables
-scroll sideways in their own box) and
-printable (each family on a new page, table headers repeated on every page).
+fetched from anywhere. Readable on a phone (charts scale to the screen's width; below 40rem each
+table row is a card with one line per year) and printable (each family on a new page, table
+headers repeated on every page). The PDF (bilan_pdf) is this page with a title page and page
+numbers.
 
 Every stored text goes through `html.escape`. The page carries its own Content-Security-Policy,
 so that even saved to disk and opened later it can load nothing: its one stylesheet is allowed
@@ -59,15 +60,50 @@ footer { margin-top: 3rem; color: var(--muted); font-size: 0.875rem; }
   h1 { font-size: 1.35rem; }
   th:first-child { min-width: 10rem; }
 }
+@media screen and (max-width: 40rem) {
+  /* On a phone each row of a table is a card: its label, then one line per year (the year's
+     heading beside its figure), so that every year reads without scrolling sideways. */
+  .table-scroll table, .table-scroll tbody, .table-scroll tr, .table-scroll th, .table-scroll td { display: block; }
+  .table-scroll thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); }
+  .table-scroll tr { border: 1px solid var(--line); border-radius: 4px; margin: 0 0 0.6rem; }
+  .table-scroll tbody th { min-width: 0; background: var(--head); font-weight: 600; border-bottom: 0; }
+  .table-scroll td { display: flex; justify-content: space-between; gap: 1rem; white-space: normal; }
+  .table-scroll td::before { content: attr(data-label); color: var(--muted); text-align: left; }
+  .table-scroll tr td:last-child { border-bottom: 0; }
+}
 @media print {
   body { max-width: none; padding: 0; font-size: 10pt; }
   nav, details, footer { display: none; }
   .family { break-before: page; }
   thead { display: table-header-group; }
-  tr, figure { break-inside: avoid; }
-  h2, h3 { break-after: avoid; }
+  tr, figure, .assessment { break-inside: avoid; }
+  h2, h3, h4, figcaption { break-after: avoid; }
   .plot, .table-scroll { overflow: visible; }
 }
+"""
+
+# The PDF's own pages (WeasyPrint): a title page, then numbered pages under a running title.
+PDF_STYLE = """
+@page { size: A4; margin: 18mm 14mm 16mm;
+  @top-left { content: string(document-title); font: 8pt "DejaVu Sans", sans-serif; color: #5b6673; }
+  @bottom-right { content: "Page " counter(page) " / " counter(pages); font: 8pt "DejaVu Sans", sans-serif;
+    color: #5b6673; } }
+@page :first { @top-left { content: none; } @bottom-right { content: none; } }
+body { font-family: "DejaVu Sans", sans-serif; font-size: 9.5pt; }
+h1.document-title { string-set: document-title content(); }
+.title-page { break-after: page; height: 240mm; display: flex; flex-direction: column; justify-content: center; }
+.title-page .departement { font-size: 22pt; font-weight: 700; color: #1b4f72; margin: 0 0 8mm; }
+.title-page h1 { font-size: 24pt; margin: 0 0 6mm; }
+.title-page .years { font-size: 18pt; margin: 0 0 10mm; }
+header { display: none; }
+#synthese { break-after: page; }
+#synthese h2 { margin-top: 0; }
+.charts { display: block; }
+figure { margin: 0 0 8mm; }
+.plot svg { width: 100%; max-width: 120mm; }
+th:first-child { min-width: 0; }
+th, td { padding: 0.25rem 0.45rem; }
+.action { margin-bottom: 6mm; }
 """
 
 _STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
@@ -81,19 +117,25 @@ def escape(text: str) -> str:
     return html_escape(printable(text))
 
 
-def to_html(bilan: BilanRead, charts: BilanCharts) -> str:
+def to_html(bilan: BilanRead, charts: BilanCharts, *, pdf_for: str | None = None) -> str:
+    """The page; with `pdf_for` (the département's name), the same content for the PDF: a title
+    page naming the département and the years, and the PDF's page style (no policy: WeasyPrint
+    fetches nothing it is not given)."""
     years = "/".join(map(str, bilan.years))
+    head = [f'<meta http-equiv="Content-Security-Policy" content="{PAGE_POLICY}">'] if pdf_for is None else []
     parts = [
         "<!doctype html>",
         '<html lang="fr">',
         "<head>",
         '<meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{PAGE_POLICY}">',
+        *head,
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{escape(bilan_title())} {years}</title>",
         f"<style>{STYLE}</style>",
+        *([f"<style>{PDF_STYLE}</style>"] if pdf_for is not None else []),
         "</head>",
         "<body>",
+        *([_title_page(bilan, pdf_for)] if pdf_for is not None else []),
         "<header>",
         f"<h1>{escape(bilan_title())} {years}</h1>",
         f'<p class="note">{escape(consolidation_note(bilan))}</p>',
@@ -117,6 +159,21 @@ def to_html(bilan: BilanRead, charts: BilanCharts) -> str:
         "</html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def _title_page(bilan: BilanRead, departement: str) -> str:
+    first, last = bilan.years[0], bilan.years[-1]
+    years = str(first) if first == last else f"{first} – {last}"
+    return "\n".join(
+        [
+            '<section class="title-page">',
+            f'<p class="departement">Département : {escape(departement)}</p>',
+            f'<h1 class="document-title">{escape(TITLE)}</h1>',
+            f'<p class="years">{years}</p>',
+            f'<p class="note">{escape(consolidation_note(bilan))}</p>',
+            "</section>",
+        ]
+    )
 
 
 def _navigation(bilan: BilanRead) -> str:
@@ -159,16 +216,20 @@ def _chart_table(chart: Chart, labels: list[str]) -> str:
     head = "".join(f'<th scope="col">{escape(label)}</th>' for label in [chart.category_title, *labels])
     rows = []
     for index, category in enumerate(chart.categories):
-        cells = "".join(_value_cell(series.values[index], chart.unit) for series in chart.series)
+        cells = "".join(
+            _value_cell(series.values[index], chart.unit, label) for series, label in zip(chart.series, labels)
+        )
         rows.append(f'<tr><th scope="row">{escape(str(category))}</th>{cells}</tr>')
     return (
         f'<div class="table-scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
     )
 
 
-def _value_cell(value, unit) -> str:
+def _value_cell(value, unit, label: str) -> str:
+    """A figure's cell; `label` (its column's heading) heads it where the table reflows on a phone."""
     shown = escape(french(value, unit))
-    return f'<td class="nc">{shown}</td>' if value is None else f"<td>{shown}</td>"
+    nc = ' class="nc"' if value is None else ""
+    return f'<td data-label="{escape(label)}"{nc}>{shown}</td>'
 
 
 def _action(bilan: BilanRead, action: BilanActionRead) -> str:
@@ -183,7 +244,9 @@ def _action(bilan: BilanRead, action: BilanActionRead) -> str:
         rows = []
         for row in action.table:
             unit = unit_of(row.indicator)
-            cells = "".join(_value_cell(row.values.get(str(year)), unit) for year in bilan.years)
+            cells = "".join(
+                _value_cell(row.values.get(str(year)), unit, year_heading(bilan, year)) for year in bilan.years
+            )
             rows.append(f'<tr><th scope="row">{escape(row.label)}</th>{cells}</tr>')
         parts.append(
             '<div class="table-scroll"><table>'

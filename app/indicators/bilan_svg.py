@@ -23,6 +23,7 @@ from html import escape as html_escape
 from app.core.text import printable
 from app.indicators.bilan_charts import PART_COLOURS, SERIES_COLOURS, Chart
 from app.indicators.bilan_formats import NOT_KNOWN, french
+from app.indicators.known import total
 from app.reference.indicators import Unit
 
 WIDTH = 420
@@ -115,8 +116,8 @@ def _band(
                     f'fill="{text_colour}">{escape(text)}</text>'
                 )
             x += width
-        total = sum(series.values[index] or 0 for series in chart.series)
-        parts.append(_value_label(x, y + band / 2, french(total, chart.unit)))
+        whole = total(series.values[index] for series in chart.series)  # NC when a part is
+        parts.append(_value_label(x, y + band / 2, french(whole, chart.unit)))
     else:
         for position, (series, name) in enumerate(zip(chart.series, series_labels)):
             value = series.values[index]

@@ -43,6 +43,7 @@ from sqlmodel import Session
 
 from app.catalogue.models import Action, Family
 from app.conventions.models import Convention, ConventionYear
+from app.indicators.known import counted_total, ratio
 from app.indicators.sql import days_between, full_scan, greatest, least
 from app.pathways.esf_models import EMPLOYED_SITUATIONS, KNOWN_SITUATIONS, FollowUp
 from app.pathways.models import ActivityMetric, ActivityRecord, Diagnostic, EndedAs, Pathway
@@ -210,8 +211,10 @@ class ConventionTotals:
     places: int | None = None
     budget: Decimal | float | None = None
     budget_fse: Decimal | float | None = None
-    # Σ places × months_per_place × days of (W ∩ year ∩ convention dates): 12 × the planned days.
-    planned_place_days_x12: int = 0
+    # Σ places × months_per_place × days of (W ∩ year ∩ convention dates): 12 × the planned days;
+    # None when a convention running in W has no line for its year.
+    planned_place_days_x12: int | None = 0
+    lines: int = 0  # the convention years behind these figures
 
 
 @dataclass
@@ -226,11 +229,6 @@ def values_from(totals: GroupTotals, codes: Iterable[str] = INDICATOR_CODES) -> 
     """Each indicator from a group's totals; a rate or mean over nothing is None."""
     p, c = totals.pathways, totals.conventions
     budget = None if c.budget is None else round(float(c.budget), 2)
-
-    def ratio(numerator, denominator) -> float | None:
-        if numerator is None or not denominator:
-            return None
-        return numerator / denominator
 
     computed: dict[str, Value] = {
         "places_funded": c.places,
@@ -543,7 +541,9 @@ def _pathway_totals(session: Session, query: _Query) -> dict[tuple, PathwayTotal
 
 
 def _convention_totals(session: Session, query: _Query) -> dict[tuple, ConventionTotals]:
-    """Per group without territory: the figures of the convention years whose year meets W."""
+    """Per group without territory: the figures of the conventions whose dates meet W, each by
+    its line of the year. A convention that runs in a year of W without a line for that year has
+    unknown places, budget and planned months there, so the group's totals are NC (SPEC C13)."""
     slices = [(w.year, year, first, last) for w in query.windows for year, first, last in w.year_slices()]
     frame = _Frame(slices, {"window_year": Integer(), "year": Integer(), "first": Date(), "last": Date()})
     cy = ConventionYear
@@ -556,18 +556,25 @@ def _convention_totals(session: Session, query: _Query) -> dict[tuple, Conventio
     statement = select(
         *key_columns,
         *([frame.c["window_year"].label("window_year")] if frame.many else []),
+        func.count().label("parts"),
+        func.count(cy.convention_id).label("lines"),
         func.sum(cy.places).label("places"),
-        func.count().label("lines"),
+        func.count(cy.places).label("known_places"),
         func.count(cy.budget).label("known_budgets"),
         func.sum(cy.budget).label("budget"),
         func.count(cy.fse_amount).label("known_fse"),
         func.sum(cy.fse_amount).label("budget_fse"),
         func.coalesce(func.sum(func.coalesce(cy.places, 0) * cy.months_per_place * overlap_days), 0).label("planned"),
-    ).select_from(cy)
-    statement = statement.join(Convention, Convention.id == cy.convention_id)
+    ).select_from(Convention)
     statement = keyed.join_catalogue(statement)
     statement = statement.where(*keyed.scope_filters())
-    statement = frame.attach(statement, cy.year == frame.c["year"])
+    # A convention counts in a slice when it has a line for the slice's year, or when it runs
+    # then (its dates meet the slice) and so should have one.
+    has_line = aliased(ConventionYear)
+    runs = and_(Convention.start_on <= frame.c["last"], Convention.end_on >= frame.c["first"])
+    lined = select(has_line.id).where(has_line.convention_id == Convention.id, has_line.year == frame.c["year"])
+    statement = frame.attach(statement, or_(runs, lined.exists()))
+    statement = statement.outerjoin(cy, and_(cy.convention_id == Convention.id, cy.year == frame.c["year"]))
     group_columns = keyed.key_expressions()
     if frame.many:
         group_columns.append(frame.c["window_year"])
@@ -576,11 +583,14 @@ def _convention_totals(session: Session, query: _Query) -> dict[tuple, Conventio
     totals: dict[tuple, ConventionTotals] = {}
     for row in session.execute(statement):
         year = row.window_year if frame.many else query.windows[0].year
+        lines, parts = int(row.lines), int(row.parts)
         totals[keyed.group_key(row, year)] = ConventionTotals(
-            places=None if row.places is None else int(row.places),
-            budget=row.budget if row.known_budgets == row.lines else None,
-            budget_fse=row.budget_fse if row.known_fse == row.lines else None,
-            planned_place_days_x12=int(row.planned),
+            # A line without places (funded by budget alone) adds none; a missing line is unknown.
+            places=None if lines < parts or not row.known_places else int(row.places),
+            budget=counted_total(row.budget, known=int(row.known_budgets), expected=parts),
+            budget_fse=counted_total(row.budget_fse, known=int(row.known_fse), expected=parts),
+            planned_place_days_x12=int(row.planned) if lines == parts else None,
+            lines=lines,
         )
     return totals
 
@@ -717,7 +727,8 @@ def _compute(
 
     row_keys = set(pathways) | set(diagnostics)
     if "territory" not in keys:
-        row_keys |= set(conventions) | set(activity)
+        # A convention running in W without its year's line makes its group's totals NC, not a row.
+        row_keys |= {key for key, totals in conventions.items() if totals.lines} | set(activity)
     if keys == ():
         row_keys = {()}
     elif keys == ("year",):

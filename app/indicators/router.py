@@ -1,17 +1,17 @@
-from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from app.auth.dependencies import KeyHolderDep
 from app.catalogue.models import Territory
+from app.core.config import Settings, get_settings
 from app.core.db import ReadSessionDep
-from app.core.errors import InvalidInput, responses
+from app.core.errors import responses
 from app.core.schemas import IsoDay
-from app.indicators import bilan_formats, bilan_html, bilan_xlsx
-from app.indicators.bilan import build_bilan, parse_years
-from app.indicators.bilan_charts import summary_charts
+from app.indicators import bilan_pdf, bilan_xlsx
+from app.indicators.bilan import parse_years
 from app.indicators.bilan_formats import CsvDialect
+from app.indicators.bilan_render import CSV_MEDIA_TYPE, BilanFile, BilanFormat, render_bilan
 from app.indicators.engine import Scope
 from app.indicators.schemas import BilanRead, IndicatorsRead
 from app.indicators.service import (
@@ -71,62 +71,131 @@ def get_indicators(
     )
 
 
-class BilanFormat(StrEnum):
-    json = "json"
-    csv = "csv"
-    xlsx = "xlsx"
-    md = "md"
-    html = "html"
+def _binary(media_type: str) -> dict:
+    return {media_type: {"schema": {"type": "string", "format": "binary"}}}
 
 
 _BILAN_CONTENT = {
     200: {
         "content": {
             "text/csv": {"schema": {"type": "string"}},
-            bilan_xlsx.XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            **_binary(bilan_xlsx.XLSX_MEDIA_TYPE),
+            **_binary(bilan_pdf.PDF_MEDIA_TYPE),
             "text/markdown": {"schema": {"type": "string"}},
             "text/html": {"schema": {"type": "string"}},
         },
-        "description": "The bilan, as JSON or in the requested format",
+        "description": "The bilan, as JSON or in the requested format (files also at /bilan.xlsx, .pdf, .csv)",
     },
 }
+BilanYears = Annotated[str, Query(description="Comma-separated years, e.g. 2018,2019,2020", max_length=200)]
+BilanAsOf = Annotated[
+    IsoDay | None, Query(description="Default today, or the last year's end when all are consolidated")
+]
+BilanAction = Annotated[str | None, Query(max_length=64, description="One action's code")]
+BilanDialect = Annotated[
+    CsvDialect | None,
+    Query(description="CSV only: `rfc4180` (default; `,` and `.`) or `excel-fr` (`;`, decimal commas, BOM)"),
+]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def _answer(result):
+    if isinstance(result, BilanFile):
+        return Response(content=result.content, media_type=result.media_type, headers=result.response_headers())
+    return result
 
 
 @router.get("/bilan", response_model=BilanRead, responses={**_BILAN_CONTENT, **responses(401, 403, 404, 422)})
 def get_bilan(
     session: ReadSessionDep,
     _caller: KeyHolderDep,
-    years: Annotated[str, Query(description="Comma-separated years, e.g. 2018,2019,2020", max_length=200)],
-    as_of: Annotated[
-        IsoDay | None, Query(description="Default today, or the last year's end when all are consolidated")
-    ] = None,
-    action: Annotated[str | None, Query(max_length=64, description="One action's code")] = None,
+    settings: SettingsDep,
+    years: BilanYears,
+    as_of: BilanAsOf = None,
+    action: BilanAction = None,
     format_: Annotated[BilanFormat, Query(alias="format")] = BilanFormat.json,
-    dialect: Annotated[
-        CsvDialect | None,
-        Query(description="CSV only: `rfc4180` (default; `,` and `.`) or `excel-fr` (`;`, decimal commas, BOM)"),
-    ] = None,
+    dialect: BilanDialect = None,
 ):
     """The yearly bilan: per family and action, its operators and its table of indicators by year."""
-    if dialect is not None and format_ != BilanFormat.csv:
-        raise InvalidInput("`dialect` applies to format=csv only", loc=["query", "dialect"])
-    bilan = build_bilan(session=session, years=parse_years(years), as_of=as_of, action=action)
-    if format_ == BilanFormat.json:
-        return bilan
-    disposition = "attachment"
-    headers: dict[str, str] = {}
-    if format_ == BilanFormat.csv:
-        content = bilan_formats.to_csv(bilan, dialect or CsvDialect.rfc4180)
-        media_type, extension = "text/csv; charset=utf-8", "csv"
-    elif format_ == BilanFormat.xlsx:
-        charts = summary_charts(session=session, bilan=bilan, action=action)
-        content, media_type, extension = bilan_xlsx.to_xlsx(bilan, charts), bilan_xlsx.XLSX_MEDIA_TYPE, "xlsx"
-    elif format_ == BilanFormat.html:
-        charts = summary_charts(session=session, bilan=bilan, action=action)
-        content, media_type, extension = bilan_html.to_html(bilan, charts), "text/html; charset=utf-8", "html"
-        disposition = "inline"  # a page to read in the browser, which may still save it
-        headers["Content-Security-Policy"] = bilan_html.CONTENT_SECURITY_POLICY
-    else:
-        content, media_type, extension = bilan_formats.to_markdown(bilan), "text/markdown; charset=utf-8", "md"
-    headers["Content-Disposition"] = f'{disposition}; filename="{bilan_formats.filename(bilan, extension)}"'
-    return Response(content=content, media_type=media_type, headers=headers)
+    return _answer(
+        render_bilan(
+            session=session,
+            years=parse_years(years),
+            as_of=as_of,
+            action=action,
+            format_=format_,
+            dialect=dialect,
+            departement=settings.departement_name,
+        )
+    )
+
+
+# The same files at paths of their own, each answering one media type as a binary string, so that
+# a generated client has a function giving each as bytes (GET /bilan's function parses JSON).
+def _file_route(path: str, media_type: str, what: str):
+    return router.get(
+        path,
+        response_class=Response,
+        responses={
+            200: {"content": _binary(media_type), "description": f"The bilan as {what}"},
+            **responses(401, 403, 404, 422),
+        },
+    )
+
+
+@_file_route("/bilan.xlsx", bilan_xlsx.XLSX_MEDIA_TYPE, "an XLSX workbook")
+def get_bilan_xlsx(
+    session: ReadSessionDep,
+    _caller: KeyHolderDep,
+    years: BilanYears,
+    as_of: BilanAsOf = None,
+    action: BilanAction = None,
+):
+    """The bilan as an XLSX workbook (as `GET /bilan?format=xlsx`)."""
+    return _answer(
+        render_bilan(session=session, years=parse_years(years), as_of=as_of, action=action, format_=BilanFormat.xlsx)
+    )
+
+
+@_file_route("/bilan.pdf", bilan_pdf.PDF_MEDIA_TYPE, "an A4 PDF")
+def get_bilan_pdf(
+    session: ReadSessionDep,
+    _caller: KeyHolderDep,
+    settings: SettingsDep,
+    years: BilanYears,
+    as_of: BilanAsOf = None,
+    action: BilanAction = None,
+):
+    """The bilan as an A4 PDF (as `GET /bilan?format=pdf`)."""
+    return _answer(
+        render_bilan(
+            session=session,
+            years=parse_years(years),
+            as_of=as_of,
+            action=action,
+            format_=BilanFormat.pdf,
+            departement=settings.departement_name,
+        )
+    )
+
+
+@_file_route("/bilan.csv", CSV_MEDIA_TYPE, "CSV")
+def get_bilan_csv(
+    session: ReadSessionDep,
+    _caller: KeyHolderDep,
+    years: BilanYears,
+    as_of: BilanAsOf = None,
+    action: BilanAction = None,
+    dialect: BilanDialect = None,
+):
+    """The bilan as CSV (as `GET /bilan?format=csv`)."""
+    return _answer(
+        render_bilan(
+            session=session,
+            years=parse_years(years),
+            as_of=as_of,
+            action=action,
+            format_=BilanFormat.csv,
+            dialect=dialect,
+        )
+    )

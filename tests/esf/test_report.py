@@ -256,3 +256,20 @@ def test_retention_keeps_the_counts_of_a_closed_year(client, session, esf, admin
     (ours,) = _ours(client.get(f"{API}/reports/esf", params={"year": 2019}, headers=admin).json(), esf)
     assert _values(ours)["participants"] == v(X=1)
     assert not client.get(f"{API}/pathways", headers=admin).json()["items"][0]["beneficiary_id"]
+
+
+def test_the_files_at_paths_of_their_own_are_those_of_format(client, esf, admin, app):
+    """SPEC C13: /reports/esf.xlsx and .csv answer the same files as `?format=`, each declaring its
+    one media type as a binary string (what a generated client reads as bytes)."""
+    build(client, esf)
+    for extension, params in (("csv", {"dialect": "excel-fr"}), ("xlsx", {"convention": esf.cofunded.id})):
+        asked = {"year": 2020, **params}
+        by_format = client.get(f"{API}/reports/esf", params={**asked, "format": extension}, headers=admin)
+        by_path = client.get(f"{API}/reports/esf.{extension}", params=asked, headers=admin)
+        assert by_path.status_code == by_format.status_code == 200
+        assert by_path.content == by_format.content
+        assert by_path.headers["content-type"] == by_format.headers["content-type"]
+        assert by_path.headers["content-disposition"] == by_format.headers["content-disposition"]
+        declared = app.openapi()["paths"][f"{API}/reports/esf.{extension}"]["get"]["responses"]["200"]["content"]
+        assert list(declared.values()) == [{"schema": {"type": "string", "format": "binary"}}]
+    assert client.get(f"{API}/reports/esf.csv", params={"year": 2020}).status_code == 401

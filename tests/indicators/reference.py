@@ -142,6 +142,7 @@ def _rows(data: Data, *, windows, as_of, query: Query, group_by):
     lines: dict[tuple, dict] = {}
     reported: dict[tuple, dict] = {}
     assessed: dict[tuple, list[dict]] = {}  # group → the marks of each diagnostic assessed in W
+    missing: set[tuple] = set()  # groups with a convention year missing
     for year_key, first, last in windows:
         window = days(first, last)
         threshold_year = last.year
@@ -216,6 +217,18 @@ def _rows(data: Data, *, windows, as_of, query: Query, group_by):
             planned = window & year_days(line["year"]) & days(convention["start_on"], convention["end_on"])
             totals["planned_days"] += Fraction(line["places"] or 0) * line["months_per_place"] / 12 * len(planned)
 
+        # SPEC C13: a convention running in a year of W without that year's line leaves its
+        # group's places, budgets and planned months unknown.
+        lined = {(line["convention_id"], line["year"]) for line in data.convention_years}
+        for convention_id, convention in data.conventions.items():
+            if not convention_in_scope(data, convention_id, query):
+                continue
+            for year in range(first.year, last.year + 1):
+                runs = window & year_days(year) & days(convention["start_on"], convention["end_on"])
+                if runs and (convention_id, year) not in lined:
+                    group = group_of(data, convention_id, None, year_key, without_territory)
+                    missing.add(group)
+
         for record in data.activity:
             if convention_in_scope(data, record["convention_id"], query) and record["on"] in window:
                 group = group_of(data, record["convention_id"], None, year_key, without_territory)
@@ -245,6 +258,8 @@ def _rows(data: Data, *, windows, as_of, query: Query, group_by):
         line = lines.get(project(group))
         metrics = reported.get(project(group), {})
         values = {}
+        if project(group) in missing:
+            line = None
         values["places_funded"] = (
             None if line is None or all(p is None for p in line["places"]) else sum(p or 0 for p in line["places"])
         )

@@ -174,7 +174,7 @@ def test_as_of_defaults_to_the_last_years_end_when_every_year_is_consolidated(cl
         ({"years": ",".join(str(year) for year in range(2010, 2021))}, ["query", "years"]),
         ({"years": "1990"}, ["query", "years"]),
         ({"years": "2019,2020", "as_of": "2019-12-31"}, ["query", "as_of"]),
-        ({"years": "2019", "format": "pdf"}, ["query", "format"]),
+        ({"years": "2019", "format": "docx"}, ["query", "format"]),
         ({"years": "2019", "format": "csv", "dialect": "excel-de"}, ["query", "dialect"]),
         ({"years": "2019", "format": "xlsx", "dialect": "excel-fr"}, ["query", "dialect"]),
         ({"years": "2019", "as_of": "soon"}, ["query", "as_of"]),
@@ -200,3 +200,27 @@ def test_the_bilan_needs_a_key(client, make_key, programme):
     assert (
         client.get(URL, params={"years": "2019", "action": programme.a1.code}, headers=operator_key).status_code == 200
     )
+
+
+def test_the_files_at_paths_of_their_own_are_those_of_format(client, reader, consolidated_2019, app):
+    """SPEC C13: GET /bilan.xlsx, .pdf and .csv answer what `?format=` does, each declaring its one
+    media type as a binary string, which openapi-python-client turns into a function giving bytes."""
+    programme = consolidated_2019
+    asked = {"years": "2019,2020", "as_of": "2020-06-30", "action": programme.a1.code}
+    for extension, params in (("csv", {"dialect": "excel-fr"}), ("xlsx", {}), ("pdf", {})):
+        by_format = client.get(URL, params={**asked, **params, "format": extension}, headers=reader)
+        by_path = client.get(f"{URL}.{extension}", params={**asked, **params}, headers=reader)
+        assert by_path.status_code == by_format.status_code == 200, by_path.text
+        for header in ("content-type", "content-disposition"):
+            assert by_path.headers[header] == by_format.headers[header]
+        if extension == "csv":
+            assert by_path.content == by_format.content
+        elif extension == "xlsx":  # the workbook's properties carry the time it was written
+            sheets = [load_workbook(io.BytesIO(answer.content)) for answer in (by_path, by_format)]
+            assert [list(book.active.values) for book in sheets][0] == [list(book.active.values) for book in sheets][1]
+        else:
+            assert by_path.content.startswith(b"%PDF-") and by_format.content.startswith(b"%PDF-")
+        declared = app.openapi()["paths"][f"{URL}.{extension}"]["get"]["responses"]["200"]["content"]
+        assert list(declared.values()) == [{"schema": {"type": "string", "format": "binary"}}]
+    assert client.get(f"{URL}.pdf", params=asked).status_code == 401
+    assert client.get(f"{URL}.xlsx", params={"years": "1990"}, headers=reader).status_code == 422

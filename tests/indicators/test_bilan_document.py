@@ -11,16 +11,21 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from io import BytesIO
 
 import pytest
+from openpyxl import load_workbook
 from sqlmodel import Session, select
 
 from app.catalogue.models import Action
 from app.conventions.models import Convention, ConventionYear
 from app.core.db import PdiSession
+from app.indicators.bilan import build_bilan_with_charts
+from app.indicators.bilan_formats import french
 from app.pathways.models import ActivityRecord, Pathway
 from app.periods.models import Period, PeriodStatus
 from app.reference.exit_reasons import COMPLETED_REASONS, DURABLE_EMPLOYMENT_REASONS, DYNAMIC_REASONS
+from app.reference.indicators import Unit
 from seed.demo import generate_demo
 
 YEARS = (2018, 2019, 2020)
@@ -241,3 +246,78 @@ def spec_figures(session: Session) -> dict[int, dict[str, dict[int, object]]]:
                 key = (number, metric, year)
                 figures[metric][year] = activity[key] if key in reported else None
     return result
+
+
+def document_cell(number: int, indicator: str, year: int) -> tuple[bool, int | None]:
+    """(whether the document gives this cell, its figure or None for NC). A year the action's
+    table does not print is no data for it: NC."""
+    printed_years = {printed for years in EXPECTED[number].values() for printed in years}
+    if year not in printed_years:
+        return False, None
+    return True, EXPECTED[number].get(indicator, {}).get(year)
+
+
+def test_every_nc_of_the_document_is_nc_in_every_output(client, admin, session):
+    """SPEC C13: every family, action and year of the seed; a cell the document leaves NC (or an
+    action-year it has no column for) is NC in the JSON, the HTML's tables and the XLSX's sheets;
+    a family's budget is NC in a year where one of its actions' budgets is, never a partial sum."""
+    params = {"years": "2018,2019,2020", "as_of": "2020-12-31"}
+    body = client.get("/api/v1/bilan", params=params, headers=admin).json()
+    expected_nc, problems = set(), []
+    family_budgets: dict[str, dict[int, int | None]] = {}
+    for family in body["families"]:
+        for year in YEARS:
+            parts = []
+            for action in family["actions"]:
+                printed, budget = document_cell(action["number"], "budget", year)
+                parts.append(budget if printed else None)
+            family_budgets.setdefault(family["name"], {})[year] = None if None in parts else sum(parts)
+        for action in family["actions"]:
+            for row in action["table"]:
+                for year in YEARS:
+                    printed, figure = document_cell(action["number"], row["indicator"], year)
+                    got = row["values"][str(year)]
+                    if figure is None and (not printed or row["indicator"] in EXPECTED[action["number"]]):
+                        expected_nc.add((action["number"], row["indicator"], year))
+                        if got is not None:
+                            problems.append(f"action {action['number']} {row['indicator']} {year}: {got}, not NC")
+    assert problems == []
+    # The document's own NC cells, and the action-years it has no column for, are all among them.
+    assert {
+        (5, "licence_registrations", 2018),
+        (6, "budget", 2018),
+        (9, "hours_threshold_reached", 2020),
+    } <= expected_nc
+    assert {(1, "persons_present", 2020), (4, "persons_present", 2018), (4, "budget", 2018)} <= expected_nc
+    # Two families have an NC budget: the référencement in 2020 (action 1 has no 2020), the levée
+    # des freins in 2018 (action 4 has no 2018, action 6's is NC).
+    assert family_budgets["Le référencement des publics"] == {2018: 519000, 2019: 510000, 2020: None}
+    assert family_budgets["La levée des freins"][2018] is None
+
+    _bilan, charts = build_bilan_with_charts(session=session, years=list(YEARS), as_of=AS_OF)
+    shown = {
+        name: {series.name: series.values[index] for series in charts.budget.series}
+        for index, name in enumerate(charts.budget.categories)
+    }
+    for name, years in family_budgets.items():
+        for year, figure in years.items():
+            got = shown[name][year]
+            assert (None if got is None else as_printed("budget", got)) == figure, (name, year, got)
+
+    html = client.get("/api/v1/bilan", params={**params, "format": "html"}, headers=admin).text
+    xlsx = client.get("/api/v1/bilan", params={**params, "format": "xlsx"}, headers=admin).content
+    workbook = load_workbook(BytesIO(xlsx))
+    summary = workbook.worksheets[0]
+    budget_rows = {
+        row[0]: row[1:4]
+        for row in summary.iter_rows(values_only=True)
+        if row and row[0] in family_budgets and len(row) > 3
+    }
+    for name, years in family_budgets.items():
+        cells = [None if value == "NC" else as_printed("budget", value) for value in budget_rows[name]]
+        assert cells == [years[year] for year in YEARS], (name, cells)
+    # In the HTML's budget table (the chart's figures), the référencement's 2020 reads NC.
+    table = html[html.index("Budget par famille") :]
+    row = table[table.index('<th scope="row">Le référencement des publics') :]
+    row = row[: row.index("</tr>")]
+    assert row.count(">NC<") == 1 and french(519000, Unit.euros) in row and french(60000, Unit.euros) not in row

@@ -163,3 +163,53 @@ def test_it_prints_a_page_per_family_with_table_headers_repeated(browser, page):
     assert pdf.startswith(b"%PDF")
     pages = len(re.findall(rb"/Type\s*/Page\b", pdf))
     assert pages >= 1 + html.count('<section class="family"')  # the summary, then each family
+
+
+# Every figure cell of the actions' tables (and of the charts' tables, opened): where it lies on
+# the screen, and the heading its phone layout writes beside it.
+CELLS = """() => {
+    document.querySelectorAll('details').forEach(details => { details.open = true; });
+    const viewport = window.innerWidth;
+    return {viewport, page: document.scrollingElement.scrollWidth,
+            cells: [...document.querySelectorAll('td')].map(td => {
+                const box = td.getBoundingClientRect();
+                const text = [...td.childNodes].filter(node => node.nodeType === Node.TEXT_NODE)
+                    .map(node => node.textContent).join('');
+                const range = document.createRange();
+                range.selectNodeContents(td);
+                const ink = range.getBoundingClientRect();
+                return {text, label: getComputedStyle(td, '::before').content, left: box.left, right: box.right,
+                        width: box.width, inkLeft: ink.left, inkRight: ink.right,
+                        column: td.closest('table').tHead.rows[0].cells[td.cellIndex].textContent};
+            })};
+}"""
+
+
+def test_on_a_phone_every_year_reads_without_scrolling_sideways(browser, page):
+    """SPEC C13: at 390 px the page does not scroll sideways, and every value cell (each year's
+    figure of every table) lies within the screen, headed by its year."""
+    url, _html = page
+    with open_page(browser, url, width=PHONE, height=800, mobile=True) as (tab, report):
+        assert report.errors == []
+        fit = tab.evaluate(CELLS)
+    assert fit["viewport"] == PHONE
+    assert fit["page"] <= PHONE, fit["page"]
+    assert len(fit["cells"]) > 50
+    outside = [cell for cell in fit["cells"] if cell["width"] <= 0 or cell["left"] < 0 or cell["right"] > PHONE]
+    assert outside == []
+    cut = [cell for cell in fit["cells"] if cell["inkLeft"] < 0 or cell["inkRight"] > PHONE]
+    assert cut == []
+    # Each figure says which year (or series) it is: its column's heading, written before it.
+    assert all(cell["label"] == f'"{cell["column"]}"' for cell in fit["cells"]), fit["cells"][:3]
+    years = {cell["column"] for cell in fit["cells"]}
+    assert {"2019", "Juin 2020 (non consolidé)"} <= years
+
+
+def test_on_a_desktop_the_tables_keep_their_columns(browser, page):
+    url, _html = page
+    with open_page(browser, url, width=DESKTOP, height=900) as (tab, _report):
+        fit = tab.evaluate(CELLS)
+        header = tab.evaluate("getComputedStyle(document.querySelector('article.action thead')).position")
+    assert fit["page"] <= DESKTOP
+    assert header == "static"  # the years head their columns
+    assert all(cell["label"] in ("none", "normal") for cell in fit["cells"])

@@ -1,0 +1,76 @@
+"""The bilan in each of its formats: JSON (the schema), CSV, XLSX, Markdown, HTML and PDF, each
+built from one run of the engine (the charts' figures asked with the tables')."""
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from sqlmodel import Session
+
+from app.core.errors import InvalidInput
+from app.indicators import bilan_formats, bilan_html, bilan_pdf, bilan_xlsx
+from app.indicators.bilan import build_bilan, build_bilan_with_charts
+from app.indicators.bilan_formats import CsvDialect
+from app.indicators.schemas import BilanRead
+
+CSV_MEDIA_TYPE = "text/csv"
+
+
+class BilanFormat(StrEnum):
+    json = "json"
+    csv = "csv"
+    xlsx = "xlsx"
+    md = "md"
+    html = "html"
+    pdf = "pdf"
+
+
+@dataclass(frozen=True)
+class BilanFile:
+    content: bytes | str
+    media_type: str
+    filename: str
+    inline: bool = False  # a page to read in the browser (which may still save it), not a download
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def response_headers(self) -> dict[str, str]:
+        disposition = "inline" if self.inline else "attachment"
+        return {**self.headers, "Content-Disposition": f'{disposition}; filename="{self.filename}"'}
+
+
+def render_bilan(
+    *,
+    session: Session,
+    years: list[int],
+    as_of: date | None,
+    action: str | None,
+    format_: BilanFormat,
+    dialect: CsvDialect | None = None,
+    departement: str = "Sarthe",
+) -> BilanRead | BilanFile:
+    """The bilan as JSON (its schema) or as a file of `format_`."""
+    if dialect is not None and format_ != BilanFormat.csv:
+        raise InvalidInput("`dialect` applies to format=csv only", loc=["query", "dialect"])
+    if format_ in (BilanFormat.json, BilanFormat.csv, BilanFormat.md):
+        bilan = build_bilan(session=session, years=years, as_of=as_of, action=action)
+        if format_ == BilanFormat.json:
+            return bilan
+        if format_ == BilanFormat.csv:
+            content = bilan_formats.to_csv(bilan, dialect or CsvDialect.rfc4180)
+            return BilanFile(content, f"{CSV_MEDIA_TYPE}; charset=utf-8", bilan_formats.filename(bilan, "csv"))
+        content = bilan_formats.to_markdown(bilan)
+        return BilanFile(content, "text/markdown; charset=utf-8", bilan_formats.filename(bilan, "md"))
+    bilan, charts = build_bilan_with_charts(session=session, years=years, as_of=as_of, action=action)
+    if format_ == BilanFormat.xlsx:
+        content = bilan_xlsx.to_xlsx(bilan, charts)
+        return BilanFile(content, bilan_xlsx.XLSX_MEDIA_TYPE, bilan_formats.filename(bilan, "xlsx"))
+    if format_ == BilanFormat.pdf:
+        content = bilan_pdf.to_pdf(bilan, charts, departement=departement)
+        return BilanFile(content, bilan_pdf.PDF_MEDIA_TYPE, bilan_formats.filename(bilan, "pdf"))
+    return BilanFile(
+        bilan_html.to_html(bilan, charts),
+        "text/html; charset=utf-8",
+        bilan_formats.filename(bilan, "html"),
+        inline=True,
+        headers={"Content-Security-Policy": bilan_html.CONTENT_SECURITY_POLICY},
+    )
