@@ -37,8 +37,6 @@ class Settings(BaseSettings):
     # they print a progress line this often instead of redrawing a bar.
     progress_interval_seconds: float = 5.0
     var_dir: Path = PROJECT_ROOT / "var"
-    # The département whose programme this is: the bilan's PDF names it on its title page.
-    departement_name: str = "Sarthe"
     max_batch_items: int = 1000
     max_batch_bytes: int = 2_000_000
     # How long a write waits for a lock (SQLite's busy timeout, PostgreSQL's lock_timeout) before

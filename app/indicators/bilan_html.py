@@ -16,6 +16,7 @@ from html import escape as html_escape
 from app.core.text import printable
 from app.indicators.bilan_charts import BilanCharts, Chart
 from app.indicators.bilan_formats import (
+    PROGRAMME_TITLE,
     assessment_heading,
     bilan_title,
     consolidation_note,
@@ -168,7 +169,7 @@ def _title_page(bilan: BilanRead, departement: str) -> str:
         [
             '<section class="title-page">',
             f'<p class="departement">Département : {escape(departement)}</p>',
-            f'<h1 class="document-title">{escape(TITLE)}</h1>',
+            f'<h1 class="document-title">{escape(PROGRAMME_TITLE)}</h1>',
             f'<p class="years">{years}</p>',
             f'<p class="note">{escape(consolidation_note(bilan))}</p>',
             "</section>",
