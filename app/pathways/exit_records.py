@@ -11,15 +11,17 @@ import codecs
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy import Row, update
 from sqlmodel import Session
 
 from app.audit.service import record
+from app.core.bodies import validated
 from app.core.caller import Caller
 from app.core.changes import FEED_NOTED, note_change
 from app.core.config import get_settings
@@ -32,8 +34,9 @@ from app.core.errors import (
     PayloadTooLarge,
     PeriodConsolidated,
     UnsupportedMediaType,
+    echoed,
+    list_at_most,
     problem,
-    validation_errors,
 )
 from app.core.time import utcnow
 from app.pathways import access, participants, rules, service
@@ -160,12 +163,37 @@ class BatchRejected(InvalidInput):
 @dataclass(frozen=True)
 class Batch:
     media_type: str
-    charset: str | None
+    encoding: str  # the codec a CSV body is decoded with (a JSON body is read as JSON says)
     body: bytes
 
 
+# The charsets a CSV body may name, by Python's codec names: the Unicode forms, ASCII, the ISO
+# 8859 family, the Windows, DOS and Mac code pages. Not rot13, base64 or zlib (no text
+# encodings), nor idna, punycode, utf-7 or unicode_escape: no office writes them, and some
+# decode in quadratic time.
+TEXT_CHARSETS = re.compile(r"(utf-(8|16|32)(-le|-be)?|utf-8-sig|ascii|iso8859-\d+|cp\d+|mac-[a-z0-9]+|koi8-[a-z]+)")
+
+
+def text_encoding(charset: str | None) -> str:
+    """The codec of a body's `charset=` parameter (UTF-8 by default, a byte-order mark skipped);
+    415 for an unknown one or one that is no text encoding."""
+    try:
+        encoding = codecs.lookup(charset or "utf-8").name
+    except LookupError:
+        encoding = None
+    if encoding is None or not TEXT_CHARSETS.fullmatch(encoding):
+        raise UnsupportedMediaType(
+            f"Unsupported charset {echoed(charset or '')!r}: send UTF-8 (the default), UTF-16, ISO-8859-n or a "
+            "Windows code page such as windows-1252"
+        )
+    # A byte-order mark (spreadsheets write one) is not part of the header.
+    return "utf-8-sig" if encoding == "utf-8" else encoding
+
+
 async def read_batch(request: Request) -> Batch:
-    """The raw body of a batch: 415 for another content type, 413 past the size limit."""
+    """The raw body of a batch: 415 for another content type or an unsupported charset, 413 past
+    the size limit. Only the bytes are read here, on the event loop: the routes parse them in
+    their thread (they are plain functions), so that a big body never holds up other requests."""
     content_type = request.headers.get("content-type", "")
     media_type, _, parameters = content_type.partition(";")
     media_type = media_type.strip().lower()
@@ -176,6 +204,7 @@ async def read_batch(request: Request) -> Batch:
         name, _, value = parameter.partition("=")
         if name.strip().lower() == "charset":
             charset = value.strip().strip('"').lower()
+    encoding = text_encoding(charset)
     limit = get_settings().max_batch_bytes
     too_large = PayloadTooLarge(f"A batch body may not exceed {limit} bytes")
     declared = request.headers.get("content-length", "")
@@ -187,7 +216,7 @@ async def read_batch(request: Request) -> Batch:
         if size > limit:
             raise too_large
         chunks.append(chunk)
-    return Batch(media_type=media_type, charset=charset, body=b"".join(chunks))
+    return Batch(media_type=media_type, encoding=encoding, body=b"".join(chunks))
 
 
 def _too_many() -> PayloadTooLarge:
@@ -200,7 +229,7 @@ def parse_items(batch: Batch, columns: tuple[str, ...] = EXIT_RECORD_COLUMNS) ->
     if batch.media_type == JSON_TYPE:
         items = _parse_json(batch.body)
     else:
-        items = _parse_csv(batch.body, batch.charset, columns)
+        items = _parse_csv(batch.body, batch.encoding, columns)
     if len(items) > get_settings().max_batch_items:
         raise _too_many()
     return items
@@ -216,16 +245,10 @@ def _parse_json(body: bytes) -> list[Any]:
     return items
 
 
-def _parse_csv(body: bytes, charset: str | None, columns: tuple[str, ...]) -> list[dict[str, str]]:
-    try:
-        encoding = codecs.lookup(charset or "utf-8-sig").name
-    except LookupError as exc:
-        raise UnsupportedMediaType(f"Unknown charset {charset!r}") from exc
-    if encoding == "utf-8":
-        encoding = "utf-8-sig"  # a byte-order mark (spreadsheets write one) is not part of the header
+def _parse_csv(body: bytes, encoding: str, columns: tuple[str, ...]) -> list[dict[str, str]]:
     try:
         text = body.decode(encoding)
-    except UnicodeDecodeError as exc:
+    except UnicodeError as exc:
         raise MalformedBody(f"The body is not valid {encoding} text") from exc
     first_line = text.split("\n", 1)[0]
     # French spreadsheets export with semicolons.
@@ -236,12 +259,7 @@ def _parse_csv(body: bytes, charset: str | None, columns: tuple[str, ...]) -> li
         if not header:
             raise InvalidInput("The CSV body has no header line", loc=["body"])
         header = [name.strip() for name in header]
-        unknown = [name for name in header if name not in columns]
-        if unknown or len(set(header)) != len(header):
-            raise InvalidInput(
-                f"The CSV header must name distinct columns among {', '.join(columns)}",
-                errors=[{"loc": ["header", name], "msg": "unknown column"} for name in unknown] or None,
-            )
+        _check_header(header, columns)
         reader.fieldnames = header
         items = []
         for row in reader:
@@ -251,6 +269,29 @@ def _parse_csv(body: bytes, charset: str | None, columns: tuple[str, ...]) -> li
     except csv.Error as exc:
         raise MalformedBody(f"The body is not valid CSV: {exc}") from exc
     return items
+
+
+def _check_header(header: list[str], columns: tuple[str, ...]) -> None:
+    """One problem for a header naming unknown, empty or repeated columns, naming them (the
+    first few in `detail`, up to MAX_LISTED_ERRORS in `errors`, by their position from 1)."""
+    known, seen, wrong = set(columns), set(), []
+    for position, name in enumerate(header, start=1):
+        if not name:
+            wrong.append((position, "empty column name", f"column {position} (empty)"))
+        elif name not in known:
+            wrong.append((position, f"unknown column {echoed(name)!r}", repr(echoed(name, 40))))
+        elif name in seen:
+            wrong.append((position, f"column {name!r} named twice", f"{name!r} again"))
+        seen.add(name)
+    if not wrong:
+        return
+    named = ", ".join(label for _position, _msg, label in wrong[:5])
+    more = f" and {len(wrong) - 5} more" if len(wrong) > 5 else ""
+    raise InvalidInput(
+        f"The CSV header must name distinct columns among {', '.join(columns)}; "
+        f"{len(wrong)} column(s) are not: {named}{more}",
+        errors=[{"loc": ["header", position], "msg": msg} for position, msg, _label in wrong],
+    )
 
 
 def _cells(row: dict[str, Any]) -> dict[str, Any]:
@@ -272,17 +313,21 @@ def validated_items(items: list[Any], model: type[M]) -> tuple[dict[int, M], dic
     index, and the problems of the others."""
     valid, errors = {}, {}
     for index, raw in enumerate(items):
-        try:
-            valid[index] = model.model_validate(raw)
-        except ValidationError as exc:
+        item, wrong = validated(model, raw)
+        if item is not None:
+            valid[index] = item
+        else:
             errors[index] = problem(
-                422,
-                "Invalid input",
-                "The item does not match the expected shape",
-                slug="invalid-input",
-                errors=validation_errors(exc.errors()),
+                422, "Invalid input", "The item does not match the expected shape", slug="invalid-input", errors=wrong
             )
     return valid, errors
+
+
+def batch_answer(results: list[ExitRecordResult], counts: ExitRecordCounts) -> ExitRecordsAnswer:
+    """The answer to a batch: its items' problems list MAX_LISTED_ERRORS errors between them, and
+    count the others, so that a batch of a thousand bad items stays a small answer."""
+    list_at_most([result.problem for result in results if result.problem is not None])
+    return ExitRecordsAnswer.model_construct(results=results, counts=counts)
 
 
 def _pathway_ids(*, session: Session, caller: Caller, items: dict[int, ExitRecordIn]) -> dict[int, int]:
@@ -330,7 +375,7 @@ def record_exits(*, session: Session, caller: Caller, items: list[Any], atomic: 
         results.append(
             ExitRecordResult.model_construct(index=index, status=outcome, pathway_id=pathway_id, problem=error)
         )
-    answer = ExitRecordsAnswer.model_construct(results=results, counts=counts)
+    answer = batch_answer(results, counts)
     if atomic and counts.error:
         raise BatchRejected(answer)
     write_exits(session=session, caller=caller, states=exited, pathways=pathways)

@@ -28,7 +28,7 @@ from app.core.time import today, utcnow
 from app.pathways import access
 from app.pathways.esf_models import FOLLOW_UP_WINDOW, FollowUp
 from app.pathways.esf_schemas import FollowUpDue, FollowUpIn
-from app.pathways.exit_records import BatchRejected, validated_items
+from app.pathways.exit_records import BatchRejected, batch_answer, validated_items
 from app.pathways.models import Pathway
 from app.pathways.schemas import ExitRecordCounts, ExitRecordResult, ExitRecordsAnswer
 from app.periods.service import closed_years
@@ -127,7 +127,7 @@ def record_follow_ups(*, session: Session, caller: Caller, items: list[Any], ato
         results.append(
             ExitRecordResult.model_construct(index=index, status=outcome, pathway_id=pathway_id, problem=error)
         )
-    answer = ExitRecordsAnswer.model_construct(results=results, counts=counts)
+    answer = batch_answer(results, counts)
     if atomic and counts.error:
         raise BatchRejected(answer)
     if new:

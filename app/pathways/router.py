@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
+from app.core.bodies import RawBody, json_request_body
 from app.core.db import SessionDep, WriterSessionDep
 from app.core.errors import responses
 from app.core.etag import etag_of, with_etag
@@ -198,18 +199,20 @@ def get_diagnostic(session: WriterSessionDep, caller: PathwayReaderDep, pathway_
     response_model=DiagnosticRead,
     tags=["pathways"],
     responses={201: {"description": "Created", "model": DiagnosticRead}, **responses(401, 403, 404, 409, 412, 422)},
+    openapi_extra=json_request_body(DiagnosticIn),
 )
 def put_diagnostic(
     session: SessionDep,
     caller: PathwayWriterDep,
     pathway_id: PathwayId,
-    body: DiagnosticIn,
+    body: RawBody,
     response: Response,
     if_match: Annotated[str | None, Header(description="The ETag last read: 412 if it changed since")] = None,
 ):
     """Write the pathway's diagnostic (assets and barriers over fifteen dimensions, recommended actions)."""
+    # The body is read raw and validated once the caller's right to the pathway is checked.
     diagnostic, created = diagnostics.put_diagnostic(
-        session=session, caller=caller, pathway_id=pathway_id, body=body, if_match=if_match
+        session=session, caller=caller, pathway_id=pathway_id, raw=body, if_match=if_match
     )
     if created:
         response.status_code = 201

@@ -3,7 +3,15 @@
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_serializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from app.catalogue.models import Territory
 from app.core.schemas import BoundedText, InputModel, ReadModel, RowId, Timestamp
@@ -294,10 +302,21 @@ class DiagnosticIn(InputModel):
 
     assessed_on: date
     dimensions: dict[DimensionCode, Mark] = Field(
-        min_length=1, description="Each dimension assessed (see /reference/diagnostic-dimensions); absent: not assessed"
+        min_length=1,
+        max_length=len(DIMENSION_CODES),
+        description="Each dimension assessed (see /reference/diagnostic-dimensions); absent: not assessed",
     )
     recommendations: list[RecommendationIn] = Field(default_factory=list, max_length=30)
     summary: BoundedText(5000, min_length=1) | None = None
+
+    @field_validator("dimensions", mode="before")
+    @classmethod
+    def _at_most_every_dimension(cls, value: Any) -> Any:
+        # pydantic checks a mapping's length after each of its entries: 70,000 unknown dimensions
+        # would be 140,000 errors. More entries than dimensions is one error, at once.
+        if isinstance(value, dict) and len(value) > len(DIMENSION_CODES):
+            raise ValueError(f"at most {len(DIMENSION_CODES)} dimensions (see /reference/diagnostic-dimensions)")
+        return value
 
 
 class RecommendationRead(BaseModel):
