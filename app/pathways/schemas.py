@@ -15,6 +15,7 @@ from pydantic import (
 
 from app.catalogue.models import Territory
 from app.core.schemas import BoundedText, InputModel, ReadModel, RowId, Timestamp
+from app.core.security import normalised_ref
 from app.core.time import today
 from app.pathways.esf_schemas import LeavingStatus, ParticipantIn, ParticipantRead, QualificationGained
 from app.pathways.models import ActivityMetric, Decision, Diagnostic, Household, Pathway, PathwayStatus, Sex
@@ -23,7 +24,16 @@ from app.reference.exit_reasons import EXIT_REASONS_BY_CODE
 from app.reference.refusal_reasons import REFUSAL_REASON_CODES
 
 # The person's file number: hashed on arrival, never stored nor returned.
-BeneficiaryRef = BoundedText(64, min_length=1)
+
+
+def _visible_ref(ref: str) -> str:
+    if not normalised_ref(ref):
+        raise ValueError("must hold a visible character")
+    return ref
+
+
+# Stored only as a keyed hash of its normalised form (app/core/security.py).
+BeneficiaryRef = Annotated[BoundedText(64, min_length=1), AfterValidator(_visible_ref)]
 Hours = Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)]
 # Metropolitan INSEE codes are 5 digits; Corsica's start with 2A / 2B.
 InseeCode = BoundedText(5, pattern=r"^(\d{5}|2[AB]\d{3})$")
