@@ -119,8 +119,10 @@ def post_follow_ups(
     atomic: Annotated[bool, Query(description="All or nothing: any bad item stores nothing (422)")] = False,
 ):
     """Record a batch of six-month follow-ups (150 to 240 days after each exit)."""
-    items = exit_records.parse_items(batch, FOLLOW_UP_COLUMNS)
-    return follow_ups.record_follow_ups(session=session, caller=caller, items=items, atomic=atomic)
+    parsed = exit_records.parse_items(batch, FollowUpIn)
+    return follow_ups.record_follow_ups(
+        session=session, caller=caller, items=parsed.items, atomic=atomic, lines=parsed.lines
+    )
 
 
 @router.get("/follow-ups/due", response_model=Page[FollowUpDue], responses=responses(401, 403, 422))

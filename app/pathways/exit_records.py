@@ -13,7 +13,9 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from datetime import date
+from decimal import Decimal
+from typing import Any, TypeVar, get_args
 
 from fastapi import Request
 from pydantic import BaseModel
@@ -43,7 +45,6 @@ from app.pathways import access, participants, rules, service
 from app.pathways.esf_schemas import leaving_fields
 from app.pathways.models import Pathway
 from app.pathways.schemas import (
-    EXIT_RECORD_COLUMNS,
     ExitRecordCounts,
     ExitRecordIn,
     ExitRecordResult,
@@ -223,16 +224,24 @@ def _too_many() -> PayloadTooLarge:
     return PayloadTooLarge(f"A batch may hold at most {get_settings().max_batch_items} items")
 
 
-def parse_items(batch: Batch, columns: tuple[str, ...] = EXIT_RECORD_COLUMNS) -> list[Any]:
+@dataclass(frozen=True)
+class Items:
+    """A batch's items, not yet validated, and for CSV the line of each (the header is line 1)."""
+
+    items: list[Any]
+    lines: list[int] | None = None
+
+
+def parse_items(batch: Batch, model: type[BaseModel] = ExitRecordIn) -> Items:
     """The batch's items, not yet validated: a JSON list, or CSV rows (whose header names some of
-    `columns`) as dicts of their non-empty cells."""
+    `model`'s fields) as dicts of their non-empty cells, read as French offices write them."""
     if batch.media_type == JSON_TYPE:
-        items = _parse_json(batch.body)
+        parsed = Items(_parse_json(batch.body))
     else:
-        items = _parse_csv(batch.body, batch.encoding, columns)
-    if len(items) > get_settings().max_batch_items:
+        parsed = _parse_csv(batch.body, batch.encoding, model)
+    if len(parsed.items) > get_settings().max_batch_items:
         raise _too_many()
-    return items
+    return parsed
 
 
 def _parse_json(body: bytes) -> list[Any]:
@@ -245,30 +254,40 @@ def _parse_json(body: bytes) -> list[Any]:
     return items
 
 
-def _parse_csv(body: bytes, encoding: str, columns: tuple[str, ...]) -> list[dict[str, str]]:
+def _parse_csv(body: bytes, encoding: str, model: type[BaseModel]) -> Items:
+    """CSV as spreadsheets save it: `;` or `,` between cells (the header says which: it holds no
+    decimal), a byte-order mark or not, any line ends; a line of empty cells is a blank line.
+    Each item keeps its line, so that its result names where to look."""
     try:
         text = body.decode(encoding)
     except UnicodeError as exc:
         raise MalformedBody(f"The body is not valid {encoding} text") from exc
     first_line = text.split("\n", 1)[0]
-    # French spreadsheets export with semicolons.
-    delimiter = ";" if ";" in first_line and "," not in first_line else ","
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, restkey=EXTRA_CELLS, strict=True)
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    limit = get_settings().max_batch_items
     try:
-        header = reader.fieldnames
+        header = next(reader, None)
         if not header:
             raise InvalidInput("The CSV body has no header line", loc=["body"])
         header = [name.strip() for name in header]
-        _check_header(header, columns)
-        reader.fieldnames = header
-        items = []
-        for row in reader:
-            if len(items) == get_settings().max_batch_items:
+        _check_header(header, tuple(model.model_fields))
+        kinds = _csv_kinds(model)
+        items, lines = [], []
+        while True:
+            line = reader.line_num + 1  # where the next record starts (it may span lines)
+            row = next(reader, None)
+            if row is None:
+                break
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(items) == limit:
                 raise _too_many()
-            items.append(_cells(row))
+            items.append(_cells(header, row, kinds))
+            lines.append(line)
     except csv.Error as exc:
         raise MalformedBody(f"The body is not valid CSV: {exc}") from exc
-    return items
+    return Items(items, lines)
 
 
 def _check_header(header: list[str], columns: tuple[str, ...]) -> None:
@@ -294,14 +313,47 @@ def _check_header(header: list[str], columns: tuple[str, ...]) -> None:
     )
 
 
-def _cells(row: dict[str, Any]) -> dict[str, Any]:
-    """A CSV row as an item: empty cells are absent fields."""
-    cells = {}
-    for name, value in row.items():
-        if isinstance(value, str):
-            value = value.strip()
-        if value not in (None, ""):
-            cells[name] = value
+# How French offices write what JSON writes in ISO: 30/06/2019, 35,5.
+FRENCH_DAY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+DECIMAL_COMMA = re.compile(r"([+-]?\d*),(\d+)")
+
+
+def _csv_kinds(model: type[BaseModel]) -> dict[str, str]:
+    """The fields of `model` whose CSV cells may be written the French way: "day" or "decimal"."""
+    kinds = {}
+    for name, field in model.model_fields.items():
+        types = _types_in(field.annotation)
+        if date in types:
+            kinds[name] = "day"
+        elif float in types or Decimal in types:
+            kinds[name] = "decimal"
+    return kinds
+
+
+def _types_in(annotation: Any) -> set[Any]:
+    arguments = get_args(annotation)
+    if not arguments:
+        return {annotation}
+    return set().union(*(_types_in(argument) for argument in arguments))
+
+
+def _cells(header: list[str], row: list[str], kinds: dict[str, str]) -> dict[str, Any]:
+    """A CSV row as an item: empty cells are absent fields, a day as JJ/MM/AAAA and a decimal
+    with a comma are given to validation in ISO form (it judges them: 31/02/2019 is no day), and
+    cells past the header are kept under EXTRA_CELLS so that the item fails cleanly."""
+    cells: dict[str, Any] = {}
+    for name, value in zip(header, row, strict=False):
+        value = value.strip()
+        if not value:
+            continue
+        kind = kinds.get(name)
+        if kind == "day" and (day := FRENCH_DAY.fullmatch(value)):
+            value = f"{day[3]}-{int(day[2]):02}-{int(day[1]):02}"
+        elif kind == "decimal" and (number := DECIMAL_COMMA.fullmatch(value)):
+            value = f"{number[1]}.{number[2]}"
+        cells[name] = value
+    if len(row) > len(header):
+        cells[EXTRA_CELLS] = row[len(header) :]
     return cells
 
 
@@ -323,9 +375,17 @@ def validated_items(items: list[Any], model: type[M]) -> tuple[dict[int, M], dic
     return valid, errors
 
 
-def batch_answer(results: list[ExitRecordResult], counts: ExitRecordCounts) -> ExitRecordsAnswer:
-    """The answer to a batch: its items' problems list MAX_LISTED_ERRORS errors between them, and
-    count the others, so that a batch of a thousand bad items stays a small answer."""
+def batch_answer(
+    results: list[ExitRecordResult], counts: ExitRecordCounts, lines: list[int] | None
+) -> ExitRecordsAnswer:
+    """The answer to a batch: for CSV, each result and each problem names the item's line; the
+    items' problems list MAX_LISTED_ERRORS errors between them and count the others, so that a
+    batch of a thousand bad items stays a small answer."""
+    if lines is not None:
+        for result, line in zip(results, lines, strict=True):
+            result.line = line
+            if result.problem is not None:
+                result.problem["line"] = line
     list_at_most([result.problem for result in results if result.problem is not None])
     return ExitRecordsAnswer.model_construct(results=results, counts=counts)
 
@@ -345,11 +405,14 @@ def _pathway_ids(*, session: Session, caller: Caller, items: dict[int, ExitRecor
     return ids
 
 
-def record_exits(*, session: Session, caller: Caller, items: list[Any], atomic: bool) -> ExitRecordsAnswer:
+def record_exits(
+    *, session: Session, caller: Caller, items: list[Any], atomic: bool, lines: list[int] | None = None
+) -> ExitRecordsAnswer:
     """Record a batch of exits with a handful of statements whatever its size: validate every
     item, find and lock every pathway named (in id order, so that two batches cannot deadlock),
     decide each item on the locked rows, then write all the exits at once and audit the batch as
-    one event. 422 (nothing stored) when `atomic` and any item failed."""
+    one event. 422 (nothing stored) when `atomic` and any item failed. `lines`: each item's line
+    in a CSV body, named in its result."""
     access.check_writer(caller)
     valid, errors = validated_items(items, ExitRecordIn)
     pathway_of = _pathway_ids(session=session, caller=caller, items=valid)
@@ -375,7 +438,7 @@ def record_exits(*, session: Session, caller: Caller, items: list[Any], atomic: 
         results.append(
             ExitRecordResult.model_construct(index=index, status=outcome, pathway_id=pathway_id, problem=error)
         )
-    answer = batch_answer(results, counts)
+    answer = batch_answer(results, counts, lines)
     if atomic and counts.error:
         raise BatchRejected(answer)
     write_exits(session=session, caller=caller, states=exited, pathways=pathways)

@@ -69,7 +69,10 @@ def _decide(*, item: FollowUpIn, pathway, stored: dict[str, Any] | None, closed:
     return "created"
 
 
-def record_follow_ups(*, session: Session, caller: Caller, items: list[Any], atomic: bool) -> ExitRecordsAnswer:
+def record_follow_ups(
+    *, session: Session, caller: Caller, items: list[Any], atomic: bool, lines: list[int] | None = None
+) -> ExitRecordsAnswer:
+    """Record a batch of follow-ups (`lines`: each item's line in a CSV body, named in its result)."""
     access.check_writer(caller)
     valid, errors = validated_items(items, FollowUpIn)
     named = {item.pathway_id for item in valid.values()}
@@ -127,7 +130,7 @@ def record_follow_ups(*, session: Session, caller: Caller, items: list[Any], ato
         results.append(
             ExitRecordResult.model_construct(index=index, status=outcome, pathway_id=pathway_id, problem=error)
         )
-    answer = batch_answer(results, counts)
+    answer = batch_answer(results, counts, lines)
     if atomic and counts.error:
         raise BatchRejected(answer)
     if new:

@@ -257,8 +257,10 @@ def post_exit_records(
     atomic: Annotated[bool, Query(description="All or nothing: any bad item stores nothing (422)")] = False,
 ):
     """Record a batch of exits, each by pathway_id or by (convention_id, beneficiary_ref, entered_on)."""
-    items = exit_records.parse_items(batch)
-    return exit_records.record_exits(session=session, caller=caller, items=items, atomic=atomic)
+    parsed = exit_records.parse_items(batch, ExitRecordIn)
+    return exit_records.record_exits(
+        session=session, caller=caller, items=parsed.items, atomic=atomic, lines=parsed.lines
+    )
 
 
 @router.get(

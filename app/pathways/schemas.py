@@ -263,10 +263,17 @@ EXIT_RECORD_COLUMNS = tuple(ExitRecordIn.model_fields)
 
 
 class ExitRecordResult(BaseModel):
-    index: int
+    index: int = Field(description="The item's place in the batch, from 0")
+    line: int | None = Field(
+        default=None, description="CSV: the item's line in the file, the header being line 1 (null for JSON)"
+    )
     status: str = Field(description="created | unchanged | error")
     pathway_id: int | None = None
-    problem: dict[str, Any] | None = Field(default=None, description="RFC 9457 problem of an item in error")
+    problem: dict[str, Any] | None = Field(
+        default=None,
+        description="RFC 9457 problem of an item in error; for CSV its `line` too. The problems of a batch "
+        "list at most 100 errors between them (`errors`), and count the others (`errors_not_listed`)",
+    )
 
 
 class ExitRecordCounts(BaseModel):

@@ -73,6 +73,7 @@ def test_an_exit_record_by_a_variant_finds_the_pathway(client, session, world, v
     response = client.post(f"{API}/exit-records", json=[item], headers=world.operator_key)
     assert response.json()["results"][0] | {"problem": None} == {
         "index": 0,
+        "line": None,
         "status": "created",
         "pathway_id": pathway.id,
         "problem": None,
