@@ -220,6 +220,33 @@ async def read_batch(request: Request) -> Batch:
     return Batch(media_type=media_type, encoding=encoding, body=b"".join(chunks))
 
 
+def batch_request_body(model: type[BaseModel], *, example: str) -> dict[str, Any]:
+    """`openapi_extra` declaring a batch's body: a JSON list of `model`, or CSV with its fields as
+    columns (a string of bytes, as generators take a file: its charset is the client's to say)."""
+    columns = ",".join(model.model_fields)
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON_TYPE: {"schema": {"type": "array", "items": model.model_json_schema()}},
+                CSV_TYPE: {
+                    "schema": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": (
+                            f"A header line naming any of the columns {columns} in any order, then one line per "
+                            "item; `,` or `;` between cells (as the header has it); UTF-8 (a byte-order mark "
+                            "or not) unless `charset=` says otherwise; days as YYYY-MM-DD or JJ/MM/AAAA, "
+                            "decimals with a point or a comma; an empty cell is an absent field"
+                        ),
+                    },
+                    "example": example,
+                },
+            },
+        }
+    }
+
+
 def _too_many() -> PayloadTooLarge:
     return PayloadTooLarge(f"A batch may hold at most {get_settings().max_batch_items} items")
 

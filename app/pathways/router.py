@@ -16,7 +16,7 @@ from app.pathways.access import (
     PathwayWriterDep,
     PrescriberDep,
 )
-from app.pathways.exit_records import CSV_TYPE, JSON_TYPE, Batch
+from app.pathways.exit_records import Batch
 from app.pathways.models import ActivityMetric, Pathway, PathwayStatus
 from app.pathways.schemas import (
     EXIT_RECORD_COLUMNS,
@@ -227,28 +227,10 @@ _CSV_HEADER = ",".join(EXIT_RECORD_COLUMNS)
     response_model=ExitRecordsAnswer,
     tags=["pathways"],
     responses=responses(400, 401, 403, 413, 415, 422),
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                JSON_TYPE: {"schema": {"type": "array", "items": ExitRecordIn.model_json_schema()}},
-                CSV_TYPE: {
-                    "schema": {
-                        "type": "string",
-                        "description": (
-                            f"A header line naming any of the columns {_CSV_HEADER} in any order, then one line "
-                            "per exit; `,` or `;` between cells; UTF-8 unless `charset=` says otherwise; an "
-                            "empty cell is an absent field"
-                        ),
-                    },
-                    "example": (
-                        f"{_CSV_HEADER}\n42,,,,2020-06-30,employment_cdi,\n"
-                        ",7,123456A,2020-01-06,2020-07-03,training,212\n"
-                    ),
-                },
-            },
-        }
-    },
+    openapi_extra=exit_records.batch_request_body(
+        ExitRecordIn,
+        example=(f"{_CSV_HEADER}\n42,,,,2020-06-30,employment_cdi,\n,7,123456A,2020-01-06,2020-07-03,training,212\n"),
+    ),
 )
 def post_exit_records(
     session: SessionDep,
