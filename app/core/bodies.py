@@ -36,34 +36,41 @@ def parsed_body(raw: bytes, model: type[M]) -> M:
         raise InvalidInput(SHAPE, errors=[{"loc": ["body"], "msg": "JSON decode error"}]) from exc
     if data is None:
         raise InvalidInput(SHAPE, errors=[{"loc": ["body"], "msg": "Field required"}])
-    value, errors = validated(model, data)
+    value, errors, not_listed = validated(model, data)
     if value is None:
-        raise InvalidInput(SHAPE, errors=[{**error, "loc": ["body", *error["loc"]]} for error in errors])
+        raise InvalidInput(
+            SHAPE,
+            errors=[{**error, "loc": ["body", *error["loc"]]} for error in errors],
+            errors_not_listed=not_listed,
+        )
     return value
 
 
 EXTRA = "Extra inputs are not permitted"
 
 
-def validated(model: type[M], data: Any) -> tuple[M | None, list[dict[str, Any]]]:
-    """`data` as `model`, or None and what is wrong with it (`loc` from `data`'s top). pydantic
-    spends seconds naming 70,000 unknown keys: past MAX_LISTED_ERRORS of them, they are named
-    here, and only the known ones are left to pydantic. (Nested mappings bound their own size:
-    see DiagnosticIn.dimensions.)"""
+def validated(model: type[M], data: Any) -> tuple[M | None, list[dict[str, Any]], int]:
+    """`data` as `model`, or None, what is wrong with it (`loc` from `data`'s top) and how many
+    more errors were found than are listed. pydantic spends seconds naming 70,000 unknown keys:
+    past MAX_LISTED_ERRORS of them, the first ones are named here and the others counted, and only
+    the known keys are left to pydantic. (Nested mappings bound their own size: see
+    DiagnosticIn.dimensions.)"""
     extra: list[dict[str, Any]] = []
+    not_listed = 0
     if isinstance(data, dict) and model.model_config.get("extra") == "forbid":
         known = set(model.model_fields) | {
             field.validation_alias for field in model.model_fields.values() if isinstance(field.validation_alias, str)
         }
         unknown = [key for key in data if key not in known]
         if len(unknown) > MAX_LISTED_ERRORS:
-            extra = [{"loc": [echoed(str(key))], "msg": EXTRA} for key in unknown]
+            extra = [{"loc": [echoed(str(key))], "msg": EXTRA} for key in unknown[:MAX_LISTED_ERRORS]]
+            not_listed = len(unknown) - MAX_LISTED_ERRORS
             data = {key: value for key, value in data.items() if key in known}
     try:
         value = model.model_validate(data)
     except ValidationError as exc:
-        return None, validation_errors(exc.errors(include_url=False, include_context=False)) + extra
-    return (None, extra) if extra else (value, [])
+        return None, validation_errors(exc.errors(include_url=False, include_context=False)) + extra, not_listed
+    return (None, extra, not_listed) if extra else (value, [], 0)
 
 
 def json_request_body(model: type[BaseModel]) -> dict[str, Any]:

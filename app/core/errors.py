@@ -33,15 +33,25 @@ class AppError(Exception):
     slug = "bad-request"
 
     def __init__(
-        self, detail: str, *, errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None
+        self,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        errors_not_listed: int = 0,
+        headers: dict[str, str] | None = None,
     ):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+        # Errors found but not even gathered in `errors` (too many to be worth building).
+        self.errors_not_listed = errors_not_listed
         self.headers = headers
 
     def to_problem(self) -> dict[str, Any]:
-        return problem(self.status, self.title, self.detail, slug=self.slug, errors=self.errors)
+        body = problem(self.status, self.title, self.detail, slug=self.slug, errors=self.errors)
+        if self.errors_not_listed:
+            body["errors_not_listed"] = body.get("errors_not_listed", 0) + self.errors_not_listed
+        return body
 
 
 class InvalidInput(AppError):

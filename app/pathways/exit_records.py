@@ -29,6 +29,7 @@ from app.core.changes import FEED_NOTED, note_change
 from app.core.config import get_settings
 from app.core.db import rows_table
 from app.core.errors import (
+    MAX_LISTED_ERRORS,
     AppError,
     Conflict,
     InvalidInput,
@@ -38,7 +39,6 @@ from app.core.errors import (
     UnsupportedMediaType,
     echoed,
     list_at_most,
-    problem,
 )
 from app.core.time import utcnow
 from app.pathways import access, participants, rules, service
@@ -319,24 +319,34 @@ def _parse_csv(body: bytes, encoding: str, model: type[BaseModel]) -> Items:
 
 def _check_header(header: list[str], columns: tuple[str, ...]) -> None:
     """One problem for a header naming unknown, empty or repeated columns, naming them (the
-    first few in `detail`, up to MAX_LISTED_ERRORS in `errors`, by their position from 1)."""
-    known, seen, wrong = set(columns), set(), []
+    first few in `detail`, up to MAX_LISTED_ERRORS in `errors`, by their position from 1) and
+    counting the others: a header of two million empty columns costs a count, not two million
+    errors."""
+    known, seen = set(columns), set()
+    wrong: list[tuple[int, str, str]] = []
+    count = 0
     for position, name in enumerate(header, start=1):
+        if name in known and name not in seen:
+            seen.add(name)
+            continue
+        count += 1
+        if len(wrong) == MAX_LISTED_ERRORS:
+            continue
         if not name:
             wrong.append((position, "empty column name", f"column {position} (empty)"))
         elif name not in known:
             wrong.append((position, f"unknown column {echoed(name)!r}", repr(echoed(name, 40))))
-        elif name in seen:
+        else:
             wrong.append((position, f"column {name!r} named twice", f"{name!r} again"))
-        seen.add(name)
-    if not wrong:
+    if not count:
         return
     named = ", ".join(label for _position, _msg, label in wrong[:5])
-    more = f" and {len(wrong) - 5} more" if len(wrong) > 5 else ""
+    more = f" and {count - 5} more" if count > 5 else ""
     raise InvalidInput(
         f"The CSV header must name distinct columns among {', '.join(columns)}; "
-        f"{len(wrong)} column(s) are not: {named}{more}",
+        f"{count} column(s) are not: {named}{more}",
         errors=[{"loc": ["header", position], "msg": msg} for position, msg, _label in wrong],
+        errors_not_listed=count - len(wrong),
     )
 
 
@@ -392,13 +402,13 @@ def validated_items(items: list[Any], model: type[M]) -> tuple[dict[int, M], dic
     index, and the problems of the others."""
     valid, errors = {}, {}
     for index, raw in enumerate(items):
-        item, wrong = validated(model, raw)
+        item, wrong, not_listed = validated(model, raw)
         if item is not None:
             valid[index] = item
         else:
-            errors[index] = problem(
-                422, "Invalid input", "The item does not match the expected shape", slug="invalid-input", errors=wrong
-            )
+            errors[index] = InvalidInput(
+                "The item does not match the expected shape", errors=wrong, errors_not_listed=not_listed
+            ).to_problem()
     return valid, errors
 
 
