@@ -342,13 +342,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(_request: Request, exc: RequestValidationError):
+        errors = exc.errors()
         body = problem(
             422,
             "Invalid input",
             "The request does not match the expected shape",
             slug="invalid-input",
-            errors=validation_errors(exc.errors()),
+            errors=validation_errors(errors[:MAX_LISTED_ERRORS]),
         )
+        if len(errors) > MAX_LISTED_ERRORS:
+            body["errors_not_listed"] = len(errors) - MAX_LISTED_ERRORS
         return problem_response(body)
 
     @app.exception_handler(StarletteHTTPException)

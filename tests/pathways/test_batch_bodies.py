@@ -123,3 +123,12 @@ def test_a_json_item_of_a_million_unknown_characters_is_a_small_error(client, wo
     )
     assert response.status_code == 200, response.text
     assert len(response.content) < 2_000
+
+
+def test_any_route_lists_at_most_100_errors(client, world):
+    """FastAPI's own validation (a pathway's body) is rendered with the same cap."""
+    body = {"convention_id": world.convention.id, "prescribed_on": "2019-01-10"} | {f"x{n}": 0 for n in range(500)}
+    response = client.post(f"{API}/pathways", json=body, headers=world.operator_key)
+    problem = assert_problem(response, 422)
+    assert len(problem["errors"]) == MAX_LISTED_ERRORS
+    assert problem["errors_not_listed"] == 501 - MAX_LISTED_ERRORS  # the unknown keys and the missing ref
