@@ -33,15 +33,25 @@ class AppError(Exception):
     slug = "bad-request"
 
     def __init__(
-        self, detail: str, *, errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None
+        self,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        errors_not_listed: int = 0,
+        headers: dict[str, str] | None = None,
     ):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+        # Errors found but not even gathered in `errors` (too many to be worth building).
+        self.errors_not_listed = errors_not_listed
         self.headers = headers
 
     def to_problem(self) -> dict[str, Any]:
-        return problem(self.status, self.title, self.detail, slug=self.slug, errors=self.errors)
+        body = problem(self.status, self.title, self.detail, slug=self.slug, errors=self.errors)
+        if self.errors_not_listed:
+            body["errors_not_listed"] = body.get("errors_not_listed", 0) + self.errors_not_listed
+        return body
 
 
 class InvalidInput(AppError):
@@ -141,6 +151,13 @@ class UnsupportedMediaType(AppError):
     slug = "unsupported-media-type"
 
 
+# A problem lists at most this many errors (`errors`), and counts the others (`errors_not_listed`):
+# an answer stays small whatever the input (70,000 unknown keys are 100 errors and a count).
+MAX_LISTED_ERRORS = 100
+# The longest text an error repeats from the input (a key, a column's name): longer is cut.
+MAX_ECHOED_CHARS = 100
+
+
 def problem(status: int, title: str, detail: str, *, slug: str | None = None, errors=None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + (slug or str(status)),
@@ -149,8 +166,32 @@ def problem(status: int, title: str, detail: str, *, slug: str | None = None, er
         "detail": detail,
     }
     if errors:
-        body["errors"] = errors
+        body["errors"] = errors[:MAX_LISTED_ERRORS]
+        if len(errors) > MAX_LISTED_ERRORS:
+            body["errors_not_listed"] = len(errors) - MAX_LISTED_ERRORS
     return body
+
+
+def list_at_most(problems: list[dict[str, Any]], budget: int = MAX_LISTED_ERRORS) -> None:
+    """Share one budget of listed errors among several problems (the items of a batch answer):
+    once `budget` errors are listed, the next problems only count theirs (`errors_not_listed`)."""
+    for body in problems:
+        errors = body.get("errors")
+        if not errors:
+            continue
+        kept = errors[:budget]
+        budget -= len(kept)
+        if len(kept) < len(errors):
+            body["errors_not_listed"] = body.get("errors_not_listed", 0) + len(errors) - len(kept)
+            if kept:
+                body["errors"] = kept
+            else:
+                del body["errors"]
+
+
+def echoed(text: str, limit: int = MAX_ECHOED_CHARS) -> str:
+    """Input repeated in an error, cut to `limit` characters."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
@@ -173,7 +214,12 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
-    errors: list[ProblemItem] | None = Field(default=None, description="What was wrong with the input (422)")
+    errors: list[ProblemItem] | None = Field(
+        default=None, description=f"What was wrong with the input (422), at most {MAX_LISTED_ERRORS} of its errors"
+    )
+    errors_not_listed: int | None = Field(
+        default=None, description="How many more errors the input had, beyond those listed in `errors`"
+    )
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -186,8 +232,15 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def validation_errors(exc_errors) -> list[dict[str, Any]]:
-    # Keep what a client can act on; drop pydantic's echo of the input (it may hold personal data).
-    return [{"loc": list(err.get("loc", ())), "msg": err.get("msg", "")} for err in exc_errors]
+    # Keep what a client can act on; drop pydantic's echo of the input (it may hold personal data),
+    # and cut what still repeats it (a 1 MB key is an error of 100 characters).
+    return [
+        {
+            "loc": [echoed(part) if isinstance(part, str) else part for part in err.get("loc", ())],
+            "msg": echoed(err.get("msg", ""), 10 * MAX_ECHOED_CHARS),
+        }
+        for err in exc_errors
+    ]
 
 
 # --- database faults ---------------------------------------------------------------------------
@@ -289,13 +342,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(_request: Request, exc: RequestValidationError):
+        errors = exc.errors()
         body = problem(
             422,
             "Invalid input",
             "The request does not match the expected shape",
             slug="invalid-input",
-            errors=validation_errors(exc.errors()),
+            errors=validation_errors(errors[:MAX_LISTED_ERRORS]),
         )
+        if len(errors) > MAX_LISTED_ERRORS:
+            body["errors_not_listed"] = len(errors) - MAX_LISTED_ERRORS
         return problem_response(body)
 
     @app.exception_handler(StarletteHTTPException)

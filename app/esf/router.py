@@ -23,7 +23,7 @@ from app.indicators.service import MAX_YEAR, MIN_YEAR
 from app.pathways import exit_records, follow_ups
 from app.pathways.access import PathwayWriterDep
 from app.pathways.esf_schemas import FOLLOW_UP_COLUMNS, FollowUpDue, FollowUpIn
-from app.pathways.exit_records import CSV_TYPE, JSON_TYPE, Batch
+from app.pathways.exit_records import Batch
 from app.pathways.schemas import ExitRecordsAnswer
 
 router = APIRouter(tags=["esf"])
@@ -138,24 +138,9 @@ _FOLLOW_UP_HEADER = ",".join(FOLLOW_UP_COLUMNS)
     "/follow-ups",
     response_model=ExitRecordsAnswer,
     responses=responses(400, 401, 403, 413, 415, 422),
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                JSON_TYPE: {"schema": {"type": "array", "items": FollowUpIn.model_json_schema()}},
-                CSV_TYPE: {
-                    "schema": {
-                        "type": "string",
-                        "description": (
-                            f"A header line naming any of the columns {_FOLLOW_UP_HEADER} in any order, then one "
-                            "line per follow-up; `,` or `;` between cells; UTF-8 unless `charset=` says otherwise"
-                        ),
-                    },
-                    "example": f"{_FOLLOW_UP_HEADER}\n42,2021-01-15,employed_cdi,true\n",
-                },
-            },
-        }
-    },
+    openapi_extra=exit_records.batch_request_body(
+        FollowUpIn, example=f"{_FOLLOW_UP_HEADER}\n42,2021-01-15,employed_cdi,true\n"
+    ),
 )
 def post_follow_ups(
     session: SessionDep,
@@ -164,8 +149,10 @@ def post_follow_ups(
     atomic: Annotated[bool, Query(description="All or nothing: any bad item stores nothing (422)")] = False,
 ):
     """Record a batch of six-month follow-ups (150 to 240 days after each exit)."""
-    items = exit_records.parse_items(batch, FOLLOW_UP_COLUMNS)
-    return follow_ups.record_follow_ups(session=session, caller=caller, items=items, atomic=atomic)
+    parsed = exit_records.parse_items(batch, FollowUpIn)
+    return follow_ups.record_follow_ups(
+        session=session, caller=caller, items=parsed.items, atomic=atomic, lines=parsed.lines
+    )
 
 
 @router.get("/follow-ups/due", response_model=Page[FollowUpDue], responses=responses(401, 403, 422))

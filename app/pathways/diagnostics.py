@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from app.audit.service import record
 from app.catalogue.models import Action
+from app.core.bodies import parsed_body
 from app.core.caller import Caller
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.etag import check_if_match
@@ -66,11 +67,14 @@ def _check(*, session: Session, pathway: Pathway, body: DiagnosticIn) -> None:
 
 
 def put_diagnostic(
-    *, session: Session, caller: Caller, pathway_id: int, body: DiagnosticIn, if_match: str | None
+    *, session: Session, caller: Caller, pathway_id: int, raw: bytes, if_match: str | None
 ) -> tuple[Diagnostic, bool]:
-    """Store the pathway's diagnostic whole; (it, whether it was created). The barrier rates
-    count it on `assessed_on`: a consolidated year, old or new, is a 409."""
+    """Store the pathway's diagnostic whole from the request's raw body `raw`; (it, whether it was
+    created). The caller's right to the pathway is checked before the body is read (403, 404),
+    so that only who may write it hears what is wrong with a body (422). The barrier rates count
+    it on `assessed_on`: a consolidated year, old or new, is a 409."""
     pathway = access.writable_pathway(session=session, caller=caller, pathway_id=pathway_id)
+    body = parsed_body(raw, DiagnosticIn)
     diagnostic = session.get(Diagnostic, pathway.id, with_for_update=True, populate_existing=True)
     if diagnostic is not None:
         check_if_match(if_match, DiagnosticRead.model_validate(diagnostic))

@@ -11,20 +11,25 @@ import codecs
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from datetime import date
+from decimal import Decimal
+from typing import Any, TypeVar, get_args
 
 from fastapi import Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy import Row, update
 from sqlmodel import Session
 
 from app.audit.service import record
+from app.core.bodies import validated
 from app.core.caller import Caller
 from app.core.changes import FEED_NOTED, note_change
 from app.core.config import get_settings
 from app.core.db import rows_table
 from app.core.errors import (
+    MAX_LISTED_ERRORS,
     AppError,
     Conflict,
     InvalidInput,
@@ -32,15 +37,14 @@ from app.core.errors import (
     PayloadTooLarge,
     PeriodConsolidated,
     UnsupportedMediaType,
-    problem,
-    validation_errors,
+    echoed,
+    list_at_most,
 )
 from app.core.time import utcnow
 from app.pathways import access, participants, rules, service
 from app.pathways.esf_schemas import leaving_fields
 from app.pathways.models import Pathway
 from app.pathways.schemas import (
-    EXIT_RECORD_COLUMNS,
     ExitRecordCounts,
     ExitRecordIn,
     ExitRecordResult,
@@ -160,12 +164,37 @@ class BatchRejected(InvalidInput):
 @dataclass(frozen=True)
 class Batch:
     media_type: str
-    charset: str | None
+    encoding: str  # the codec a CSV body is decoded with (a JSON body is read as JSON says)
     body: bytes
 
 
+# The charsets a CSV body may name, by Python's codec names: the Unicode forms, ASCII, the ISO
+# 8859 family, the Windows, DOS and Mac code pages. Not rot13, base64 or zlib (no text
+# encodings), nor idna, punycode, utf-7 or unicode_escape: no office writes them, and some
+# decode in quadratic time.
+TEXT_CHARSETS = re.compile(r"(utf-(8|16|32)(-le|-be)?|utf-8-sig|ascii|iso8859-\d+|cp\d+|mac-[a-z0-9]+|koi8-[a-z]+)")
+
+
+def text_encoding(charset: str | None) -> str:
+    """The codec of a body's `charset=` parameter (UTF-8 by default, a byte-order mark skipped);
+    415 for an unknown one or one that is no text encoding."""
+    try:
+        encoding = codecs.lookup(charset or "utf-8").name
+    except LookupError:
+        encoding = None
+    if encoding is None or not TEXT_CHARSETS.fullmatch(encoding):
+        raise UnsupportedMediaType(
+            f"Unsupported charset {echoed(charset or '')!r}: send UTF-8 (the default), UTF-16, ISO-8859-n or a "
+            "Windows code page such as windows-1252"
+        )
+    # A byte-order mark (spreadsheets write one) is not part of the header.
+    return "utf-8-sig" if encoding == "utf-8" else encoding
+
+
 async def read_batch(request: Request) -> Batch:
-    """The raw body of a batch: 415 for another content type, 413 past the size limit."""
+    """The raw body of a batch: 415 for another content type or an unsupported charset, 413 past
+    the size limit. Only the bytes are read here, on the event loop: the routes parse them in
+    their thread (they are plain functions), so that a big body never holds up other requests."""
     content_type = request.headers.get("content-type", "")
     media_type, _, parameters = content_type.partition(";")
     media_type = media_type.strip().lower()
@@ -176,6 +205,7 @@ async def read_batch(request: Request) -> Batch:
         name, _, value = parameter.partition("=")
         if name.strip().lower() == "charset":
             charset = value.strip().strip('"').lower()
+    encoding = text_encoding(charset)
     limit = get_settings().max_batch_bytes
     too_large = PayloadTooLarge(f"A batch body may not exceed {limit} bytes")
     declared = request.headers.get("content-length", "")
@@ -187,23 +217,58 @@ async def read_batch(request: Request) -> Batch:
         if size > limit:
             raise too_large
         chunks.append(chunk)
-    return Batch(media_type=media_type, charset=charset, body=b"".join(chunks))
+    return Batch(media_type=media_type, encoding=encoding, body=b"".join(chunks))
+
+
+def batch_request_body(model: type[BaseModel], *, example: str) -> dict[str, Any]:
+    """`openapi_extra` declaring a batch's body: a JSON list of `model`, or CSV with its fields as
+    columns (a string of bytes, as generators take a file: its charset is the client's to say)."""
+    columns = ",".join(model.model_fields)
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON_TYPE: {"schema": {"type": "array", "items": model.model_json_schema()}},
+                CSV_TYPE: {
+                    "schema": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": (
+                            f"A header line naming any of the columns {columns} in any order, then one line per "
+                            "item; `,` or `;` between cells (as the header has it); UTF-8 (a byte-order mark "
+                            "or not) unless `charset=` says otherwise; days as YYYY-MM-DD or JJ/MM/AAAA, "
+                            "decimals with a point or a comma; an empty cell is an absent field"
+                        ),
+                    },
+                    "example": example,
+                },
+            },
+        }
+    }
 
 
 def _too_many() -> PayloadTooLarge:
     return PayloadTooLarge(f"A batch may hold at most {get_settings().max_batch_items} items")
 
 
-def parse_items(batch: Batch, columns: tuple[str, ...] = EXIT_RECORD_COLUMNS) -> list[Any]:
+@dataclass(frozen=True)
+class Items:
+    """A batch's items, not yet validated, and for CSV the line of each (the header is line 1)."""
+
+    items: list[Any]
+    lines: list[int] | None = None
+
+
+def parse_items(batch: Batch, model: type[BaseModel] = ExitRecordIn) -> Items:
     """The batch's items, not yet validated: a JSON list, or CSV rows (whose header names some of
-    `columns`) as dicts of their non-empty cells."""
+    `model`'s fields) as dicts of their non-empty cells, read as French offices write them."""
     if batch.media_type == JSON_TYPE:
-        items = _parse_json(batch.body)
+        parsed = Items(_parse_json(batch.body))
     else:
-        items = _parse_csv(batch.body, batch.charset, columns)
-    if len(items) > get_settings().max_batch_items:
+        parsed = _parse_csv(batch.body, batch.encoding, model)
+    if len(parsed.items) > get_settings().max_batch_items:
         raise _too_many()
-    return items
+    return parsed
 
 
 def _parse_json(body: bytes) -> list[Any]:
@@ -216,51 +281,116 @@ def _parse_json(body: bytes) -> list[Any]:
     return items
 
 
-def _parse_csv(body: bytes, charset: str | None, columns: tuple[str, ...]) -> list[dict[str, str]]:
-    try:
-        encoding = codecs.lookup(charset or "utf-8-sig").name
-    except LookupError as exc:
-        raise UnsupportedMediaType(f"Unknown charset {charset!r}") from exc
-    if encoding == "utf-8":
-        encoding = "utf-8-sig"  # a byte-order mark (spreadsheets write one) is not part of the header
+def _parse_csv(body: bytes, encoding: str, model: type[BaseModel]) -> Items:
+    """CSV as spreadsheets save it: `;` or `,` between cells (the header says which: it holds no
+    decimal), a byte-order mark or not, any line ends; a line of empty cells is a blank line.
+    Each item keeps its line, so that its result names where to look."""
     try:
         text = body.decode(encoding)
-    except UnicodeDecodeError as exc:
+    except UnicodeError as exc:
         raise MalformedBody(f"The body is not valid {encoding} text") from exc
     first_line = text.split("\n", 1)[0]
-    # French spreadsheets export with semicolons.
-    delimiter = ";" if ";" in first_line and "," not in first_line else ","
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, restkey=EXTRA_CELLS, strict=True)
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    limit = get_settings().max_batch_items
     try:
-        header = reader.fieldnames
+        header = next(reader, None)
         if not header:
             raise InvalidInput("The CSV body has no header line", loc=["body"])
         header = [name.strip() for name in header]
-        unknown = [name for name in header if name not in columns]
-        if unknown or len(set(header)) != len(header):
-            raise InvalidInput(
-                f"The CSV header must name distinct columns among {', '.join(columns)}",
-                errors=[{"loc": ["header", name], "msg": "unknown column"} for name in unknown] or None,
-            )
-        reader.fieldnames = header
-        items = []
-        for row in reader:
-            if len(items) == get_settings().max_batch_items:
+        _check_header(header, tuple(model.model_fields))
+        kinds = _csv_kinds(model)
+        items, lines = [], []
+        while True:
+            line = reader.line_num + 1  # where the next record starts (it may span lines)
+            row = next(reader, None)
+            if row is None:
+                break
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(items) == limit:
                 raise _too_many()
-            items.append(_cells(row))
+            items.append(_cells(header, row, kinds))
+            lines.append(line)
     except csv.Error as exc:
         raise MalformedBody(f"The body is not valid CSV: {exc}") from exc
-    return items
+    return Items(items, lines)
 
 
-def _cells(row: dict[str, Any]) -> dict[str, Any]:
-    """A CSV row as an item: empty cells are absent fields."""
-    cells = {}
-    for name, value in row.items():
-        if isinstance(value, str):
-            value = value.strip()
-        if value not in (None, ""):
-            cells[name] = value
+def _check_header(header: list[str], columns: tuple[str, ...]) -> None:
+    """One problem for a header naming unknown, empty or repeated columns, naming them (the
+    first few in `detail`, up to MAX_LISTED_ERRORS in `errors`, by their position from 1) and
+    counting the others: a header of two million empty columns costs a count, not two million
+    errors."""
+    known, seen = set(columns), set()
+    wrong: list[tuple[int, str, str]] = []
+    count = 0
+    for position, name in enumerate(header, start=1):
+        if name in known and name not in seen:
+            seen.add(name)
+            continue
+        count += 1
+        if len(wrong) == MAX_LISTED_ERRORS:
+            continue
+        if not name:
+            wrong.append((position, "empty column name", f"column {position} (empty)"))
+        elif name not in known:
+            wrong.append((position, f"unknown column {echoed(name)!r}", repr(echoed(name, 40))))
+        else:
+            wrong.append((position, f"column {name!r} named twice", f"{name!r} again"))
+    if not count:
+        return
+    named = ", ".join(label for _position, _msg, label in wrong[:5])
+    more = f" and {count - 5} more" if count > 5 else ""
+    raise InvalidInput(
+        f"The CSV header must name distinct columns among {', '.join(columns)}; "
+        f"{count} column(s) are not: {named}{more}",
+        errors=[{"loc": ["header", position], "msg": msg} for position, msg, _label in wrong],
+        errors_not_listed=count - len(wrong),
+    )
+
+
+# How French offices write what JSON writes in ISO: 30/06/2019, 35,5.
+FRENCH_DAY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+DECIMAL_COMMA = re.compile(r"([+-]?\d*),(\d+)")
+
+
+def _csv_kinds(model: type[BaseModel]) -> dict[str, str]:
+    """The fields of `model` whose CSV cells may be written the French way: "day" or "decimal"."""
+    kinds = {}
+    for name, field in model.model_fields.items():
+        types = _types_in(field.annotation)
+        if date in types:
+            kinds[name] = "day"
+        elif float in types or Decimal in types:
+            kinds[name] = "decimal"
+    return kinds
+
+
+def _types_in(annotation: Any) -> set[Any]:
+    arguments = get_args(annotation)
+    if not arguments:
+        return {annotation}
+    return set().union(*(_types_in(argument) for argument in arguments))
+
+
+def _cells(header: list[str], row: list[str], kinds: dict[str, str]) -> dict[str, Any]:
+    """A CSV row as an item: empty cells are absent fields, a day as JJ/MM/AAAA and a decimal
+    with a comma are given to validation in ISO form (it judges them: 31/02/2019 is no day), and
+    cells past the header are kept under EXTRA_CELLS so that the item fails cleanly."""
+    cells: dict[str, Any] = {}
+    for name, value in zip(header, row, strict=False):
+        value = value.strip()
+        if not value:
+            continue
+        kind = kinds.get(name)
+        if kind == "day" and (day := FRENCH_DAY.fullmatch(value)):
+            value = f"{day[3]}-{int(day[2]):02}-{int(day[1]):02}"
+        elif kind == "decimal" and (number := DECIMAL_COMMA.fullmatch(value)):
+            value = f"{number[1]}.{number[2]}"
+        cells[name] = value
+    if len(row) > len(header):
+        cells[EXTRA_CELLS] = row[len(header) :]
     return cells
 
 
@@ -272,17 +402,29 @@ def validated_items(items: list[Any], model: type[M]) -> tuple[dict[int, M], dic
     index, and the problems of the others."""
     valid, errors = {}, {}
     for index, raw in enumerate(items):
-        try:
-            valid[index] = model.model_validate(raw)
-        except ValidationError as exc:
-            errors[index] = problem(
-                422,
-                "Invalid input",
-                "The item does not match the expected shape",
-                slug="invalid-input",
-                errors=validation_errors(exc.errors()),
-            )
+        item, wrong, not_listed = validated(model, raw)
+        if item is not None:
+            valid[index] = item
+        else:
+            errors[index] = InvalidInput(
+                "The item does not match the expected shape", errors=wrong, errors_not_listed=not_listed
+            ).to_problem()
     return valid, errors
+
+
+def batch_answer(
+    results: list[ExitRecordResult], counts: ExitRecordCounts, lines: list[int] | None
+) -> ExitRecordsAnswer:
+    """The answer to a batch: for CSV, each result and each problem names the item's line; the
+    items' problems list MAX_LISTED_ERRORS errors between them and count the others, so that a
+    batch of a thousand bad items stays a small answer."""
+    if lines is not None:
+        for result, line in zip(results, lines, strict=True):
+            result.line = line
+            if result.problem is not None:
+                result.problem["line"] = line
+    list_at_most([result.problem for result in results if result.problem is not None])
+    return ExitRecordsAnswer.model_construct(results=results, counts=counts)
 
 
 def _pathway_ids(*, session: Session, caller: Caller, items: dict[int, ExitRecordIn]) -> dict[int, int]:
@@ -300,11 +442,14 @@ def _pathway_ids(*, session: Session, caller: Caller, items: dict[int, ExitRecor
     return ids
 
 
-def record_exits(*, session: Session, caller: Caller, items: list[Any], atomic: bool) -> ExitRecordsAnswer:
+def record_exits(
+    *, session: Session, caller: Caller, items: list[Any], atomic: bool, lines: list[int] | None = None
+) -> ExitRecordsAnswer:
     """Record a batch of exits with a handful of statements whatever its size: validate every
     item, find and lock every pathway named (in id order, so that two batches cannot deadlock),
     decide each item on the locked rows, then write all the exits at once and audit the batch as
-    one event. 422 (nothing stored) when `atomic` and any item failed."""
+    one event. 422 (nothing stored) when `atomic` and any item failed. `lines`: each item's line
+    in a CSV body, named in its result."""
     access.check_writer(caller)
     valid, errors = validated_items(items, ExitRecordIn)
     pathway_of = _pathway_ids(session=session, caller=caller, items=valid)
@@ -330,7 +475,7 @@ def record_exits(*, session: Session, caller: Caller, items: list[Any], atomic: 
         results.append(
             ExitRecordResult.model_construct(index=index, status=outcome, pathway_id=pathway_id, problem=error)
         )
-    answer = ExitRecordsAnswer.model_construct(results=results, counts=counts)
+    answer = batch_answer(results, counts, lines)
     if atomic and counts.error:
         raise BatchRejected(answer)
     write_exits(session=session, caller=caller, states=exited, pathways=pathways)

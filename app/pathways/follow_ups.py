@@ -28,7 +28,7 @@ from app.core.time import today, utcnow
 from app.pathways import access
 from app.pathways.esf_models import FOLLOW_UP_WINDOW, FollowUp
 from app.pathways.esf_schemas import FollowUpDue, FollowUpIn
-from app.pathways.exit_records import BatchRejected, validated_items
+from app.pathways.exit_records import BatchRejected, batch_answer, validated_items
 from app.pathways.models import Pathway
 from app.pathways.schemas import ExitRecordCounts, ExitRecordResult, ExitRecordsAnswer
 from app.periods.service import closed_years
@@ -69,7 +69,10 @@ def _decide(*, item: FollowUpIn, pathway, stored: dict[str, Any] | None, closed:
     return "created"
 
 
-def record_follow_ups(*, session: Session, caller: Caller, items: list[Any], atomic: bool) -> ExitRecordsAnswer:
+def record_follow_ups(
+    *, session: Session, caller: Caller, items: list[Any], atomic: bool, lines: list[int] | None = None
+) -> ExitRecordsAnswer:
+    """Record a batch of follow-ups (`lines`: each item's line in a CSV body, named in its result)."""
     access.check_writer(caller)
     valid, errors = validated_items(items, FollowUpIn)
     named = {item.pathway_id for item in valid.values()}
@@ -127,7 +130,7 @@ def record_follow_ups(*, session: Session, caller: Caller, items: list[Any], ato
         results.append(
             ExitRecordResult.model_construct(index=index, status=outcome, pathway_id=pathway_id, problem=error)
         )
-    answer = ExitRecordsAnswer.model_construct(results=results, counts=counts)
+    answer = batch_answer(results, counts, lines)
     if atomic and counts.error:
         raise BatchRejected(answer)
     if new:

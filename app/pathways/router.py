@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
+from app.core.bodies import RawBody, json_request_body
 from app.core.db import SessionDep, WriterSessionDep
 from app.core.errors import responses
 from app.core.etag import etag_of, with_etag
@@ -15,7 +16,7 @@ from app.pathways.access import (
     PathwayWriterDep,
     PrescriberDep,
 )
-from app.pathways.exit_records import CSV_TYPE, JSON_TYPE, Batch
+from app.pathways.exit_records import Batch
 from app.pathways.models import ActivityMetric, Pathway, PathwayStatus
 from app.pathways.schemas import (
     EXIT_RECORD_COLUMNS,
@@ -198,18 +199,20 @@ def get_diagnostic(session: WriterSessionDep, caller: PathwayReaderDep, pathway_
     response_model=DiagnosticRead,
     tags=["pathways"],
     responses={201: {"description": "Created", "model": DiagnosticRead}, **responses(401, 403, 404, 409, 412, 422)},
+    openapi_extra=json_request_body(DiagnosticIn),
 )
 def put_diagnostic(
     session: SessionDep,
     caller: PathwayWriterDep,
     pathway_id: PathwayId,
-    body: DiagnosticIn,
+    body: RawBody,
     response: Response,
     if_match: Annotated[str | None, Header(description="The ETag last read: 412 if it changed since")] = None,
 ):
     """Write the pathway's diagnostic (assets and barriers over fifteen dimensions, recommended actions)."""
+    # The body is read raw and validated once the caller's right to the pathway is checked.
     diagnostic, created = diagnostics.put_diagnostic(
-        session=session, caller=caller, pathway_id=pathway_id, body=body, if_match=if_match
+        session=session, caller=caller, pathway_id=pathway_id, raw=body, if_match=if_match
     )
     if created:
         response.status_code = 201
@@ -224,28 +227,10 @@ _CSV_HEADER = ",".join(EXIT_RECORD_COLUMNS)
     response_model=ExitRecordsAnswer,
     tags=["pathways"],
     responses=responses(400, 401, 403, 413, 415, 422),
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                JSON_TYPE: {"schema": {"type": "array", "items": ExitRecordIn.model_json_schema()}},
-                CSV_TYPE: {
-                    "schema": {
-                        "type": "string",
-                        "description": (
-                            f"A header line naming any of the columns {_CSV_HEADER} in any order, then one line "
-                            "per exit; `,` or `;` between cells; UTF-8 unless `charset=` says otherwise; an "
-                            "empty cell is an absent field"
-                        ),
-                    },
-                    "example": (
-                        f"{_CSV_HEADER}\n42,,,,2020-06-30,employment_cdi,\n"
-                        ",7,123456A,2020-01-06,2020-07-03,training,212\n"
-                    ),
-                },
-            },
-        }
-    },
+    openapi_extra=exit_records.batch_request_body(
+        ExitRecordIn,
+        example=(f"{_CSV_HEADER}\n42,,,,2020-06-30,employment_cdi,\n,7,123456A,2020-01-06,2020-07-03,training,212\n"),
+    ),
 )
 def post_exit_records(
     session: SessionDep,
@@ -254,8 +239,10 @@ def post_exit_records(
     atomic: Annotated[bool, Query(description="All or nothing: any bad item stores nothing (422)")] = False,
 ):
     """Record a batch of exits, each by pathway_id or by (convention_id, beneficiary_ref, entered_on)."""
-    items = exit_records.parse_items(batch)
-    return exit_records.record_exits(session=session, caller=caller, items=items, atomic=atomic)
+    parsed = exit_records.parse_items(batch, ExitRecordIn)
+    return exit_records.record_exits(
+        session=session, caller=caller, items=parsed.items, atomic=atomic, lines=parsed.lines
+    )
 
 
 @router.get(

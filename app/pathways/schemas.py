@@ -3,10 +3,19 @@
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_serializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from app.catalogue.models import Territory
 from app.core.schemas import BoundedText, InputModel, ReadModel, RowId, Timestamp
+from app.core.security import normalised_ref
 from app.core.time import today
 from app.pathways.esf_schemas import LeavingStatus, ParticipantIn, ParticipantRead, QualificationGained
 from app.pathways.models import ActivityMetric, Decision, Diagnostic, Household, Pathway, PathwayStatus, Sex
@@ -15,7 +24,16 @@ from app.reference.exit_reasons import EXIT_REASONS_BY_CODE
 from app.reference.refusal_reasons import REFUSAL_REASON_CODES
 
 # The person's file number: hashed on arrival, never stored nor returned.
-BeneficiaryRef = BoundedText(64, min_length=1)
+
+
+def _visible_ref(ref: str) -> str:
+    if not normalised_ref(ref):
+        raise ValueError("must hold a visible character")
+    return ref
+
+
+# Stored only as a keyed hash of its normalised form (app/core/security.py).
+BeneficiaryRef = Annotated[BoundedText(64, min_length=1), AfterValidator(_visible_ref)]
 Hours = Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)]
 # Metropolitan INSEE codes are 5 digits; Corsica's start with 2A / 2B.
 InseeCode = BoundedText(5, pattern=r"^(\d{5}|2[AB]\d{3})$")
@@ -245,10 +263,17 @@ EXIT_RECORD_COLUMNS = tuple(ExitRecordIn.model_fields)
 
 
 class ExitRecordResult(BaseModel):
-    index: int
+    index: int = Field(description="The item's place in the batch, from 0")
+    line: int | None = Field(
+        default=None, description="CSV: the item's line in the file, the header being line 1 (null for JSON)"
+    )
     status: str = Field(description="created | unchanged | error")
     pathway_id: int | None = None
-    problem: dict[str, Any] | None = Field(default=None, description="RFC 9457 problem of an item in error")
+    problem: dict[str, Any] | None = Field(
+        default=None,
+        description="RFC 9457 problem of an item in error; for CSV its `line` too. The problems of a batch "
+        "list at most 100 errors between them (`errors`), and count the others (`errors_not_listed`)",
+    )
 
 
 class ExitRecordCounts(BaseModel):
@@ -294,10 +319,21 @@ class DiagnosticIn(InputModel):
 
     assessed_on: date
     dimensions: dict[DimensionCode, Mark] = Field(
-        min_length=1, description="Each dimension assessed (see /reference/diagnostic-dimensions); absent: not assessed"
+        min_length=1,
+        max_length=len(DIMENSION_CODES),
+        description="Each dimension assessed (see /reference/diagnostic-dimensions); absent: not assessed",
     )
     recommendations: list[RecommendationIn] = Field(default_factory=list, max_length=30)
     summary: BoundedText(5000, min_length=1) | None = None
+
+    @field_validator("dimensions", mode="before")
+    @classmethod
+    def _at_most_every_dimension(cls, value: Any) -> Any:
+        # pydantic checks a mapping's length after each of its entries: 70,000 unknown dimensions
+        # would be 140,000 errors. More entries than dimensions is one error, at once.
+        if isinstance(value, dict) and len(value) > len(DIMENSION_CODES):
+            raise ValueError(f"at most {len(DIMENSION_CODES)} dimensions (see /reference/diagnostic-dimensions)")
+        return value
 
 
 class RecommendationRead(BaseModel):

@@ -201,3 +201,24 @@ def test_a_batch_of_more_than_a_thousand_with_the_same_pathway_twice(client, ses
         pathway_id: (EXIT + timedelta(days=150 + n % 90), SITUATIONS[n % len(SITUATIONS)], None)
         for n, pathway_id in enumerate(ids)
     }
+
+
+def test_csv_as_french_offices_write_it(client, session, esf):
+    """A BOM, `;`, CRLF, the day as JJ/MM/AAAA; each result names its line (the header is line 1)."""
+    first = _exited(client, esf.operator_key, esf.cofunded.id, "F-1")
+    second = _exited(client, esf.operator_key, esf.cofunded.id, "F-2")
+    observed = EXIT + timedelta(days=190)
+    body = (
+        "\ufeffpathway_id;observed_on;situation;improved_situation\r\n"
+        f"{first};{observed:%d/%m/%Y};employed_cdi;true\r\n"
+        "\r\n"
+        f"{second};31/02/2020;employed_cdi;\r\n"
+    ).encode()
+    answer = client.post(f"{API}/follow-ups", content=body, headers=esf.operator_key | {"Content-Type": "text/csv"})
+    results = answer.json()["results"]
+    assert [(r["line"], r["status"]) for r in results] == [(2, "created"), (4, "error")]
+    assert results[1]["problem"]["line"] == 4
+    assert _stored(session) == {first: (observed, "employed_cdi", True)}
+    # JSON keeps ISO days.
+    json_answer = _post(client, esf.operator_key, [_item(second, 190) | {"observed_on": f"{observed:%d/%m/%Y}"}])
+    assert json_answer.json()["results"][0]["status"] == "error"

@@ -2,6 +2,7 @@
 the portal key that prescribed, never by a reader nor another portal or operator; reads are
 audited; retention erases its free text and keeps its dimensions; the barrier rates count it."""
 
+import json
 from datetime import date
 
 import pytest
@@ -161,3 +162,40 @@ def test_the_barrier_rates(client, world, entered, admin, portal):
     }
     labels = {i["code"]: i["label"] for i in client.get(f"{API}/reference/indicators").json()}
     assert labels["barrier_rate_mobility"] == "Part des diagnostics relevant un frein : Mobilité"
+
+
+# 70,000 unknown dimensions, or 70,000 unknown fields, in 0.7 MB (under the body cap).
+HUGE = json.dumps(DIAGNOSTIC | {"dimensions": {f"x{n}": 0 for n in range(70_000)}}, separators=(",", ":"))
+HUGE_FIELDS = json.dumps(DIAGNOSTIC | {f"x{n}": 0 for n in range(70_000)}, separators=(",", ":"))
+
+
+def test_a_huge_bad_body_from_who_may_not_write_is_refused_for_the_right_not_the_body(
+    client, world, entered, portal, reader
+):
+    """The right is checked before the body is read: a key that may not write the pathway hears
+    403/404, never what is wrong with the body it sent."""
+    assert_problem(client.put(url(entered), content=HUGE, headers=world.other_operator_key), 404)
+    assert_problem(client.put(url(entered), content=HUGE, headers=portal), 403)
+    assert_problem(client.put(url(entered), content=HUGE, headers=reader), 403)
+    assert_problem(client.put(f"{API}/pathways/999999/diagnostic", content=HUGE, headers=world.operator_key), 404)
+
+
+def test_a_huge_bad_body_from_the_writer_is_a_small_422(client, world, entered):
+    dimensions = client.put(url(entered), content=HUGE, headers=world.operator_key)
+    [error] = assert_problem(dimensions, 422)["errors"]
+    assert error["loc"] == ["body", "dimensions"] and "at most 15 dimensions" in error["msg"]
+    fields = client.put(url(entered), content=HUGE_FIELDS, headers=world.operator_key)
+    problem = assert_problem(fields, 422)
+    assert len(problem["errors"]) == 100
+    assert problem["errors_not_listed"] == 70_000 - 100
+    assert problem["errors"][0] == {"loc": ["body", "x0"], "msg": "Extra inputs are not permitted"}
+    assert len(fields.content) < 50_000
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [(b"{", ["body"]), (b"", ["body"]), (b"[]", ["body"]), (b'{"assessed_on": "2019-02-20"}', ["body", "dimensions"])],
+)
+def test_a_body_that_is_no_diagnostic_is_a_422_naming_where(client, world, entered, body, loc):
+    headers = {**world.operator_key, "Content-Type": "application/json"}
+    assert_problem(client.put(url(entered), content=body, headers=headers), 422, loc=loc)

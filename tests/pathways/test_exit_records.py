@@ -46,8 +46,8 @@ def test_exits_by_id_and_by_natural_key(client, world, session, entered):
     assert response.status_code == 200, response.text
     assert response.json() == {
         "results": [
-            {"index": 0, "status": "created", "pathway_id": entered[0].id, "problem": None},
-            {"index": 1, "status": "created", "pathway_id": entered[1].id, "problem": None},
+            {"index": 0, "line": None, "status": "created", "pathway_id": entered[0].id, "problem": None},
+            {"index": 1, "line": None, "status": "created", "pathway_id": entered[1].id, "problem": None},
         ],
         "counts": {"created": 2, "unchanged": 0, "error": 0},
     }
