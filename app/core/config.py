@@ -94,6 +94,13 @@ class Settings(BaseSettings):
     # Webhooks (app/webhooks): `true` also lets endpoints use http and private or loopback
     # addresses (tests, a local network); otherwise https to public addresses only.
     webhook_allow_private: bool = False
+    # How long one delivery attempt may take, everything included (resolution, connection, the
+    # answer's head and body): a 2xx within it is a delivery (SPEC C8: 15 s).
+    webhook_attempt_seconds: float = Field(default=15.0, gt=0, le=15)
+    # Endpoints one key holder may have (POST /webhooks: 409 beyond), and replays it may ask per
+    # hour (429 beyond): what one tenant can make the worker do.
+    webhook_max_endpoints: int = Field(default=10, ge=1)
+    webhook_replays_per_hour: int = Field(default=10, ge=1)
     # Attempts kept in the delivery log (GET /webhooks/{id}/deliveries), in days.
     webhook_log_days: int = Field(default=30, ge=1)
     # The worker (webhooks, periodic jobs) inside `pdi serve`: unset, it runs there on SQLite only
@@ -103,7 +110,8 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # How long a worker's claim on an endpoint lasts without news of it (renewed at each delivery):
     # after a worker dies mid-delivery, another takes the endpoint over once it lapses. Keep it
-    # above a delivery's longest (20 s): a shorter one could let two workers deliver at once.
+    # well above PDI_WEBHOOK_ATTEMPT_SECONDS: an attempt is cut short rather than outlive the lease
+    # (no second worker takes an endpoint while an attempt to it runs).
     worker_lease_seconds: float = Field(default=60, ge=1)
 
     @field_validator("database_url")
