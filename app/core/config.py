@@ -44,14 +44,19 @@ class Settings(BaseSettings):
     # Retry-After: anonymous callers and keys other than admin get the first, admin the second.
     db_statement_timeout_ms: int = Field(default=5_000, ge=0)
     db_statement_timeout_admin_ms: int = Field(default=30_000, ge=0)
-    # How long a connection to PostgreSQL may take to open before the request answers 503.
-    db_connect_timeout_seconds: int = Field(default=5, ge=1)
+    # How long a connection to PostgreSQL may take to open before the request answers 503: below
+    # the statement budget, so that a request meeting a stopped server answers within it.
+    db_connect_timeout_seconds: int = Field(default=3, ge=1)
     # GET /indicators: the calendar years its window meets times its group keys (at least 1) may
     # not exceed this (a 422 says so): ten years by action, family and convention are 30.
     indicators_max_year_groups: int = Field(default=40, ge=1)
     # Heavy reads (indicators, the bilan, reports, exports) at once per worker: more answer 503
-    # with Retry-After, so that they never hold the connections the rest of the API needs.
-    heavy_reads_concurrency: int = Field(default=2, ge=0)
+    # with Retry-After, so that they never hold the connections the rest of the API needs (0: no
+    # limit). Within it, each caller (key, person) runs `per_caller` at once, anonymous callers
+    # together `anonymous`: one caller flooding never turns another away.
+    heavy_reads_concurrency: int = Field(default=3, ge=0)
+    heavy_reads_per_caller: int = Field(default=1, ge=1)
+    heavy_reads_anonymous: int = Field(default=1, ge=1)
     # The data·inclusion export (GET /exports/data-inclusion/…): `source` names this producer in
     # every item and prefixes its ids; `portal_url` is where a professional mobilises a service
     # (the RSA portal), sent as each service's lien_mobilisation when set.
