@@ -190,3 +190,20 @@ def test_an_internationalised_host_is_requested_in_punycode(world, receiver, mon
         assert delivery.host == f"xn--bcher-kva.example:{port}"
         # The name resolved is the encoded one (then the connection goes to the address checked).
         assert set(asked) - {"127.0.0.1"} == {"xn--bcher-kva.example"}
+
+
+def test_owners_take_turns(world, receiver, portal):
+    """One owner with three busy endpoints, another with one: a worker serves the second owner
+    right after the first owner's first endpoint, not after all three."""
+    with client_of(world) as client:
+        for path in ("/a1", "/a2", "/a3"):
+            subscribe(client, receiver, world.admin, path, kinds=["pathway"])
+        subscribe(client, receiver, portal, "/b", kinds=["pathway"])
+        prescribe(client, world, portal, "WH-TURNS-B")  # the portal reads the pathways it created
+        for n in range(2):
+            prescribe(client, world, world.admin, f"WH-TURNS-A-{n}")
+        worker_of(world, concurrency=1).run_once()
+        first_seen = list(dict.fromkeys(item.path for item in receiver.received))
+        assert first_seen == ["/a1", "/b", "/a2", "/a3"], first_seen
+        assert all(len(receiver.delivered(path)) == 3 for path in ("/a1", "/a2", "/a3"))
+        assert len(receiver.delivered("/b")) == 1
