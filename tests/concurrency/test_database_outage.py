@@ -320,3 +320,50 @@ def test_a_frozen_database_is_answered(private_postgres):
         _wait_for(lambda: client.get("/readyz").status_code == 200, timeout=60)
         _wait_for(lambda: client.get(f"{API}/families").status_code == 200, timeout=60)
     world.engine.dispose()
+
+
+def test_a_statement_sent_to_a_frozen_database_ends_with_its_budget(private_postgres):
+    """A request that holds its connection when the server stops, then sends a statement: the
+    server cannot enforce statement_timeout; the client's own limit (the same budget) ends it,
+    503 with Retry-After, and the connection is not given back to the pool."""
+    from app.core.db import SessionDep
+
+    world = world_on(private_postgres.url)
+    connected, frozen = threading.Event(), threading.Event()
+
+    @world.app.get("/test/statement-on-a-frozen-server")
+    def statement(session: SessionDep) -> dict:
+        session.connection()  # checked out, and pinged, while the server runs
+        connected.set()
+        assert frozen.wait(timeout=30)
+        return {"one": session.connection().exec_driver_sql("SELECT 1").scalar()}
+
+    answer: dict = {}
+
+    def ask() -> None:
+        with TestClient(world.app, raise_server_exceptions=False) as client:
+            started = time.monotonic()
+            answer["response"] = client.get("/test/statement-on-a-frozen-server")
+            answer["took"] = time.monotonic() - started
+
+    budget = get_settings().db_statement_timeout_ms / 1000
+    asking = threading.Thread(target=ask)
+    asking.start()
+    try:
+        assert connected.wait(timeout=30)
+        with private_postgres.frozen():
+            started = time.monotonic()
+            frozen.set()
+            asking.join(timeout=budget + 30)
+            waited = time.monotonic() - started
+    finally:
+        frozen.set()
+        asking.join(timeout=60)
+    response = answer["response"]
+    assert response.status_code == 503, response.text
+    assert int(response.headers["Retry-After"]) > 0
+    assert budget - 0.5 <= waited <= budget + 2, waited  # the budget's wait, not the server's
+    print(f"\nfrozen database: a statement 503 after {waited:.1f} s (budget {budget:g} s)")
+    with TestClient(world.app) as client:
+        _wait_for(lambda: client.get(f"{API}/families").status_code == 200, timeout=60)
+    world.engine.dispose()
