@@ -37,6 +37,9 @@ from app.core.text import fold
 _PSYCOPG_WAIT_INTERVAL = 0.1
 # How long a pooled connection's ping may wait for the server (PostgreSQL).
 PING_SECONDS = 2.0
+# A statement's wait on the server beyond its budget before the client gives up on a server that
+# does not answer: time for the server's own statement_timeout to come back first when it runs.
+SILENCE_GRACE_SECONDS = 1.0
 
 # Named constraints: Alembic needs names to drop them, and SQLite's batch mode to rebuild tables.
 SQLModel.metadata.naming_convention = {
@@ -88,9 +91,10 @@ class DatabaseSilent(psycopg.OperationalError):
 
 class _BoundedConnection(psycopg.Connection):
     """A psycopg connection whose every wait on the server ends after `wait_limit` seconds (None:
-    unbounded). PostgreSQL enforces statement_timeout itself, but a server that is stopped
-    (SIGSTOP, a VM paused) enforces nothing, and its kernel still acknowledges what is sent, so
-    neither TCP keepalives nor tcp_user_timeout notice: only the client's own clock does."""
+    unbounded): a statement's budget and SILENCE_GRACE_SECONDS. PostgreSQL enforces
+    statement_timeout itself, but a server that is stopped (SIGSTOP, a VM paused) enforces
+    nothing, and its kernel still acknowledges what is sent, so neither TCP keepalives nor
+    tcp_user_timeout notice: only the client's own clock does."""
 
     wait_limit: float | None = None
 
@@ -116,7 +120,7 @@ def _postgres_engine(url: str, *, wait_ms: int, statement_timeout_ms: int | None
         options += f" -c statement_timeout={int(statement_timeout_ms)}"
     # What a connection waits for the server at most outside the statements' budget: a pooled
     # connection's ping, and any statement of an engine with no budget but the ping.
-    budget = statement_timeout_ms / 1000 if statement_timeout_ms else None
+    budget = statement_timeout_ms / 1000 + SILENCE_GRACE_SECONDS if statement_timeout_ms else None
     engine = create_engine(
         url,
         # A connection the database dropped (restart, failover) is replaced before use.
@@ -355,7 +359,8 @@ def apply_statement_budget(connection, budget_ms: int) -> None:
         if connection.info.get(_CONNECTED_BUDGET_MS) != int(budget_ms):
             connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(budget_ms)}")
         # The client's own limit too, for a server too frozen to enforce statement_timeout.
-        _set_wait_limit(connection.connection.dbapi_connection, budget_ms / 1000 if budget_ms else None)
+        limit = budget_ms / 1000 + SILENCE_GRACE_SECONDS if budget_ms else None
+        _set_wait_limit(connection.connection.dbapi_connection, limit)
     else:
         connection.info[_BUDGET_MS] = int(budget_ms)
 

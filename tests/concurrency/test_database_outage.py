@@ -324,7 +324,7 @@ def test_a_frozen_database_is_answered(private_postgres):
 
 def test_a_statement_sent_to_a_frozen_database_ends_with_its_budget(private_postgres):
     """A request that holds its connection when the server stops, then sends a statement: the
-    server cannot enforce statement_timeout; the client's own limit (the same budget) ends it,
+    server cannot enforce statement_timeout; the client's own limit (the budget and a second) ends it,
     503 with Retry-After, and the connection is not given back to the pool."""
     from app.core.db import SessionDep
 
@@ -362,7 +362,7 @@ def test_a_statement_sent_to_a_frozen_database_ends_with_its_budget(private_post
     response = answer["response"]
     assert response.status_code == 503, response.text
     assert int(response.headers["Retry-After"]) > 0
-    assert budget - 0.5 <= waited <= budget + 2, waited  # the budget's wait, not the server's
+    assert budget <= waited <= budget + 3, waited  # the budget's wait and its grace, not the server's
     print(f"\nfrozen database: a statement 503 after {waited:.1f} s (budget {budget:g} s)")
     with TestClient(world.app) as client:
         _wait_for(lambda: client.get(f"{API}/families").status_code == 200, timeout=60)
