@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 import app.models  # noqa: F401  (every table, and the change feed's capture bound to the project's sessions)
 from app.assessments.router import router as assessments_router
 from app.audit.router import router as audit_router
-from app.auth.dependencies import get_caller
+from app.auth.dependencies import admit_heavy_read, get_caller
 from app.auth.key_cache import KeyCache
 from app.availability.cache import AvailabilityCache, FeedWatch, PageCache
 from app.availability.metrics import seats_available
@@ -45,7 +45,7 @@ API_PREFIX = "/api/v1"
 EXIT_RECORDS_PATH = f"{API_PREFIX}/exit-records"
 AVAILABILITY_PATH = f"{API_PREFIX}/availability"
 # Responses under these paths carry personal data: no cache may keep them.
-# Reads that scan the pathways: a few at once per worker (app/core/bulkhead.py).
+# Reads that scan the pathways: a few at once per worker, one per caller (app/core/bulkhead.py).
 HEAVY_READ_PATHS = tuple(f"{API_PREFIX}/{path}" for path in ("indicators", "bilan", "reports", "exports"))
 PERSONAL_DATA_PATHS = (
     f"{API_PREFIX}/pathways",
@@ -99,8 +99,8 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         contact=OPENAPI_CONTACT,
         generate_unique_id_function=operation_id,
         # Every route checks the Authorization header it gets, public ones too (401 for a bad one),
-        # and spends the caller's rate limit.
-        dependencies=[Depends(get_caller)],
+        # and spends the caller's rate limit; a heavy read is then admitted, per caller.
+        dependencies=[Depends(get_caller), Depends(admit_heavy_read)],
     )
     app.state.rate_limits = RateLimits(settings)
     app.state.statement_budgets = StatementBudgets(
@@ -114,7 +114,13 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
     # answered from memory, the cap comes before any route reads a byte.
     app.add_middleware(BodySizeLimit, limit_for=_body_limits(settings))
     app.add_middleware(HeaderCountLimit, limit=settings.max_headers, max_bytes=settings.max_header_bytes)
-    app.add_middleware(HeavyReadBulkhead, prefixes=HEAVY_READ_PATHS, limit=settings.heavy_reads_concurrency)
+    app.add_middleware(
+        HeavyReadBulkhead,
+        prefixes=HEAVY_READ_PATHS,
+        limit=settings.heavy_reads_concurrency,
+        per_caller=settings.heavy_reads_per_caller,
+        anonymous=settings.heavy_reads_anonymous,
+    )
     app.add_middleware(
         AvailabilityCache,
         path=AVAILABILITY_PATH,

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from app.auth.key_cache import KeyCache
 from app.auth.service import lookup_key, note_key_use
+from app.core.bulkhead import HeavyReadTicket
 from app.core.caller import ANONYMOUS, Caller, Role
 from app.core.db import SessionDep, StatementBudgets, raise_statement_budget
 from app.core.errors import Forbidden, Unauthorized
@@ -107,6 +108,14 @@ async def _spend(limits: RateLimits, spend, who) -> None:
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+async def admit_heavy_read(request: Request, caller: CallerDep) -> None:
+    """A heavy read (app/core/bulkhead.py) admitted now that its caller is known: 503 with
+    Retry-After when that caller, or the anonymous callers together, or everyone, run enough."""
+    ticket = HeavyReadTicket.of(request.scope)
+    if ticket is not None:
+        ticket.admit(caller.identity)
 
 
 def require_role(*roles: Role):

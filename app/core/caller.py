@@ -33,6 +33,17 @@ class Caller:
         return self.role is None
 
     @property
+    def identity(self) -> str | None:
+        """Who calls, as one string that stays the same across their requests (None: anonymous),
+        for what is counted per caller (the heavy reads' bulkhead): a key's holder, every
+        generation of the key being one."""
+        if self.is_anonymous:
+            return None
+        if self.key_id is None:
+            return self.name  # the command line
+        return f"key:{min(self.own_key_ids)}"
+
+    @property
     def own_key_ids(self) -> tuple[int, ...]:
         """The keys whose creations are this caller's: every generation of its key."""
         if self.holder_key_ids:

@@ -47,14 +47,19 @@ class Settings(BaseSettings):
     # Retry-After: anonymous callers and keys other than admin get the first, admin the second.
     db_statement_timeout_ms: int = Field(default=5_000, ge=0)
     db_statement_timeout_admin_ms: int = Field(default=30_000, ge=0)
-    # How long a connection to PostgreSQL may take to open before the request answers 503.
-    db_connect_timeout_seconds: int = Field(default=5, ge=1)
+    # How long a connection to PostgreSQL may take to open before the request answers 503: below
+    # the statement budget, so that a request meeting a stopped server answers within it.
+    db_connect_timeout_seconds: int = Field(default=3, ge=1)
     # GET /indicators: the calendar years its window meets times its group keys (at least 1) may
     # not exceed this (a 422 says so): ten years by action, family and convention are 30.
     indicators_max_year_groups: int = Field(default=40, ge=1)
     # Heavy reads (indicators, the bilan, reports, exports) at once per worker: more answer 503
-    # with Retry-After, so that they never hold the connections the rest of the API needs.
-    heavy_reads_concurrency: int = Field(default=2, ge=0)
+    # with Retry-After, so that they never hold the connections the rest of the API needs (0: no
+    # limit). Within it, each caller (key, person) runs `per_caller` at once, anonymous callers
+    # together `anonymous`: one caller flooding never turns another away.
+    heavy_reads_concurrency: int = Field(default=3, ge=0)
+    heavy_reads_per_caller: int = Field(default=1, ge=1)
+    heavy_reads_anonymous: int = Field(default=1, ge=1)
     # The département whose programme this is (SPEC C12): its INSEE code, its name, and its SIRET
     # (the grantor of the SCDL subventions export, which answers 409 while it is unset).
     departement_code: str = Field(default="72", pattern=r"^(\d{2}|2[AB]|97\d)$")
@@ -103,6 +108,13 @@ class Settings(BaseSettings):
     # Webhooks (app/webhooks): `true` also lets endpoints use http and private or loopback
     # addresses (tests, a local network); otherwise https to public addresses only.
     webhook_allow_private: bool = False
+    # How long one delivery attempt may take, everything included (resolution, connection, the
+    # answer's head and body): a 2xx within it is a delivery (SPEC C8: 15 s).
+    webhook_attempt_seconds: float = Field(default=15.0, gt=0, le=15)
+    # Endpoints one key holder may have (POST /webhooks: 409 beyond), and replays it may ask per
+    # hour (429 beyond): what one tenant can make the worker do.
+    webhook_max_endpoints: int = Field(default=10, ge=1)
+    webhook_replays_per_hour: int = Field(default=10, ge=1)
     # Attempts kept in the delivery log (GET /webhooks/{id}/deliveries), in days.
     webhook_log_days: int = Field(default=30, ge=1)
     # The worker (webhooks, periodic jobs) inside `pdi serve`: unset, it runs there on SQLite only
@@ -112,7 +124,8 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # How long a worker's claim on an endpoint lasts without news of it (renewed at each delivery):
     # after a worker dies mid-delivery, another takes the endpoint over once it lapses. Keep it
-    # above a delivery's longest (20 s): a shorter one could let two workers deliver at once.
+    # well above PDI_WEBHOOK_ATTEMPT_SECONDS: an attempt is cut short rather than outlive the lease
+    # (no second worker takes an endpoint while an attempt to it runs).
     worker_lease_seconds: float = Field(default=60, ge=1)
 
     @field_validator("database_url")

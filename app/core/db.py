@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated
 
+import psycopg
+import psycopg.errors
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import (
@@ -31,6 +33,14 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from app.core.config import get_settings
 from app.core.text import fold
+
+# psycopg's own interval between checks for a signal while it waits (its default).
+_PSYCOPG_WAIT_INTERVAL = 0.1
+# How long a pooled connection's ping may wait for the server (PostgreSQL).
+PING_SECONDS = 2.0
+# A statement's wait on the server beyond its budget before the client gives up on a server that
+# does not answer: time for the server's own statement_timeout to come back first when it runs.
+SILENCE_GRACE_SECONDS = 1.0
 
 # Named constraints: Alembic needs names to drop them, and SQLite's batch mode to rebuild tables.
 SQLModel.metadata.naming_convention = {
@@ -75,10 +85,43 @@ def make_engine(
     return engine
 
 
+class DatabaseSilent(psycopg.OperationalError):
+    """The server did not answer within the connection's limit (it is frozen, or the network
+    under it is gone): the connection is closed, so that nothing waits on it again."""
+
+
+class _BoundedConnection(psycopg.Connection):
+    """A psycopg connection whose every wait on the server ends after `wait_limit` seconds (None:
+    unbounded): a statement's budget and SILENCE_GRACE_SECONDS. PostgreSQL enforces
+    statement_timeout itself, but a server that is stopped (SIGSTOP, a VM paused) enforces
+    nothing, and its kernel still acknowledges what is sent, so neither TCP keepalives nor
+    tcp_user_timeout notice: only the client's own clock does."""
+
+    wait_limit: float | None = None
+
+    def wait(self, gen, interval=_PSYCOPG_WAIT_INTERVAL, timeout=None):
+        limit = self.wait_limit
+        if limit is None or (timeout is not None and timeout <= limit):
+            return super().wait(gen, interval, timeout)
+        try:
+            return super().wait(gen, interval, limit)
+        except psycopg.errors._WaitTimeout:
+            self.close()
+            raise DatabaseSilent(f"the database did not answer within {limit:g} s: connection closed") from None
+
+
+def _set_wait_limit(dbapi_connection, seconds: float | None) -> None:
+    if isinstance(dbapi_connection, _BoundedConnection):
+        dbapi_connection.wait_limit = seconds
+
+
 def _postgres_engine(url: str, *, wait_ms: int, statement_timeout_ms: int | None, **kwargs) -> Engine:
     options = f"-c lock_timeout={wait_ms} -c plan_cache_mode=force_custom_plan"
     if statement_timeout_ms is not None:
         options += f" -c statement_timeout={int(statement_timeout_ms)}"
+    # What a connection waits for the server at most outside the statements' budget: a pooled
+    # connection's ping, and any statement of an engine with no budget but the ping.
+    budget = statement_timeout_ms / 1000 + SILENCE_GRACE_SECONDS if statement_timeout_ms else None
     engine = create_engine(
         url,
         # A connection the database dropped (restart, failover) is replaced before use.
@@ -89,17 +132,45 @@ def _postgres_engine(url: str, *, wait_ms: int, statement_timeout_ms: int | None
         # prepares a statement run five times): a date range's selectivity is the whole story of
         # availability's query (closed since today: a few rows; since 2019: a third of the table),
         # and the generic plan of that query scanned every open pathway (76 ms instead of 2).
+        # connect_timeout bounds the whole connection, the server's answers included (psycopg
+        # counts it); keepalives and tcp_user_timeout notice a host that vanished.
         connect_args={
             "connect_timeout": get_settings().db_connect_timeout_seconds,
             "options": options,
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 15_000,
         },
         **kwargs,
     )
-    if statement_timeout_ms is not None:
 
-        @event.listens_for(engine, "connect")
-        def note_the_budget(_dbapi_connection, record):
+    @event.listens_for(engine, "do_connect")
+    def bounded_connection(_dialect, _record, cargs, cparams):
+        return _BoundedConnection.connect(*cargs, **cparams)
+
+    @event.listens_for(engine, "connect")
+    def note_the_budget(dbapi_connection, record):
+        if statement_timeout_ms is not None:
             record.info[_CONNECTED_BUDGET_MS] = int(statement_timeout_ms)
+        _set_wait_limit(dbapi_connection, budget)
+
+    # A pooled connection is pinged before use (pool_pre_ping): bounded by PING_SECONDS, and a
+    # ping the server does not answer fails the checkout at once (503) rather than trying a new
+    # connection to a server that answers nobody.
+    @event.listens_for(engine, "checkin")
+    def bound_the_ping(dbapi_connection, _record):
+        _set_wait_limit(dbapi_connection, PING_SECONDS)
+
+    @event.listens_for(engine, "checkout")
+    def bound_by_the_budget(dbapi_connection, _record, _proxy):
+        _set_wait_limit(dbapi_connection, budget)
+
+    @event.listens_for(engine, "handle_error")
+    def silent_ping_is_no_disconnect(context):
+        if context.is_pre_ping and isinstance(context.original_exception, DatabaseSilent):
+            context.is_disconnect = False
 
     return engine
 
@@ -288,6 +359,9 @@ def apply_statement_budget(connection, budget_ms: int) -> None:
     if connection.dialect.name == "postgresql":
         if connection.info.get(_CONNECTED_BUDGET_MS) != int(budget_ms):
             connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(budget_ms)}")
+        # The client's own limit too, for a server too frozen to enforce statement_timeout.
+        limit = budget_ms / 1000 + SILENCE_GRACE_SECONDS if budget_ms else None
+        _set_wait_limit(connection.connection.dbapi_connection, limit)
     else:
         connection.info[_BUDGET_MS] = int(budget_ms)
 

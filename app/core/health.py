@@ -1,4 +1,7 @@
+import asyncio
 import os
+import threading
+from concurrent.futures import Future
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -16,11 +19,14 @@ router = APIRouter(tags=["operations"])
 RESOURCE_FAULT_MEMORY_SECONDS = 30
 # An SQLite database whose disk has less room than this cannot take writes for long.
 MIN_FREE_DISK_BYTES = 1_000_000
+# /readyz answers within this whatever the database does: a stopped server answers nothing.
+READY_SECONDS = 3.0
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     """Liveness: the process answers."""
+    # On the event loop: no thread of the pool, which requests waiting on the database may hold.
     return {"status": "ok"}
 
 
@@ -39,12 +45,13 @@ NOT_READY = {
 
 
 @router.get("/readyz", responses={503: NOT_READY})
-def readyz(engine: Annotated[Engine, Depends(get_engine)]):
+async def readyz(engine: Annotated[Engine, Depends(get_engine)]):
     """Readiness: the database answers and can take writes."""
     try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-            full = _sqlite_is_full(connection) if connection.dialect.name == "sqlite" else None
+        full = await asyncio.wait_for(asyncio.wrap_future(_check(engine)), READY_SECONDS)
+    except TimeoutError:
+        detail = f"the database did not answer within {READY_SECONDS:g} s"
+        return JSONResponse({"status": "unavailable", "detail": detail}, status_code=503)
     except Exception as exc:  # any failure to reach the database means "not ready"
         return JSONResponse({"status": "unavailable", "detail": type(exc).__name__}, status_code=503)
     if full is None and resources_exhausted_lately(RESOURCE_FAULT_MEMORY_SECONDS):
@@ -52,6 +59,31 @@ def readyz(engine: Annotated[Engine, Depends(get_engine)]):
     if full:
         return JSONResponse({"status": "unavailable", "detail": full}, status_code=503)
     return {"status": "ok"}
+
+
+# The check under way per engine: a probe the database does not answer is not started again at
+# every call (one thread waits on a stopped server, not one per probe).
+_checks: dict[int, Future] = {}
+_checks_lock = threading.Lock()
+
+
+def _check(engine: Engine) -> Future:
+    with _checks_lock:
+        check = _checks.get(id(engine))
+        if check is None or check.done():
+            check = _checks[id(engine)] = Future()
+            check.set_running_or_notify_cancel()  # a caller that stops waiting cannot cancel it
+            threading.Thread(target=_run_check, args=(engine, check), name="readyz", daemon=True).start()
+        return check
+
+
+def _run_check(engine: Engine, check: Future) -> None:
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            check.set_result(_sqlite_is_full(connection) if connection.dialect.name == "sqlite" else None)
+    except BaseException as exc:
+        check.set_exception(exc)
 
 
 def _sqlite_is_full(connection: Connection) -> str:

@@ -29,7 +29,8 @@ JSON_FIELDS = "{levelname}{name}{request_id}{message}"
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 HANDLER_NAME = "pdi"
 # Alembic announces each of its plugins at every start: noise before `pdi migrate`'s own lines.
-QUIET_LOGGERS = ("alembic.runtime.plugins",)
+# httpx logs every request's URL at INFO: a webhook's path and query may carry its receiver's token.
+QUIET_LOGGERS = ("alembic.runtime.plugins", "httpx", "httpcore")
 
 
 def is_sane_request_id(value: str) -> bool:

@@ -1,5 +1,5 @@
 """/metrics: deliveries by outcome (counted in the database, so whichever worker delivered) and
-each active endpoint's lag, the age of its oldest undelivered event."""
+the webhooks' lag, the age of the oldest event an active endpoint has yet to receive."""
 
 from collections.abc import Iterable
 
@@ -24,10 +24,11 @@ def webhook_metrics(session: Session) -> Iterable[Metric]:
     )
     for outcome in OUTCOMES:
         deliveries.add_metric([outcome], counts.get(outcome, 0))
+    # One figure for all endpoints: /metrics is read by whoever reaches it, and a series per
+    # endpoint would tell them how many endpoints there are and how each receiver fares.
     lag = GaugeMetricFamily(
         "pdi_webhook_lag_seconds",
-        "Age of each active endpoint's oldest undelivered event (0 when it is up to date)",
-        labels=["endpoint"],
+        "Age of the oldest undelivered event over every active endpoint (0 when all are up to date)",
     )
     now = utcnow()
     rows = session.exec(
@@ -36,6 +37,7 @@ def webhook_metrics(session: Session) -> Iterable[Metric]:
         .where(WebhookEndpoint.state == EndpointState.active)
         .order_by(WebhookEndpoint.id)
     ).all()
+    oldest_of_all = None
     for endpoint, owner in rows:
         caller = Caller(key_id=owner.id, name=owner.name, role=Role(owner.role), operator_id=owner.operator_id)
         oldest = session.exec(
@@ -43,5 +45,7 @@ def webhook_metrics(session: Session) -> Iterable[Metric]:
                 feed_filter(caller=caller, after=endpoint.cursor, kinds=endpoint.kinds)
             )
         ).one()
-        lag.add_metric([str(endpoint.id)], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+        if oldest is not None and (oldest_of_all is None or oldest < oldest_of_all):
+            oldest_of_all = oldest
+    lag.add_metric([], max(0.0, (now - oldest_of_all).total_seconds()) if oldest_of_all else 0.0)
     return [deliveries, lag]

@@ -21,11 +21,12 @@ IfMatch = Annotated[
 ]
 
 
-@router.post("", status_code=201, response_model=WebhookWithSecret, responses=responses(401, 403, 422))
+@router.post("", status_code=201, response_model=WebhookWithSecret, responses=responses(401, 403, 409, 422))
 def create_webhook(session: SessionDep, caller: OwnerDep, data: WebhookCreate):
     """Register an endpoint: the feed's changes this key reads will be POSTed to it, signed.
 
-    The `secret` is shown once: keep it to verify each delivery (Standard Webhooks)."""
+    The `secret` is shown once: keep it to verify each delivery (Standard Webhooks). A key has at
+    most PDI_WEBHOOK_MAX_ENDPOINTS endpoints (409 beyond)."""
     return service.create_endpoint(session=session, caller=caller, data=data)
 
 
@@ -82,5 +83,7 @@ def list_webhook_deliveries(session: SessionDep, caller: OwnerDep, webhook_id: W
 
 @router.post("/{webhook_id}/replay", response_model=WebhookRead, responses=responses(401, 403, 404, 422))
 def replay_webhook(session: SessionDep, caller: OwnerDep, webhook_id: WebhookId, data: ReplayIn):
-    """Deliver again, in order, every event after a cursor (0: the current state of everything)."""
+    """Deliver again, in order, every event after a cursor (0: the current state of everything).
+
+    At most PDI_WEBHOOK_REPLAYS_PER_HOUR replays an hour per key (429 beyond)."""
     return service.replay(session=session, caller=caller, endpoint_id=webhook_id, data=data)

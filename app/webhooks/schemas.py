@@ -1,33 +1,35 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from app.changes.schemas import ChangeKind
+from app.core.schemas import BoundedText, InputModel
 
 State = Literal["active", "disabled"]
-URL_RULE = "https (public addresses only, unless the service allows private ones)"
+URL_RULE = (
+    "https on port 443 to public addresses only (unless the service allows private ones); an "
+    "internationalised host is stored in punycode"
+)
+Url = BoundedText(2000, min_length=8)
+Description = BoundedText(500)
 
 
-class WebhookCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    url: str = Field(min_length=8, max_length=2000, description=URL_RULE)
+class WebhookCreate(InputModel):
+    url: Url = Field(description=URL_RULE)
     kinds: list[ChangeKind] | None = Field(
         default=None,
         min_length=1,
         max_length=7,
         description="Feed kinds to deliver; every kind the key reads if absent",
     )
-    description: str | None = Field(default=None, max_length=500)
+    description: Description | None = None
 
 
-class WebhookUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    url: str | None = Field(default=None, min_length=8, max_length=2000, description=URL_RULE)
+class WebhookUpdate(InputModel):
+    url: Url | None = Field(default=None, description=URL_RULE)
     kinds: list[ChangeKind] | None = Field(default=None, min_length=1, max_length=7)
-    description: str | None = Field(default=None, max_length=500)
+    description: Description | None = None
     state: State | None = Field(default=None, description="`active` re-enables a disabled endpoint")
 
 
@@ -53,10 +55,10 @@ class WebhookWithSecret(WebhookRead):
     )
 
 
-class ReplayIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    after: int = Field(ge=0, le=2**62, description="Deliver again every event after this cursor (0: everything)")
+class ReplayIn(InputModel):
+    after: int = Field(
+        strict=True, ge=0, le=2**62, description="Deliver again every event after this cursor (0: everything)"
+    )
 
 
 class DeliveryRead(BaseModel):

@@ -3,19 +3,23 @@
 
 from datetime import timedelta
 
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from app.audit import service as audit
+from app.audit.models import AuditEvent
 from app.auth.models import ApiKey, Role
 from app.core.caller import Caller
 from app.core.config import get_settings
-from app.core.errors import InvalidInput, NotFound
+from app.core.db import ids_in
+from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.etag import check_if_match
 from app.core.pagination import PageParams, paginate
+from app.core.rate_limits import TooManyRequests
 from app.core.time import utcnow
 from app.outbox.service import last_cursor
 from app.webhooks import secrets
-from app.webhooks.addresses import AddressRefused, resolve
+from app.webhooks.addresses import AddressRefused, normalised, resolve
 from app.webhooks.models import EndpointState, WebhookDelivery, WebhookEndpoint
 from app.webhooks.schemas import ReplayIn, WebhookCreate, WebhookRead, WebhookUpdate, WebhookWithSecret
 
@@ -36,12 +40,51 @@ def _with_secret(endpoint: WebhookEndpoint, secret: str) -> WebhookWithSecret:
     )
 
 
-def check_url(url: str) -> None:
-    """422 unless the URL may be called now (scheme, and every address its name resolves to)."""
+def checked_url(url: str) -> str:
+    """The URL as it will be requested (an internationalised host in punycode); 422 unless it may
+    be called now (its shape, port, and every address its name resolves to)."""
     try:
-        resolve(url, allow_private=get_settings().webhook_allow_private)
+        resolve(url, allow_private=get_settings().webhook_allow_private, timeout=5.0)
+        return normalised(url)
     except AddressRefused as exc:
         raise InvalidInput(f"This URL cannot receive webhooks: {exc}", loc=["body", "url"]) from exc
+
+
+def _lock_holder(session: Session, caller: Caller) -> list[int]:
+    """The caller's key lineage, its key's row locked: one holder's quota checks run one at a
+    time (SQLite: the writer's transaction holds the database's write lock already)."""
+    session.exec(select(ApiKey.id).where(ApiKey.id == caller.key_id).with_for_update()).first()
+    return key_lineage(session, caller.key_id)
+
+
+def _check_endpoint_quota(session: Session, caller: Caller) -> None:
+    lineage = _lock_holder(session, caller)
+    owned = session.exec(
+        select(func.count()).select_from(WebhookEndpoint).where(ids_in(WebhookEndpoint.owner_key_id, lineage))
+    ).one()
+    most = get_settings().webhook_max_endpoints
+    if owned >= most:
+        raise Conflict(f"A key may have at most {most} webhook endpoints: delete one first")
+
+
+def _check_replay_quota(session: Session, caller: Caller) -> None:
+    lineage = _lock_holder(session, caller)
+    since = utcnow() - timedelta(hours=1)
+    replays = session.exec(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(
+            ids_in(AuditEvent.api_key_id, lineage),
+            AuditEvent.entity == "webhook",
+            AuditEvent.action == "replay",
+            AuditEvent.at >= since,
+        )
+    ).one()
+    most = get_settings().webhook_replays_per_hour
+    if replays >= most:
+        raise TooManyRequests(
+            f"A key may ask for at most {most} webhook replays an hour", headers={"Retry-After": "600"}
+        )
 
 
 def key_lineage(session: Session, key_id: int) -> list[int]:
@@ -89,11 +132,13 @@ def list_endpoints(*, session: Session, caller: Caller, params: PageParams) -> t
 
 
 def create_endpoint(*, session: Session, caller: Caller, data: WebhookCreate) -> WebhookWithSecret:
-    check_url(data.url)
+    """A new endpoint of the caller's, within its quota (PDI_WEBHOOK_MAX_ENDPOINTS: 409 beyond)."""
+    url = checked_url(data.url)
+    _check_endpoint_quota(session, caller)
     secret = secrets.new_secret()
     endpoint = WebhookEndpoint(
         owner_key_id=caller.key_id,
-        url=data.url,
+        url=url,
         kinds=sorted(set(data.kinds)) if data.kinds else None,
         description=data.description,
         secret_encrypted=secrets.encrypt(secret, secret_key=get_settings().secret_key),
@@ -123,8 +168,7 @@ def update_endpoint(
         if name in changes and changes[name] is None:
             raise InvalidInput(f"`{name}` cannot be null", loc=["body", name])
     if "url" in changes:
-        check_url(changes["url"])
-        endpoint.url = changes["url"]
+        endpoint.url = checked_url(changes["url"])
     if "kinds" in changes:
         endpoint.kinds = sorted(set(changes["kinds"])) if changes["kinds"] else None
     if "description" in changes:
@@ -175,7 +219,9 @@ def rotate_secret(*, session: Session, caller: Caller, endpoint_id: int) -> Webh
 
 def replay(*, session: Session, caller: Caller, endpoint_id: int, data: ReplayIn) -> WebhookRead:
     """Deliver again every event after a cursor (the feed holds each entity once, at its latest
-    change: a replay sends the current state of what changed since)."""
+    change: a replay sends the current state of what changed since), at most
+    PDI_WEBHOOK_REPLAYS_PER_HOUR times an hour per key (429 beyond)."""
+    _check_replay_quota(session, caller)
     endpoint = get_endpoint(session=session, caller=caller, endpoint_id=endpoint_id, lock=True)
     if data.after > last_cursor(session):
         raise InvalidInput("This cursor is past the feed's last one", loc=["body", "after"])

@@ -12,19 +12,28 @@ outcome in another short one, checking that its lease still holds. No transactio
 across an HTTP call of up to 15 s: on SQLite it would hold the database's write lock, and every
 API write would wait behind it. A worker killed mid-delivery leaves its lease to expire
 (PDI_WORKER_LEASE_SECONDS), after which another sends that event again: the one case of a double delivery.
+An attempt never outlives its lease (its deadline is cut to what is left of it), so a live worker's
+endpoint is never claimed by another.
+
+One tenant cannot starve the others: a claim takes, among the endpoints with work, one of the owner
+served longest ago (each endpoint's last turn is its `lease_until`), and a turn is one page of
+events at most. Whatever goes wrong in a turn is recorded as the endpoint's failure; the delivery
+thread goes on.
 """
 
 import logging
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from app.auth.models import ApiKey, Role
@@ -54,10 +63,20 @@ from app.webhooks.service import current_owner
 
 log = logging.getLogger(__name__)
 
-# Pages of events delivered in a row to one endpoint before its lease is given back (fairness).
-BATCH = 10
-# Feed items read at once for one endpoint: delivered one after the other, each recorded.
+# A turn: the feed items read at once for one endpoint, delivered one after the other, each
+# recorded; then the endpoint goes back to the queue, behind the other owners' (fairness).
 PAGE = 50
+# The part of a lease no attempt may use: the outcome must be written while the lease holds.
+LEASE_MARGIN = 0.2
+
+
+@dataclass
+class Lease:
+    """A worker's claim on an endpoint, and when it lapses (time.monotonic())."""
+
+    endpoint_id: int
+    token: str
+    ends: float
 
 
 def prune_delivery_log(session: Session, today: date, *, keep_days: int) -> int:
@@ -144,6 +163,9 @@ class Worker:
                         self._outage = True
                         log.warning("webhook worker: database unavailable (%s), trying again", type(exc).__name__)
                     worked = False
+                except Exception:  # a defect: logged, and the thread goes on delivering
+                    log.exception("webhook worker: a turn failed")
+                    worked = False
                 if not worked:
                     self.stop.wait(self.settings.worker_poll_seconds)
 
@@ -178,23 +200,22 @@ class Worker:
     # --- one endpoint ---------------------------------------------------------------------------
 
     def deliver_one_endpoint(self, client) -> int:
-        """Claim one endpoint that has work and deliver its events in order until it has none, one
-        fails, or a batch is done; the attempts made (0: nothing was due)."""
-        claim = self._claim()
-        if claim is None:
+        """Claim one endpoint that has work and deliver its events of one page in order, until one
+        fails; the attempts made (0: nothing was due). Whatever else goes wrong in the turn puts
+        the endpoint's next attempt off as a failure would."""
+        lease = self._claim()
+        if lease is None:
             return 0
-        endpoint_id, token = claim
-        attempts = 0
         try:
-            for _ in range(BATCH):
-                if self.stop.is_set():
-                    break
-                made, keep_going = self._deliver_next(client, endpoint_id, token)
-                attempts += made
-                if not keep_going:
-                    break
+            attempts = self._deliver_page(client, lease)
+        except SQLAlchemyError:
+            raise
+        except Exception:
+            log.exception("webhook endpoint %s: the turn failed", lease.endpoint_id)
+            self._put_off(lease)
+            attempts = 1
         finally:
-            self._release(endpoint_id, token)
+            self._release(lease)
         return max(attempts, 1)
 
     def _due(self, now):
@@ -204,7 +225,7 @@ class Worker:
             or_(WebhookEndpoint.lease_until.is_(None), WebhookEndpoint.lease_until < now),
         )
 
-    def _claim(self) -> tuple[int, str] | None:
+    def _claim(self) -> Lease | None:
         now = utcnow()
         # A plain read first: an idle worker must not take SQLite's write lock at every poll.
         with PdiSession(self.engine) as session:
@@ -214,12 +235,23 @@ class Worker:
             ).first()
         if candidate is None:
             return None
+        # The owner's turn: when one of its endpoints was last claimed (a lease held now counts).
+        sibling = aliased(WebhookEndpoint)
+        owners_turn = (
+            select(func.max(sibling.lease_until))
+            .where(sibling.owner_key_id == WebhookEndpoint.owner_key_id)
+            .scalar_subquery()
+        )
         with PdiSession(self._writer) as session:
             statement = (
                 select(WebhookEndpoint)
                 .where(*self._due(now), WebhookEndpoint.cursor < last_cursor(session))
                 .order_by(
-                    WebhookEndpoint.next_attempt_at.is_not(None), WebhookEndpoint.next_attempt_at, WebhookEndpoint.id
+                    owners_turn.is_not(None),
+                    owners_turn,
+                    WebhookEndpoint.lease_until.is_not(None),
+                    WebhookEndpoint.lease_until,
+                    WebhookEndpoint.id,
                 )
                 .limit(1)
             )
@@ -229,36 +261,63 @@ class Worker:
             if endpoint is None:
                 return None
             token = uuid.uuid4().hex
+            started = time.monotonic()
             endpoint.lease_token = token
             endpoint.lease_until = now + timedelta(seconds=self.lease_seconds)
             session.add(endpoint)
             session.commit()
-            return endpoint.id, token
+            return Lease(endpoint.id, token, started + self.lease_seconds)
 
-    def _release(self, endpoint_id: int, token: str) -> None:
+    def _renew(self, lease: Lease) -> bool:
+        """The lease extended by a full term; False if it was lost meanwhile."""
+        started = time.monotonic()
+        with PdiSession(self._writer) as session:
+            renewed = session.execute(
+                update(WebhookEndpoint)
+                .where(WebhookEndpoint.id == lease.endpoint_id, WebhookEndpoint.lease_token == lease.token)
+                .values(lease_until=utcnow() + timedelta(seconds=self.lease_seconds))
+            ).rowcount
+            session.commit()
+        if renewed:
+            lease.ends = started + self.lease_seconds
+        return bool(renewed)
+
+    def _release(self, lease: Lease) -> None:
+        # `lease_until` stays as the end of the turn: the next claims serve other owners first.
         try:
             with PdiSession(self._writer) as session:
                 session.execute(
                     update(WebhookEndpoint)
-                    .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.lease_token == token)
-                    .values(lease_token=None, lease_until=None)
+                    .where(WebhookEndpoint.id == lease.endpoint_id, WebhookEndpoint.lease_token == lease.token)
+                    .values(lease_token=None, lease_until=utcnow())
                 )
                 session.commit()
         except SQLAlchemyError as exc:  # the lease lapses by itself
-            log.info("webhook worker: lease of endpoint %s not released (%s)", endpoint_id, type(exc).__name__)
+            log.info("webhook worker: lease of endpoint %s not released (%s)", lease.endpoint_id, type(exc).__name__)
 
-    def _deliver_next(self, client, endpoint_id: int, token: str) -> tuple[int, bool]:
+    def _attempt_seconds(self, lease: Lease) -> float | None:
+        """How long the next attempt may take: PDI_WEBHOOK_ATTEMPT_SECONDS, cut so that it ends
+        before the lease does (renewed first when too little is left); None if the lease was lost."""
+        margin = self.lease_seconds * LEASE_MARGIN
+        wanted = self.settings.webhook_attempt_seconds
+        if lease.ends - time.monotonic() - margin < wanted and not self._renew(lease):
+            return None
+        left = lease.ends - time.monotonic() - margin
+        return min(wanted, left) if left > 0 else None
+
+    def _deliver_page(self, client, lease: Lease) -> int:
         """Deliver the endpoint's next events, read in one page, one after the other until one
-        fails; (attempts made, whether to go on with the next page)."""
+        fails; the attempts made."""
+        endpoint_id, token = lease.endpoint_id, lease.token
         with PdiSession(self.engine) as session:
             endpoint = session.get(WebhookEndpoint, endpoint_id)
             if endpoint is None or endpoint.lease_token != token or endpoint.state != EndpointState.active:
-                return 0, False
+                return 0
             created_by = session.get(ApiKey, endpoint.owner_key_id)
             owner = current_owner(session, created_by) if created_by is not None else None
             if owner is None:
                 self._disable(endpoint_id, token, "the key that created it is revoked or expired")
-                return 0, False
+                return 0
             if owner.id != endpoint.owner_key_id:  # rotated: the new key owns it, with its rights
                 self._change_owner(endpoint_id, token, owner.id)
             caller = Caller(key_id=owner.id, name=owner.name, role=Role(owner.role), operator_id=owner.operator_id)
@@ -279,21 +338,29 @@ class Worker:
         if not page.items:
             # Nothing this owner reads up to the feed's last cursor: skip past what it cannot see.
             self._advance(endpoint_id, token, cursor_before, scanned_to)
-            return 0, False
+            return 0
         attempts = 0
         for item in page.items:
             if self.stop.is_set():
-                return attempts, False
+                break
+            seconds = self._attempt_seconds(lease)
+            if seconds is None:
+                break
             event_id = str(item.cursor)
             body = event_body(item)
             headers = signed_headers(event_id=event_id, body=body, secrets=signing, now=utcnow())
             outcome = send(
-                client=client, url=url, headers=headers, body=body, allow_private=self.settings.webhook_allow_private
+                client=client,
+                url=url,
+                headers=headers,
+                body=body,
+                allow_private=self.settings.webhook_allow_private,
+                deadline_seconds=seconds,
             )
             attempts += 1
-            if not self._record(endpoint_id, token, item.cursor, event_type(item), outcome) or not outcome.delivered:
-                return attempts, False
-        return attempts, True
+            if not self._record(lease, item.cursor, event_type(item), outcome) or not outcome.delivered:
+                break
+        return attempts
 
     def _advance(self, endpoint_id: int, token: str, before: int, to: int) -> None:
         if to <= before:
@@ -329,51 +396,74 @@ class Worker:
             session.commit()
         log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
 
-    def _record(self, endpoint_id: int, token: str, cursor: int, kind: str, outcome: Outcome) -> bool:
-        """The attempt in the log and the counters; on a 2xx the endpoint's progress, otherwise its
-        next attempt (or its end: a 410, or five days of failures)."""
-        now = utcnow()
+    def _put_off(self, lease: Lease) -> None:
+        """A turn that failed before any attempt (a defect, a secret that no longer decrypts):
+        the endpoint is tried again later as after a failed attempt, not at once in a loop."""
         with PdiSession(self._writer) as session:
             endpoint = session.exec(
-                select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).with_for_update()
+                select(WebhookEndpoint).where(WebhookEndpoint.id == lease.endpoint_id).with_for_update()
+            ).first()
+            if endpoint is not None and endpoint.lease_token == lease.token:
+                self._failed(endpoint, utcnow(), retry_after=None)
+                session.add(endpoint)
+            session.commit()
+
+    def _failed(self, endpoint: WebhookEndpoint, now, *, retry_after: float | None, gone: bool = False):
+        """A failure noted on the endpoint: its next attempt, or its end (a 410, five days of
+        failures); the next attempt's time (None once disabled)."""
+        endpoint.attempts += 1
+        endpoint.failing_since = endpoint.failing_since or now
+        if gone:
+            reason = "the receiver answered 410 Gone"
+        elif now - endpoint.failing_since >= GIVE_UP_AFTER:
+            reason = "deliveries failed for 5 days"
+        else:
+            reason = None
+        if reason:
+            endpoint.state = EndpointState.disabled
+            endpoint.disabled_reason = reason
+            endpoint.next_attempt_at = None
+            log.warning("webhook endpoint %s disabled: %s", endpoint.id, reason)
+            return None
+        delay = next_delay(
+            attempts=endpoint.attempts,
+            schedule=self.schedule,
+            jitter=self.jitter,
+            rng=self.rng,
+            retry_after=retry_after,
+        )
+        endpoint.next_attempt_at = now + timedelta(seconds=delay)
+        return endpoint.next_attempt_at
+
+    def _record(self, lease: Lease, cursor: int, kind: str, outcome: Outcome) -> bool:
+        """The attempt in the log and the counters; on a 2xx the endpoint's progress, otherwise its
+        next attempt (or its end); whether to go on (the lease holds and the endpoint is still
+        active: one disabled meanwhile gets nothing more)."""
+        now = utcnow()
+        started = time.monotonic()
+        with PdiSession(self._writer) as session:
+            endpoint = session.exec(
+                select(WebhookEndpoint).where(WebhookEndpoint.id == lease.endpoint_id).with_for_update()
             ).first()
             next_attempt_at = None
             attempt = (endpoint.attempts if endpoint is not None else 0) + 1
-            if endpoint is not None and endpoint.lease_token == token:
+            holds = endpoint is not None and endpoint.lease_token == lease.token
+            if holds:
                 if outcome.delivered:
                     endpoint.cursor = max(endpoint.cursor, cursor)
                     endpoint.attempts = 0
                     endpoint.failing_since = None
                     endpoint.next_attempt_at = None
                     endpoint.lease_until = now + timedelta(seconds=self.lease_seconds)
-                else:
-                    endpoint.attempts += 1
-                    endpoint.failing_since = endpoint.failing_since or now
-                    if outcome.status_code == 410:
-                        reason = "the receiver answered 410 Gone"
-                    elif now - endpoint.failing_since >= GIVE_UP_AFTER:
-                        reason = "deliveries failed for 5 days"
-                    else:
-                        reason = None
-                    if reason:
-                        endpoint.state = EndpointState.disabled
-                        endpoint.disabled_reason = reason
-                        endpoint.next_attempt_at = None
-                        log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
-                    else:
-                        delay = next_delay(
-                            attempts=endpoint.attempts,
-                            schedule=self.schedule,
-                            jitter=self.jitter,
-                            rng=self.rng,
-                            retry_after=outcome.retry_after,
-                        )
-                        next_attempt_at = endpoint.next_attempt_at = now + timedelta(seconds=delay)
+                elif endpoint.state == EndpointState.active:
+                    next_attempt_at = self._failed(
+                        endpoint, now, retry_after=outcome.retry_after, gone=outcome.status_code == 410
+                    )
                 session.add(endpoint)
             if endpoint is not None:
                 session.add(
                     WebhookDelivery(
-                        endpoint_id=endpoint_id,
+                        endpoint_id=lease.endpoint_id,
                         event_id=str(cursor),
                         event_type=kind,
                         attempt=attempt,
@@ -385,10 +475,12 @@ class Worker:
                         next_attempt_at=next_attempt_at,
                     )
                 )
+            go_on = holds and endpoint.state == EndpointState.active
             self._count(session, outcome.outcome)
             session.commit()
-            # Whether the lease still holds (the endpoint was neither deleted nor taken over).
-            return endpoint is not None and endpoint.lease_token == token
+        if holds and outcome.delivered:
+            lease.ends = started + self.lease_seconds
+        return go_on
 
     def _count(self, session: Session, outcome: str) -> None:
         done = session.execute(

@@ -8,11 +8,14 @@ import logging
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -81,6 +84,34 @@ class PrivateCluster:
         # Not `pg_ctl restart`: it would start the server without `-l`, writing to our pipe.
         self.stop(mode)
         self.start()
+
+    def processes(self) -> list[int]:
+        """The postmaster and every process it started (backends, checkpointer, walwriter…)."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:  # ended meanwhile
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                    children.append(int(entry.name))
+        return [postmaster, *children]
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Every process of the server stopped (SIGSTOP), as a hung host or a paused VM: its
+        kernel still accepts connections and acknowledges what is sent, nothing answers."""
+        stopped = []
+        try:
+            for pid in self.processes():
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+            yield
+        finally:
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
 
     def __enter__(self) -> "PrivateCluster":
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
@@ -256,4 +287,83 @@ def test_availability_from_memory_survives_a_restart(private_postgres):
     [item] = [i for i in after.json()["items"] if i["convention_id"] == world.convention_id]
     [old] = [i for i in before.json()["items"] if i["convention_id"] == world.convention_id]
     assert item["reserved"] == old["reserved"] + 1
+    world.engine.dispose()
+
+
+def test_a_frozen_database_is_answered(private_postgres):
+    """PostgreSQL stopped with SIGSTOP (nothing refuses a connection, nothing answers): /readyz
+    says 503 within 5 s, /healthz answers, a request waiting on the database gets a 503 with
+    Retry-After within its statement budget; all recover once the server runs again."""
+    world = world_on(private_postgres.url)
+    budget = get_settings().db_statement_timeout_ms / 1000
+    with TestClient(world.app, raise_server_exceptions=False) as client:
+        assert client.get("/readyz").status_code == 200
+        assert client.get(f"{API}/families").status_code == 200  # a pooled connection to wait on
+        with private_postgres.frozen():
+            started = time.monotonic()
+            ready = client.get("/readyz")
+            readiness_took = time.monotonic() - started
+            assert client.get("/healthz").status_code == 200
+            started = time.monotonic()
+            families = client.get(f"{API}/families")
+            request_took = time.monotonic() - started
+            again = client.get("/readyz")  # the check still waiting is not started once more
+        assert ready.status_code == 503 and ready.json()["status"] == "unavailable", ready.text
+        assert readiness_took < 5, readiness_took
+        assert again.status_code == 503
+        assert families.status_code == 503, families.text
+        assert families.headers["content-type"] == "application/problem+json"
+        assert int(families.headers["Retry-After"]) > 0
+        assert request_took <= budget, (request_took, budget)
+        print(f"\nfrozen database: readyz 503 in {readiness_took:.1f} s, a request 503 in {request_took:.1f} s")
+
+        _wait_for(lambda: client.get("/readyz").status_code == 200, timeout=60)
+        _wait_for(lambda: client.get(f"{API}/families").status_code == 200, timeout=60)
+    world.engine.dispose()
+
+
+def test_a_statement_sent_to_a_frozen_database_ends_with_its_budget(private_postgres):
+    """A request that holds its connection when the server stops, then sends a statement: the
+    server cannot enforce statement_timeout; the client's own limit (the budget and a second) ends it,
+    503 with Retry-After, and the connection is not given back to the pool."""
+    from app.core.db import SessionDep
+
+    world = world_on(private_postgres.url)
+    connected, frozen = threading.Event(), threading.Event()
+
+    @world.app.get("/test/statement-on-a-frozen-server")
+    def statement(session: SessionDep) -> dict:
+        session.connection()  # checked out, and pinged, while the server runs
+        connected.set()
+        assert frozen.wait(timeout=30)
+        return {"one": session.connection().exec_driver_sql("SELECT 1").scalar()}
+
+    answer: dict = {}
+
+    def ask() -> None:
+        with TestClient(world.app, raise_server_exceptions=False) as client:
+            started = time.monotonic()
+            answer["response"] = client.get("/test/statement-on-a-frozen-server")
+            answer["took"] = time.monotonic() - started
+
+    budget = get_settings().db_statement_timeout_ms / 1000
+    asking = threading.Thread(target=ask)
+    asking.start()
+    try:
+        assert connected.wait(timeout=30)
+        with private_postgres.frozen():
+            started = time.monotonic()
+            frozen.set()
+            asking.join(timeout=budget + 30)
+            waited = time.monotonic() - started
+    finally:
+        frozen.set()
+        asking.join(timeout=60)
+    response = answer["response"]
+    assert response.status_code == 503, response.text
+    assert int(response.headers["Retry-After"]) > 0
+    assert budget <= waited <= budget + 3, waited  # the budget's wait and its grace, not the server's
+    print(f"\nfrozen database: a statement 503 after {waited:.1f} s (budget {budget:g} s)")
+    with TestClient(world.app) as client:
+        _wait_for(lambda: client.get(f"{API}/families").status_code == 200, timeout=60)
     world.engine.dispose()

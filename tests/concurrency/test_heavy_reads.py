@@ -165,6 +165,87 @@ def test_a_full_bulkhead_answers_503_while_the_catalogue_still_answers(world):
         assert client.get("/api/v1/indicators", params={"year": 2020}, headers=world.operator).status_code == 200
 
 
+def test_one_keys_flood_of_heavy_reads_never_turns_away_another_callers_bilan(world):
+    """One key holds a heavy read (held in its session dependency) and floods more at once: each
+    of those is a 503, while another key's bilan, and the first key's own once its read ends,
+    are served."""
+    from app.auth.models import Role
+    from app.auth.service import create_key
+
+    with world.session() as session:
+        _row, key = create_key(session=session, role=Role.reader, name="another caller")
+        session.commit()
+    another = {"Authorization": f"Bearer {key}"}
+    app = app_on(world.engine)
+    entered, release = threading.Event(), threading.Event()
+    held = []
+
+    def first_read_held(request: Request):
+        if not held:
+            held.append(request)
+            entered.set()
+            release.wait(timeout=30)
+        yield from request_session(world.engine, request)
+
+    app.dependency_overrides[get_read_session] = first_read_held
+    first: dict = {}
+
+    def hold() -> None:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            first["response"] = client.get("/api/v1/indicators", params={"year": 2020}, headers=world.operator)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert entered.wait(timeout=30)
+
+        def flooding(client):
+            return client.get("/api/v1/bilan", params={"years": "2020"}, headers=world.operator)
+
+        def other_callers_bilan(client):
+            return client.get("/api/v1/bilan", params={"years": "2020"}, headers=another)
+
+        answers = run_at_once(app, [flooding] * 6 + [other_callers_bilan])
+        flood, served = answers[:6], answers[6]
+        assert [answer.status_code for answer in flood] == [503] * 6, [a.text for a in flood]
+        assert all(answer.json()["type"].endswith("/heavy-reads-busy") for answer in flood)
+        assert all(int(answer.headers["Retry-After"]) >= 1 for answer in flood)
+        assert served.status_code == 200, served.text
+        assert served.json() != {}
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    assert first["response"].status_code == 200, first["response"].text
+    with TestClient(app) as client:  # the key's slot is free again
+        assert client.get("/api/v1/bilan", params={"years": "2020"}, headers=world.operator).status_code == 200
+
+
+def test_the_slots_per_caller_for_anonymous_callers_and_in_all():
+    from app.core.bulkhead import HeavyReadsBusy, HeavyReadSlots
+
+    slots = HeavyReadSlots(limit=3, per_caller=1, anonymous=1)
+    first = slots.take("key:1")
+    for refused in ("key:1", None):
+        if refused is None:
+            slots.take(None)  # the anonymous callers' one
+        try:
+            slots.take(refused)
+        except HeavyReadsBusy:
+            pass
+        else:
+            raise AssertionError(f"{refused} took a second slot")
+    slots.take("key:2")  # the third, the last in all
+    try:
+        slots.take("key:3")
+    except HeavyReadsBusy as exc:
+        assert "At most 3" in exc.detail
+    else:
+        raise AssertionError("past the limit in all")
+    slots.give_back(first)
+    assert slots.take("key:3") == "key:3"
+    assert slots.running == 3 and slots.refused == 3
+
+
 def test_eight_worst_case_indicator_requests_leave_the_catalogue_answering(world):
     """The figure of the issue: 8 worst-case /indicators at once (every group key over the widest
     window the bound lets through) while a client reads /actions. Every /actions is a 200; every

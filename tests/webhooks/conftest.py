@@ -37,8 +37,14 @@ def receiver() -> Iterator[Receiver]:
         yield receiver
 
 
-def worker_of(world: World, **options) -> Worker:
-    settings = get_settings().model_copy(update={"webhook_allow_private": True, "worker_poll_seconds": 0.02})
+def worker_of(world: World, *, attempt_seconds: float = 15.0, **options) -> Worker:
+    settings = get_settings().model_copy(
+        update={
+            "webhook_allow_private": True,
+            "worker_poll_seconds": 0.02,
+            "webhook_attempt_seconds": attempt_seconds,
+        }
+    )
     options.setdefault("schedule", NO_DELAYS)
     return Worker(engine=world.engine, settings=settings, jobs=[], **options)
 

@@ -140,3 +140,72 @@ def test_a_public_name_is_accepted_and_the_setting_allows_private_ones(client, a
 def test_unknown_fields_and_kinds_are_refused(client, admin):
     assert create(client, admin, secret="mine").status_code == 422
     assert create(client, admin, kinds=["beneficiary"]).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[fec0::1]/hooks",  # site-local
+        "https://[2002:7f00:1::1]/hooks",  # 6to4, carrying 127.0.0.1
+        "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hooks",  # Teredo
+        "https://93.184.215.14:8443/hooks",  # a public address, another port than 443 or 80
+        "https://93.184.215.14:22/hooks",
+    ],
+)
+def test_tunnels_site_local_addresses_and_other_ports_are_refused(client, admin, monkeypatch, url):
+    monkeypatch.setattr(get_settings(), "webhook_allow_private", False)
+    answer = create(client, admin, url=url)
+    assert answer.status_code == 422, answer.text
+    assert client.get(API, headers=admin).json()["total"] == 0
+
+
+def test_a_refusal_does_not_say_what_a_name_resolves_to(client, admin, monkeypatch):
+    monkeypatch.setattr(get_settings(), "webhook_allow_private", False)
+    inside = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.20.30.40", 443))]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: inside)
+    answer = create(client, admin, url="https://intranet.example.org/hooks")
+    assert answer.status_code == 422, answer.text
+    assert "non-public" in answer.text and "10.20.30.40" not in answer.text
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/ho\x07oks", "http://127.0.0.1:9/a\x00b", "http://127.0.0.1:9/a b"])
+def test_a_url_with_control_characters_or_spaces_is_refused(client, admin, url):
+    answer = create(client, admin, url=url)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["loc"] == ["body", "url"]
+    assert client.get(API, headers=admin).json()["total"] == 0
+
+
+def test_bodies_follow_every_bodys_input_rules(client, admin):
+    assert create(client, admin, description="bell\x07").status_code == 422
+    endpoint = create(client, admin).json()
+    path = f"{API}/{endpoint['id']}"
+    assert client.patch(path, json={"description": "esc\x1b[31m"}, headers=admin).status_code == 422
+    for after in (True, False, "0", 1.0):
+        answer = client.post(f"{path}/replay", json={"after": after}, headers=admin)
+        assert answer.status_code == 422, (after, answer.text)
+        assert answer.json()["errors"][0]["loc"] == ["body", "after"]
+    assert client.get(path, headers=admin).json()["cursor"] == endpoint["cursor"]  # not moved
+
+
+def test_a_key_has_at_most_its_quota_of_endpoints(client, admin, make_key):
+    assert get_settings().webhook_max_endpoints == 10
+    created = [create(client, admin, url=f"{URL}/{n}") for n in range(10)]
+    assert {answer.status_code for answer in created} == {201}
+    eleventh = create(client, admin, url=f"{URL}/10")
+    assert eleventh.status_code == 409, eleventh.text
+    assert eleventh.headers["content-type"] == "application/problem+json"
+    assert client.get(API, headers=admin).json()["total"] == 10
+    assert create(client, make_key(Role.portal)).status_code == 201  # another key has its own
+    client.delete(f"{API}/{created[0].json()['id']}", headers=admin)
+    assert create(client, admin, url=f"{URL}/10").status_code == 201
+
+
+def test_replays_are_limited_per_hour(client, admin, monkeypatch):
+    monkeypatch.setattr(get_settings(), "webhook_replays_per_hour", 2)
+    endpoint = create(client, admin).json()
+    path = f"{API}/{endpoint['id']}/replay"
+    assert [client.post(path, json={"after": 0}, headers=admin).status_code for _ in range(2)] == [200, 200]
+    third = client.post(path, json={"after": 0}, headers=admin)
+    assert third.status_code == 429, third.text
+    assert int(third.headers["retry-after"]) > 0
