@@ -105,6 +105,13 @@ class Settings(BaseSettings):
     # after a worker dies mid-delivery, another takes the endpoint over once it lapses. Keep it
     # above a delivery's longest (20 s): a shorter one could let two workers deliver at once.
     worker_lease_seconds: float = Field(default=60, ge=1)
+    # People signing in (SPEC C10): the identity provider's issuer URL (its discovery document at
+    # `<issuer>/.well-known/openid-configuration` names its keys) and the `aud` the service
+    # requires in access tokens. Unset: API keys only.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    # A public client registered at the issuer for /docs' "Authorize" (authorization code + PKCE).
+    oidc_docs_client_id: str | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -126,6 +133,17 @@ class Settings(BaseSettings):
         if value.strip() not in ("", "0"):
             parse_many(value)  # a typo fails at start, not on the first request
         return value.strip()
+
+    @field_validator("oidc_issuer", "oidc_audience", "oidc_docs_client_id", mode="before")
+    @classmethod
+    def empty_oidc_is_unset(cls, value: str | None) -> str | None:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def oidc_needs_both(self) -> "Settings":
+        if (self.oidc_issuer is None) != (self.oidc_audience is None):
+            raise ValueError("PDI_OIDC_ISSUER and PDI_OIDC_AUDIENCE are set together, or neither")
+        return self
 
     @field_validator("read_database_url")
     @classmethod
