@@ -14,7 +14,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from app.auth.tokens import REFETCH_SECONDS, looks_like_a_token
 from app.core.caller import Role
-from tests.people.conftest import bearer, bound_client, oidc_app
+from tests.people.fixtures import bearer, bound_client, oidc_app
 from tests.people.issuer import Issuer
 
 ME = "/api/v1/me"

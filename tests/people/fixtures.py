@@ -1,4 +1,4 @@
-"""An application that trusts a test identity provider, and memberships made directly."""
+"""Fixtures of people signed in (SPEC C10): an application trusting a test identity provider, memberships."""
 
 from collections.abc import Iterator
 
