@@ -225,3 +225,13 @@ def test_no_token_is_ever_logged(people, issuer, member, caplog):
     for token in tokens:
         assert token not in logged
         assert token.split(".")[1] not in logged  # nor its claims
+
+
+def test_an_issuer_without_an_audience_is_refused_at_start():
+    from pydantic import ValidationError
+
+    from app.core.config import Settings
+
+    with pytest.raises(ValidationError, match="PDI_OIDC_AUDIENCE"):
+        Settings(oidc_issuer="https://idp.example.fr")
+    assert Settings(oidc_issuer="", oidc_audience="").oidc_issuer is None
