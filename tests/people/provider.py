@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -97,20 +98,27 @@ def provider_installed() -> bool:
     return shutil.which("node") is not None and (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir()
 
 
-@pytest.fixture(scope="session")
-def provider(tmp_path_factory) -> Iterator[Provider]:
+def require_provider() -> None:
+    """Skip (fail under CI) when oidc-provider is not installed."""
     if not provider_installed():
         if os.environ.get("CI"):
             pytest.fail("oidc-provider is not installed: `npm ci` in tests/people/provider (.ci/run does)")
         pytest.skip("oidc-provider not installed: `npm ci --prefix tests/people/provider`")
+
+
+@contextmanager
+def running_provider(
+    log: Path, *, docs_redirect_uri: str = "http://127.0.0.1/docs/oauth2-redirect"
+) -> Iterator[Provider]:
+    """oidc-provider on a free loopback port, until the block ends."""
+    require_provider()
     port = free_port()
-    log = tmp_path_factory.mktemp("provider") / "provider.log"
     environment = {
         **os.environ,
         "PORT": str(port),
         "AUDIENCE": AUDIENCE,
         "ACCOUNTS": json.dumps(ACCOUNTS),
-        "DOCS_REDIRECT_URI": os.environ.get("PDI_TEST_DOCS_REDIRECT_URI", "http://127.0.0.1/docs/oauth2-redirect"),
+        "DOCS_REDIRECT_URI": docs_redirect_uri,
     }
     with log.open("w") as output:
         process = subprocess.Popen(
@@ -132,3 +140,9 @@ def provider(tmp_path_factory) -> Iterator[Provider]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def provider(tmp_path_factory) -> Iterator[Provider]:
+    with running_provider(tmp_path_factory.mktemp("provider") / "provider.log") as running:
+        yield running
