@@ -34,6 +34,10 @@ class ApiKey(SQLModel, table=True):
         return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
 
 
+# The prefix of a membership's owner key (below), which no one holds: `pdi keys list` shows it so.
+OWNER_KEY_PREFIX = "membership"
+
+
 class MatchKind(StrEnum):
     """What of a person's token a membership matches, most specific first."""
 

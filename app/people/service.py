@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app.audit.service import record
-from app.auth.models import ApiKey, MatchKind, Membership
+from app.auth.models import OWNER_KEY_PREFIX, ApiKey, MatchKind, Membership
 from app.catalogue.models import Operator
 from app.core.caller import Caller, Role
 from app.core.errors import Conflict, InvalidInput, NotFound
@@ -18,8 +18,6 @@ from app.core.pagination import PageParams, paginate
 from app.core.security import hash_api_key, new_api_key
 from app.core.time import utcnow
 from app.people.schemas import MatchEmail, MatchSiret, MatchSubject, MembershipCreate, MembershipRead
-
-OWNER_KEY_PREFIX = "membership"
 
 
 def match_of(data: MembershipCreate) -> tuple[MatchKind, str]:

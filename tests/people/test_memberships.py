@@ -232,3 +232,36 @@ def test_rate_limits_count_per_person(session, issuer, member, clock):
         first, second = bearer(issuer.token(sub="s-1")), bearer(issuer.token(sub="s-2"))
         assert [people.get(ME, headers=first).status_code for _ in range(3)] == [200, 200, 429]
         assert people.get(ME, headers=second).status_code == 200
+
+
+def test_a_memberships_owner_key_cannot_be_rotated_into_a_key_someone_holds(member, session):
+    from app.auth.service import rotate_key
+    from app.core.errors import Conflict
+
+    membership = member(Role.portal, subject="s-1")
+    with pytest.raises(Conflict, match="cannot be rotated"):
+        rotate_key(session=session, key_id=membership.api_key_id)
+
+
+def test_a_portal_persons_webhooks_are_theirs_and_stop_with_their_membership(
+    people, issuer, member, admin, session, monkeypatch
+):
+    from app.core.config import get_settings
+    from app.webhooks.models import WebhookEndpoint
+    from app.webhooks.service import current_owner
+
+    monkeypatch.setattr(get_settings(), "webhook_allow_private", True)
+    mine = member(Role.portal, subject="ref-1")
+    member(Role.portal, subject="ref-2")
+    referent, other = bearer(issuer.token(sub="ref-1")), bearer(issuer.token(sub="ref-2"))
+    created = people.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hooks"}, headers=referent)
+    assert created.status_code == 201, created.text
+    endpoint_id = created.json()["id"]
+    assert [e["id"] for e in people.get("/api/v1/webhooks", headers=referent).json()["items"]] == [endpoint_id]
+    assert people.get(f"/api/v1/webhooks/{endpoint_id}", headers=other).status_code == 404
+    assert people.get("/api/v1/webhooks", headers=other).json()["items"] == []
+
+    endpoint = session.get(WebhookEndpoint, endpoint_id)
+    assert current_owner(session, session.get(ApiKey, endpoint.owner_key_id)).id == mine.api_key_id
+    assert people.delete(f"{MEMBERSHIPS}/{mine.id}", headers=admin).status_code == 204
+    assert current_owner(session, session.get(ApiKey, endpoint.owner_key_id)) is None  # deliveries stop
