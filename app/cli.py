@@ -50,6 +50,8 @@ def package_version() -> str:
 cli = typer.Typer(help="Catalogue PDI: serve the API and manage its data.", no_args_is_help=True, cls=Commands)
 keys_cli = typer.Typer(help="API keys: create, rotate, revoke, list.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
+people_cli = typer.Typer(help="People signed in with the identity provider: memberships.", no_args_is_help=True)
+cli.add_typer(people_cli, name="people")
 
 
 def print_version(asked: bool) -> None:
@@ -285,6 +287,45 @@ def keys_list() -> None:
             f"{row.id}\t{row.role}{bound}\t{state}\t{_moment(row.expires_at) if row.expires_at else 'never'}"
             f"\t{_moment(row.last_used_at) if row.last_used_at else 'never'}\t{row.prefix}…\t{row.name}"
         )
+
+
+@people_cli.command("grant")
+def people_grant(
+    role: Annotated[Role, typer.Option(help="admin, reader, portal or operator")],
+    email: Annotated[str | None, typer.Option(help="One person, by email")] = None,
+    subject: Annotated[str | None, typer.Option(help="One person, by the identity provider's `sub`")] = None,
+    siret: Annotated[str | None, typer.Option(help="An organisation's people, by its SIRET")] = None,
+    operator_id: Annotated[
+        int | None, typer.Option("--operator-id", help="The operator an operator membership is bound to")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Who this is, for the list")] = None,
+) -> None:
+    """Give a person, or an organisation's people, a role (the first admin, among others)."""
+    from pydantic import ValidationError
+
+    from app.core.caller import CLI
+    from app.core.errors import AppError
+    from app.people.schemas import MembershipCreate
+    from app.people.service import grant
+
+    given = {field: value for field, value in (("email", email), ("subject", subject), ("siret", siret)) if value}
+    if len(given) != 1:
+        typer.echo("error: give exactly one of --email, --subject, --siret", err=True)
+        raise typer.Exit(2)
+    try:
+        data = MembershipCreate(match=given, role=role, operator_id=operator_id, name=name)
+    except ValidationError as exc:
+        typer.echo(f"error: {exc.errors()[0]['msg']}", err=True)
+        raise typer.Exit(2) from exc
+    with PdiSession(get_engine()) as session:
+        try:
+            row = grant(session=session, caller=CLI, data=data)
+        except AppError as exc:
+            typer.echo(f"error: {exc.detail}", err=True)
+            raise typer.Exit(1) from exc
+        session.commit()
+        bound = f" for operator {row.operator_id}" if row.operator_id else ""
+        typer.echo(f"membership {row.id}: {row.match_kind} {row.match_value} is {row.role}{bound}")
 
 
 def _moment(moment) -> str:

@@ -12,6 +12,7 @@ from app.assessments.router import router as assessments_router
 from app.audit.router import router as audit_router
 from app.auth.dependencies import admit_heavy_read, get_caller
 from app.auth.key_cache import KeyCache
+from app.auth.tokens import TokenVerifier
 from app.availability.cache import AvailabilityCache, FeedWatch, PageCache
 from app.availability.metrics import seats_available
 from app.availability.router import router as availability_router
@@ -36,6 +37,7 @@ from app.exports.router import router as exports_router
 from app.imports.router import router as imports_router
 from app.indicators.router import router as indicators_router
 from app.pathways.router import router as pathways_router
+from app.people.router import router as people_router
 from app.periods.router import router as periods_router
 from app.reference.router import router as reference_router
 from app.webhooks.metrics import webhook_metrics
@@ -89,7 +91,8 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         version="0.1.0",
         description=(
             "The catalogue, conventions, pathways and indicators of a département's "
-            "Programme Départemental d'Insertion (PDI). Press **Authorize** and paste an API key."
+            "Programme Départemental d'Insertion (PDI). Press **Authorize** and paste an API key, "
+            "or sign in where the département's identity provider is configured."
         ),
         docs_url=None,
         redoc_url=None,
@@ -108,6 +111,10 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
     )
     app.state.availability_pages = pages
     app.state.key_cache = keys
+    # People's access tokens (SPEC C10), when an issuer is configured; else keys only.
+    app.state.token_verifier = (
+        TokenVerifier(issuer=settings.oidc_issuer, audience=settings.oidc_audience) if settings.oidc_issuer else None
+    )
     app.state.feed_watch = watch  # None where nothing listens (SQLite, tests, PDI_AVAILABILITY_CACHE=0)
     install_error_handlers(app)
     # Added innermost first: the headers wrap everything, CORS wraps the 413s and the pages
@@ -139,7 +146,7 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         )
     app.add_middleware(SecurityHeaders, hsts=settings.hsts, personal_data_paths=PERSONAL_DATA_PATHS)
     if settings.docs:
-        install_docs(app)
+        install_docs(app, oidc_issuer=settings.oidc_issuer, docs_client_id=settings.oidc_docs_client_id)
     if settings.metrics:
         store = app.state.rate_limits.store
         watched = [lambda _session: watch.metrics()] if watch is not None else []
@@ -168,11 +175,12 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         audit_router,
         changes_router,
         webhooks_router,
+        people_router,
     ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(health.router)
-    install_openapi(app)
+    install_openapi(app, oidc_issuer=settings.oidc_issuer)
     return app
 
 

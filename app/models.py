@@ -3,7 +3,7 @@ the change feed's capture, bound to the project's sessions (app/outbox/capture.p
 
 from app.assessments.models import ActionAssessment
 from app.audit.models import AuditEvent
-from app.auth.models import ApiKey
+from app.auth.models import ApiKey, Membership
 from app.catalogue.models import Action, Family, Operator, Site
 from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.core.db import metadata
@@ -20,6 +20,7 @@ __all__ = [
     "Change",
     "FeedClock",
     "ApiKey",
+    "Membership",
     "Action",
     "ActionAssessment",
     "Family",

@@ -34,6 +34,9 @@ from app.core.config import get_settings  # noqa: E402
 from app.core.db import PdiSession, get_read_session, get_session, get_writer_session, make_engine  # noqa: E402
 from app.core.migrate import alembic_config  # noqa: E402
 
+# People signed in with an identity provider (SPEC C10): its fixtures serve every domain's tests.
+pytest_plugins = ["tests.people.fixtures", "tests.people.provider"]
+
 IS_POSTGRES = TEST_DATABASE_URL.startswith(("postgres", "postgresql"))
 
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, String
 from sqlmodel import Field, SQLModel
 
 from app.core.models import moment_field
@@ -16,7 +16,13 @@ class AuditEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = moment_field(nullable=False, index=True, default_factory=utcnow)
     api_key_id: int | None = Field(default=None, foreign_key="api_key.id", index=True)
-    actor: str = Field(max_length=200)  # the key's name, kept even if the key is later revoked
+    # The key's name, kept even if the key is later revoked; a person's email, else their `sub`.
+    actor: str = Field(max_length=200)
+    # key, person or cli (app/core/caller.py ActorKind); a person's `sub` and the app they used
+    # (the token's `azp`, else `client_id`).
+    actor_kind: str = Field(default="key", sa_type=String(8))
+    subject: str | None = Field(default=None, max_length=255, index=True)
+    client_id: str | None = Field(default=None, max_length=255)
     entity: str = Field(max_length=64)
     # 80: an assessment's `<action code>/<year>` (a code may take 64).
     entity_id: str = Field(max_length=80)

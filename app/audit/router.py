@@ -5,6 +5,7 @@ from sqlmodel import select
 
 from app.audit.models import AuditEvent
 from app.audit.schemas import AuditEventRead
+from app.audit.service import actor_is
 from app.auth.dependencies import AdminDep
 from app.core.db import SessionDep
 from app.core.errors import responses
@@ -23,6 +24,10 @@ def list_audit_events(
     entity_id: Annotated[str | None, Query(max_length=80)] = None,
     action: Annotated[str | None, Query(max_length=32)] = None,
     api_key_id: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
+    actor: Annotated[
+        str | None,
+        Query(max_length=255, description="A person's email (any case) or subject, or a key's id"),
+    ] = None,
     since: Annotated[IsoMoment | None, Query(description="At or after this moment (ISO 8601)")] = None,
     until: Annotated[IsoMoment | None, Query(description="Before this moment (ISO 8601)")] = None,
 ):
@@ -36,6 +41,8 @@ def list_audit_events(
         statement = statement.where(AuditEvent.action == action)
     if api_key_id is not None:
         statement = statement.where(AuditEvent.api_key_id == api_key_id)
+    if actor:
+        statement = statement.where(actor_is(actor))
     if since is not None:
         statement = statement.where(AuditEvent.at >= since)
     if until is not None:

@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, Literal
 
 from app.core.schemas import ReadModel, Timestamp
 
@@ -8,6 +8,9 @@ class AuditEventRead(ReadModel):
     at: Timestamp
     api_key_id: int | None
     actor: str
+    actor_kind: Literal["key", "person", "cli"]
+    subject: str | None
+    client_id: str | None
     entity: str
     entity_id: str
     action: str

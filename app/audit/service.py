@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session
 
 from app.audit.models import AuditEvent
@@ -24,8 +25,12 @@ def record(
     exactly when the write does, and a read that could not be noted is not answered)."""
     session.add(
         AuditEvent(
-            api_key_id=caller.key_id,
+            # A person's key_id is their membership's owner key, not a key anyone called with.
+            api_key_id=caller.key_id if caller.person is None else None,
             actor=caller.name,
+            actor_kind=caller.kind,
+            subject=caller.person.subject if caller.person is not None else None,
+            client_id=caller.person.client_id if caller.person is not None else None,
             entity=entity,
             entity_id=str(entity_id),
             action=action,
@@ -33,3 +38,14 @@ def record(
             details=jsonable_encoder(details) if details is not None else None,
         )
     )
+
+
+def actor_is(actor: str) -> ColumnElement[bool]:
+    """The events of one actor: a person by email (in any case) or subject, a key by its id."""
+    conditions = [
+        and_(AuditEvent.actor_kind == "person", func.lower(AuditEvent.actor) == actor.lower()),
+        AuditEvent.subject == actor,
+    ]
+    if actor.isdigit() and len(actor) < 10:
+        conditions.append(AuditEvent.api_key_id == int(actor))
+    return or_(*conditions)

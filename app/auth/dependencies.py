@@ -9,7 +9,9 @@ from fastapi.security import HTTPBearer
 from sqlmodel import Session
 
 from app.auth.key_cache import KeyCache
+from app.auth.people import person_caller
 from app.auth.service import lookup_key, note_key_use
+from app.auth.tokens import InvalidToken, TokenVerifier, looks_like_a_token
 from app.core.bulkhead import HeavyReadTicket
 from app.core.caller import ANONYMOUS, Caller, Role
 from app.core.db import SessionDep, StatementBudgets, raise_statement_budget
@@ -20,7 +22,9 @@ from app.core.time import utcnow
 
 # Only for the OpenAPI document (the "Authorize" button): the header is read below, since
 # HTTPBearer takes a `Basic …` header for no header at all.
-bearer = HTTPBearer(auto_error=False, description="An API key created with `pdi keys create`")
+bearer = HTTPBearer(
+    auto_error=False, description="An API key created with `pdi keys create`, or a person's access token"
+)
 
 
 def bearer_token(authorization: str) -> str | None:
@@ -65,6 +69,13 @@ async def get_caller(
             await _spend(limits, limits.spend_anonymous, address)
         return ANONYMOUS
     key = bearer_token(authorization)
+    verifier: TokenVerifier | None = request.app.state.token_verifier
+    if verifier is not None and key is not None and looks_like_a_token(key):
+        caller = await _person(request, session, verifier, key, limits, address)
+        if limited:
+            await _spend(limits, limits.spend_key, caller.rate_limit_id)
+        await _admin_budget(request, session, caller)
+        return caller
     key_hash = hash_api_key(key) if key else None
     keys: KeyCache = request.app.state.key_cache
     now = utcnow()
@@ -77,16 +88,43 @@ async def get_caller(
         await _spend(limits, limits.spend_auth_failure, address)
         raise Unauthorized("Unknown, revoked or expired API key, or not `Authorization: Bearer <key>`")
     if limited:
-        await _spend(limits, limits.spend_key, caller.key_id)
+        await _spend(limits, limits.spend_key, caller.rate_limit_id)
+    await _admin_budget(request, session, caller)
+    if keys.use_due(key_hash, caller, now=now):
+        await run_in_threadpool(lambda: note_key_use(session=session, caller=caller, now=now))
+    return caller
+
+
+async def _person(
+    request: Request, session: Session, verifier: TokenVerifier, token: str, limits: RateLimits, address: str
+) -> Caller:
+    """The caller of a person's access token (app/auth/tokens.py, app/auth/people.py): 401 for a
+    token refused, counted as a failed authentication; 503 when the issuer cannot be reached to
+    check it; 403 for a valid token that no membership matches. In the threadpool: the check may
+    fetch the issuer's keys, and the membership is read from the database."""
+
+    def resolve() -> Caller | None:
+        claims = verifier.verify(token)
+        return person_caller(session=session, claims=claims)
+
+    try:
+        caller = await run_in_threadpool(resolve)
+    except InvalidToken:
+        await _spend(limits, limits.check_auth_failures, address)
+        await _spend(limits, limits.spend_auth_failure, address)
+        raise
+    if caller is None:
+        raise Forbidden("Signed in, but no membership gives this person a role here: ask an administrator")
+    return caller
+
+
+async def _admin_budget(request: Request, session: Session, caller: Caller) -> None:
     if caller.role == Role.admin:
         budget = StatementBudgets.of(request).admin
         if session.in_transaction():  # the lookup's: bounded again, which takes the database
             await run_in_threadpool(raise_statement_budget, request, session, budget)
         else:
             raise_statement_budget(request, session, budget)
-    if keys.use_due(key_hash, caller, now=now):
-        await run_in_threadpool(lambda: note_key_use(session=session, caller=caller, now=now))
-    return caller
 
 
 def _look_up(keys: KeyCache, session: Session, key_hash: str, now: datetime) -> Caller | None:

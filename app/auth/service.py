@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
 from app.auth.key_cache import KEYS_CHANNEL, LAST_USE_PRECISION, clear_every_cache
-from app.auth.models import ApiKey
+from app.auth.models import OWNER_KEY_PREFIX, ApiKey
 from app.core.caller import Caller, Role
 from app.core.db import is_postgres
 from app.core.errors import Conflict, InvalidInput, NotFound
@@ -73,6 +73,9 @@ def rotate_key(
         raise NotFound(f"API key {key_id} does not exist")
     if not old.is_usable(utcnow()):
         raise Conflict(f"API key {key_id} is revoked or expired: create a new key instead")
+    if old.prefix == OWNER_KEY_PREFIX:
+        # A key anyone could call with would inherit what the membership's people created.
+        raise Conflict(f"API key {key_id} stands for a membership's people, and no one holds it: it cannot be rotated")
     new, key = create_key(
         session=session,
         role=Role(old.role),

@@ -8,6 +8,29 @@ from datetime import datetime
 from enum import StrEnum
 
 
+class ActorKind(StrEnum):
+    """Who an audit event names: a key, a person signed in with the identity provider, or the
+    command line."""
+
+    key = "key"
+    person = "person"
+    cli = "cli"
+
+
+@dataclass(frozen=True)
+class Person:
+    """A person signed in with the département's identity provider (SPEC C10): what their access
+    token says of them, and the membership that gives them their role."""
+
+    subject: str
+    email: str | None
+    name: str | None
+    siret: str | None
+    # The app the person signed in with (the token's `azp`, else `client_id`).
+    client_id: str | None
+    membership_id: int
+
+
 class Role(StrEnum):
     admin = "admin"
     reader = "reader"
@@ -17,7 +40,11 @@ class Role(StrEnum):
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: an API key's identity, or anonymous (role None)."""
+    """Who is calling: an API key's identity, a person's (`person` set), or anonymous (role None).
+
+    A person acts as a key of their membership's role: `key_id` is then their membership's owner
+    key (app/auth/models.py, `Membership.api_key_id`), under which what they create is recorded,
+    as a key's creations are under its id."""
 
     key_id: int | None
     name: str
@@ -27,6 +54,18 @@ class Caller:
     # Every generation of the key (`pdi keys rotate`), this one included: what one of them
     # created belongs to the key's holder, whichever generation reads it. Set for portal keys.
     holder_key_ids: tuple[int, ...] = ()
+    person: Person | None = None
+
+    @property
+    def kind(self) -> ActorKind:
+        if self.person is not None:
+            return ActorKind.person
+        return ActorKind.key if self.key_id is not None else ActorKind.cli
+
+    @property
+    def rate_limit_id(self) -> str:
+        """Whose budget a request spends (app/core/rate_limits.py): a person's own, else the key's."""
+        return f"person:{self.person.subject}" if self.person is not None else str(self.key_id)
 
     @property
     def is_anonymous(self) -> bool:

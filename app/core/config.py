@@ -127,6 +127,13 @@ class Settings(BaseSettings):
     # well above PDI_WEBHOOK_ATTEMPT_SECONDS: an attempt is cut short rather than outlive the lease
     # (no second worker takes an endpoint while an attempt to it runs).
     worker_lease_seconds: float = Field(default=60, ge=1)
+    # People signing in (SPEC C10): the identity provider's issuer URL (its discovery document at
+    # `<issuer>/.well-known/openid-configuration` names its keys) and the `aud` the service
+    # requires in access tokens. Unset: API keys only.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    # A public client registered at the issuer for /docs' "Authorize" (authorization code + PKCE).
+    oidc_docs_client_id: str | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -149,10 +156,19 @@ class Settings(BaseSettings):
             self.source = f"cd{self.departement_code.lower()}"
         return self
 
-    @field_validator("portal_url", "worker_in_process", "departement_siret", mode="before")
+    @field_validator(
+        "portal_url",
+        "worker_in_process",
+        "departement_siret",
+        "oidc_issuer",
+        "oidc_audience",
+        "oidc_docs_client_id",
+        mode="before",
+    )
     @classmethod
     def empty_is_unset(cls, value):
-        # `PDI_PORTAL_URL=` in a .env or compose file means "no portal", not a malformed URL.
+        # `PDI_PORTAL_URL=` in a .env or compose file means "no portal", not a malformed URL; the same
+        # for every optional setting.
         return None if value == "" else value
 
     @field_validator("rate_limit_anonymous", "rate_limit_key", "rate_limit_auth_failures")
@@ -163,6 +179,12 @@ class Settings(BaseSettings):
         if value.strip() not in ("", "0"):
             parse_many(value)  # a typo fails at start, not on the first request
         return value.strip()
+
+    @model_validator(mode="after")
+    def oidc_needs_both(self) -> "Settings":
+        if (self.oidc_issuer is None) != (self.oidc_audience is None):
+            raise ValueError("PDI_OIDC_ISSUER and PDI_OIDC_AUDIENCE are set together, or neither")
+        return self
 
     @field_validator("read_database_url")
     @classmethod

@@ -4,7 +4,8 @@ FastAPI's own document is close; what it cannot know is added here, once, for ev
 
 - the summary is the first line of the route's docstring;
 - security: routes behind `require_role` need a key (`[{"HTTPBearer": []}]`: Swagger UI shows
-  their padlock, closed once a key is entered); the public ones need none (`[]`: no padlock, as
+  their padlock, closed once a key is entered) or, where an identity provider is configured, a
+  person's token (`{"OpenIdConnect": []}` beside it: either will do); the public ones need none (`[]`: no padlock, as
   an optional `[{}, {"HTTPBearer": []}]` would show a closed one on them, and an open one on the
   protected routes beside it). A key sent to a public route is still checked (a bad one is a
   401) and may widen the answer (the change feed): `x-key-optional` says so;
@@ -33,6 +34,7 @@ OPENAPI_SERVERS = [{"url": "/", "description": "The server that serves this docu
 OPENAPI_LICENSE = {"name": "Proprietary (all rights reserved)", "identifier": "LicenseRef-Proprietary"}
 OPENAPI_CONTACT = {"name": "Catalogue PDI maintainers"}
 BEARER = "HTTPBearer"
+OPENID = "OpenIdConnect"
 RETRY_AFTER = {
     "Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer", "minimum": 1}}
 }
@@ -89,6 +91,10 @@ TAGS = [
     {"name": "periods", "description": "Years and their consolidation."},
     {"name": "reference", "description": "Exit reasons and indicator definitions. Public."},
     {"name": "audit", "description": "Who wrote or read what, when (admin)."},
+    {
+        "name": "people",
+        "description": "Who calls (`/me`); the memberships giving people signed in with the identity provider a role.",
+    },
     {"name": "operations", "description": "Liveness and readiness probes."},
 ]
 
@@ -98,13 +104,13 @@ def operation_id(route: routing.APIRoute) -> str:
     return route.name
 
 
-def install_openapi(app: FastAPI) -> None:
+def install_openapi(app: FastAPI, *, oidc_issuer: str | None = None) -> None:
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
-            _complete(schema, _key_required_by_operation(app))
+            _complete(schema, _key_required_by_operation(app), oidc_issuer=oidc_issuer)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -155,8 +161,20 @@ def _own_description(status: int, response: dict[str, Any]) -> str | None:
     return None if description in placeholders else description
 
 
-def _complete(schema: dict[str, Any], key_required: dict[tuple[str, str], bool]) -> None:
+def _complete(
+    schema: dict[str, Any], key_required: dict[tuple[str, str], bool], *, oidc_issuer: str | None = None
+) -> None:
     schemas = schema["components"].setdefault("schemas", {})
+    required = [{BEARER: []}]
+    if oidc_issuer is not None:
+        # People's access tokens go in the same header as keys; this scheme tells clients (and
+        # /docs' Authorize) where to get one: the issuer's discovery document.
+        schema["components"]["securitySchemes"][OPENID] = {
+            "type": "openIdConnect",
+            "openIdConnectUrl": oidc_issuer.rstrip("/") + "/.well-known/openid-configuration",
+            "description": "A person signed in with the département's identity provider (their access token)",
+        }
+        required.append({OPENID: []})
     schemas["Problem"] = Problem.model_json_schema(ref_template=COMPONENT_REF)
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
@@ -165,7 +183,7 @@ def _complete(schema: dict[str, Any], key_required: dict[tuple[str, str], bool])
                 operation["summary"] = summary.strip()
                 operation["description"] = rest.strip()
             if key_required.get((path, method), False):
-                operation["security"] = [{BEARER: []}]
+                operation["security"] = required
             else:
                 operation["security"] = []
                 operation["x-key-optional"] = True

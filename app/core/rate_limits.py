@@ -64,8 +64,9 @@ class RateLimits:
     def spend_anonymous(self, address: str) -> None:
         self._spend(self.anonymous, address, "Too many anonymous requests from this address")
 
-    def spend_key(self, key_id: int) -> None:
-        self._spend(self.per_key, str(key_id), "Too many requests with this API key")
+    def spend_key(self, key_id: int | str) -> None:
+        """A key's budget, or a person's (`Caller.rate_limit_id`): each has PDI_RATE_LIMIT_KEY."""
+        self._spend(self.per_key, str(key_id), "Too many requests with this API key or token")
 
     def check_auth_failures(self, address: str) -> None:
         """429 while the address has no failed authentication left (checking spends nothing)."""
