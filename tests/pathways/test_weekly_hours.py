@@ -4,10 +4,12 @@ import random
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from app.audit.models import AuditEvent
 from app.auth.models import Role
+from app.catalogue.models import Action
 from app.conventions.models import ConventionYear
 from app.core.caller import Caller
 from app.outbox.models import Change
@@ -334,3 +336,35 @@ def test_retention_erases_the_engagement_with_the_person(client, session, admin,
         is None
     )
     assert beneficiary_of(session, "E-3") is None
+
+
+def test_the_meter_sends_as_many_statements_for_two_persons_as_for_twenty(client, session, admin, hours_world):
+    w = hours_world
+
+    def statements_for(persons: int, prefix: str) -> int:
+        for number in range(persons):
+            ref = f"{prefix}-{number}"
+            stored_pathway(session, w["aci_convention"].id, ref=ref, entered_on=date(2019, 1, 7), weekly_hours=3)
+            stored_pathway(session, w["other_convention"].id, ref=ref, entered_on=date(2019, 1, 7))
+        statements: list[str] = []
+        connection = session.connection()
+
+        def count(_conn, _cursor, statement, *_args):
+            statements.append(statement)
+
+        event.listen(connection, "before_cursor_execute", count)
+        try:
+            page = _meter(client, admin, action=w["other"].code, size=25)
+        finally:
+            event.remove(connection, "before_cursor_execute", count)
+        assert len(page["items"]) == persons
+        assert all(len(item["pathways"]) == 2 for item in page["items"])
+        # The key's lookup and its last use are the key cache's business, not the meter's.
+        return len([sql for sql in statements if "pathway" in sql and sql.lstrip().upper().startswith("SELECT")])
+
+    # Each in a convention of its own, so that the first group's persons are not the second's.
+    two = statements_for(2, "Q2")
+    w["other_convention"] = factories.convention(session, action_id=factories.action(session).id)
+    w["other"] = session.get(Action, w["other_convention"].action_id)
+    session.commit()
+    assert statements_for(20, "Q20") == two == 2
