@@ -199,6 +199,13 @@ def _float_json(value):
     return case((value == func.trunc(value), func.to_json(cast(value, Numeric(20, 1)))), else_=func.to_json(value))
 
 
+def _float_json_once(value):
+    """`_float_json` of an expression that costs lookups (the effective weekly hours): computed
+    once in a one-row subquery, not once per branch of the CASE."""
+    once = select(value.label("v")).correlate(Pathway.__table__, Convention.__table__).subquery("once")
+    return select(_float_json(once.c.v)).select_from(once).scalar_subquery()
+
+
 def _when(condition, value):
     return case((condition, value), else_=null())
 
@@ -226,7 +233,7 @@ def _pathway_json_sql(*, shows_person: bool, with_participant: bool):
         **{name: getattr(Pathway, name) for name in PLAIN[2:]},
         "hours": _float_json(Pathway.hours),
         "weekly_hours": _float_json(Pathway.weekly_hours),
-        "effective_weekly_hours": _float_json(weekly_hours.effective_sql()),
+        "effective_weekly_hours": _float_json_once(weekly_hours.effective_sql()),
         "cancelled_on": _when(~ended_as, Pathway.cancelled_on),
         "cancel_reason": _when(~ended_as, Pathway.cancel_reason),
         "status": status,
