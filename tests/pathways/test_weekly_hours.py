@@ -12,6 +12,7 @@ from app.auth.models import Role
 from app.catalogue.models import Action
 from app.conventions.models import ConventionYear
 from app.core.caller import Caller
+from app.indicators.engine import HOURS_INDICATORS
 from app.outbox.models import Change
 from app.pathways import weekly_hours
 from app.pathways.column_reads import pathway_dicts_by_id
@@ -256,7 +257,8 @@ def test_operators_and_readers_cannot_read_the_meter(client, make_key, hours_wor
 
 
 def test_the_meter_is_an_audited_read_that_does_not_name_the_person(client, session, admin, hours_world):
-    _meter(client, admin, beneficiary_ref="M-SECRET")
+    answer = client.get(f"{API}/weekly-hours", params={"beneficiary_ref": "M-SECRET"}, headers=admin)
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
     event = session.exec(select(AuditEvent).where(AuditEvent.entity == "weekly_hours")).all()[-1]
     assert event.action == "list" and "M-SECRET" not in str(event.details)
 
@@ -282,7 +284,7 @@ def test_the_engagement_is_read_written_and_removed_by_who_has_a_pathway_of_the_
     assert client.put(path, json=body, headers=operator).status_code == 201
     assert client.put(path, json=body | {"weekly_hours_target": 7.5}, headers=operator).status_code == 200
     read = client.get(path, headers=admin)
-    assert read.status_code == 200
+    assert read.status_code == 200 and read.headers["Cache-Control"] == "no-store"
     assert read.json() | {"updated_at": None} == {
         "beneficiary_id": person.id,
         "weekly_hours_target": 7.5,
@@ -368,3 +370,13 @@ def test_the_meter_sends_as_many_statements_for_two_persons_as_for_twenty(client
     w["other"] = session.get(Action, w["other_convention"].action_id)
     session.commit()
     assert statements_for(20, "Q20") == two == 2
+
+
+def test_the_indicators_are_listed_with_their_units(client):
+    listed = {item["code"]: item["unit"] for item in client.get(f"{API}/reference/indicators").json()}
+    assert {code: listed.get(code) for code in HOURS_INDICATORS} == {
+        "persons_in_progress": "count",
+        "mean_weekly_hours": "hours",
+        "persons_below_target": "count",
+        "share_below_target": "rate",
+    }
