@@ -20,6 +20,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from app.audit.service import record
@@ -162,7 +163,7 @@ def delete_engagement(*, session: Session, caller: Caller, beneficiary_id: int) 
 # --- the meter -----------------------------------------------------------------------------------
 
 
-def _pathways_in_progress(day: date, beneficiary_ref: str | None):
+def _pathways_in_progress(caller: Caller, day: date, beneficiary_ref: str | None):
     """Each pathway in progress on `day` whose person is known, with its effective weekly hours."""
     statement = (
         select(
@@ -171,12 +172,19 @@ def _pathways_in_progress(day: date, beneficiary_ref: str | None):
             Pathway.convention_id.label("convention_id"),
             Convention.action_id.label("action_id"),
             Pathway.territory.label("territory"),
-            Pathway.created_by_key_id.label("created_by_key_id"),
             weekly_hours.effective_sql().label("hours"),
         )
         .join(Convention, Convention.id == Pathway.convention_id)
         .where(in_progress_sql(day), Pathway.beneficiary_id.is_not(None))
     )
+    if caller.role != Role.admin:
+        # A portal's persons: those having a pathway it created, whatever its state.
+        created = aliased(Pathway)
+        statement = statement.where(
+            Pathway.beneficiary_id.in_(
+                select(created.beneficiary_id).where(created.created_by_key_id.in_(caller.own_key_ids))
+            )
+        )
     if beneficiary_ref is not None:
         ref_hash = pseudonymise(beneficiary_ref, secret=get_settings().secret_key)
         statement = statement.where(
@@ -203,7 +211,7 @@ def weekly_hours_meter(
     beneficiary_ref: str | None = None,
 ) -> Page[MeterPerson]:
     default = default_target()
-    pathways = _pathways_in_progress(on, beneficiary_ref)
+    pathways = _pathways_in_progress(caller, on, beneficiary_ref)
     engagement = BeneficiaryEngagement.__table__.c
     hours = func.coalesce(func.sum(pathways.c.hours), 0.0)
     target = target_sql(engagement, on, default)
@@ -213,8 +221,6 @@ def weekly_hours_meter(
         return func.max(case((condition, 1), else_=0)) == 1
 
     having = [hours < (literal(below) if below is not None else target)]
-    if caller.role != Role.admin:
-        having.append(has_one(_own(caller, pathways.c.created_by_key_id)))
     if action is not None:
         action_id = select(Action.id).where(Action.code == action).scalar_subquery()
         having.append(has_one(pathways.c.action_id == action_id))

@@ -247,6 +247,16 @@ def test_a_portal_sees_its_persons_and_only_its_own_pathways_ids(client, session
     assert item["weekly_hours"] == 5.0
     assert sorted(p.get("id") or 0 for p in item["pathways"]) == [0, mine]
     assert _meter(client, other_portal)["total"] == 0
+    # A person the portal only prescribed for (no entry yet) is its person too: their hours
+    # elsewhere show, without the ids of pathways it did not create.
+    waiting = client.post(f"{API}/pathways", json=pathway_body(w["other_convention"].id, ref="M-10"), headers=portal)
+    assert waiting.status_code == 201, waiting.text
+    stored_pathway(session, w["aci_convention"].id, ref="M-10", entered_on=date(2019, 1, 7), weekly_hours=4)
+    (item,) = _meter(client, portal, beneficiary_ref="M-10")["items"]
+    assert (item["weekly_hours"], item["pathways"]) == (
+        4.0,
+        [{"action": w["aci"].code, "convention_id": w["aci_convention"].id, "weekly_hours": 4.0}],
+    )
 
 
 @pytest.mark.parametrize("role", [Role.operator, Role.reader])
