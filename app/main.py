@@ -56,6 +56,9 @@ PERSONAL_DATA_PATHS = (
     # The FSE's follow-ups and incomplete participant records name pathways (SPEC C9).
     f"{API_PREFIX}/follow-ups",
     f"{API_PREFIX}/esf/",
+    # The contrat d'engagement: a person's target and hours (SPEC C11).
+    f"{API_PREFIX}/beneficiaries",
+    f"{API_PREFIX}/weekly-hours",
     # secrets, shown once
     f"{API_PREFIX}/webhooks",
 )

@@ -10,6 +10,8 @@ through HTTP as the clients call, the app as it is.
   endpoint, one worker then two; memory per worker;
 - bench/figures/reports.py: the full bilan, the ESF+ report and `/indicators` against
   hand-written SQL of their core counts, each checked to give the endpoint's numbers;
+- bench/figures/weekly_hours.py: the first page of `GET /weekly-hours` against hand-written SQL
+  of the same sums, checked to give the endpoint's numbers;
 - bench/figures/past_day.py: availability built for a past day against the data's last day;
 - bench/figures/feed.py: the feed's catch-up against a keyset scan, and a poll with nothing new
   against a GET of the static list;
@@ -66,6 +68,7 @@ from bench.figures.http import measure_http
 from bench.figures.mix import measure_mix
 from bench.figures.past_day import measure_past_day
 from bench.figures.reports import measure_bilan, measure_esf_report, measure_indicators
+from bench.figures.weekly_hours import measure_weekly_hours
 from bench.webhooks import measure_webhooks
 
 README = ROOT / "README.md"
@@ -181,6 +184,7 @@ def main() -> None:
             measure_bilan(base, url, admin_key)
             measure_esf_report(base, url, admin_key)
             measure_indicators(base, url, admin_key)
+            measure_weekly_hours(base, url, admin_key)
         if "past_day" in ONLY:
             measure_past_day(base)
         if "feed" in ONLY:

@@ -8,6 +8,9 @@ from sqlmodel import Field, SQLModel
 
 from app.core.models import created_at_field, updated_at_field
 
+# Hours of activity a week (SPEC C11), on an action, a convention year or a pathway.
+WEEKLY_HOURS_CHECK = "weekly_hours IS NULL OR (weekly_hours >= 0 AND weekly_hours <= 60)"
+
 
 class ActionFormat(StrEnum):
     individual = "individual"
@@ -37,6 +40,8 @@ class Action(SQLModel, table=True):
             "min_duration_months IS NULL OR max_duration_months IS NULL OR min_duration_months <= max_duration_months",
             name="durations_in_order",
         ),
+        CheckConstraint(WEEKLY_HOURS_CHECK, name="weekly_hours_in_week"),
+        CheckConstraint("duration_weeks IS NULL OR duration_weeks >= 1", name="duration_weeks_positive"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -49,6 +54,9 @@ class Action(SQLModel, table=True):
     min_duration_months: int | None = None
     max_duration_months: int | None = None
     format: ActionFormat | None = Field(default=None, sa_type=String(16))
+    # Typical hours of activity a week and typical length (SPEC C11); null when unknown.
+    weekly_hours: float | None = None
+    duration_weeks: int | None = None
     # Ordered indicator codes of the action's bilan table, as the document shows them.
     indicators: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # What the data·inclusion schema says of a service (GET /exports/data-inclusion/services),

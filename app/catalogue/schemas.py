@@ -162,6 +162,11 @@ class FamilyRead(ReadModel):
 
 # --- actions ----------------------------------------------------------------------------
 
+# Hours of activity a week (SPEC C11), decimals allowed.
+WeeklyHours = Annotated[float, Field(ge=0, le=60, allow_inf_nan=False)]
+DurationWeeks = Annotated[int, Field(ge=1, le=520)]
+WEEKLY_HOURS_DESCRIPTION = "Typical hours of activity a week (0–60); null when unknown"
+
 
 class ActionCreate(ActionDataInclusion):
     code: Slug
@@ -172,6 +177,8 @@ class ActionCreate(ActionDataInclusion):
     target_public: TargetPublic | None = None
     min_duration_months: DurationMonths | None = None
     max_duration_months: DurationMonths | None = None
+    weekly_hours: WeeklyHours | None = Field(default=None, description=WEEKLY_HOURS_DESCRIPTION)
+    duration_weeks: DurationWeeks | None = Field(default=None, description="Typical length in weeks; null when unknown")
     format: ActionFormat | None = None
     indicators: list[str] = Field(default_factory=list, max_length=len(INDICATORS_BY_CODE))
 
@@ -187,6 +194,8 @@ class ActionUpdate(ActionDataInclusion):
     target_public: TargetPublic | None = None
     min_duration_months: DurationMonths | None = None
     max_duration_months: DurationMonths | None = None
+    weekly_hours: WeeklyHours | None = Field(default=None, description=WEEKLY_HOURS_DESCRIPTION)
+    duration_weeks: DurationWeeks | None = Field(default=None, description="Typical length in weeks; null when unknown")
     format: ActionFormat | None = None
     indicators: list[str] | None = Field(default=None, max_length=len(INDICATORS_BY_CODE))
 
@@ -203,6 +212,8 @@ class ActionRead(ReadModel):
     target_public: str | None
     min_duration_months: int | None
     max_duration_months: int | None
+    weekly_hours: float | None = Field(description=WEEKLY_HOURS_DESCRIPTION)
+    duration_weeks: int | None
     format: ActionFormat | None
     indicators: list[str]
     thematiques: list[str] | None

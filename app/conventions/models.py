@@ -7,6 +7,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, CheckConstraint, Column, Numeric, String, UniqueConstraint, and_
 from sqlmodel import Field, SQLModel
 
+from app.catalogue.models import WEEKLY_HOURS_CHECK
 from app.core.models import created_at_field, updated_at_field
 
 
@@ -67,6 +68,7 @@ class ConventionYear(SQLModel, table=True):
         ),
         CheckConstraint("hours_threshold IS NULL OR hours_threshold >= 0", name="hours_threshold_not_negative"),
         CheckConstraint("budget_kind IN ('forecast', 'agreed')", name="budget_kind_known"),
+        CheckConstraint(WEEKLY_HOURS_CHECK, name="weekly_hours_in_week"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -81,6 +83,8 @@ class ConventionYear(SQLModel, table=True):
     fse_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2)))
     hours_threshold: int | None = None
     targets: dict[str, float] | None = Field(default=None, sa_column=Column(JSON))
+    # This year's hours a week (SPEC C11); null: the action's.
+    weekly_hours: float | None = None
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 

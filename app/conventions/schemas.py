@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator
 
+from app.catalogue.schemas import WeeklyHours
 from app.conventions.models import BudgetKind, ConventionStatus
 from app.core.schemas import BoundedText, Euros, InputModel, ReadModel, RowId, Timestamp
 from app.reference.indicators import INDICATORS_BY_CODE
@@ -42,6 +43,7 @@ class ConventionYearBody(InputModel):
     budget_kind: BudgetKind = BudgetKind.agreed
     fse_amount: Amount | None = Field(default=None, description="Part of `budget` co-funded by the FSE")
     hours_threshold: int | None = Field(default=None, ge=0, le=100_000)
+    weekly_hours: WeeklyHours | None = Field(default=None, description="This year's hours a week; null: the action's")
     targets: dict[IndicatorCode, TargetValue] | None = None
 
 
@@ -93,6 +95,7 @@ class ConventionYearRead(ReadModel):
     budget_kind: BudgetKind
     fse_amount: Euros | None
     hours_threshold: int | None
+    weekly_hours: float | None = Field(description="This year's hours a week; null: the action's")
     targets: dict[str, float] | None
 
 

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     hsts: bool = False
     # `pdi retention` without --ended-before detaches pathways ended more than this many years ago.
     retention_years: int = Field(default=5, ge=1)
+    # The hours a week a contrat d'engagement plans (SPEC C11), unless lowered for one person
+    # (PUT /beneficiaries/{id}/engagement); GET /weekly-hours lists those below it.
+    weekly_hours_target: float = Field(default=15, ge=0, le=35)
     # A prescription not answered this many days after it was made expires (SPEC C7), and a
     # waitlisted one after PDI_WAITLIST_DAYS; app/pathways/expiry.py.
     decision_days: int = Field(default=30, ge=1)

@@ -67,6 +67,11 @@ TAGS = [
         "name": "pathways",
         "description": "Beneficiaries' pathways and their exits (personal data: reads are audited, never cached).",
     },
+    {
+        "name": "weekly hours",
+        "description": "The contrat d'engagement: each person's hours a week from their pathways in progress, "
+        "beside their target (personal data: reads are audited, never in the feed).",
+    },
     {"name": "activity", "description": "Activity counters operators report on their conventions."},
     {"name": "availability", "description": "Free places per convention, polled by the RSA portal. Public."},
     {

@@ -71,6 +71,9 @@ class ServiceExport(BaseModel):
     lien_mobilisation: str | None
     modes_mobilisation: list[str] | None
     mobilisable_par: list[str] | None
+    # SPEC C11: the action's typical hours a week and length in weeks; null when unknown.
+    volume_horaire_hebdomadaire: float | None = None
+    nombre_semaines: int | None = None
     places: ServicePlaces
     # With `near`: km from that point to this service's site; null otherwise.
     distance_km: float | None = None

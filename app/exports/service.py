@@ -202,6 +202,8 @@ def _service(
         lien_mobilisation=portal_url,
         modes_mobilisation=action.modes_mobilisation,
         mobilisable_par=action.mobilisable_par,
+        volume_horaire_hebdomadaire=action.weekly_hours,
+        nombre_semaines=action.duration_weeks,
         places=ServicePlaces(
             capacity=seats.capacity,
             occupied=seats.occupied,

@@ -32,7 +32,7 @@ FRENCH_MONTHS = ("Janv", "Févr", "Mars", "Avr", "Mai", "Juin", "Juil", "Août",
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 # Decimal places kept in CSV: enough for a machine, no float noise such as 0.8500059559261465.
-CSV_PLACES = {Unit.rate: 4, Unit.euros: 2, Unit.days: 2, Unit.count: 0}
+CSV_PLACES = {Unit.rate: 4, Unit.euros: 2, Unit.days: 2, Unit.hours: 2, Unit.count: 0}
 UTF8_BOM = "\ufeff"
 
 

@@ -23,7 +23,7 @@ from app.indicators.schemas import BilanFamilyRead, BilanRead
 from app.reference.indicators import Unit
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-NUMBER_FORMATS = {Unit.rate: "0%", Unit.euros: '#,##0 "€"', Unit.count: "#,##0", Unit.days: "0.0"}
+NUMBER_FORMATS = {Unit.rate: "0%", Unit.euros: '#,##0 "€"', Unit.count: "#,##0", Unit.days: "0.0", Unit.hours: "0.0"}
 SUMMARY_SHEET = "Synthèse"
 
 BOLD = Font(bold=True)

@@ -45,8 +45,9 @@ from app.catalogue.models import Action, Family
 from app.conventions.models import Convention, ConventionYear
 from app.indicators.known import counted_total, ratio
 from app.indicators.sql import days_between, full_scan, greatest, least
+from app.pathways import engagement, weekly_hours
 from app.pathways.esf_models import EMPLOYED_SITUATIONS, KNOWN_SITUATIONS, FollowUp
-from app.pathways.models import ActivityMetric, ActivityRecord, Diagnostic, EndedAs, Pathway
+from app.pathways.models import ActivityMetric, ActivityRecord, BeneficiaryEngagement, Diagnostic, EndedAs, Pathway
 from app.periods.service import consolidated_years
 from app.reference.diagnostic_dimensions import DIMENSION_CODES
 from app.reference.exit_reasons import COMPLETED_REASONS, DURABLE_EMPLOYMENT_REASONS, DYNAMIC_REASONS
@@ -218,8 +219,21 @@ class ConventionTotals:
 
 
 @dataclass
+class HoursTotals:
+    """The contrat d'engagement on W's last day (SPEC C11): the group's persons in progress, those
+    whose every pathway in progress has known hours (`counted`), their hours (all their pathways,
+    in this group or not) and how many of them are below their target."""
+
+    persons: int = 0
+    counted: int = 0
+    hours: float = 0.0
+    below: int = 0
+
+
+@dataclass
 class GroupTotals:
     pathways: PathwayTotals = field(default_factory=PathwayTotals)
+    hours: HoursTotals = field(default_factory=HoursTotals)
     conventions: ConventionTotals = field(default_factory=ConventionTotals)
     activity: dict[str, int] = field(default_factory=dict)
     diagnostics: DiagnosticTotals = field(default_factory=DiagnosticTotals)
@@ -253,6 +267,10 @@ def values_from(totals: GroupTotals, codes: Iterable[str] = INDICATOR_CODES) -> 
         "cost_per_person": ratio(budget, p.persons_present),
         "cost_per_dynamic_exit": ratio(budget, p.dynamic_exits),
         "employment_6_months_rate": ratio(p.follow_ups_employed, p.follow_ups_known),
+        "persons_in_progress": totals.hours.persons,
+        "mean_weekly_hours": ratio(totals.hours.hours, totals.hours.counted),
+        "persons_below_target": totals.hours.below,
+        "share_below_target": ratio(totals.hours.below, totals.hours.counted),
     }
     for metric in ACTIVITY_METRICS:
         computed[metric] = totals.activity.get(metric)
@@ -666,6 +684,70 @@ def _diagnostic_totals(session: Session, query: _Query) -> dict[tuple, Diagnosti
     return totals
 
 
+HOURS_INDICATORS = frozenset({"persons_in_progress", "mean_weekly_hours", "persons_below_target", "share_below_target"})
+
+
+def _hours_totals(session: Session, query: _Query) -> dict[tuple, HoursTotals]:
+    """Per group, on each window's last day D (SPEC C11): the persons with a pathway in progress
+    on D in the group, each with the effective weekly hours of all their pathways in progress on D
+    (app/pathways/weekly_hours.py) and their target on D (app/pathways/engagement.py). One query
+    per window: the persons' totals, their (group, person) pairs, grouped."""
+    if not HOURS_INDICATORS & set(query.indicators):
+        return {}
+    default = engagement.default_target()
+    totals: dict[tuple, HoursTotals] = {}
+    for window in query.windows:
+        day = window.end
+        in_progress = (
+            select(Pathway.person_key.label("person_key"), weekly_hours.effective_sql().label("hours"))
+            .join(Convention, Convention.id == Pathway.convention_id)
+            .where(engagement.in_progress_sql(day))
+            .subquery("in_progress")
+        )
+        per_person = (
+            select(
+                in_progress.c.person_key,
+                func.sum(in_progress.c.hours).label("hours"),
+                (func.count() - func.count(in_progress.c.hours)).label("unknown"),
+            )
+            .group_by(in_progress.c.person_key)
+            .subquery("per_person")
+        )
+        pairs = select(*query.key_columns(Pathway), Pathway.person_key.label("person_key")).distinct()
+        pairs = query.join_catalogue(
+            pairs.select_from(Pathway).join(Convention, Convention.id == Pathway.convention_id)
+        )
+        pairs = pairs.where(*query.scope_filters(), engagement.in_progress_sql(day))
+        if query.scope.territory is not None:
+            pairs = pairs.where(Pathway.territory == query.scope.territory)
+        pairs = pairs.subquery("pairs")
+        target_row = BeneficiaryEngagement.__table__.c
+        known = per_person.c.unknown == 0
+        below = and_(known, per_person.c.hours < engagement.target_sql(target_row, day, default))
+        keys = [pairs.c[f"key_{key}"] for key in query.sql_keys()]
+        statement = (
+            select(
+                *keys,
+                func.count().label("persons"),
+                func.count().filter(known).label("counted"),
+                func.sum(per_person.c.hours).filter(known).label("hours"),
+                func.count().filter(below).label("below"),
+            )
+            .select_from(pairs)
+            .join(per_person, per_person.c.person_key == pairs.c.person_key)
+            .outerjoin(BeneficiaryEngagement.__table__, target_row.beneficiary_id == pairs.c.person_key)
+        )
+        if keys:
+            statement = statement.group_by(*keys)
+        for row in session.execute(statement):
+            if not row.persons:
+                continue  # no group: the one row of an aggregate over nothing
+            totals[query.group_key(row, window.year)] = HoursTotals(
+                persons=int(row.persons), counted=int(row.counted), hours=float(row.hours or 0), below=int(row.below)
+            )
+    return totals
+
+
 def _without_territory(query: _Query) -> _Query:
     return _Query(
         scope=query.scope,
@@ -721,11 +803,12 @@ def _compute(
     conventions = _convention_totals(session, query)
     activity = _activity_totals(session, query)
     diagnostics = _diagnostic_totals(session, query)
+    hours = _hours_totals(session, query)
 
     def project(key: tuple) -> tuple:
         return tuple(value for name, value in zip(keys, key) if name != "territory")
 
-    row_keys = set(pathways) | set(diagnostics)
+    row_keys = set(pathways) | set(diagnostics) | set(hours)
     if "territory" not in keys:
         # A convention running in W without its year's line makes its group's totals NC, not a row.
         row_keys |= {key for key, totals in conventions.items() if totals.lines} | set(activity)
@@ -748,6 +831,7 @@ def _compute(
             conventions=conventions.get(project(key), ConventionTotals()),
             activity=activity.get(project(key), {}),
             diagnostics=diagnostics.get(key, DiagnosticTotals()),
+            hours=hours.get(key, HoursTotals()),
         )
         if "year" in keys:
             consolidated = group["year"] in closed

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from app.conventions.models import Convention
 from app.core.caller import Caller, Role
 from app.core.db import ids_in
-from app.pathways import participants
+from app.pathways import participants, weekly_hours
 from app.pathways.access import pathway_visibility
 from app.pathways.esf_models import ENTRY_FIELDS, LabourStatusOnLeaving, PathwayParticipant
 from app.pathways.models import Decision, Pathway, PathwayStatus
@@ -44,6 +44,7 @@ STORED = (
     *PLAIN,
     "beneficiary_id",
     "hours",
+    "weekly_hours",
     "cancelled_on",
     "cancel_reason",
     "waitlisted",
@@ -68,6 +69,7 @@ def pathway_dicts(*, session: Session, caller: Caller, condition: ColumnElement[
     reads, as the JSON of their GET (dates and datetimes left for the serialiser)."""
     with_participant = participants.may_read(caller)
     columns = [getattr(Pathway, name) for name in STORED]
+    columns.append(weekly_hours.effective_sql().label("effective_weekly_hours"))
     statement = select(*columns).join(Convention, Convention.id == Pathway.convention_id)
     if with_participant:
         record = PathwayParticipant.__table__.c
@@ -120,6 +122,8 @@ def _read(row, positions: dict[int, int], shows_person: bool, with_participant: 
         "exited_on": row.exited_on,
         "exit_reason": row.exit_reason,
         "hours": None if row.hours is None else float(row.hours),
+        "weekly_hours": None if row.weekly_hours is None else float(row.weekly_hours),
+        "effective_weekly_hours": None if row.effective_weekly_hours is None else float(row.effective_weekly_hours),
         "site_id": row.site_id,
         "cancelled_on": None if ended_as else row.cancelled_on,
         "cancel_reason": None if ended_as else row.cancel_reason,
@@ -190,6 +194,18 @@ def _status_sql():
     )
 
 
+def _float_json(value):
+    """A float as pydantic writes it: a whole number with its `.0` (PostgreSQL would write `20`)."""
+    return case((value == func.trunc(value), func.to_json(cast(value, Numeric(20, 1)))), else_=func.to_json(value))
+
+
+def _float_json_once(value):
+    """`_float_json` of an expression that costs lookups (the effective weekly hours): computed
+    once in a one-row subquery, not once per branch of the CASE."""
+    once = select(value.label("v")).correlate(Pathway.__table__, Convention.__table__).subquery("once")
+    return select(_float_json(once.c.v)).select_from(once).scalar_subquery()
+
+
 def _when(condition, value):
     return case((condition, value), else_=null())
 
@@ -215,10 +231,9 @@ def _pathway_json_sql(*, shows_person: bool, with_participant: bool):
         "beneficiary_id": Pathway.beneficiary_id if shows_person else null(),
         "beneficiary": _object({name: getattr(Pathway, name) for name in PERSON}),
         **{name: getattr(Pathway, name) for name in PLAIN[2:]},
-        "hours": case(
-            (Pathway.hours == func.trunc(Pathway.hours), func.to_json(cast(Pathway.hours, Numeric(20, 1)))),
-            else_=func.to_json(Pathway.hours),
-        ),
+        "hours": _float_json(Pathway.hours),
+        "weekly_hours": _float_json(Pathway.weekly_hours),
+        "effective_weekly_hours": _float_json_once(weekly_hours.effective_sql()),
         "cancelled_on": _when(~ended_as, Pathway.cancelled_on),
         "cancel_reason": _when(~ended_as, Pathway.cancel_reason),
         "status": status,
@@ -240,7 +255,7 @@ def _pathway_json_sql(*, shows_person: bool, with_participant: bool):
     # No FROM of its own: the columns are those of the row it is joined to.
     data = (
         select(*(value.label(name) for name, value in fields.items()))
-        .correlate(Pathway.__table__, PathwayParticipant.__table__)
+        .correlate(Pathway.__table__, PathwayParticipant.__table__, Convention.__table__)
         .lateral("pathway_data")
     )
     return data, func.row_to_json(data.table_valued())
@@ -274,6 +289,8 @@ FIELDS = (
     "exited_on",
     "exit_reason",
     "hours",
+    "weekly_hours",
+    "effective_weekly_hours",
     "site_id",
     "cancelled_on",
     "cancel_reason",

@@ -6,7 +6,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, Integer, String, false, text
 from sqlmodel import Field, SQLModel
 
-from app.catalogue.models import Territory
+from app.catalogue.models import WEEKLY_HOURS_CHECK, Territory
 from app.core.models import created_at_field, moment_field, updated_at_field
 from app.reference.diagnostic_dimensions import DIMENSION_CODES, MARKS
 from app.reference.refusal_reasons import REFUSAL_REASON_CODES
@@ -114,6 +114,7 @@ class Pathway(SQLModel, table=True):
             name="planned_end_after_start",
         ),
         CheckConstraint("hours IS NULL OR hours >= 0", name="hours_not_negative"),
+        CheckConstraint(WEEKLY_HOURS_CHECK, name="weekly_hours_in_week"),
         CheckConstraint("birth_year IS NULL OR birth_year >= 1900", name="birth_year_plausible"),
         CheckConstraint(_one_of("sex", Sex), name="sex_known"),
         CheckConstraint(_one_of("territory", Territory), name="territory_known"),
@@ -179,6 +180,9 @@ class Pathway(SQLModel, table=True):
     exited_on: date | None = None
     exit_reason: str | None = Field(default=None, max_length=32)
     hours: float | None = None
+    # The person's own hours a week (SPEC C11); null: the convention year's, else the action's
+    # (app/pathways/weekly_hours.py).
+    weekly_hours: float | None = None
     cancelled_on: date | None = None
     cancel_reason: str | None = Field(default=None, max_length=500)
     waitlisted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
@@ -216,6 +220,35 @@ class Pathway(SQLModel, table=True):
         if states.is_waitlisted(self):
             return PathwayStatus.waitlisted
         return PathwayStatus.prescribed
+
+
+class EngagementReason(StrEnum):
+    """Why a person's contrat d'engagement plans fewer hours than the rule (SPEC C11)."""
+
+    health_or_disability = "health_or_disability"
+    family_situation = "family_situation"
+    other = "other"
+
+
+class BeneficiaryEngagement(SQLModel, table=True):
+    """A person's weekly hours target, lowered from PDI_WEEKLY_HOURS_TARGET until `until` (or for
+    good). Personal data: reads audited, never in the feed, webhooks or exports; `pdi retention`
+    deletes it with the person's pseudonym."""
+
+    __tablename__ = "beneficiary_engagement"
+    __table_args__ = (
+        CheckConstraint("weekly_hours_target >= 0 AND weekly_hours_target <= 35", name="target_in_range"),
+        CheckConstraint(
+            f"reason IN ({', '.join(repr(reason.value) for reason in EngagementReason)})", name="reason_known"
+        ),
+    )
+
+    beneficiary_id: int = Field(sa_column=Column(Integer, ForeignKey("beneficiary.id"), primary_key=True))
+    weekly_hours_target: float
+    reason: EngagementReason = Field(sa_type=String(32))
+    until: date | None = None
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
 
 
 class ActivityRecord(SQLModel, table=True):

@@ -13,8 +13,9 @@ from app.audit.service import record
 from app.catalogue.models import Action
 from app.conventions.models import Convention
 from app.core.caller import Caller, Role
+from app.core.db import ids_in
 from app.core.pagination import Page, PageParams, paginate
-from app.pathways import access
+from app.pathways import access, weekly_hours
 from app.pathways.models import Pathway, PathwayStatus
 from app.pathways.schemas import PathwayRead
 from app.seats import service as seats
@@ -35,15 +36,31 @@ def read_models(*, session: Session, pathways: list[Pathway], caller: Caller | N
         session=session, pathway_ids=[pathway.id for pathway in pathways if pathway.waitlisted]
     )
     shows_person = caller is not None and caller.role == Role.admin
+    hours = _effective_weekly_hours(session=session, pathways=pathways)
     return [
         PathwayRead.model_validate(pathway).model_copy(
             update={
                 "waitlist_position": positions.get(pathway.id),
                 "beneficiary_id": pathway.beneficiary_id if shows_person else None,
+                "effective_weekly_hours": hours.get(pathway.id),
             }
         )
         for pathway in pathways
     ]
+
+
+def _effective_weekly_hours(*, session: Session, pathways: list[Pathway]) -> dict[int, float | None]:
+    """Each pathway's effective weekly hours (app/pathways/weekly_hours.py), one query for them all:
+    the sources' hours read, the rule applied in Python."""
+    if not pathways:
+        return {}
+    sources = weekly_hours.source_columns_sql()
+    rows = session.execute(
+        select(Pathway.id, *(sources[name].label(name) for name in weekly_hours.PRECEDENCE))
+        .join(Convention, Convention.id == Pathway.convention_id)
+        .where(ids_in(Pathway.id, [pathway.id for pathway in pathways]))
+    )
+    return {row.id: weekly_hours.effective(row._mapping) for row in rows}
 
 
 def read_model(*, session: Session, pathway: Pathway, caller: Caller | None) -> PathwayRead:

@@ -29,7 +29,7 @@ from app.core.changes import FEED_NOTED, note_change
 from app.core.db import analyze_after_bulk
 from app.core.errors import InvalidInput
 from app.core.time import today, utcnow
-from app.pathways.models import Beneficiary, Diagnostic, Pathway
+from app.pathways.models import Beneficiary, BeneficiaryEngagement, Diagnostic, Pathway
 
 AUDIT_ENTITY = "retention"
 
@@ -120,7 +120,10 @@ def apply_retention(*, session: Session, caller: Caller, ended_before: date, dry
         update(Pathway).where(to_detach).values(beneficiary_id=None, insee_code=None),
         execution_options={"synchronize_session": False, FEED_NOTED: True},
     )
-    # The pseudonyms nothing points to any more: the only link from a file number to the pathways.
+    # The pseudonyms nothing points to any more: the only link from a file number to the pathways,
+    # and with them what is known of the person's contrat d'engagement (SPEC C11).
+    forgotten = ~exists().where(Pathway.beneficiary_id == BeneficiaryEngagement.beneficiary_id)
+    session.execute(delete(BeneficiaryEngagement).where(forgotten), execution_options={"synchronize_session": False})
     session.execute(
         delete(Beneficiary).where(~exists().where(Pathway.beneficiary_id == Beneficiary.id)),
         execution_options={"synchronize_session": False},
@@ -134,6 +137,7 @@ def apply_retention(*, session: Session, caller: Caller, ended_before: date, dry
         action="detach",
         fields=[
             "beneficiary",
+            "beneficiary_engagement",
             "pathway.beneficiary_id",
             "pathway.insee_code",
             "diagnostic.summary",

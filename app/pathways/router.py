@@ -2,13 +2,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
+from app.auth.dependencies import require_role
+from app.catalogue.models import Territory
 from app.core.bodies import RawBody, json_request_body
+from app.core.caller import Caller, Role
 from app.core.db import SessionDep, WriterSessionDep
 from app.core.errors import responses
 from app.core.etag import etag_of, with_etag
 from app.core.pagination import Page, PageDep
 from app.core.schemas import MAX_INT, IsoDay, IsoMoment
-from app.pathways import activity, answers, diagnostics, exit_records, participants, reads, service
+from app.core.time import today
+from app.pathways import activity, answers, diagnostics, engagement, exit_records, participants, reads, service
 from app.pathways.access import (
     ActivityReaderDep,
     ActivityWriterDep,
@@ -26,10 +30,13 @@ from app.pathways.schemas import (
     CancelIn,
     DiagnosticIn,
     DiagnosticRead,
+    EngagementIn,
+    EngagementRead,
     EntryIn,
     ExitIn,
     ExitRecordIn,
     ExitRecordsAnswer,
+    MeterPerson,
     PathwayCreate,
     PathwayRead,
     PathwayUpdate,
@@ -279,3 +286,89 @@ def record_activity(
     """Report an activity counter (e.g. vehicle rental days) on a convention."""
     row = activity.record_activity(session=session, caller=caller, convention_id=convention_id, body=body)
     return ActivityRecordRead.model_validate(row)
+
+
+# --- the contrat d'engagement's weekly hours (SPEC C11) -----------------------------------------
+
+BeneficiaryId = Annotated[int, Path(ge=1, le=MAX_INT)]
+MeterReaderDep = Annotated[Caller, Depends(require_role(Role.admin, Role.portal))]
+
+
+@router.get(
+    "/beneficiaries/{beneficiary_id}/engagement",
+    response_model=EngagementRead,
+    tags=["weekly hours"],
+    responses=responses(401, 403, 404),
+)
+def get_engagement(session: WriterSessionDep, caller: PathwayReaderDep, beneficiary_id: BeneficiaryId):
+    """The person's lowered weekly hours target (404 when none: PDI_WEEKLY_HOURS_TARGET applies).
+    Admin, or a portal or operator having a pathway of the person; the read is audited."""
+    return engagement.get_engagement(session=session, caller=caller, beneficiary_id=beneficiary_id)
+
+
+@router.put(
+    "/beneficiaries/{beneficiary_id}/engagement",
+    response_model=EngagementRead,
+    tags=["weekly hours"],
+    responses={201: {"description": "Created", "model": EngagementRead}, **responses(401, 403, 404, 422)},
+)
+def put_engagement(
+    session: SessionDep, caller: PathwayReaderDep, beneficiary_id: BeneficiaryId, body: EngagementIn, response: Response
+):
+    """Lower the person's weekly hours target (health or disability, family situation, other),
+    until a day or until removed."""
+    read, created = engagement.put_engagement(session=session, caller=caller, beneficiary_id=beneficiary_id, body=body)
+    if created:
+        response.status_code = 201
+    return read
+
+
+@router.delete(
+    "/beneficiaries/{beneficiary_id}/engagement",
+    status_code=204,
+    tags=["weekly hours"],
+    responses=responses(401, 403, 404),
+)
+def delete_engagement(session: SessionDep, caller: PathwayReaderDep, beneficiary_id: BeneficiaryId):
+    """Remove the lowered target: PDI_WEEKLY_HOURS_TARGET applies again."""
+    engagement.delete_engagement(session=session, caller=caller, beneficiary_id=beneficiary_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/weekly-hours",
+    response_model=Page[MeterPerson],
+    tags=["weekly hours"],
+    responses=responses(401, 403, 422),
+)
+def weekly_hours_meter(
+    session: WriterSessionDep,
+    caller: MeterReaderDep,
+    params: PageDep,
+    on: Annotated[IsoDay | None, Query(description="The day (default: today)")] = None,
+    below: Annotated[
+        float | None, Query(ge=0, le=1000, description="Persons below this many hours (default: below their target)")
+    ] = None,
+    action: Annotated[
+        str | None, Query(max_length=64, description="Persons with a pathway in progress in this action")
+    ] = None,
+    territory: Annotated[
+        Territory | None, Query(description="Persons with a pathway in progress recorded there")
+    ] = None,
+    beneficiary_ref: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="One person, by file number")
+    ] = None,
+):
+    """Per person, the hours a week their pathways in progress on `on` give them, beside their
+    target: admin sees everyone, a portal the persons having a pathway it created (the ids of its
+    own pathways only). The read is audited."""
+    return engagement.weekly_hours_meter(
+        session=session,
+        caller=caller,
+        params=params,
+        on=on or today(),
+        below=below,
+        action=action,
+        territory=territory.value if territory is not None else None,
+        beneficiary_ref=beneficiary_ref,
+    )

@@ -38,6 +38,7 @@ STATE_FIELDS = (
     *FIGURE_FIELDS,
     "planned_end_on",
     "site_id",
+    "weekly_hours",
     "cancel_reason",
     "waitlisted",
     "appointment_on",

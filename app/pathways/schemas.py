@@ -14,11 +14,21 @@ from pydantic import (
 )
 
 from app.catalogue.models import Territory
+from app.catalogue.schemas import WeeklyHours
 from app.core.schemas import BoundedText, InputModel, ReadModel, RowId, Timestamp
 from app.core.security import normalised_ref
 from app.core.time import today
 from app.pathways.esf_schemas import LeavingStatus, ParticipantIn, ParticipantRead, QualificationGained
-from app.pathways.models import ActivityMetric, Decision, Diagnostic, Household, Pathway, PathwayStatus, Sex
+from app.pathways.models import (
+    ActivityMetric,
+    Decision,
+    Diagnostic,
+    EngagementReason,
+    Household,
+    Pathway,
+    PathwayStatus,
+    Sex,
+)
 from app.reference.diagnostic_dimensions import DIMENSION_CODES, MARKS
 from app.reference.exit_reasons import EXIT_REASONS_BY_CODE
 from app.reference.refusal_reasons import REFUSAL_REASON_CODES
@@ -35,6 +45,7 @@ def _visible_ref(ref: str) -> str:
 # Stored only as a keyed hash of its normalised form (app/core/security.py).
 BeneficiaryRef = Annotated[BoundedText(64, min_length=1), AfterValidator(_visible_ref)]
 Hours = Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)]
+WEEKLY_HOURS_DESCRIPTION = "The person's own hours a week; null: the convention year's, else the action's"
 # Metropolitan INSEE codes are 5 digits; Corsica's start with 2A / 2B.
 InseeCode = BoundedText(5, pattern=r"^(\d{5}|2[AB]\d{3})$")
 ReasonText = BoundedText(500, min_length=1, multiline=True)
@@ -84,6 +95,7 @@ class PathwayCreate(InputModel):
     exited_on: date | None = None
     exit_reason: ExitReasonCode | None = None
     hours: Hours | None = None
+    weekly_hours: WeeklyHours | None = Field(default=None, description=WEEKLY_HOURS_DESCRIPTION)
     site_id: RowId | None = None
     if_full: Literal["waitlist", "refuse"] = Field(
         default="waitlist",
@@ -109,6 +121,7 @@ class PathwayUpdate(InputModel):
     exited_on: date | None = None
     exit_reason: ExitReasonCode | None = None
     hours: Hours | None = None
+    weekly_hours: WeeklyHours | None = Field(default=None, description=WEEKLY_HOURS_DESCRIPTION)
     site_id: RowId | None = None
 
 
@@ -116,6 +129,7 @@ class EntryIn(InputModel):
     entered_on: date
     planned_end_on: date | None = None
     site_id: RowId | None = None
+    weekly_hours: WeeklyHours | None = Field(default=None, description=WEEKLY_HOURS_DESCRIPTION)
 
 
 class ExitIn(InputModel):
@@ -175,6 +189,12 @@ class PathwayRead(ReadModel):
     exited_on: date | None
     exit_reason: str | None
     hours: float | None
+    weekly_hours: float | None = Field(description="The person's own hours a week, as given; null when not given")
+    effective_weekly_hours: float | None = Field(
+        default=None,
+        description="The hours a week that apply: the pathway's own, else its convention year's (the year it "
+        "started), else its action's; null when none is known",
+    )
     site_id: int | None
     cancelled_on: date | None = Field(description="Set on a cancelled prescription only")
     cancel_reason: str | None
@@ -364,3 +384,43 @@ class DiagnosticRead(ReadModel):
                 "updated_at": data.updated_at,
             }
         return data
+
+
+# --- the contrat d'engagement (SPEC C11) ---------------------------------------------------------
+
+
+class EngagementIn(InputModel):
+    weekly_hours_target: float = Field(ge=0, le=35, allow_inf_nan=False, description="Hours a week, 0–35")
+    reason: EngagementReason
+    until: date | None = Field(default=None, description="The last day it holds; absent: until removed")
+
+
+class EngagementRead(BaseModel):
+    beneficiary_id: int
+    weekly_hours_target: float
+    reason: EngagementReason
+    until: date | None
+    default_target: float = Field(description="PDI_WEEKLY_HOURS_TARGET, which applies after `until`")
+    updated_at: Timestamp
+
+
+class MeterPathway(BaseModel):
+    id: int | None = Field(default=None, description="Shown on the caller's own pathways only (a portal's)")
+    action: str
+    convention_id: int
+    weekly_hours: float | None = Field(description="Its effective weekly hours; null when unknown")
+
+    @model_serializer(mode="wrap")
+    def id_only_when_given(self, handler):
+        data = handler(self)
+        if "id" not in self.model_fields_set:
+            data.pop("id", None)
+        return data
+
+
+class MeterPerson(BaseModel):
+    beneficiary_id: int
+    weekly_hours: float = Field(description="The sum of the known effective weekly hours of their pathways in progress")
+    target: float = Field(description="Their target on that day")
+    unknown: int = Field(description="How many of their pathways in progress have no known hours")
+    pathways: list[MeterPathway]

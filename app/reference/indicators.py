@@ -14,6 +14,7 @@ class Unit(StrEnum):
     euros = "euros"
     rate = "rate"  # a fraction (0.53), shown as a percent
     days = "days"
+    hours = "hours"  # hours a week
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,34 @@ INDICATORS: tuple[Indicator, ...] = (
         Unit.rate,
         "Suivis à six mois en emploi (CDI, CDD, intérim, indépendant) ÷ suivis dont la situation est connue, "
         "pour les sorties de la période.",
+    ),
+    Indicator(
+        "persons_in_progress",
+        "Personnes en parcours (heures d'engagement)",
+        Unit.count,
+        "Personnes ayant un parcours en cours (entré, non sorti avant, non annulé) le dernier jour de la période "
+        "(la date d'arrêt au plus tard).",
+    ),
+    Indicator(
+        "mean_weekly_hours",
+        "Heures hebdomadaires moyennes",
+        Unit.hours,
+        "Moyenne, sur ces personnes, du total des heures hebdomadaires de tous leurs parcours en cours ce jour-là "
+        "(celles du parcours, sinon de l'année de convention, sinon de l'action) ; les personnes dont un parcours "
+        "a des heures inconnues sont écartées.",
+    ),
+    Indicator(
+        "persons_below_target",
+        "Personnes sous leur objectif d'heures",
+        Unit.count,
+        "Parmi ces mêmes personnes, celles dont le total est sous leur objectif ce jour-là "
+        "(PDI_WEEKLY_HOURS_TARGET, sinon l'objectif abaissé du contrat d'engagement).",
+    ),
+    Indicator(
+        "share_below_target",
+        "Part sous l'objectif d'heures",
+        Unit.rate,
+        "Personnes sous leur objectif ÷ personnes comptées dans la moyenne.",
     ),
     Indicator(
         "vehicle_rental_days",

@@ -1,7 +1,7 @@
 """C12: a convention's signature (SCDL subventions), a site's data·inclusion structure id
 
 Revision ID: e121660a175c
-Revises: 12e14b9885d0
+Revises: a10c6f226777
 Create Date: 2026-12-07 14:00:00
 
 - `convention.signed_on` (date): the day the convention was signed; null where it is not known
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "e121660a175c"
-down_revision: str | Sequence[str] | None = "12e14b9885d0"
+down_revision: str | Sequence[str] | None = "a10c6f226777"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

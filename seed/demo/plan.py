@@ -106,10 +106,45 @@ def _people(stays: dict[int, list[Stay]]) -> list[Person]:
             person.stays.append(stay)
             moving.stays.clear()
             owner[id(stay)] = person
+    _two_at_once(stays, owner)
     kept = [person for person in people if person.stays]
     for number, person in enumerate(kept, start=1):
         person.number = number
     return kept
+
+
+def _two_at_once(stays: dict[int, list[Stay]], owner: dict[int, Person]) -> None:
+    """SPEC C11: some people follow a mobility, digital or housing action (5, 6, 7) alongside an
+    ACI, an AI or Depart'Emploi (8, 9, 10), so that their weekly hours add up. Merged as the
+    onward steps above are: one person takes the other's stay, which changes no action's figures."""
+    rng = random.Random(f"{DEMO_SEED}:two-at-once")
+    edition = EDITION.toordinal()
+    main = [s for n in (8, 9, 10) for s in stays.get(n, []) if owner[id(s)].stays == [s]]
+    main.sort(key=lambda stay: (stay.entered, stay.convention.reference))
+    taken: set[int] = set()
+    for number in (5, 6, 7):
+        for stay in stays.get(number, []):
+            person = owner[id(stay)]
+            if person.stays != [stay] or rng.random() >= 0.25:
+                continue
+            ends = stay.exited if stay.exited is not None else edition
+            partner = next(
+                (
+                    other
+                    for other in main
+                    if id(other) not in taken
+                    and other.entered <= ends
+                    and (other.exited if other.exited is not None else edition) >= stay.entered
+                ),
+                None,
+            )
+            if partner is None:
+                continue
+            taken.add(id(partner))
+            owner[id(partner)].stays.append(stay)
+            owner[id(partner)].stays.sort(key=lambda s: s.entered)
+            person.stays.clear()
+            owner[id(stay)] = owner[id(partner)]
 
 
 def _prescriptions(catalogue: dict[int, ActionInfo], stays: dict[int, list[Stay]]) -> list[Prescription]:

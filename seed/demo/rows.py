@@ -32,6 +32,7 @@ PATHWAY_COLUMNS = (
     "hours",
     "cancelled_on",
     "cancel_reason",
+    "weekly_hours",
     "birth_year",
     "sex",
     "insee_code",
@@ -41,6 +42,28 @@ PATHWAY_COLUMNS = (
     "created_at",
     "updated_at",
 )
+
+
+# SPEC C11: plausible hours a week per action number: what its pathways give a person. An ACI's
+# contract is 20 to 35 hours (20 when unstated: the action's, so left null on most); an AI or
+# ETTI's missions vary; the others are a few hours of workshops and appointments a week.
+WEEKLY_HOURS: dict[int, tuple[float | None, ...]] = {
+    1: (3, 4, 5, 6),
+    2: (4, 6, 8),
+    3: (6, 8, 10),
+    4: (6, 8, 10, 12),
+    5: (2, 3, 4, 6),
+    6: (3, 4, 6),
+    7: (2, 3, 4),
+    8: (None, None, None, 24, 26, 35),
+    9: (10, 15, 20, 26, 35),
+    10: (4, 6, 8, 10),
+    11: (6, 10, 15),
+}
+
+
+def _weekly_hours(action: int, rng: random.Random) -> float | None:
+    return rng.choice(WEEKLY_HOURS.get(action, (None,)))
 
 
 @dataclass
@@ -57,6 +80,8 @@ def copy_rows(plan: DemoPlan, copy: int, *, secret: str, now: datetime) -> CopyR
     """The rows of copy number `copy` (from 0): the same for the same arguments, whatever else
     was generated before (each copy draws from its own seeded generator)."""
     rng = random.Random(f"{DEMO_SEED}:copy:{copy}")
+    # The hours draw from their own generator: the other columns stay what they were.
+    hours_rng = random.Random(f"{DEMO_SEED}:weekly-hours:{copy}")
     number = copy * (len(plan.people) + len(plan.prescriptions))
     rows = CopyRows(beneficiaries=[], pathways=[])
     for person in plan.people:
@@ -68,7 +93,8 @@ def copy_rows(plan: DemoPlan, copy: int, *, secret: str, now: datetime) -> CopyR
         rows.beneficiaries.append((pseudonymise(f"{REF_PREFIX}{number}", secret=secret), now, now))
         for stay in person.stays:
             stay_site = site if stay is first else _site_for(stay.convention, rng)
-            rows.pathways.append(_pathway_row(stay, position, stay_site, rng) + characteristics + (now, now))
+            hours = (_weekly_hours(stay.action, hours_rng),)
+            rows.pathways.append(_pathway_row(stay, position, stay_site, rng) + hours + characteristics + (now, now))
     for prescription in plan.prescriptions:
         number += 1
         site = _site_for(prescription.convention, rng)
@@ -91,6 +117,7 @@ def copy_rows(plan: DemoPlan, copy: int, *, secret: str, now: datetime) -> CopyR
                 None,  # hours
                 cancelled,
                 prescription.reason,
+                _weekly_hours(prescription.action, hours_rng),
             )
             + characteristics
             + (now, now)

@@ -11,7 +11,7 @@ them.
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import func, insert, text
 from sqlalchemy.sql.schema import Table
@@ -28,7 +28,7 @@ from app.core.security import pseudonymise
 from app.core.time import today, utcnow
 from app.outbox.service import record_missing
 from app.pathways.esf_models import FollowUp, PathwayParticipant
-from app.pathways.models import ActivityRecord, Beneficiary, Pathway
+from app.pathways.models import ActivityRecord, Beneficiary, BeneficiaryEngagement, Pathway
 from app.periods.models import Period, PeriodStatus
 from seed.demo.esf import FOLLOW_UP_COLUMNS, PARTICIPANT_COLUMNS, esf_rows
 from seed.demo.model import ActionInfo, ConventionInfo, SiteInfo, YearLine
@@ -114,6 +114,7 @@ def generate_demo(*, session: Session, scale: int = 1, progress: bool = False) -
         _write_rows(session, PathwayParticipant.__table__, PARTICIPANT_COLUMNS, participants)
         _write_rows(session, FollowUp.__table__, FOLLOW_UP_COLUMNS, follow_ups)
         periods = _consolidate(session)
+        exemptions = _exemptions(session, after_pathway_id=before)
     session.flush()
     # The rows went in around the ORM, so the feed's capture did not see them: each gets its item.
     record_missing(session)
@@ -129,9 +130,49 @@ def generate_demo(*, session: Session, scale: int = 1, progress: bool = False) -
     consolidated = f"; years {', '.join(map(str, periods))} consolidated" if periods else ""
     return (
         f"demo: {beneficiaries:,} beneficiaries, {pathways:,} pathways, {len(activity_rows)} activity records, "
-        f"{len(participants):,} FSE participant records, {len(follow_ups):,} follow-ups"
+        f"{len(participants):,} FSE participant records, {len(follow_ups):,} follow-ups, "
+        f"{exemptions:,} lowered weekly hours targets"
         f"{consolidated} (scale {scale}; the bilan's figures match the document at scale 1 only)"
     )
+
+
+# SPEC C11: one person in EXEMPTION_EVERY with a pathway open on the edition day has a lowered
+# target, for each of these (target, reason, weeks it still holds; None: for good) in turn.
+EXEMPTION_EVERY = 12
+EXEMPTIONS = (
+    (0.0, "health_or_disability", None),
+    (8.0, "family_situation", 26),
+    (10.0, "health_or_disability", 12),
+    (5.0, "other", None),
+)
+
+
+def _exemptions(session: Session, *, after_pathway_id: int) -> int:
+    """Lowered targets for some of the demo's persons in a pathway on the edition day, so that the
+    meter (GET /weekly-hours) shows persons whose target is not PDI_WEEKLY_HOURS_TARGET."""
+    persons = session.scalars(
+        select(Pathway.beneficiary_id)
+        .where(Pathway.id > after_pathway_id, Pathway.entered_on.is_not(None), Pathway.exited_on.is_(None))
+        .where(Pathway.cancelled_on.is_(None), Pathway.beneficiary_id.is_not(None))
+        .distinct()
+        .order_by(Pathway.beneficiary_id)
+    ).all()
+    day = today()
+    rows = [
+        {
+            "beneficiary_id": person,
+            "weekly_hours_target": target,
+            "reason": reason,
+            "until": None if weeks is None else day + timedelta(weeks=weeks),
+            "created_at": utcnow(),
+            "updated_at": utcnow(),
+        }
+        for index, person in enumerate(persons[::EXEMPTION_EVERY])
+        for target, reason, weeks in [EXEMPTIONS[index % len(EXEMPTIONS)]]
+    ]
+    if rows:
+        session.execute(insert(BeneficiaryEngagement.__table__), rows)
+    return len(rows)
 
 
 def write_copies(session: Session, copies: Sequence[CopyRows]) -> None:

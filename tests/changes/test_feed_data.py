@@ -45,6 +45,8 @@ def random_pathway(rng: random.Random, *, convention_id: int, portal_key_id: int
         "household": _maybe(rng, rng.choice(list(Household)).value),
         "self_employed": _maybe(rng, rng.random() < 0.5),
         "hours": rng.choice([None, 0.0, 12.0, 37.5, float(rng.randrange(500))]),
+        # SPEC C11: the pathway's own, else its convention year's, else its action's.
+        "weekly_hours": rng.choice([None, None, 0.0, 7.5, 20.0, 12.25]),
         "planned_end_on": None,
     }
     status = rng.choice(STATUSES)
@@ -101,7 +103,7 @@ def random_world(session, rng: random.Random) -> dict:
     this_year = today().year
     operators = [factories.operator(session), factories.operator(session)]
     family = factories.family(session)
-    action = factories.action(session, family_id=family.id)
+    action = factories.action(session, family_id=family.id, weekly_hours=rng.choice([None, 20.0, 3.5]))
     sites = [factories.site(session, operator_id=operator.id) for operator in operators]
     conventions = [
         factories.convention(
@@ -110,7 +112,14 @@ def random_world(session, rng: random.Random) -> dict:
             operator_id=operator.id,
             start_on=date(this_year, 1, 1),
             end_on=date(this_year, 12, 31),
-            years={this_year: {"places": rng.randrange(1, 6), "budget": 5000, "fse_amount": rng.choice([0, 1000])}},
+            years={
+                this_year: {
+                    "places": rng.randrange(1, 6),
+                    "budget": 5000,
+                    "fse_amount": rng.choice([0, 1000]),
+                    "weekly_hours": rng.choice([None, 24.0, 6.5]),
+                }
+            },
             site_ids=[site.id],
         )
         for operator, site in zip(operators, sites, strict=True)

@@ -19,6 +19,7 @@ def test_create_answers_the_convention_with_its_defaults(client, admin, world, n
                 "budget": 150000.5,
                 "fse_amount": 50000,
                 "hours_threshold": 150,
+                "weekly_hours": None,
                 "targets": {"entries": 20, "dynamic_exit_rate": 0.5},
             },
             {"year": 2018, "budget": 396000, "budget_kind": "forecast", "months_per_place": 1},
@@ -45,6 +46,7 @@ def test_create_answers_the_convention_with_its_defaults(client, admin, world, n
         "budget_kind": "forecast",
         "fse_amount": None,
         "hours_threshold": None,
+        "weekly_hours": None,
         "targets": None,
     }
     assert line_2020 == {
@@ -55,6 +57,7 @@ def test_create_answers_the_convention_with_its_defaults(client, admin, world, n
         "budget_kind": "agreed",
         "fse_amount": 50000.0,
         "hours_threshold": 150,
+        "weekly_hours": None,
         "targets": {"entries": 20.0, "dynamic_exit_rate": 0.5},
     }
     assert response.headers["ETag"]
@@ -339,6 +342,7 @@ class TestPutYear:
                 "budget_kind": "agreed",
                 "fse_amount": 1000.0,
                 "hours_threshold": 300,
+                "weekly_hours": None,
                 "targets": {"entries": 8.0},
             }
         ]
@@ -359,6 +363,7 @@ class TestPutYear:
                 "budget_kind": "forecast",
                 "fse_amount": None,
                 "hours_threshold": None,
+                "weekly_hours": None,
                 "targets": None,
             }
         ]

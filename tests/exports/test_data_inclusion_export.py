@@ -21,6 +21,9 @@ DATA_INCLUSION = {
     "modes_mobilisation": ["utiliser-lien-mobilisation"],
     "mobilisable_par": ["professionnels"],
     "zone_eligibilite": ["72"],
+    # SPEC C11.
+    "volume_horaire_hebdomadaire": 4.5,
+    "nombre_semaines": 4,
 }
 
 
@@ -31,7 +34,13 @@ def action(session):
         name="Atelier numérique",
         description="Un mois pour se servir d'un ordinateur et d'Internet au quotidien.",
         target_public="Bénéficiaires du RSA",
-        **DATA_INCLUSION,
+        **{
+            name: value
+            for name, value in DATA_INCLUSION.items()
+            if name not in ("volume_horaire_hebdomadaire", "nombre_semaines")
+        },
+        weekly_hours=DATA_INCLUSION["volume_horaire_hebdomadaire"],
+        duration_weeks=DATA_INCLUSION["nombre_semaines"],
     )
 
 

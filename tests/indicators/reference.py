@@ -35,6 +35,12 @@ class Data:
     # {convention_id, territory (its pathway's), assessed_on, marks: {dimension: mark}}
     diagnostics: list[dict] = field(default_factory=list)
     consolidated: set[int] = field(default_factory=set)
+    # SPEC C11: person_key → (lowered weekly target, its last day or None); others have DEFAULT_TARGET.
+    engagements: dict[int, tuple[float, date | None]] = field(default_factory=dict)
+
+
+# PDI_WEEKLY_HOURS_TARGET's default.
+DEFAULT_TARGET = 15.0
 
 
 @dataclass
@@ -131,6 +137,46 @@ def no_pathways() -> dict:
     }
 
 
+def effective_weekly_hours(data: Data, pathway: dict) -> float | None:
+    """The pathway's own hours, else its convention's line of the year it started, else its action's."""
+    if pathway.get("weekly_hours") is not None:
+        return pathway["weekly_hours"]
+    started = (pathway["entered_on"] or pathway["prescribed_on"]).year
+    for line in data.convention_years:
+        if line["convention_id"] == pathway["convention_id"] and line["year"] == started:
+            if line.get("weekly_hours") is not None:
+                return line["weekly_hours"]
+    action = data.actions[data.conventions[pathway["convention_id"]]["action_id"]]
+    return action.get("weekly_hours")
+
+
+def in_progress(pathway: dict, day: date) -> bool:
+    return (
+        pathway["cancelled_on"] is None
+        and pathway["entered_on"] is not None
+        and pathway["entered_on"] <= day
+        and (pathway["exited_on"] is None or pathway["exited_on"] >= day)
+    )
+
+
+def target_of(data: Data, person_key: int, day: date) -> float:
+    lowered = data.engagements.get(person_key)
+    if lowered is not None and (lowered[1] is None or lowered[1] >= day):
+        return lowered[0]
+    return DEFAULT_TARGET
+
+
+def _hours_on(data: Data, day: date) -> dict[int, float | None]:
+    """Each person in progress on `day`: the sum of all their pathways' hours, None if one is unknown."""
+    totals: dict[int, float | None] = {}
+    for pathway in data.pathways:
+        if in_progress(pathway, day):
+            hours = effective_weekly_hours(data, pathway)
+            known = totals.get(pathway["person_key"], 0.0)
+            totals[pathway["person_key"]] = None if hours is None or known is None else known + hours
+    return totals
+
+
 def _rows(data: Data, *, windows, as_of, query: Query, group_by):
     windows = [w for w in windows if w[1] <= w[2]]
     without_territory = tuple(key for key in group_by if key != "territory")
@@ -143,8 +189,22 @@ def _rows(data: Data, *, windows, as_of, query: Query, group_by):
     reported: dict[tuple, dict] = {}
     assessed: dict[tuple, list[dict]] = {}  # group → the marks of each diagnostic assessed in W
     missing: set[tuple] = set()  # groups with a convention year missing
+    in_progress_persons: dict[tuple, set[int]] = {}  # group → persons in progress on W's last day
+    hours_on: dict[tuple, dict[int, float | None]] = {}  # group → that day's totals, for its persons
+    targets_on: dict[tuple, date] = {}  # group → that day
     for year_key, first, last in windows:
         window = days(first, last)
+        totals_on_last_day = _hours_on(data, last)
+        for pathway in data.pathways:
+            if not convention_in_scope(data, pathway["convention_id"], query):
+                continue
+            if query.territory is not None and pathway.get("territory") != query.territory:
+                continue
+            if in_progress(pathway, last):
+                group = group_of(data, pathway["convention_id"], pathway.get("territory"), year_key, group_by)
+                in_progress_persons.setdefault(group, set()).add(pathway["person_key"])
+                hours_on[group] = totals_on_last_day
+                targets_on[group] = last
         threshold_year = last.year
         for pathway in data.pathways:
             if not convention_in_scope(data, pathway["convention_id"], query):
@@ -244,7 +304,7 @@ def _rows(data: Data, *, windows, as_of, query: Query, group_by):
                 group = group_of(data, diagnostic["convention_id"], diagnostic["territory"], year_key, group_by)
                 assessed.setdefault(group, []).append(diagnostic["marks"])
 
-    groups = set(people) | set(assessed)
+    groups = set(people) | set(assessed) | set(in_progress_persons)
     if "territory" not in group_by:
         groups |= set(lines) | set(reported)
     if group_by == ():
@@ -298,6 +358,14 @@ def _rows(data: Data, *, windows, as_of, query: Query, group_by):
         for dimension in DIMENSION_CODES:
             barriers = sum(1 for marked in marks if marked.get(dimension) == "barrier")
             values[f"barrier_rate_{dimension}"] = barriers / len(marks) if marks else None
+
+        persons = in_progress_persons.get(group, set())
+        counted = [person for person in persons if hours_on[group][person] is not None]
+        below = [person for person in counted if hours_on[group][person] < target_of(data, person, targets_on[group])]
+        values["persons_in_progress"] = len(persons)
+        values["mean_weekly_hours"] = sum(hours_on[group][p] for p in counted) / len(counted) if counted else None
+        values["persons_below_target"] = len(below)
+        values["share_below_target"] = len(below) / len(counted) if counted else None
 
         keyed = dict(zip(group_by, group))
         if "year" in group_by:

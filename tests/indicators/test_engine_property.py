@@ -20,7 +20,7 @@ from app.indicators.engine import (
     values_from,
 )
 from app.pathways.esf_models import FollowUp, FollowUpSituation
-from app.pathways.models import ActivityRecord, Diagnostic, Pathway
+from app.pathways.models import ActivityRecord, BeneficiaryEngagement, Diagnostic, Pathway
 from app.periods.models import Period, PeriodStatus
 from app.reference.diagnostic_dimensions import DIMENSION_CODES, MARKS
 from app.reference.exit_reasons import EXIT_REASONS
@@ -44,6 +44,9 @@ BOUNDARIES = [
 YEARS = (2019, 2020, 2021)
 
 days_ = st.one_of(st.sampled_from(BOUNDARIES), st.dates(FIRST_DAY, LAST_DAY))
+# SPEC C11: hours a week, halves so that sums are exact and a total may equal a target.
+WEEKLY_HOURS = st.none() | st.sampled_from([0.0, 2.5, 7.5, 15.0, 20.0])
+TARGETS = st.sampled_from([0.0, 7.5, 10.0, 15.0, 35.0])
 euros = st.none() | st.integers(0, 300_000).map(lambda cents: Decimal(cents) / 100)
 
 
@@ -66,6 +69,7 @@ def convention_lines(draw, start_on: date, end_on: date):
             "fse_amount": fse,
             "hours_threshold": draw(st.none() | st.sampled_from([5, 10, 20])),
             "targets": draw(st.none() | st.fixed_dictionaries({"persons_present": st.integers(1, 9).map(float)})),
+            "weekly_hours": draw(WEEKLY_HOURS),
         }
     return lines
 
@@ -110,6 +114,7 @@ def scenarios(draw):
                         answers,
                         st.integers(0, 40),  # days from the prescription to the answer
                         st.none() | diagnostics_,
+                        WEEKLY_HOURS,
                     ),
                     min_size=3,
                     max_size=3,
@@ -128,7 +133,13 @@ def scenarios(draw):
         )
     )
     consolidated = draw(st.sets(st.sampled_from(YEARS)))
+    # Lowered targets of some persons (by their index), each until a day or for good.
+    engagements = draw(
+        st.dictionaries(st.integers(0, len(territories) - 1), st.tuples(TARGETS, st.none() | days_), max_size=3)
+    )
     return {
+        "action_hours": (draw(WEEKLY_HOURS), draw(WEEKLY_HOURS)),
+        "engagements": engagements,
         "families_of_actions": (0, draw(st.integers(0, 1))),
         "conventions": conventions,
         "territories": territories,
@@ -175,7 +186,7 @@ def chain_pathways(dates, kinds):
     """Pathways from sorted distinct dates: (entered, exited) pairs, so stays never overlap; each
     with a decision history and, when entered, maybe a diagnostic (as `diagnostic`)."""
     pathways, index = [], 0
-    for kind, delay, reason, hours, answer, answer_delay, diagnostic in kinds:
+    for kind, delay, reason, hours, answer, answer_delay, diagnostic, weekly in kinds:
         if index >= len(dates):
             break
         day = dates[index]
@@ -190,6 +201,7 @@ def chain_pathways(dates, kinds):
             "decided_on": None,
             "refusal_reason": None,
             "ended_as": None,
+            "weekly_hours": weekly,
         }
         if kind == "exited" and index + 1 < len(dates):
             base |= {
@@ -224,12 +236,16 @@ def _with_diagnostic(pathway: dict, diagnostic) -> dict:
 def store(session, scenario) -> reference.Data:
     data = reference.Data()
     families = [factories.family(session) for _ in range(2)]
-    actions = [factories.action(session, family_id=families[f].id) for f in scenario["families_of_actions"]]
+    actions = [
+        factories.action(session, family_id=families[f].id, weekly_hours=hours)
+        for f, hours in zip(scenario["families_of_actions"], scenario["action_hours"], strict=True)
+    ]
     operators = [factories.operator(session) for _ in range(2)]
     for action in actions:
         data.actions[action.id] = {
             "code": action.code,
             "family": next(f.code for f in families if f.id == action.family_id),
+            "weekly_hours": action.weekly_hours,
         }
     conventions = []
     for spec in scenario["conventions"]:
@@ -280,6 +296,12 @@ def store(session, scenario) -> reference.Data:
     data.consolidated = set(scenario["consolidated"])
     session.add_all(rows)
     session.flush()
+    for who, (target, until) in scenario["engagements"].items():
+        person = beneficiaries[who].id
+        data.engagements[person] = (target, until)
+        session.add(
+            BeneficiaryEngagement(beneficiary_id=person, weekly_hours_target=target, reason="other", until=until)
+        )
     session.add_all(
         Diagnostic(pathway_id=row.id, assessed_on=diagnostic["assessed_on"], **diagnostic["marks"])
         for row, diagnostic in assessed
