@@ -190,7 +190,7 @@ def _with_pathway_items(statement, caller: Caller):
         .concat(literal_column("""'","state":"updated","modified":"'"""))
         .concat(iso_utc_sql(Change.modified))
         .concat(literal_column("""'","data":'"""))
-        .concat(cast(data_json, Text))
+        .concat(data_json)
         .concat(literal_column("""'}'"""))
     )
     visible = and_(Pathway.id.is_not(None), pathway_visibility(caller))

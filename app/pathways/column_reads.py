@@ -14,7 +14,7 @@ from datetime import UTC
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Numeric, and_, case, cast, func, literal_column, null, select
+from sqlalchemy import ColumnElement, Numeric, Text, and_, case, cast, func, literal_column, null, select
 from sqlmodel import Session
 
 from app.conventions.models import Convention
@@ -74,6 +74,7 @@ def pathway_dicts(*, session: Session, caller: Caller, condition: ColumnElement[
     if with_participant:
         record = PathwayParticipant.__table__.c
         columns = [record[name].label(label) for name, label in zip(PARTICIPANT, _PARTICIPANT_LABELS, strict=True)]
+        columns.append(record.pathway_id.label("participant_pathway_id"))
         statement = statement.add_columns(*columns).outerjoin(
             PathwayParticipant.__table__, record.pathway_id == Pathway.id
         )
@@ -139,7 +140,9 @@ def _read(row, positions: dict[int, int], shows_person: bool, with_participant: 
         "waitlist_position": positions.get(row.id),
         "updated_at": updated_at,
     }
-    if with_participant:
+    if with_participant and participants.has_participant(
+        has_record=row.participant_pathway_id is not None, exit_reason=row.exit_reason
+    ):
         read["participant"] = _participant(row)
     return read
 
@@ -251,14 +254,28 @@ def _pathway_json_sql(*, shows_person: bool, with_participant: bool):
     }
     fields = {name: fields[name] for name in FIELDS}
     if with_participant:
-        fields["participant"] = _participant_sql()
+        shown = participants.has_participant(
+            has_record=PathwayParticipant.__table__.c.pathway_id.is_not(None), exit_reason=Pathway.exit_reason
+        )
+        fields["participant"] = _when(shown, _participant_sql())
     # No FROM of its own: the columns are those of the row it is joined to.
     data = (
         select(*(value.label(name) for name, value in fields.items()))
         .correlate(Pathway.__table__, PathwayParticipant.__table__, Convention.__table__)
         .lateral("pathway_data")
     )
-    return data, func.row_to_json(data.table_valued())
+    data_json = cast(func.row_to_json(data.table_valued()), Text)
+    if with_participant:
+        # No `participant` key where `_read` leaves it out: it is the row's last
+        # field, which row_to_json writes `,"participant":null}` (no spaces), cut off as text.
+        data_json = case(
+            (shown, data_json),
+            else_=func.left(data_json, -len(_NO_PARTICIPANT)).concat(literal_column("'}'")),
+        )
+    return data, data_json
+
+
+_NO_PARTICIPANT = ',"participant":null}'
 
 
 def _participant_sql():

@@ -214,7 +214,8 @@ class PathwayRead(ReadModel):
     updated_at: Timestamp
     participant: ParticipantRead | None = Field(
         default=None,
-        description="FSE: the participant's record; only for admin and the pathway's operator (absent otherwise)",
+        description="FSE: the participant's record; only for admin and the pathway's operator, and only when "
+        "the pathway has a record or an exit (absent otherwise)",
     )
 
     @model_serializer(mode="wrap")
