@@ -12,6 +12,7 @@ from app.assessments.service import latest_of_years
 from app.catalogue.models import Action, Family, Operator
 from app.conventions.models import BudgetKind, Convention, ConventionYear
 from app.core.errors import InvalidInput, NotFound
+from app.indicators import secrecy
 from app.indicators.bilan_charts import CHART_INDICATORS, BilanCharts, summary_charts
 from app.indicators.engine import GroupTotals, Scope, compute_for_years, values_from
 from app.indicators.schemas import (
@@ -45,24 +46,33 @@ def parse_years(text: str) -> list[int]:
 
 
 def build_bilan(
-    *, session: Session, years: list[int], as_of: date | None = None, action: str | None = None
+    *, session: Session, years: list[int], as_of: date | None = None, action: str | None = None, min_size: int = 0
 ) -> BilanRead:
     """The bilan of `years` (as known on `as_of`; default today, or the last year's 31 December
-    when every year is consolidated), for every action or just one."""
-    bilan, _figures = _build(session=session, years=years, as_of=as_of, action=action, extra=())
+    when every year is consolidated), for every action or just one; the figures resting on 1 to
+    `min_size` − 1 persons withheld (app/indicators/secrecy.py)."""
+    bilan, _figures = _build(session=session, years=years, as_of=as_of, action=action, extra=(), min_size=min_size)
     return bilan
 
 
 def build_bilan_with_charts(
-    *, session: Session, years: list[int], as_of: date | None = None, action: str | None = None
+    *, session: Session, years: list[int], as_of: date | None = None, action: str | None = None, min_size: int = 0
 ) -> tuple[BilanRead, BilanCharts]:
     """The bilan and its summary charts (for the XLSX, HTML and PDF), from one engine run."""
-    bilan, figures = _build(session=session, years=years, as_of=as_of, action=action, extra=CHART_INDICATORS)
+    bilan, figures = _build(
+        session=session, years=years, as_of=as_of, action=action, extra=CHART_INDICATORS, min_size=min_size
+    )
     return bilan, summary_charts(bilan, figures)
 
 
 def _build(
-    *, session: Session, years: list[int], as_of: date | None, action: str | None, extra: tuple[str, ...]
+    *,
+    session: Session,
+    years: list[int],
+    as_of: date | None,
+    action: str | None,
+    extra: tuple[str, ...],
+    min_size: int = 0,
 ) -> tuple[BilanRead, dict[tuple[str, int], dict]]:
     """The bilan, and the engine's figures by (action code, year): its tables' and `extra`."""
     if as_of is not None:
@@ -98,6 +108,7 @@ def _build(
         {code for action_row, _ in pairs for code in action_row.indicators if code in INDICATORS_BY_CODE} | set(extra)
     )
     values: dict[tuple[str, int], dict] = {}
+    secret: dict[tuple[str, int], list[str]] = {}  # the codes withheld, by (action code, year)
     if wanted:
         scope = Scope(actions=(action,)) if action is not None else Scope()
         for row in compute_for_years(
@@ -109,7 +120,8 @@ def _build(
             indicators=wanted,
             every_group=False,  # a missing (action, year) reads as `nothing` below
         ):
-            values[(row.group["action"], row.group["year"])] = row.values
+            key = (row.group["action"], row.group["year"])
+            values[key], secret[key] = secrecy.withhold(row.values, row.counts, min_size)
     nothing = values_from(GroupTotals(), wanted)
 
     families: dict[int, BilanFamilyRead] = {}
@@ -130,6 +142,11 @@ def _build(
                         else None
                         for year in years
                     },
+                    suppressed=[
+                        str(year)
+                        for year in years
+                        if (action_row.id, year) in budget_kinds and code in secret.get((action_row.code, year), ())
+                    ],
                 )
             )
         assessment = assessments.get(action_row.id)
