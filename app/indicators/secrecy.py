@@ -70,3 +70,23 @@ def withhold(
     """`values` with the withheld figures set to None, and their codes."""
     codes = withheld(values, counts, min_size)
     return {code: None if code in codes else value for code, value in values.items()}, codes
+
+
+SEX_CELLS = ("F", "M", "X")
+
+
+def withhold_counts(values: Mapping[str, int], min_size: int) -> tuple[dict[str, int | None], list[str]]:
+    """A row of counts of persons by sex and in total (the ESF+ report): the small cells set to
+    None, and their names. When a single sex's cell is withheld, the total would give it back
+    (less the sex not recorded): the smallest other sex cell that is not 0 goes too."""
+    if not min_size:
+        return dict(values), []
+    cells = [name for name, count in values.items() if is_small(count, min_size)]
+    by_sex = [name for name in cells if name in SEX_CELLS]
+    if len(by_sex) == 1 and "total" not in cells:
+        others = [name for name in SEX_CELLS if name not in cells and values.get(name)]
+        if others:
+            cells.append(min(others, key=lambda name: values[name]))
+    return {name: None if name in cells else count for name, count in values.items()}, [
+        name for name in values if name in cells
+    ]
