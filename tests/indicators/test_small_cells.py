@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import pytest
+from openpyxl import load_workbook
 
 from app.core.config import get_settings
 from app.pathways.models import Diagnostic
@@ -169,5 +170,9 @@ def test_the_bilans_files_print_a_withheld_cell_as_s_with_its_note(client, world
     html = client.get("/api/v1/bilan", params={**params, "format": "html"}, headers=reader).text
     assert 'class="secret">s</td>' in html
     assert "secret statistique (moins de 5 personnes)" in html
+    workbook = load_workbook(io.BytesIO(client.get("/api/v1/bilan.xlsx", params=params, headers=reader).content))
+    cells = [cell.value for sheet in workbook.worksheets for row in sheet.iter_rows() for cell in row]
+    assert "s" in cells
+    assert any("secret statistique (moins de 5 personnes)" in str(value) for value in cells)
     admin_markdown = client.get("/api/v1/bilan", params={**params, "format": "md"}, headers=admin).text
     assert "secret statistique" not in admin_markdown
