@@ -46,21 +46,48 @@ def parse_years(text: str) -> list[int]:
 
 
 def build_bilan(
-    *, session: Session, years: list[int], as_of: date | None = None, action: str | None = None, min_size: int = 0
+    *,
+    session: Session,
+    years: list[int],
+    as_of: date | None = None,
+    action: str | None = None,
+    min_size: int = 0,
+    own_operator_id: int | None = None,
 ) -> BilanRead:
     """The bilan of `years` (as known on `as_of`; default today, or the last year's 31 December
     when every year is consolidated), for every action or just one; the figures resting on 1 to
-    `min_size` − 1 persons withheld (app/indicators/secrecy.py)."""
-    bilan, _figures = _build(session=session, years=years, as_of=as_of, action=action, extra=(), min_size=min_size)
+    `min_size` − 1 persons withheld (app/indicators/secrecy.py) but in the actions whose every
+    convention is `own_operator_id`'s."""
+    bilan, _figures = _build(
+        session=session,
+        years=years,
+        as_of=as_of,
+        action=action,
+        extra=(),
+        min_size=min_size,
+        own_operator_id=own_operator_id,
+    )
     return bilan
 
 
 def build_bilan_with_charts(
-    *, session: Session, years: list[int], as_of: date | None = None, action: str | None = None, min_size: int = 0
+    *,
+    session: Session,
+    years: list[int],
+    as_of: date | None = None,
+    action: str | None = None,
+    min_size: int = 0,
+    own_operator_id: int | None = None,
 ) -> tuple[BilanRead, BilanCharts]:
     """The bilan and its summary charts (for the XLSX, HTML and PDF), from one engine run."""
     bilan, figures = _build(
-        session=session, years=years, as_of=as_of, action=action, extra=CHART_INDICATORS, min_size=min_size
+        session=session,
+        years=years,
+        as_of=as_of,
+        action=action,
+        extra=CHART_INDICATORS,
+        min_size=min_size,
+        own_operator_id=own_operator_id,
     )
     return bilan, summary_charts(bilan, figures)
 
@@ -73,6 +100,7 @@ def _build(
     action: str | None,
     extra: tuple[str, ...],
     min_size: int = 0,
+    own_operator_id: int | None = None,
 ) -> tuple[BilanRead, dict[tuple[str, int], dict]]:
     """The bilan, and the engine's figures by (action code, year): its tables' and `extra`."""
     if as_of is not None:
@@ -109,6 +137,14 @@ def _build(
     )
     values: dict[tuple[str, int], dict] = {}
     secret: dict[tuple[str, int], list[str]] = {}  # the codes withheld, by (action code, year)
+    # An operator sees every cell of the actions whose conventions are all its own.
+    own_actions = (
+        _actions_of_operator_alone(session, action_ids=action_ids, operator_id=own_operator_id)
+        if own_operator_id is not None and min_size
+        else set()
+    )
+    codes_of = {action_row.id: action_row.code for action_row, _ in pairs}
+    own_codes = {codes_of[action_id] for action_id in own_actions}
     if wanted:
         scope = Scope(actions=(action,)) if action is not None else Scope()
         for row in compute_for_years(
@@ -121,7 +157,8 @@ def _build(
             every_group=False,  # a missing (action, year) reads as `nothing` below
         ):
             key = (row.group["action"], row.group["year"])
-            values[key], secret[key] = secrecy.withhold(row.values, row.counts, min_size)
+            size = 0 if key[0] in own_codes else min_size
+            values[key], secret[key] = secrecy.withhold(row.values, row.counts, size)
     nothing = values_from(GroupTotals(), wanted)
 
     families: dict[int, BilanFamilyRead] = {}
@@ -193,6 +230,19 @@ def _operators_by_action(session: Session, *, action_ids: list[int], years: list
         if name not in names[action_id]:
             names[action_id].append(name)
     return names
+
+
+def _actions_of_operator_alone(session: Session, *, action_ids: list[int], operator_id: int) -> set[int]:
+    """The actions among `action_ids` whose every convention, whatever its years, is `operator_id`'s."""
+    if not action_ids:
+        return set()
+    operators: dict[int, set[int]] = defaultdict(set)
+    rows = session.exec(
+        select(Convention.action_id, Convention.operator_id).where(Convention.action_id.in_(action_ids)).distinct()
+    )
+    for action_id, convention_operator in rows:
+        operators[action_id].add(convention_operator)
+    return {action_id for action_id, ids in operators.items() if ids == {operator_id}}
 
 
 def _budget_kinds(session: Session, *, action_ids: list[int], years: list[int]) -> dict[tuple[int, int], set[str]]:

@@ -48,13 +48,17 @@ def render_bilan(
     dialect: CsvDialect | None = None,
     departement: str = "Sarthe",
     min_size: int = 0,
+    own_operator_id: int | None = None,
 ) -> BilanRead | BilanFile:
     """The bilan as JSON (its schema) or as a file of `format_`; `min_size`: statistical secrecy's
-    threshold for the caller (app/indicators/secrecy.py)."""
+    threshold for the caller (app/indicators/secrecy.py), not applied to the actions whose every
+    convention is `own_operator_id`'s."""
     if dialect is not None and format_ != BilanFormat.csv:
         raise InvalidInput("`dialect` applies to format=csv only", loc=["query", "dialect"])
     if format_ in (BilanFormat.json, BilanFormat.csv, BilanFormat.md):
-        bilan = build_bilan(session=session, years=years, as_of=as_of, action=action, min_size=min_size)
+        bilan = build_bilan(
+            session=session, years=years, as_of=as_of, action=action, min_size=min_size, own_operator_id=own_operator_id
+        )
         if format_ == BilanFormat.json:
             return bilan
         if format_ == BilanFormat.csv:

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from app.auth.dependencies import KeyHolderDep
 from app.catalogue.models import Territory
-from app.core.caller import Caller
+from app.core.caller import Caller, Role
 from app.core.config import Settings, get_settings
 from app.core.db import ReadSessionDep
 from app.core.errors import responses
@@ -101,9 +101,13 @@ BilanDialect = Annotated[
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def _bilan_min_size(caller: Caller) -> int:
-    # Each action's figures cover every operator's conventions: only admin keys see every cell.
-    return secrecy.min_cell_size_for(caller, own_conventions_only=False)
+def _bilan_secrecy(caller: Caller) -> dict:
+    # An action's figures cover every operator's conventions: only admin keys see every cell,
+    # and an operator those of the actions whose conventions are all its own.
+    return {
+        "min_size": secrecy.min_cell_size_for(caller, own_conventions_only=False),
+        "own_operator_id": caller.operator_id if caller.role == Role.operator else None,
+    }
 
 
 def _answer(result):
@@ -133,7 +137,7 @@ def get_bilan(
             format_=format_,
             dialect=dialect,
             departement=settings.departement_name,
-            min_size=_bilan_min_size(caller),
+            **_bilan_secrecy(caller),
         )
     )
 
@@ -167,7 +171,7 @@ def get_bilan_xlsx(
             as_of=as_of,
             action=action,
             format_=BilanFormat.xlsx,
-            min_size=_bilan_min_size(caller),
+            **_bilan_secrecy(caller),
         )
     )
 
@@ -190,7 +194,7 @@ def get_bilan_pdf(
             action=action,
             format_=BilanFormat.pdf,
             departement=settings.departement_name,
-            min_size=_bilan_min_size(caller),
+            **_bilan_secrecy(caller),
         )
     )
 
@@ -213,6 +217,6 @@ def get_bilan_csv(
             action=action,
             format_=BilanFormat.csv,
             dialect=dialect,
-            min_size=_bilan_min_size(caller),
+            **_bilan_secrecy(caller),
         )
     )

@@ -13,8 +13,9 @@ cell: a withheld cell is not recomputed from the others (a total minus its other
 the thresholds of CNIL and INSEE practice leave to the publisher of tables that add up.
 
 Who sees every cell: admin keys, and an operator key reading only its own conventions (it holds
-the persons' records already). Reader, portal and operator keys reading beyond their own
-conventions get a withheld cell as null, named in the row's `suppressed` list.
+the persons' records already: /indicators and the ESF+ report, which keep it to them; the
+bilan's actions whose conventions are all its own). Reader and portal keys, and operator keys
+reading beyond their own conventions, get a withheld cell as null, named in `suppressed`.
 """
 
 from collections.abc import Mapping

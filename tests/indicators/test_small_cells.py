@@ -1,7 +1,7 @@
 """Statistical secrecy (app/indicators/secrecy.py): a figure resting on 1 to PDI_MIN_CELL_SIZE − 1
 persons is null and named in `suppressed` for reader and portal keys (and for an operator key in
-the bilan, whose actions cover every operator); admin keys and the convention's own operator see
-it. Money, places and occupancy are never withheld; a cell of exactly N persons is shown."""
+the bilan's actions that have other operators' conventions); admin keys and the convention's own
+operator see it. Money, places and occupancy are never withheld; a cell of exactly N persons is shown."""
 
 import csv
 import io
@@ -11,6 +11,7 @@ from datetime import date
 import pytest
 from openpyxl import load_workbook
 
+from app.conventions.models import Convention
 from app.core.config import get_settings
 from app.pathways.models import Diagnostic
 from tests import factories
@@ -143,17 +144,29 @@ def test_secrecy_off_at_one(client, world, reader, monkeypatch):
 
 def test_the_bilan_withholds_small_cells_but_for_admin(client, world, reader, admin):
     params = {"years": "2020", "action": world.action}
-    for headers in (reader, world.own, world.other_operator):
+    for headers in (reader, world.other_operator):
         body = client.get("/api/v1/bilan", params=params, headers=headers).json()
         table = {row["indicator"]: row for row in body["families"][0]["actions"][0]["table"]}
         assert table["entries"]["values"] == {"2020": None}
         assert table["entries"]["suppressed"] == ["2020"]
         assert table["budget"]["values"] == {"2020": 5000}
         assert "suppressed" not in table["budget"]
-    body = client.get("/api/v1/bilan", params=params, headers=admin).json()
+    # Admin keys, and the operator whose conventions are all of the action's, see every cell.
+    for headers in (admin, world.own):
+        body = client.get("/api/v1/bilan", params=params, headers=headers).json()
+        table = {row["indicator"]: row for row in body["families"][0]["actions"][0]["table"]}
+        assert table["entries"]["values"] == {"2020": 1}
+        assert "suppressed" not in table["entries"]
+
+
+def test_in_the_bilan_an_action_shared_with_another_operator_is_withheld_from_both(client, session, world):
+    action = session.get(Convention, world.small).action_id
+    factories.convention(session, action_id=action, years={2020: {"places": 1, "budget": 100}})
+    session.commit()
+    body = client.get("/api/v1/bilan", params={"years": "2020", "action": world.action}, headers=world.own).json()
     table = {row["indicator"]: row for row in body["families"][0]["actions"][0]["table"]}
-    assert table["entries"]["values"] == {"2020": 1}
-    assert "suppressed" not in table["entries"]
+    assert table["entries"]["values"] == {"2020": None}
+    assert table["entries"]["suppressed"] == ["2020"]
 
 
 def test_the_bilans_files_print_a_withheld_cell_as_s_with_its_note(client, world, reader, admin):
