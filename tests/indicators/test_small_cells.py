@@ -13,7 +13,10 @@ from openpyxl import load_workbook
 
 from app.conventions.models import Convention
 from app.core.config import get_settings
+from app.indicators.engine import PATHWAY_FIGURES, GroupTotals, person_counts
 from app.pathways.models import Diagnostic
+from app.reference.diagnostic_dimensions import DIMENSION_CODES
+from app.reference.indicators import BARRIER_RATE_PREFIX, INDICATORS, INDICATORS_BY_CODE
 from tests import factories
 
 URL = "/api/v1/indicators"
@@ -189,3 +192,18 @@ def test_the_bilans_files_print_a_withheld_cell_as_s_with_its_note(client, world
     assert any("secret statistique (moins de 5 personnes)" in str(value) for value in cells)
     admin_markdown = client.get("/api/v1/bilan", params={**params, "format": "md"}, headers=admin).text
     assert "secret statistique" not in admin_markdown
+
+
+def test_every_base_names_a_count_the_engine_gives_and_every_pathway_figure_has_one():
+    """A base naming no count would read as 0 and never withhold; an indicator counted from
+    pathways without a base would never be withheld either (occupancy, days of stay over
+    places, is not about persons)."""
+    counts = person_counts(GroupTotals())
+    for indicator in INDICATORS:
+        if indicator.base is not None:
+            assert indicator.base.persons in counts, indicator.code
+            assert indicator.base.part is None or indicator.base.part in counts, indicator.code
+    not_about_persons = {"occupancy_rate"}
+    missing = [code for code in PATHWAY_FIGURES if code not in not_about_persons and not INDICATORS_BY_CODE[code].base]
+    assert missing == []
+    assert all(INDICATORS_BY_CODE[f"{BARRIER_RATE_PREFIX}{code}"].base for code in DIMENSION_CODES)
