@@ -25,6 +25,10 @@ os.environ.setdefault("PDI_SECRET_KEY", "test-secret-for-pseudonymisation")
 for _budget in ("ANONYMOUS", "KEY", "AUTH_FAILURES"):
     os.environ[f"PDI_RATE_LIMIT_{_budget}"] = "0"
 
+# The suite's hand-built programmes hold a few persons each, read with reader keys: no
+# statistical secrecy unless a test turns it on (tests/indicators/test_small_cells.py).
+os.environ["PDI_MIN_CELL_SIZE"] = "0"
+
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # GET /indicators: the calendar years its window meets times its group keys (at least 1) may
     # not exceed this (a 422 says so): ten years by action, family and convention are 30.
     indicators_max_year_groups: int = Field(default=40, ge=1)
+    # Statistical secrecy (app/indicators/secrecy.py): a figure resting on fewer persons than
+    # this is withheld from the keys that may not read personal data; 0 or 1 turns it off.
+    min_cell_size: int = Field(default=5, ge=0)
     # Heavy reads (indicators, the bilan, reports, exports) at once per worker: more answer 503
     # with Retry-After, so that they never hold the connections the rest of the API needs (0: no
     # limit). Within it, each caller (key, person) runs `per_caller` at once, anonymous callers

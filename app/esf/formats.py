@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
 from app.indicators.bilan_formats import UTF8_BOM, CsvDialect, inert
+from app.indicators.secrecy import MARK
 
 COLUMNS = (
     "year",
@@ -35,21 +36,19 @@ def _lines(report: dict[str, Any]):
     blocks = [(block["convention_id"], block["reference"], block["action"], block) for block in report["conventions"]]
     blocks.append((None, TOTAL, None, report["total"]))
     for convention_id, reference, action, block in blocks:
+        incomplete = MARK if "incomplete" in block.get("suppressed", ()) else block["incomplete"]
         for row in block["rows"]:
-            values = row["values"]
+            values, withheld = row["values"], row.get("suppressed", ())
             yield [
                 report["year"],
                 convention_id,
                 inert(reference),
                 action,
-                block["incomplete"],
+                incomplete,
                 row["indicator"],
                 row["code"],
                 row["label"],
-                values["F"],
-                values["M"],
-                values["X"],
-                values["total"],
+                *(MARK if cell in withheld else values[cell] for cell in ("F", "M", "X", "total")),
             ]
 
 

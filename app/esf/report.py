@@ -25,6 +25,7 @@ from app.catalogue.models import Action
 from app.conventions.models import Convention, ConventionYear
 from app.core.caller import Caller
 from app.esf.indicators import ESF_CODES, ESF_INDICATORS, SEXES
+from app.indicators import secrecy
 from app.pathways.esf_models import EMPLOYED_SITUATIONS, ENTRY_FIELDS, FollowUp, PathwayParticipant
 from app.pathways.models import Pathway
 from app.reference.exit_reasons import EDUCATION_ON_LEAVING_REASONS, EMPLOYED_ON_LEAVING_REASONS
@@ -162,8 +163,9 @@ def leaver_counts(session: Session, convention_ids: list[int], year: int) -> dic
     }
 
 
-def _block(counts_by_sex: dict[str | None, dict[str, int]]) -> dict[str, Any]:
-    """A convention's (or the total's) `incomplete` and rows from its counts per sex."""
+def _block(counts_by_sex: dict[str | None, dict[str, int]], min_size: int) -> dict[str, Any]:
+    """A convention's (or the total's) `incomplete` and rows from its counts per sex, the cells of
+    1 to `min_size` − 1 persons withheld (app/indicators/secrecy.py)."""
 
     def value(name: str, sex: str | None) -> int:
         return counts_by_sex.get(sex, {}).get(name, 0)
@@ -172,10 +174,14 @@ def _block(counts_by_sex: dict[str | None, dict[str, int]]) -> dict[str, Any]:
     for indicator in ESF_INDICATORS:
         values = {sex: value(indicator.indicator, sex) for sex in SEXES}
         values["total"] = sum(counts.get(indicator.indicator, 0) for counts in counts_by_sex.values())
-        rows.append(
-            {"indicator": indicator.indicator, "code": indicator.code, "label": indicator.label, "values": values}
-        )
+        values, suppressed = secrecy.withhold_counts(values, min_size)
+        row = {"indicator": indicator.indicator, "code": indicator.code, "label": indicator.label, "values": values}
+        if suppressed:
+            row["suppressed"] = suppressed
+        rows.append(row)
     incomplete = sum(counts.get("incomplete", 0) for counts in counts_by_sex.values())
+    if secrecy.is_small(incomplete, min_size):
+        return {"incomplete": None, "rows": rows, "suppressed": ["incomplete"]}
     return {"incomplete": incomplete, "rows": rows}
 
 
@@ -185,6 +191,8 @@ def esf_report(
     conventions = cofunded_conventions(
         session=session, caller=caller, year=year, convention_id=convention_id, action=action
     )
+    # An operator key reports on its own conventions only: it sees every cell of them.
+    min_size = secrecy.min_cell_size_for(caller, own_conventions_only=True)
     ids = [convention.id for convention in conventions]
     per: dict[int, dict[str | None, dict[str, int]]] = {convention_id: {} for convention_id in ids}
     total: dict[str | None, dict[str, int]] = {}
@@ -198,10 +206,10 @@ def esf_report(
     return {
         "year": year,
         "conventions": [
-            {"convention_id": row.id, "reference": row.reference, "action": row.action, **_block(per[row.id])}
+            {"convention_id": row.id, "reference": row.reference, "action": row.action, **_block(per[row.id], min_size)}
             for row in conventions
         ],
-        "total": _block(total),
+        "total": _block(total, min_size),
     }
 
 

@@ -2,12 +2,17 @@
 
 from pydantic import BaseModel, Field
 
+SUPPRESSED = (
+    "Statistical secrecy: the cells withheld (null), counting 1 to PDI_MIN_CELL_SIZE − 1 persons; "
+    "absent when nothing is withheld"
+)
+
 
 class EsfValues(BaseModel):
-    F: int
-    M: int
-    X: int
-    total: int = Field(description="All participants, a sex not recorded included")
+    F: int | None
+    M: int | None
+    X: int | None
+    total: int | None = Field(description="All participants, a sex not recorded included")
 
 
 class EsfRow(BaseModel):
@@ -15,11 +20,15 @@ class EsfRow(BaseModel):
     code: str | None = Field(description="The Commission's code, where its source is cited; null otherwise")
     label: str = Field(description="The indicator's wording in Annex I of Regulation (EU) 2021/1057")
     values: EsfValues
+    suppressed: list[str] = Field(default_factory=list, exclude_if=lambda cells: not cells, description=SUPPRESSED)
 
 
 class EsfBlock(BaseModel):
-    incomplete: int = Field(description="Persons entered in the year without a complete participant record")
+    incomplete: int | None = Field(description="Persons entered in the year without a complete participant record")
     rows: list[EsfRow]
+    suppressed: list[str] = Field(
+        default_factory=list, exclude_if=lambda cells: not cells, description=f"`incomplete` withheld. {SUPPRESSED}"
+    )
 
 
 class EsfConvention(EsfBlock):

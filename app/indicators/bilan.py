@@ -12,6 +12,7 @@ from app.assessments.service import latest_of_years
 from app.catalogue.models import Action, Family, Operator
 from app.conventions.models import BudgetKind, Convention, ConventionYear
 from app.core.errors import InvalidInput, NotFound
+from app.indicators import secrecy
 from app.indicators.bilan_charts import CHART_INDICATORS, BilanCharts, summary_charts
 from app.indicators.engine import GroupTotals, Scope, compute_for_years, values_from
 from app.indicators.schemas import (
@@ -45,24 +46,61 @@ def parse_years(text: str) -> list[int]:
 
 
 def build_bilan(
-    *, session: Session, years: list[int], as_of: date | None = None, action: str | None = None
+    *,
+    session: Session,
+    years: list[int],
+    as_of: date | None = None,
+    action: str | None = None,
+    min_size: int = 0,
+    own_operator_id: int | None = None,
 ) -> BilanRead:
     """The bilan of `years` (as known on `as_of`; default today, or the last year's 31 December
-    when every year is consolidated), for every action or just one."""
-    bilan, _figures = _build(session=session, years=years, as_of=as_of, action=action, extra=())
+    when every year is consolidated), for every action or just one; the figures resting on 1 to
+    `min_size` − 1 persons withheld (app/indicators/secrecy.py) but in the actions whose every
+    convention is `own_operator_id`'s."""
+    bilan, _figures = _build(
+        session=session,
+        years=years,
+        as_of=as_of,
+        action=action,
+        extra=(),
+        min_size=min_size,
+        own_operator_id=own_operator_id,
+    )
     return bilan
 
 
 def build_bilan_with_charts(
-    *, session: Session, years: list[int], as_of: date | None = None, action: str | None = None
+    *,
+    session: Session,
+    years: list[int],
+    as_of: date | None = None,
+    action: str | None = None,
+    min_size: int = 0,
+    own_operator_id: int | None = None,
 ) -> tuple[BilanRead, BilanCharts]:
     """The bilan and its summary charts (for the XLSX, HTML and PDF), from one engine run."""
-    bilan, figures = _build(session=session, years=years, as_of=as_of, action=action, extra=CHART_INDICATORS)
+    bilan, figures = _build(
+        session=session,
+        years=years,
+        as_of=as_of,
+        action=action,
+        extra=CHART_INDICATORS,
+        min_size=min_size,
+        own_operator_id=own_operator_id,
+    )
     return bilan, summary_charts(bilan, figures)
 
 
 def _build(
-    *, session: Session, years: list[int], as_of: date | None, action: str | None, extra: tuple[str, ...]
+    *,
+    session: Session,
+    years: list[int],
+    as_of: date | None,
+    action: str | None,
+    extra: tuple[str, ...],
+    min_size: int = 0,
+    own_operator_id: int | None = None,
 ) -> tuple[BilanRead, dict[tuple[str, int], dict]]:
     """The bilan, and the engine's figures by (action code, year): its tables' and `extra`."""
     if as_of is not None:
@@ -98,6 +136,15 @@ def _build(
         {code for action_row, _ in pairs for code in action_row.indicators if code in INDICATORS_BY_CODE} | set(extra)
     )
     values: dict[tuple[str, int], dict] = {}
+    secret: dict[tuple[str, int], list[str]] = {}  # the codes withheld, by (action code, year)
+    # An operator sees every cell of the actions whose conventions are all its own.
+    own_actions = (
+        _actions_of_operator_alone(session, action_ids=action_ids, operator_id=own_operator_id)
+        if own_operator_id is not None and min_size
+        else set()
+    )
+    codes_of = {action_row.id: action_row.code for action_row, _ in pairs}
+    own_codes = {codes_of[action_id] for action_id in own_actions}
     if wanted:
         scope = Scope(actions=(action,)) if action is not None else Scope()
         for row in compute_for_years(
@@ -109,7 +156,9 @@ def _build(
             indicators=wanted,
             every_group=False,  # a missing (action, year) reads as `nothing` below
         ):
-            values[(row.group["action"], row.group["year"])] = row.values
+            key = (row.group["action"], row.group["year"])
+            size = 0 if key[0] in own_codes else min_size
+            values[key], secret[key] = secrecy.withhold(row.values, row.counts, size)
     nothing = values_from(GroupTotals(), wanted)
 
     families: dict[int, BilanFamilyRead] = {}
@@ -130,6 +179,11 @@ def _build(
                         else None
                         for year in years
                     },
+                    suppressed=[
+                        str(year)
+                        for year in years
+                        if (action_row.id, year) in budget_kinds and code in secret.get((action_row.code, year), ())
+                    ],
                 )
             )
         assessment = assessments.get(action_row.id)
@@ -176,6 +230,19 @@ def _operators_by_action(session: Session, *, action_ids: list[int], years: list
         if name not in names[action_id]:
             names[action_id].append(name)
     return names
+
+
+def _actions_of_operator_alone(session: Session, *, action_ids: list[int], operator_id: int) -> set[int]:
+    """The actions among `action_ids` whose every convention, whatever its years, is `operator_id`'s."""
+    if not action_ids:
+        return set()
+    operators: dict[int, set[int]] = defaultdict(set)
+    rows = session.exec(
+        select(Convention.action_id, Convention.operator_id).where(Convention.action_id.in_(action_ids)).distinct()
+    )
+    for action_id, convention_operator in rows:
+        operators[action_id].add(convention_operator)
+    return {action_id for action_id, ids in operators.items() if ids == {operator_id}}
 
 
 def _budget_kinds(session: Session, *, action_ids: list[int], years: list[int]) -> dict[tuple[int, int], set[str]]:

@@ -12,7 +12,8 @@ from enum import StrEnum
 
 from app.core.config import get_settings
 from app.core.text import printable
-from app.indicators.schemas import BilanRead
+from app.indicators import secrecy
+from app.indicators.schemas import BilanRead, BilanTableRowRead
 from app.reference.indicators import INDICATORS_BY_CODE, Unit
 
 PROGRAMME_TITLE = "Bilan des actions du Programme Départemental d'Insertion"
@@ -72,9 +73,22 @@ def year_heading(bilan: BilanRead, year: int) -> str:
 
 
 def consolidation_note(bilan: BilanRead) -> str:
-    """`Indicateurs au 30/06/2020 ; 2019 consolidé, 2020 non consolidé.`"""
+    """`Indicateurs au 30/06/2020 ; 2019 consolidé, 2020 non consolidé.`, and the note on the
+    withheld cells when there are any (every format but CSV shows it under its title)."""
     states = [f"{year} {'consolidé' if bilan.consolidated.get(str(year)) else 'non consolidé'}" for year in bilan.years]
-    return f"Indicateurs au {bilan.as_of:%d/%m/%Y} ; {', '.join(states)}."
+    text = f"Indicateurs au {bilan.as_of:%d/%m/%Y} ; {', '.join(states)}."
+    if has_secret(bilan):
+        text += f" {secrecy.note(get_settings().min_cell_size)}."
+    return text
+
+
+def has_secret(bilan: BilanRead) -> bool:
+    return any(row.suppressed for family in bilan.families for action in family.actions for row in action.table)
+
+
+def is_secret(row: BilanTableRowRead, year: int | str) -> bool:
+    """Whether the cell of `row` in `year` is withheld (statistical secrecy), not unknown."""
+    return str(year) in row.suppressed
 
 
 ASSESSMENT_HEADING = "Bilan qualitatif"
@@ -160,7 +174,10 @@ def to_csv(bilan: BilanRead, dialect: CsvDialect = CsvDialect.rfc4180) -> str:
                         inert(action.name),
                         row.indicator,
                         inert(row.label),
-                        *(csv_number(row.values.get(year), unit, dialect) for year in years),
+                        *(
+                            secrecy.MARK if is_secret(row, year) else csv_number(row.values.get(year), unit, dialect)
+                            for year in years
+                        ),
                         bilan.as_of.isoformat(),
                         *states,
                     ]
@@ -184,7 +201,12 @@ def to_markdown(bilan: BilanRead) -> str:
                 lines.append("| " + " | ".join(["Indicateurs", *headings]) + " |")
                 lines.append("| --- |" + " ---: |" * len(headings))
                 for row in action.table:
-                    cells = [french(row.values.get(str(year)), unit_of(row.indicator)) for year in bilan.years]
+                    cells = [
+                        secrecy.MARK
+                        if is_secret(row, year)
+                        else french(row.values.get(str(year)), unit_of(row.indicator))
+                        for year in bilan.years
+                    ]
                     lines.append("| " + " | ".join([_cell(row.label), *cells]) + " |")
                 lines.append("")
             if action.assessment is not None:

@@ -14,6 +14,7 @@ import hashlib
 from html import escape as html_escape
 
 from app.core.text import printable
+from app.indicators import secrecy
 from app.indicators.bilan_charts import BilanCharts, Chart
 from app.indicators.bilan_formats import (
     PROGRAMME_TITLE,
@@ -21,6 +22,7 @@ from app.indicators.bilan_formats import (
     bilan_title,
     consolidation_note,
     french,
+    is_secret,
     unit_of,
     year_heading,
 )
@@ -54,7 +56,7 @@ th, td { padding: 0.35rem 0.6rem; border-bottom: 1px solid var(--line); text-ali
 thead th { background: var(--head); vertical-align: bottom; }
 th:first-child { text-align: left; white-space: normal; min-width: 14rem; }
 tbody th { font-weight: normal; }
-.nc { color: var(--muted); }
+.nc, .secret { color: var(--muted); }
 footer { margin-top: 3rem; color: var(--muted); font-size: 0.875rem; }
 @media (max-width: 40rem) {
   body { padding: 0.75rem 0.75rem 2rem; font-size: 15px; }
@@ -226,10 +228,11 @@ def _chart_table(chart: Chart, labels: list[str]) -> str:
     )
 
 
-def _value_cell(value, unit, label: str) -> str:
-    """A figure's cell; `label` (its column's heading) heads it where the table reflows on a phone."""
-    shown = escape(french(value, unit))
-    nc = ' class="nc"' if value is None else ""
+def _value_cell(value, unit, label: str, secret: bool = False) -> str:
+    """A figure's cell; `label` (its column's heading) heads it where the table reflows on a phone;
+    a withheld one (statistical secrecy) shows "s", explained under the title."""
+    shown = escape(secrecy.MARK if secret else french(value, unit))
+    nc = ' class="secret"' if secret else ' class="nc"' if value is None else ""
     return f'<td data-label="{escape(label)}"{nc}>{shown}</td>'
 
 
@@ -246,7 +249,8 @@ def _action(bilan: BilanRead, action: BilanActionRead) -> str:
         for row in action.table:
             unit = unit_of(row.indicator)
             cells = "".join(
-                _value_cell(row.values.get(str(year)), unit, year_heading(bilan, year)) for year in bilan.years
+                _value_cell(row.values.get(str(year)), unit, year_heading(bilan, year), is_secret(row, year))
+                for year in bilan.years
             )
             rows.append(f'<tr><th scope="row">{escape(row.label)}</th>{cells}</tr>')
         parts.append(

@@ -47,12 +47,18 @@ def render_bilan(
     format_: BilanFormat,
     dialect: CsvDialect | None = None,
     departement: str = "Sarthe",
+    min_size: int = 0,
+    own_operator_id: int | None = None,
 ) -> BilanRead | BilanFile:
-    """The bilan as JSON (its schema) or as a file of `format_`."""
+    """The bilan as JSON (its schema) or as a file of `format_`; `min_size`: statistical secrecy's
+    threshold for the caller (app/indicators/secrecy.py), not applied to the actions whose every
+    convention is `own_operator_id`'s."""
     if dialect is not None and format_ != BilanFormat.csv:
         raise InvalidInput("`dialect` applies to format=csv only", loc=["query", "dialect"])
     if format_ in (BilanFormat.json, BilanFormat.csv, BilanFormat.md):
-        bilan = build_bilan(session=session, years=years, as_of=as_of, action=action)
+        bilan = build_bilan(
+            session=session, years=years, as_of=as_of, action=action, min_size=min_size, own_operator_id=own_operator_id
+        )
         if format_ == BilanFormat.json:
             return bilan
         if format_ == BilanFormat.csv:
@@ -60,7 +66,7 @@ def render_bilan(
             return BilanFile(content, f"{CSV_MEDIA_TYPE}; charset=utf-8", bilan_formats.filename(bilan, "csv"))
         content = bilan_formats.to_markdown(bilan)
         return BilanFile(content, "text/markdown; charset=utf-8", bilan_formats.filename(bilan, "md"))
-    bilan, charts = build_bilan_with_charts(session=session, years=years, as_of=as_of, action=action)
+    bilan, charts = build_bilan_with_charts(session=session, years=years, as_of=as_of, action=action, min_size=min_size)
     if format_ == BilanFormat.xlsx:
         content = bilan_xlsx.to_xlsx(bilan, charts)
         return BilanFile(content, bilan_xlsx.XLSX_MEDIA_TYPE, bilan_formats.filename(bilan, "xlsx"))

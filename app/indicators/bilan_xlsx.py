@@ -17,8 +17,17 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from app.indicators import secrecy
 from app.indicators.bilan_charts import PART_COLOURS, SERIES_COLOURS, BilanCharts, Chart
-from app.indicators.bilan_formats import NOT_KNOWN, assessment_heading, bilan_title, consolidation_note, inert, unit_of
+from app.indicators.bilan_formats import (
+    NOT_KNOWN,
+    assessment_heading,
+    bilan_title,
+    consolidation_note,
+    inert,
+    is_secret,
+    unit_of,
+)
 from app.indicators.schemas import BilanFamilyRead, BilanRead
 from app.reference.indicators import Unit
 
@@ -90,8 +99,11 @@ def _print_setup(sheet: Worksheet, *, title_rows: str | None = None, pages_down:
         sheet.print_title_rows = title_rows
 
 
-def _write_value(cell, value, unit: Unit) -> None:
-    if value is None:
+def _write_value(cell, value, unit: Unit, secret: bool = False) -> None:
+    if secret:
+        cell.value = secrecy.MARK  # explained under the sheet's title (consolidation_note)
+        cell.alignment = RIGHT
+    elif value is None:
         cell.value = NOT_KNOWN
         cell.alignment = RIGHT
     else:
@@ -219,7 +231,10 @@ def _write_family(sheet: Worksheet, bilan: BilanRead, family: BilanFamilyRead) -
             sheet.cell(row=row, column=3, value=inert(table_row.label)).alignment = WRAP
             for column, year in enumerate(bilan.years, start=first_year_column):
                 _write_value(
-                    sheet.cell(row=row, column=column), table_row.values.get(str(year)), unit_of(table_row.indicator)
+                    sheet.cell(row=row, column=column),
+                    table_row.values.get(str(year)),
+                    unit_of(table_row.indicator),
+                    is_secret(table_row, year),
                 )
             # Wrapped text does not grow its row by itself (a spreadsheet sizes rows when it
             # edits them, not when it opens a file): a long name would overprint the next row.

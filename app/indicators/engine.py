@@ -99,6 +99,8 @@ class IndicatorRow:
     consolidated: bool
     # The convention year's targets, when rows are grouped by convention within one year.
     targets: dict[str, float] | None = None
+    # The counts of persons behind `values` (person_counts): what statistical secrecy reads.
+    counts: dict[str, int] = field(default_factory=dict, repr=False)
 
 
 def compute(
@@ -278,6 +280,22 @@ def values_from(totals: GroupTotals, codes: Iterable[str] = INDICATOR_CODES) -> 
     for dimension in DIMENSION_CODES:
         computed[f"{BARRIER_RATE_PREFIX}{dimension}"] = ratio(d.barriers.get(dimension, 0), d.diagnostics)
     return {code: computed[code] for code in codes}
+
+
+# --- Statistical secrecy: the counts of persons the indicators' bases name ---------------------
+
+
+def person_counts(totals: GroupTotals) -> dict[str, int]:
+    """A group's counts by the names `Indicator.base` uses (app/reference/indicators.py): the
+    pathway figures, `diagnostics` and `barriers_<dimension>`, the contrat d'engagement's persons."""
+    counts = {name: value for name, value in vars(totals.pathways).items() if isinstance(value, int)}
+    counts["diagnostics"] = totals.diagnostics.diagnostics
+    counts["persons_in_progress"] = totals.hours.persons
+    counts["persons_hours_counted"] = totals.hours.counted
+    counts["persons_below_target"] = totals.hours.below
+    for dimension in DIMENSION_CODES:
+        counts[f"barriers_{dimension}"] = totals.diagnostics.barriers.get(dimension, 0)
+    return counts
 
 
 # --- The queries ----------------------------------------------------------------------------
@@ -791,7 +809,14 @@ def _compute(
         # Nothing is known yet (as_of before the period): the total row alone, empty.
         if keys:
             return []
-        return [IndicatorRow(group={}, values=values_from(GroupTotals(), codes), consolidated=False)]
+        return [
+            IndicatorRow(
+                group={},
+                values=values_from(GroupTotals(), codes),
+                consolidated=False,
+                counts=person_counts(GroupTotals()),
+            )
+        ]
 
     code_of = {}
     if "action" in keys:
@@ -837,7 +862,9 @@ def _compute(
             consolidated = group["year"] in closed
         else:
             consolidated = all(year in closed for year in range(windows[0].start.year, windows[0].end.year + 1))
-        row = IndicatorRow(group=group, values=values_from(totals, codes), consolidated=consolidated)
+        row = IndicatorRow(
+            group=group, values=values_from(totals, codes), consolidated=consolidated, counts=person_counts(totals)
+        )
         if with_targets:
             year = group["year"] if "year" in keys else windows[0].end.year
             row_targets = targets.get((group["convention"], year), {})

@@ -4,11 +4,12 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from app.auth.dependencies import KeyHolderDep
 from app.catalogue.models import Territory
+from app.core.caller import Caller, Role
 from app.core.config import Settings, get_settings
 from app.core.db import ReadSessionDep
 from app.core.errors import responses
 from app.core.schemas import IsoDay
-from app.indicators import bilan_pdf, bilan_xlsx
+from app.indicators import bilan_pdf, bilan_xlsx, secrecy
 from app.indicators.bilan import parse_years
 from app.indicators.bilan_formats import CsvDialect
 from app.indicators.bilan_render import CSV_MEDIA_TYPE, BilanFile, BilanFormat, render_bilan
@@ -62,6 +63,7 @@ def get_indicators(
     scope = scope_for(session=session, caller=caller, scope=scope)
     return indicators_report(
         session=session,
+        caller=caller,
         start=start,
         end=end,
         as_of=as_of,
@@ -99,6 +101,15 @@ BilanDialect = Annotated[
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
+def _bilan_secrecy(caller: Caller) -> dict:
+    # An action's figures cover every operator's conventions: only admin keys see every cell,
+    # and an operator those of the actions whose conventions are all its own.
+    return {
+        "min_size": secrecy.min_cell_size_for(caller, own_conventions_only=False),
+        "own_operator_id": caller.operator_id if caller.role == Role.operator else None,
+    }
+
+
 def _answer(result):
     if isinstance(result, BilanFile):
         return Response(content=result.content, media_type=result.media_type, headers=result.response_headers())
@@ -108,7 +119,7 @@ def _answer(result):
 @router.get("/bilan", response_model=BilanRead, responses={**_BILAN_CONTENT, **responses(401, 403, 404, 422)})
 def get_bilan(
     session: ReadSessionDep,
-    _caller: KeyHolderDep,
+    caller: KeyHolderDep,
     settings: SettingsDep,
     years: BilanYears,
     as_of: BilanAsOf = None,
@@ -126,6 +137,7 @@ def get_bilan(
             format_=format_,
             dialect=dialect,
             departement=settings.departement_name,
+            **_bilan_secrecy(caller),
         )
     )
 
@@ -146,21 +158,28 @@ def _file_route(path: str, media_type: str, what: str):
 @_file_route("/bilan.xlsx", bilan_xlsx.XLSX_MEDIA_TYPE, "an XLSX workbook")
 def get_bilan_xlsx(
     session: ReadSessionDep,
-    _caller: KeyHolderDep,
+    caller: KeyHolderDep,
     years: BilanYears,
     as_of: BilanAsOf = None,
     action: BilanAction = None,
 ):
     """The bilan as an XLSX workbook (as `GET /bilan?format=xlsx`)."""
     return _answer(
-        render_bilan(session=session, years=parse_years(years), as_of=as_of, action=action, format_=BilanFormat.xlsx)
+        render_bilan(
+            session=session,
+            years=parse_years(years),
+            as_of=as_of,
+            action=action,
+            format_=BilanFormat.xlsx,
+            **_bilan_secrecy(caller),
+        )
     )
 
 
 @_file_route("/bilan.pdf", bilan_pdf.PDF_MEDIA_TYPE, "an A4 PDF")
 def get_bilan_pdf(
     session: ReadSessionDep,
-    _caller: KeyHolderDep,
+    caller: KeyHolderDep,
     settings: SettingsDep,
     years: BilanYears,
     as_of: BilanAsOf = None,
@@ -175,6 +194,7 @@ def get_bilan_pdf(
             action=action,
             format_=BilanFormat.pdf,
             departement=settings.departement_name,
+            **_bilan_secrecy(caller),
         )
     )
 
@@ -182,7 +202,7 @@ def get_bilan_pdf(
 @_file_route("/bilan.csv", CSV_MEDIA_TYPE, "CSV")
 def get_bilan_csv(
     session: ReadSessionDep,
-    _caller: KeyHolderDep,
+    caller: KeyHolderDep,
     years: BilanYears,
     as_of: BilanAsOf = None,
     action: BilanAction = None,
@@ -197,5 +217,6 @@ def get_bilan_csv(
             action=action,
             format_=BilanFormat.csv,
             dialect=dialect,
+            **_bilan_secrecy(caller),
         )
     )

@@ -12,6 +12,12 @@ class IndicatorRowRead(BaseModel):
     consolidated: bool
     # Only on rows grouped by convention within one year: that convention year's targets.
     targets: dict[str, float] | None = Field(default=None, exclude_if=lambda targets: targets is None)
+    suppressed: list[str] = Field(
+        default_factory=list,
+        exclude_if=lambda codes: not codes,
+        description="Statistical secrecy: the codes whose value is withheld (null in `values`), resting on "
+        "fewer than PDI_MIN_CELL_SIZE persons; absent when nothing is withheld",
+    )
 
 
 class IndicatorsRead(BaseModel):
@@ -27,6 +33,12 @@ class BilanTableRowRead(BaseModel):
     indicator: str
     label: str
     values: dict[str, Value]  # by year, as a string key
+    suppressed: list[str] = Field(
+        default_factory=list,
+        exclude_if=lambda years: not years,
+        description="Statistical secrecy: the years whose value is withheld (null in `values`), resting on "
+        "fewer than PDI_MIN_CELL_SIZE persons; absent when nothing is withheld",
+    )
 
 
 class BilanAssessmentRead(BaseModel):

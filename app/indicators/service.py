@@ -13,6 +13,7 @@ from app.core.caller import Caller
 from app.core.config import get_settings
 from app.core.errors import Forbidden, InvalidInput, NotFound
 from app.core.time import today
+from app.indicators import secrecy
 from app.indicators.engine import GROUP_KEYS, Scope, compute
 from app.indicators.schemas import IndicatorRowRead, IndicatorsRead
 from app.periods.service import all_consolidated
@@ -128,6 +129,7 @@ def check_scope_exists(*, session: Session, scope: Scope) -> None:
 def indicators_report(
     *,
     session: Session,
+    caller: Caller,
     start: date,
     end: date,
     as_of: date | None,
@@ -148,14 +150,18 @@ def indicators_report(
     rows = compute(
         session=session, start=start, end=end, as_of=as_of, scope=scope, group_by=group_by, indicators=indicators
     )
-    return IndicatorsRead.model_validate(
-        {
-            "as_of": as_of,
-            "from": start,
-            "to": end,
-            "rows": [
-                IndicatorRowRead(group=row.group, values=row.values, consolidated=row.consolidated, targets=row.targets)
-                for row in rows
-            ],
-        }
-    )
+    # scope_for keeps an operator key to its own conventions: it sees every cell of them.
+    min_size = secrecy.min_cell_size_for(caller, own_conventions_only=True)
+    read_rows = []
+    for row in rows:
+        values, suppressed = secrecy.withhold(row.values, row.counts, min_size)
+        read_rows.append(
+            IndicatorRowRead(
+                group=row.group,
+                values=values,
+                consolidated=row.consolidated,
+                targets=row.targets,
+                suppressed=suppressed,
+            )
+        )
+    return IndicatorsRead.model_validate({"as_of": as_of, "from": start, "to": end, "rows": read_rows})

@@ -3,7 +3,7 @@
 The engine in app/indicators computes them; this table is what clients and the bilan show.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from app.reference.diagnostic_dimensions import DIMENSIONS
@@ -18,11 +18,28 @@ class Unit(StrEnum):
 
 
 @dataclass(frozen=True)
+class Base:
+    """The persons a figure rests on (statistical secrecy, app/indicators/secrecy.py), named as
+    the engine's per-group counts (`app.indicators.engine.person_counts`).
+
+    `persons`: the count the figure is computed over: the value itself for a count of persons,
+    the denominator of a rate or a mean (exits for an exit rate, decisions for the refusal rate,
+    diagnostics for a barrier rate, persons present for the cost per person). `part`, for a rate
+    of persons: its numerator, whose persons and the rest of the base (persons − part) are
+    counts of persons too, which the rate and its base published together reveal."""
+
+    persons: str
+    part: str | None = None
+
+
+@dataclass(frozen=True)
 class Indicator:
     code: str
     label: str
     unit: Unit
     definition: str
+    # None: not about persons (money, places, occupancy, the operators' activity counters).
+    base: Base | None = None
 
 
 INDICATORS: tuple[Indicator, ...] = (
@@ -194,5 +211,37 @@ INDICATORS += tuple(
     )
     for dimension in DIMENSIONS
 )
+
+# What each figure about persons rests on; the others (money, places, occupancy, activity
+# counters) are not about persons.
+_BASES: dict[str, Base] = {
+    "persons_present": Base("persons_present"),
+    "entries": Base("entries"),
+    "exits": Base("exits"),
+    "prescriptions": Base("prescriptions"),
+    "dynamic_exit_rate": Base("exits", "dynamic_exits"),
+    "durable_employment_rate": Base("exits", "durable_exits"),
+    "business_creation_rate": Base("exits", "business_creation_exits"),
+    "completion_rate": Base("exits", "completed_exits"),
+    "hours_threshold_reached": Base("hours_threshold_reached"),
+    "mean_entry_delay_days": Base("entries"),
+    "decisions": Base("decisions"),
+    "refusal_rate": Base("decisions", "refusals"),
+    "mean_decision_delay_days": Base("decisions"),
+    "withdrawals": Base("withdrawals"),
+    "expired_prescriptions": Base("expired"),
+    "cost_per_person": Base("persons_present"),
+    "cost_per_dynamic_exit": Base("dynamic_exits"),
+    "employment_6_months_rate": Base("follow_ups_known", "follow_ups_employed"),
+    "persons_in_progress": Base("persons_in_progress"),
+    "mean_weekly_hours": Base("persons_hours_counted"),
+    "persons_below_target": Base("persons_below_target"),
+    "share_below_target": Base("persons_hours_counted", "persons_below_target"),
+    **{
+        f"{BARRIER_RATE_PREFIX}{dimension.code}": Base("diagnostics", f"barriers_{dimension.code}")
+        for dimension in DIMENSIONS
+    },
+}
+INDICATORS = tuple(replace(indicator, base=_BASES.get(indicator.code)) for indicator in INDICATORS)
 
 INDICATORS_BY_CODE: dict[str, Indicator] = {indicator.code: indicator for indicator in INDICATORS}

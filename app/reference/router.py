@@ -3,7 +3,7 @@
 from dataclasses import asdict
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.reference import data_inclusion
 from app.reference.diagnostic_dimensions import DIMENSIONS
@@ -28,17 +28,34 @@ def list_exit_reasons():
     return [ExitReasonRead(**asdict(reason)) for reason in EXIT_REASONS]
 
 
+class BaseRead(BaseModel):
+    persons: str = Field(description="The count of persons the figure is computed over (a rate's denominator)")
+    part: str | None = Field(description="A rate's numerator, itself a count of persons; null for a count or a mean")
+
+
 class IndicatorRead(BaseModel):
     code: str
     label: str
     definition: str
     unit: str  # count, euros, rate (a fraction: 0.53 is 53 %), days
+    base: BaseRead | None = Field(
+        description="The persons the figure rests on (statistical secrecy); null when it is not about persons"
+    )
 
 
 @router.get("/indicators", response_model=list[IndicatorRead])
 def list_indicators():
-    """The indicators the engine computes: code, French label, definition and unit."""
-    return [IndicatorRead(code=i.code, label=i.label, definition=i.definition, unit=i.unit.value) for i in INDICATORS]
+    """The indicators the engine computes: code, French label, definition, unit and base."""
+    return [
+        IndicatorRead(
+            code=i.code,
+            label=i.label,
+            definition=i.definition,
+            unit=i.unit.value,
+            base=BaseRead(persons=i.base.persons, part=i.base.part) if i.base else None,
+        )
+        for i in INDICATORS
+    ]
 
 
 class CodeLabel(BaseModel):

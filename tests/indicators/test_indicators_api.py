@@ -221,4 +221,7 @@ def test_reference_indicators_is_public_and_lists_every_indicator(client):
     assert occupancy["label"] == "Taux de réalisation de l'action"
     assert occupancy["unit"] == "rate"
     assert occupancy["definition"]
-    assert set(body[0]) == {"code", "label", "definition", "unit"}
+    assert set(body[0]) == {"code", "label", "definition", "unit", "base"}
+    assert occupancy["base"] is None  # not about persons: never withheld
+    refusal = next(item for item in body if item["code"] == "refusal_rate")
+    assert refusal["base"] == {"persons": "decisions", "part": "refusals"}
