@@ -60,7 +60,7 @@ def report(
     name: str, value: float, unit: str, reference: str, reference_value: float, goal: str | None = None
 ) -> Figure:
     """Print a figure as measured, beside its reference, their ratio (value ÷ reference) and the
-    goal on that ratio, and keep it for var/bench.json and the README."""
+    goal on that ratio, and keep it for var/bench.json and docs/PERFORMANCE.md."""
     ratio = value / reference_value if reference_value else float("inf")
     met = None
     if goal is not None:

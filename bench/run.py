@@ -1,7 +1,7 @@
 """`make bench`: SPEC C5's figures and issue 21's goals on PostgreSQL, each beside its reference
 measured in the same run on the same machine, their ratio (value ÷ reference) and, where the issue
 sets one, the goal on that ratio. One line per figure is printed as it is measured; all of them go
-to var/bench.json and to the table between the bench markers of README.md. Everything is measured
+to var/bench.json and to the table between the bench markers of docs/PERFORMANCE.md. Everything is measured
 through HTTP as the clients call, the app as it is.
 
 - bench/figures/demo.py: `pdi demo --scale N` against a `COPY` of the same rows;
@@ -71,7 +71,7 @@ from bench.figures.reports import measure_bilan, measure_esf_report, measure_ind
 from bench.figures.weekly_hours import measure_weekly_hours
 from bench.webhooks import measure_webhooks
 
-README = ROOT / "README.md"
+REPORT_PAGE = ROOT / "docs" / "PERFORMANCE.md"
 REPORT = VAR / "bench.json"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 SECTIONS = ("demo", "http", "reports", "past_day", "feed", "exits", "http2", "webhooks", "mix")
@@ -153,12 +153,12 @@ def render(info: dict, mix: dict | None) -> str:
     return "\n".join(lines)
 
 
-def write_readme(block: str) -> None:
-    text = README.read_text()
+def write_report_page(block: str) -> None:
+    text = REPORT_PAGE.read_text()
     if BEGIN in text and END in text:
         before, rest = text.split(BEGIN, 1)
         _old, after = rest.split(END, 1)
-        README.write_text(before + block + after)
+        REPORT_PAGE.write_text(before + block + after)
 
 
 def main() -> None:
@@ -208,12 +208,12 @@ def main() -> None:
     info = machine(url, load_at_start)
     figures = [asdict(figure) for figure in FIGURES]
     REPORT.write_text(json.dumps({"figures": figures, "machine": info, "mix": mix}, indent=2) + "\n")
-    write_readme(render(info, mix))
+    write_report_page(render(info, mix))
     goals = [figure for figure in FIGURES if figure.goal]
     missed = [figure.name for figure in goals if not figure.met]
     verdict = f"; not met: {'; '.join(missed)}" if missed else ""
     print(f"goals met: {len(goals) - len(missed)} of {len(goals)}{verdict}", flush=True)
-    print(f"written: {REPORT.relative_to(ROOT)} and README.md's bench table", flush=True)
+    print(f"written: {REPORT.relative_to(ROOT)} and docs/PERFORMANCE.md's bench table", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Remake the README's screenshots of the bilan from the demo data set:
+"""Remake docs/API-GUIDE.md's screenshots of the bilan from the demo data set:
 
     .venv/bin/python docs/screenshots.py
 

@@ -2,7 +2,7 @@
 gauges that domains compute when Prometheus scrapes (seats available per action).
 
 Each application keeps its counters in its own registry, in the memory of its process: with
-several worker processes a scrape sees the counts of the worker that answered (see the README).
+several worker processes a scrape sees the counts of the worker that answered (docs/OPERATIONS.md, "Observability").
 """
 
 import logging
