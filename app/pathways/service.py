@@ -265,12 +265,6 @@ def record_exit(*, session: Session, caller: Caller, pathway: Pathway, body: Exi
     return True
 
 
-def exit_pathway(*, session: Session, caller: Caller, pathway_id: int, body: ExitIn) -> Pathway:
-    pathway = access.writable_pathway(session=session, caller=caller, pathway_id=pathway_id)
-    record_exit(session=session, caller=caller, pathway=pathway, body=body)
-    return pathway
-
-
 def cancel(*, session: Session, caller: Caller, pathway_id: int, body: CancelIn) -> Pathway:
     """Cancel a prescription that never led to an entry; the same cancellation again changes nothing."""
     pathway = access.writable_pathway(session=session, caller=caller, pathway_id=pathway_id)

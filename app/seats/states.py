@@ -221,10 +221,6 @@ def occupies_now(pathway) -> bool:
     return truth(OCCUPIES.now, pathway)
 
 
-def reserves_now(pathway) -> bool:
-    return truth(RESERVES.now, pathway)
-
-
 def is_waitlisted(pathway) -> bool:
     return truth(WAITLISTED, pathway)
 
@@ -252,15 +248,3 @@ def day_changes_sql(rows: str, sign: int, dialect: str) -> str:
                 f"{reserved} AS reserved FROM {rows} AS r WHERE {condition.sql('r', dialect)}"
             )
     return " UNION ALL ".join(parts)
-
-
-def day_changes_of(pathway) -> list[tuple[date, int, int]]:
-    """The same in Python, for one pathway: (day, occupied change, reserved change)."""
-    changes = []
-    for name, span in SPANS.items():
-        for day, condition, step in ((span.starts, span.holds, 1), (span.ends_before, span.ends, -1)):
-            if truth(condition, pathway):
-                changes.append(
-                    (day.value(pathway), step if name == "occupied" else 0, step if name == "reserved" else 0)
-                )
-    return changes
