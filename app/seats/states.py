@@ -15,7 +15,9 @@ hold) both follow from the span. Each part is written once as a small expression
 to SQL (the triggers of the migrations, for a row alias such as `NEW`, on SQLite or PostgreSQL)
 and evaluates in Python (`Pathway.status`, tests), so that the database and the code cannot
 disagree on what a seat is; tests/seats/test_states.py evaluates both on every combination of
-dates the table's checks allow, on both databases.
+dates the table's checks allow, on both databases. The migrations hold a frozen copy of the SQL
+they ran, which tests/test_migrations.py compares with this module: a change here needs a
+migration that replaces the triggers.
 """
 
 from __future__ import annotations

@@ -133,7 +133,8 @@ def test_what_a_pathway_takes_on_each_day_is_the_same_in_sql_in_python_and_in_th
 
 
 def test_the_counters_count_now_as_the_spec_says_in_sql_and_in_python(session):
-    """The counters' triggers (migrations c5d1e3a7f9b2 and f3b7d1a9c5e2) use now_counts_sql."""
+    """The counters' triggers (migrations c5d1e3a7f9b2 and f3b7d1a9c5e2) run now_counts_sql, frozen
+    in them (tests/test_migrations.py)."""
     computed = _evaluated_by_the_database(session, states.now_counts_sql("r"))
     for row, in_sql in zip(ROWS, computed, strict=True):
         in_python = (states.occupies_now(row), states.truth(states.RESERVES.now, row), states.is_waitlisted(row))
