@@ -10,11 +10,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from typer.core import TyperGroup
 
-import app.models  # noqa: F401  (every table, and the change feed's session listeners)
+import app.models  # noqa: F401  (every table, so that the foreign keys between them resolve)
 from app.auth.models import Role
 from app.core.config import get_settings
 from app.core.db import PdiSession, get_engine
 from app.core.logging import configure_logging
+from app.outbox.capture import install_feed_capture
 
 PACKAGE = "catalogue-pdi"
 
@@ -67,6 +68,7 @@ def main(
     ] = False,
 ) -> None:
     configure_logging(get_settings())
+    install_feed_capture()
 
 
 @cli.command()

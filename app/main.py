@@ -7,7 +7,7 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-import app.models  # noqa: F401  (every table, and the change feed's capture bound to the project's sessions)
+import app.models  # noqa: F401  (every table, so that the foreign keys between them resolve)
 from app.assessments.router import router as assessments_router
 from app.audit.router import router as audit_router
 from app.auth.dependencies import admit_heavy_read, get_caller
@@ -36,6 +36,7 @@ from app.esf.router import router as esf_router
 from app.exports.router import router as exports_router
 from app.imports.router import router as imports_router
 from app.indicators.router import router as indicators_router
+from app.outbox.capture import install_feed_capture
 from app.pathways.router import router as pathways_router
 from app.people.router import router as people_router
 from app.periods.router import router as periods_router
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
     """The application; `host`, when given, is the interface it will be served on (checked
     against the default secret)."""
     settings = settings or get_settings()
+    install_feed_capture()
     if host is not None:
         refuse_default_secret_off_loopback(settings, host)
     configure_logging(settings)

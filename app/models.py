@@ -1,5 +1,6 @@
-"""Every table, imported in one place so that Alembic and the tests see the whole schema, and
-the change feed's capture, bound to the project's sessions (app/outbox/capture.py)."""
+"""Every table, imported in one place so that Alembic and the tests see the whole schema. The
+change feed's capture is not installed here: whoever makes sessions installs it
+(app.outbox.capture.install_feed_capture)."""
 
 from app.assessments.models import ActionAssessment
 from app.audit.models import AuditEvent
@@ -42,5 +43,3 @@ __all__ = [
     "WebhookDelivery",
     "WebhookOutcomeCount",
 ]
-
-import app.outbox.capture  # noqa: E402, F401  (binds the feed's listeners to PdiSession)

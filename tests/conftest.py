@@ -37,6 +37,11 @@ from app.auth.service import create_key  # noqa: E402
 from app.core.config import get_settings  # noqa: E402
 from app.core.db import PdiSession, get_read_session, get_session, get_writer_session, make_engine  # noqa: E402
 from app.core.migrate import alembic_config  # noqa: E402
+from app.outbox.capture import install_feed_capture  # noqa: E402
+
+# As the app's factory and the CLI do: the sessions the tests open write the feed (without it,
+# PdiSession refuses to write; tests/changes/test_feed_capture_installed.py shows both).
+install_feed_capture()
 
 # People signed in with an identity provider (SPEC C10): its fixtures serve every domain's tests.
 pytest_plugins = ["tests.people.fixtures", "tests.people.provider"]

@@ -15,10 +15,11 @@ from sqlmodel import delete, select
 from typer.testing import CliRunner
 
 from app.auth.models import ApiKey
-from app.auth.service import caller_for_key
+from app.auth.service import lookup_key
 from app.cli import cli, local_admin_key_file
 from app.core.config import PROJECT_ROOT, get_settings
 from app.core.db import PdiSession, get_engine
+from app.core.security import hash_api_key
 from tests.test_docker import VENV_BIN, free_port, wait_until_ready
 
 runner = CliRunner()
@@ -37,7 +38,8 @@ def committed_keys(engine) -> Iterator[None]:
 
 def caller_of(key: str):
     with PdiSession(get_engine()) as session:
-        return caller_for_key(session=session, key=key)
+        found = lookup_key(session=session, key_hash=hash_api_key(key))
+        return found[0] if found is not None else None
 
 
 def test_keys_create_prints_the_key_alone_on_the_last_line(committed_keys):

@@ -113,12 +113,6 @@ def _announce(session: Session, key_id: int) -> None:
         session.execute(select(func.pg_notify(KEYS_CHANNEL, str(key_id))))
 
 
-def caller_for_key(*, session: Session, key: str) -> Caller | None:
-    """The caller a key stands for, or None when it is unknown, revoked or expired."""
-    found = lookup_key(session=session, key_hash=hash_api_key(key))
-    return found[0] if found is not None else None
-
-
 def lookup_key(
     *, session: Session, key_hash: str, now: datetime | None = None
 ) -> tuple[Caller, datetime | None] | None:

@@ -4,7 +4,7 @@ A page costs a fixed number of queries whatever its size: the count, the page of
 (with their action, operator and year line), their seats on the day, their sites. With `near`,
 the page is cut in Python after the distances are known (see app/availability/where.py). What
 occupies, reserves or waits for a seat is defined once, in app/seats/states.py; the counts on
-the day (app/seats/counts.py) read what the database keeps by convention and day, so a page for
+the day (app/availability/counts.py) read what the database keeps by convention and day, so a page for
 any day costs the same whatever the history.
 """
 
@@ -14,6 +14,7 @@ from datetime import date, datetime
 from sqlalchemy import and_, exists, select
 from sqlmodel import Session
 
+from app.availability.counts import counts_on
 from app.availability.schemas import AvailabilityPage, AvailabilityRead, AvailabilitySiteRead
 from app.availability.where import ANYWHERE, Where, nearest_first, rounded_km
 from app.catalogue.models import Action, Family, Operator, Site, Territory
@@ -22,7 +23,6 @@ from app.core.db import ids_in
 from app.core.pagination import PageParams, count_rows
 from app.core.text import equals
 from app.core.time import latest
-from app.seats.counts import counts_on
 from app.seats.service import Seats, capacity
 
 

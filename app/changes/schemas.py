@@ -38,14 +38,14 @@ class FamilyChange(Change):
 
 
 class ActionChange(Change):
-    """A action's change: `data` as its GET shows it now, null for a deletion."""
+    """An action's change: `data` as its GET shows it now, null for a deletion."""
 
     kind: Literal["action"]
     data: ActionRead | None = Field(description=DATA_DESCRIPTION)
 
 
 class OperatorChange(Change):
-    """A operator's change: `data` as its GET shows it now, null for a deletion."""
+    """An operator's change: `data` as its GET shows it now, null for a deletion."""
 
     kind: Literal["operator"]
     data: OperatorRead | None = Field(description=DATA_DESCRIPTION)
@@ -66,7 +66,7 @@ class ConventionChange(Change):
 
 
 class AvailabilityChange(Change):
-    """A availability's change: `data` as its GET shows it now, null for a deletion."""
+    """An availability item's change: `data` as its GET shows it now, null for a deletion."""
 
     kind: Literal["availability"]
     data: AvailabilityRead | None = Field(description=DATA_DESCRIPTION)
@@ -80,22 +80,12 @@ class PathwayChange(Change):
 
 
 class AssessmentChange(Change):
-    """A assessment's change: `data` as its GET shows it now, null for a deletion."""
+    """An assessment's change: `data` as its GET shows it now, null for a deletion."""
 
     kind: Literal["assessment"]
     data: AssessmentRead | None = Field(description=DATA_DESCRIPTION)
 
 
-CHANGE_MODELS: dict[str, type[Change]] = {
-    "family": FamilyChange,
-    "action": ActionChange,
-    "operator": OperatorChange,
-    "site": SiteChange,
-    "convention": ConventionChange,
-    "availability": AvailabilityChange,
-    "pathway": PathwayChange,
-    "assessment": AssessmentChange,
-}
 ChangeRead = Annotated[
     FamilyChange
     | ActionChange

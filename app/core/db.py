@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeEngine
 from sqlmodel import Session, SQLModel, create_engine
 
+from app.core.changes import refuse_writes_until_feed_captured
 from app.core.config import get_settings
 from app.core.text import fold
 
@@ -62,6 +63,9 @@ class PdiSession(Session):
     commit; a bulk statement on a table the feed serves is refused unless its writer noted what
     it changed (app.core.changes.note_change, then `execution_options(feed_noted=True)`).
     """
+
+
+refuse_writes_until_feed_captured(PdiSession)
 
 
 def make_engine(

@@ -1,14 +1,16 @@
 """What each transaction changed, noted as it flushes and written to the feed as it commits.
 
-The listeners below are bound to the project's session class (app.core.db.PdiSession), the only
-one the service, the CLI, the seed and the tests open. Writes through the ORM are noted at each
-flush (`after_flush`); a bulk statement (UPDATE, DELETE or INSERT through `session.execute`) on a
-table the feed serves is refused unless its writer named what it changed with
-`app.core.changes.note_change()` and said so (`execution_options(feed_noted=True)`): a bulk write
-can no longer move data without the feed knowing. At `before_commit` the notes become rows of
-the outbox (service.write_changes), in the same transaction as the writes: a change is in the
-feed exactly when it is committed. app/models.py imports this module with the tables, so every
-process that knows the schema has its feed.
+`install_feed_capture()` binds the listeners below to the project's session class
+(app.core.db.PdiSession), the only one the service, the CLI, the seed and the tests open; the
+app's factory, the CLI's entry and the tests' conftest call it. Until it is called, PdiSession
+refuses every write (app.core.changes.FeedCaptureMissing): no process writes without its feed.
+
+Writes through the ORM are noted at each flush (`after_flush`); a bulk statement (UPDATE, DELETE
+or INSERT through `session.execute`) on a table the feed serves is refused unless its writer
+named what it changed with `app.core.changes.note_change()` and said so
+(`execution_options(feed_noted=True)`): a bulk write can no longer move data without the feed
+knowing. At `before_commit` the notes become rows of the outbox (service.write_changes), in the
+same transaction as the writes: a change is in the feed exactly when it is committed.
 """
 
 from sqlalchemy import event, inspect, or_, select
@@ -17,7 +19,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from app.assessments.models import ActionAssessment
 from app.catalogue.models import Action, Family, Operator, Site
 from app.conventions.models import Convention, ConventionSite, ConventionYear, running_on
-from app.core.changes import FEED_NOTED, PENDING, note_change
+from app.core.changes import FEED_NOTED, PENDING, feed_captured, note_change
 from app.core.db import PdiSession
 from app.core.time import today
 from app.outbox.service import write_changes
@@ -72,7 +74,6 @@ def _keys_of(row) -> list[tuple[str, object]]:
     return []
 
 
-@event.listens_for(PdiSession, "do_orm_execute")
 def _refuse_unnoted_bulk_writes(state: ORMExecuteState) -> None:
     if not (state.is_update or state.is_delete or state.is_insert):
         return
@@ -84,7 +85,6 @@ def _refuse_unnoted_bulk_writes(state: ORMExecuteState) -> None:
         )
 
 
-@event.listens_for(PdiSession, "after_flush")
 def _note_flushed_rows(session: Session, _flush_context) -> None:
     changed = [*session.new, *session.deleted]
     changed += [row for row in session.dirty if session.is_modified(row, include_collections=False)]
@@ -94,7 +94,6 @@ def _note_flushed_rows(session: Session, _flush_context) -> None:
                 note_change(session, kind, entity_id)
 
 
-@event.listens_for(PdiSession, "before_commit")
 def _write_noted_changes(session: Session) -> None:
     session.flush()  # the rows still pending are changes too
     pending = session.info.pop(PENDING, None)
@@ -106,9 +105,25 @@ def _write_noted_changes(session: Session) -> None:
     write_changes(session, keys)
 
 
-@event.listens_for(PdiSession, "after_rollback")
 def _forget_rolled_back_changes(session: Session) -> None:
     session.info.pop(PENDING, None)
+
+
+_LISTENERS = (
+    ("do_orm_execute", _refuse_unnoted_bulk_writes),
+    ("after_flush", _note_flushed_rows),
+    ("before_commit", _write_noted_changes),
+    ("after_rollback", _forget_rolled_back_changes),
+)
+
+
+def install_feed_capture() -> None:
+    """Bind the feed's capture to the project's sessions, and lift their refusal to write
+    (idempotent: the app's factory and the CLI may both run in one process)."""
+    for name, listener in _LISTENERS:
+        if not event.contains(PdiSession, name, listener):
+            event.listen(PdiSession, name, listener)
+    feed_captured(PdiSession)
 
 
 def _availability_of(session: Session, pending: set[tuple[str, str]]) -> set[tuple[str, str]]:

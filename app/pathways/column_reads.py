@@ -20,12 +20,11 @@ from sqlmodel import Session
 from app.conventions.models import Convention
 from app.core.caller import Caller, Role
 from app.core.db import ids_in
-from app.pathways import participants, weekly_hours
+from app.pathways import participants, waiting_list, weekly_hours
 from app.pathways.access import pathway_visibility
 from app.pathways.esf_models import ENTRY_FIELDS, LabourStatusOnLeaving, PathwayParticipant
 from app.pathways.models import Decision, Pathway, PathwayStatus
 from app.reference.exit_reasons import SITUATION_ON_LEAVING
-from app.seats import service as seats
 
 # PathwayRead's fields read as they are stored (beneficiary_id, hours and the fields the status
 # decides are handled below).
@@ -80,7 +79,7 @@ def pathway_dicts(*, session: Session, caller: Caller, condition: ColumnElement[
         )
     rows = session.execute(statement.where(condition, pathway_visibility(caller))).all()
     waitlisted = [row.id for row in rows if row.waitlisted]
-    positions = seats.waitlist_positions(session=session, pathway_ids=waitlisted) if waitlisted else {}
+    positions = waiting_list.waitlist_positions(session=session, pathway_ids=waitlisted) if waitlisted else {}
     shows_person = caller.role == Role.admin
     return [_read(row, positions, shows_person, with_participant) for row in rows]
 

@@ -50,6 +50,7 @@ from app.pathways.schemas import (
     ExitRecordResult,
     ExitRecordsAnswer,
 )
+from app.pathways.waiting_list import promote_waitlisted
 from app.periods.service import closed_years
 from app.seats import service as seats
 
@@ -141,7 +142,7 @@ def write_exits(
     for convention_id in conventions:
         note_change(session, "availability", convention_id)
     for convention_id in seats.with_waiting_list(session, conventions):
-        seats.promote_waitlisted(session=session, caller=caller, convention_id=convention_id)
+        promote_waitlisted(session=session, caller=caller, convention_id=convention_id)
 
 
 class MalformedBody(AppError):

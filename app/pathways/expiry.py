@@ -29,6 +29,7 @@ from app.core.config import get_settings
 from app.core.db import analyze_after_bulk, ids_in, is_postgres
 from app.core.time import utcnow
 from app.pathways.models import EndedAs, Pathway
+from app.pathways.waiting_list import promote_waitlisted
 from app.periods.service import closed_years
 from app.seats import service as seats
 
@@ -127,7 +128,7 @@ def expire_prescriptions(*, session: Session, today: date) -> ExpiryCounts:
         note_change(session, "availability", convention_id)
     promoted = 0
     for convention_id in seats.with_waiting_list(session, touched):
-        promoted += len(seats.promote_waitlisted(session=session, caller=EXPIRY, convention_id=convention_id))
+        promoted += len(promote_waitlisted(session=session, caller=EXPIRY, convention_id=convention_id))
     session.flush()
     return ExpiryCounts(
         prescribed=sum(1 for row in kept if not row.waitlisted),

@@ -148,7 +148,7 @@ class Pathway(SQLModel, table=True):
             "COALESCE(ended_as, '') <> 'refused' OR cancelled_on = decided_on", name="refused_on_its_decision_day"
         ),
         # Dated ranges of one convention's pathways: by exit, by end without entry, pending by
-        # prescription. Availability no longer reads them (app/seats/counts.py); kept for the
+        # prescription. Availability no longer reads them (app/availability/counts.py); kept for the
         # other readers of such ranges until a measured change says otherwise.
         Index("ix_pathway_convention_id_exited_on", "convention_id", "exited_on"),
         Index("ix_pathway_convention_id_cancelled_on", "convention_id", "cancelled_on"),
@@ -160,7 +160,7 @@ class Pathway(SQLModel, table=True):
             sqlite_where=text(PENDING),
         ),
         # The next planned end among the pathways present on a day, past or not: one probe per
-        # convention from that day on (app/seats/counts.py).
+        # convention from that day on (app/availability/counts.py).
         Index("ix_pathway_convention_id_planned_end_on", "convention_id", "planned_end_on"),
     )
 

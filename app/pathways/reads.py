@@ -15,10 +15,9 @@ from app.conventions.models import Convention
 from app.core.caller import Caller, Role
 from app.core.db import ids_in
 from app.core.pagination import Page, PageParams, paginate
-from app.pathways import access, weekly_hours
+from app.pathways import access, waiting_list, weekly_hours
 from app.pathways.models import Pathway, PathwayStatus
 from app.pathways.schemas import PathwayRead
-from app.seats import service as seats
 
 # The audit entity of pathways, read or written.
 AUDIT_PATHWAY = "pathway"
@@ -32,7 +31,7 @@ def read_models(*, session: Session, pathways: list[Pathway], caller: Caller | N
     caller): the service's id for a person is shared by every tenant, so showing it
     would tell an operator or a portal whether a file number it posts already has a pathway
     elsewhere, and let tenants match their persons with each other's."""
-    positions = seats.waitlist_positions(
+    positions = waiting_list.waitlist_positions(
         session=session, pathway_ids=[pathway.id for pathway in pathways if pathway.waitlisted]
     )
     shows_person = caller is not None and caller.role == Role.admin

@@ -4,7 +4,7 @@ and moves the seats and the waiting list.
 
 Elsewhere in this domain: reading pathways (reads.py), the answers to a prescription
 (answers.py), the exit batches whole (exit_records.py), the expiry (expiry.py), the seats
-(app/seats), who may see what (access.py).
+(app/seats) and the waiting list (waiting_list.py), who may see what (access.py).
 """
 
 from typing import Any
@@ -31,6 +31,7 @@ from app.pathways.schemas import (
     PathwayCreate,
     PathwayUpdate,
 )
+from app.pathways.waiting_list import promote_waitlisted
 from app.periods.service import ensure_open
 from app.seats import service as seats
 
@@ -123,7 +124,7 @@ def _seat_for_prescription(*, session: Session, caller: Caller, convention: Conv
     convention's seats locked so that concurrent prescriptions cannot take the same last seat. 409
     when there is none and the client asked to be refused rather than waitlisted."""
     # Seats may have been added since (more places): those waiting first, in order of arrival.
-    seats.promote_waitlisted(session=session, caller=caller, convention_id=convention.id)
+    promote_waitlisted(session=session, caller=caller, convention_id=convention.id)
     now = seats.lock_seats(session, convention.id)
     if now.free and not now.waitlisted:
         return True
@@ -211,7 +212,7 @@ def write_pathway(
         )
     _apply(session=session, caller=caller, pathway=pathway, after=after, action=action, characteristics=characteristics)
     # Any change of dates may free a seat (an exit, a cancellation, a corrected entry).
-    seats.promote_waitlisted(session=session, caller=caller, convention_id=pathway.convention_id)
+    promote_waitlisted(session=session, caller=caller, convention_id=pathway.convention_id)
 
 
 def update_pathway(
@@ -260,14 +261,8 @@ def record_exit(*, session: Session, caller: Caller, pathway: Pathway, body: Exi
     # Closing an open pathway only shortens its stay: no overlap can appear, no need to look.
     ensure_open(session=session, years=rules.touched_years(before, after))
     _apply(session=session, caller=caller, pathway=pathway, after=after, action="exit")
-    seats.promote_waitlisted(session=session, caller=caller, convention_id=pathway.convention_id)
+    promote_waitlisted(session=session, caller=caller, convention_id=pathway.convention_id)
     return True
-
-
-def exit_pathway(*, session: Session, caller: Caller, pathway_id: int, body: ExitIn) -> Pathway:
-    pathway = access.writable_pathway(session=session, caller=caller, pathway_id=pathway_id)
-    record_exit(session=session, caller=caller, pathway=pathway, body=body)
-    return pathway
 
 
 def cancel(*, session: Session, caller: Caller, pathway_id: int, body: CancelIn) -> Pathway:

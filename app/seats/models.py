@@ -37,7 +37,7 @@ class ConventionSeats(SQLModel, table=True):
 
 class ConventionSeatDay(SQLModel, table=True):
     """How a convention's occupied and reserved seats change on a day, kept by the same triggers:
-    the counts on a day are the sum of the changes up to that day (app/seats/counts.py), so a
+    the counts on a day are the sum of the changes up to that day (app/availability/counts.py), so a
     day long past costs the convention's days, not the pathways written since. The sum of all
     of a convention's changes is its counters' `occupied` and `reserved`. A day whose changes
     came back to zero keeps its row (harmless: at most one per convention and day)."""

@@ -1,9 +1,9 @@
-"""Seats of a convention: how many, the lock order of the writes that move them, the waiting
-list and its promotion (SPEC C3).
+"""Seats of a convention: how many, and the lock order of the writes that move them (SPEC C3).
 
 What a pathway occupies, reserves or waits for is defined once, in app/seats/states.py; the
 database keeps, per convention, the counts now (ConventionSeats) and their changes by day
-(ConventionSeatDay), by triggers; the counts on a day are app/seats/counts.py.
+(ConventionSeatDay), by triggers; the counts on a day are app/availability/counts.py, the
+waiting list's promotion app/pathways/waiting_list.py (both read the pathways, above the seats).
 Capacity is the seats open at any one time: ⌊places × months_per_place / 12⌋ of `on`'s year;
 a convention year without places (funded by budget only) has no limit.
 
@@ -15,15 +15,12 @@ cannot both take the last seat.
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
-from app.audit.service import record
 from app.conventions.models import ConventionYear
-from app.core.caller import Caller
 from app.core.db import ids_in
 from app.core.time import today
-from app.pathways.models import Pathway
 from app.seats.models import ConventionSeats
 
 
@@ -98,55 +95,3 @@ def lock_seats(session: Session, convention_id: int) -> Seats:
     return Seats(
         capacity=capacity(*line) if line else None, occupied=occupied, reserved=reserved, waitlisted=waitlisted
     )
-
-
-def promote_waitlisted(*, session: Session, caller: Caller, convention_id: int) -> list[int]:
-    """Give the seats free today to the oldest waitlisted prescriptions (order of arrival); the
-    ids promoted. Call after any write that may free a seat or add one."""
-    session.flush()  # the writes still pending move the counters too
-    seats = lock_seats(session, convention_id)
-    if not seats.waitlisted:
-        return []
-    how_many = seats.waitlisted if seats.capacity is None else min(seats.available, seats.waitlisted)
-    if how_many <= 0:
-        return []
-    promoted = list(
-        session.execute(
-            select(Pathway.id)
-            .where(Pathway.convention_id == convention_id, Pathway.waitlisted)
-            .order_by(Pathway.id)
-            .limit(how_many)
-        ).scalars()
-    )
-    for pathway in session.execute(
-        select(Pathway).where(Pathway.id.in_(promoted)).execution_options(populate_existing=True)
-    ).scalars():
-        pathway.waitlisted = False
-        session.add(pathway)
-        record(
-            session=session,
-            caller=caller,
-            entity="pathway",
-            entity_id=pathway.id,
-            action="promote",
-            fields=["waitlisted"],
-        )
-    session.flush()
-    return promoted
-
-
-def waitlist_positions(*, session: Session, pathway_ids: list[int]) -> dict[int, int]:
-    """Position on its convention's waiting list (1 = next) of each waitlisted pathway given."""
-    if not pathway_ids:
-        return {}
-    conventions = select(Pathway.convention_id).where(Pathway.id.in_(pathway_ids), Pathway.waitlisted)
-    ranked = (
-        select(
-            Pathway.id,
-            func.row_number().over(partition_by=Pathway.convention_id, order_by=Pathway.id).label("position"),
-        )
-        .where(Pathway.waitlisted, Pathway.convention_id.in_(conventions))
-        .subquery()
-    )
-    rows = session.execute(select(ranked.c.id, ranked.c.position).where(ranked.c.id.in_(pathway_ids)))
-    return {pathway_id: position for pathway_id, position in rows}

@@ -15,7 +15,9 @@ hold) both follow from the span. Each part is written once as a small expression
 to SQL (the triggers of the migrations, for a row alias such as `NEW`, on SQLite or PostgreSQL)
 and evaluates in Python (`Pathway.status`, tests), so that the database and the code cannot
 disagree on what a seat is; tests/seats/test_states.py evaluates both on every combination of
-dates the table's checks allow, on both databases.
+dates the table's checks allow, on both databases. The migrations hold a frozen copy of the SQL
+they ran, which tests/test_migrations.py compares with this module: a change here needs a
+migration that replaces the triggers.
 """
 
 from __future__ import annotations
@@ -221,10 +223,6 @@ def occupies_now(pathway) -> bool:
     return truth(OCCUPIES.now, pathway)
 
 
-def reserves_now(pathway) -> bool:
-    return truth(RESERVES.now, pathway)
-
-
 def is_waitlisted(pathway) -> bool:
     return truth(WAITLISTED, pathway)
 
@@ -252,15 +250,3 @@ def day_changes_sql(rows: str, sign: int, dialect: str) -> str:
                 f"{reserved} AS reserved FROM {rows} AS r WHERE {condition.sql('r', dialect)}"
             )
     return " UNION ALL ".join(parts)
-
-
-def day_changes_of(pathway) -> list[tuple[date, int, int]]:
-    """The same in Python, for one pathway: (day, occupied change, reserved change)."""
-    changes = []
-    for name, span in SPANS.items():
-        for day, condition, step in ((span.starts, span.holds, 1), (span.ends_before, span.ends, -1)):
-            if truth(condition, pathway):
-                changes.append(
-                    (day.value(pathway), step if name == "occupied" else 0, step if name == "reserved" else 0)
-                )
-    return changes

@@ -20,8 +20,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from app.seats.states import now_counts_sql
-
 revision: str = "c5d1e3a7f9b2"
 down_revision: str | Sequence[str] | None = "b8d2e4f6a1c3"
 branch_labels: str | Sequence[str] | None = None
@@ -31,11 +29,22 @@ OPEN = "exited_on IS NULL AND cancelled_on IS NULL"
 PENDING = "entered_on IS NULL AND exited_on IS NULL AND cancelled_on IS NULL"
 
 
+# What a pathway row (`{row}`: NEW, OLD or a table alias) adds to its convention's counts, as SQL
+# integers: app/seats/states.py's now_counts_sql as it rendered when this migration was written.
+# Frozen here, since what a migration ran must not change with the code after it: a change of
+# states.py is a new migration that replaces the triggers (tests/test_migrations.py compares).
+NOW_COUNTS_SQL = {
+    "occupied": "CASE WHEN ((NOT ({row}.entered_on IS NULL)) AND ({row}.cancelled_on IS NULL))"
+    " AND ({row}.exited_on IS NULL) THEN 1 ELSE 0 END",
+    "reserved": "CASE WHEN (NOT ({row}.waitlisted)) AND (COALESCE({row}.entered_on, {row}.cancelled_on) IS NULL)"
+    " THEN 1 ELSE 0 END",
+    "waitlisted": "CASE WHEN {row}.waitlisted THEN 1 ELSE 0 END",
+}
+
+
 def _counts(row: str) -> dict[str, str]:
-    """What a pathway row (`row` is NEW, OLD or a table alias) adds to its convention's counts, as
-    SQL integers: app/seats/states.py, the one definition of the seat states, which the Python
-    checks and the later migrations share."""
-    return now_counts_sql(row)
+    """What a pathway row (`row` is NEW, OLD or a table alias) adds to its convention's counts."""
+    return {name: sql.replace("{row}", row) for name, sql in NOW_COUNTS_SQL.items()}
 
 
 # --- PostgreSQL: one trigger per statement, with the statement's old and new rows ----------------

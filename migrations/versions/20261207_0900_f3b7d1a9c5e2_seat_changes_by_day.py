@@ -12,7 +12,8 @@ Create Date: 2026-12-07 09:00:00
   replaced by ones that also add the statement's changes by day, after the counters, which they
   lock in convention order as before (one lock order; the counters of a convention whose days
   moved are locked, and their `updated_at` moved, too). On SQLite, row triggers of their own.
-  What a pathway takes on a day is app/seats/states.py, the counters' definition too.
+  What a pathway takes on a day is app/seats/states.py, the counters' definition too, frozen
+  below as it rendered then.
 - `ix_pathway_open_convention_id_planned_end_on` (the open pathways) gives way to one over every
   pathway: the next release on a past day is among pathways closed since.
 """
@@ -24,8 +25,6 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import op
 
-from app.seats.states import day_changes_sql, now_counts_sql
-
 revision: str = "f3b7d1a9c5e2"
 down_revision: str | Sequence[str] | None = "e9c4a2b6d8f1"
 branch_labels: str | Sequence[str] | None = None
@@ -33,6 +32,46 @@ depends_on: str | Sequence[str] | None = None
 
 OPEN = "exited_on IS NULL AND cancelled_on IS NULL"
 PATHWAY_COLUMNS = ("convention_id", "prescribed_on", "entered_on", "exited_on", "cancelled_on", "waitlisted")
+
+# app/seats/states.py as it rendered when this migration was written, frozen here, since what a
+# migration ran must not change with the code after it: a change of states.py is a new migration
+# that replaces the triggers (tests/test_migrations.py compares these with states.py).
+# What a pathway row (`{row}`: a table alias) adds to its convention's counters now (now_counts_sql).
+NOW_COUNTS_SQL = {
+    "occupied": "CASE WHEN ((NOT ({row}.entered_on IS NULL)) AND ({row}.cancelled_on IS NULL))"
+    " AND ({row}.exited_on IS NULL) THEN 1 ELSE 0 END",
+    "reserved": "CASE WHEN (NOT ({row}.waitlisted)) AND (COALESCE({row}.entered_on, {row}.cancelled_on) IS NULL)"
+    " THEN 1 ELSE 0 END",
+    "waitlisted": "CASE WHEN {row}.waitlisted THEN 1 ELSE 0 END",
+}
+# The changes of the counts a pathway row `r` brings (day_changes_sql): the day, the changes of
+# occupied and reserved for a row as it is (negated for a row as it was), and when it brings them.
+_ENTERED = "(NOT (r.entered_on IS NULL)) AND (r.cancelled_on IS NULL)"
+_RESERVES = "NOT (r.waitlisted)"
+_LEFT = "COALESCE(r.entered_on, r.cancelled_on)"
+DAY_CHANGES = {
+    dialect: (
+        ("r.entered_on", 1, 0, _ENTERED),
+        (after_exit, -1, 0, f"({_ENTERED}) AND (NOT (r.exited_on IS NULL))"),
+        ("r.prescribed_on", 0, 1, _RESERVES),
+        (_LEFT, 0, -1, f"({_RESERVES}) AND (NOT ({_LEFT} IS NULL))"),
+    )
+    for dialect, after_exit in (("postgresql", "(r.exited_on + 1)"), ("sqlite", "date(r.exited_on, '+1 day')"))
+}
+
+
+def now_counts_sql(row: str) -> dict[str, str]:
+    return {name: sql.replace("{row}", row) for name, sql in NOW_COUNTS_SQL.items()}
+
+
+def day_changes_sql(rows: str, sign: int, dialect: str) -> str:
+    """SELECT convention_id, day, occupied, reserved: the changes of each row of `rows` (a table,
+    a transition table or a one-row SELECT), times `sign`."""
+    return " UNION ALL ".join(
+        f"SELECT r.convention_id, {day} AS day, {occupied * sign} AS occupied, {reserved * sign} AS reserved "
+        f"FROM {rows} AS r WHERE {condition}"
+        for day, occupied, reserved, condition in DAY_CHANGES[dialect]
+    )
 
 
 def _seat_counters_migration():

@@ -2,7 +2,7 @@
 recount of the pathways after every kind of write: the API's prescriptions (waiting list and
 promotion included), entries, exits, cancellations; plain SQL statements of one or many rows,
 deletions, a move to another convention, retention's bulk UPDATE; and availability's counts on
-any day (app/seats/counts.py) are SPEC C3's count of the pathways that day."""
+any day (app/availability/counts.py) are SPEC C3's count of the pathways that day."""
 
 from collections import defaultdict
 from datetime import date, timedelta
@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, update
 from sqlmodel import select
 
+from app.availability.counts import counts_on
 from app.core.caller import CLI
 from app.core.time import today
 from app.pathways.models import Pathway
 from app.pathways.retention import apply_retention
-from app.seats.counts import counts_on
 from app.seats.models import ConventionSeatDay
 from tests import factories
 from tests.pathways.helpers import API, recounted_seats, stored_seats
