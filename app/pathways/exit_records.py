@@ -68,9 +68,9 @@ def decide_exits(
 ) -> tuple[dict[int, Decision], dict[int, dict[str, Any]]]:
     """Decide each exit of a batch, without writing: `exits` gives, per item, the row of its
     pathway locked by the caller (its state fields, see access.lock_writable_pathways) and the
-    exit's fields (exited_on, exit_reason, hours when given). The same rules as `record_exit`,
-    item after item (a pathway named twice sees the first item's exit), with the consolidated
-    years read once for the whole batch. Returns each item's decision and the state each exited
+    exit's fields (exited_on, exit_reason, hours when given). The same rules as
+    `service.exit_pathway`, item after item (a pathway named twice sees the first item's exit),
+    with the consolidated years read once for the whole batch. Returns each item's decision and the state each exited
     pathway is to be written with."""
     current = {row.id: row._asdict() for row, _exit in exits.values() if row is not None}
     years = set()

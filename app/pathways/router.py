@@ -98,7 +98,7 @@ def list_pathways(
 )
 def create_pathway(session: SessionDep, caller: PrescriberDep, body: PathwayCreate, response: Response):
     """Prescribe a pathway (or import a whole one: entry and exit given at once)."""
-    pathway = participants.create_pathway(session=session, caller=caller, body=body)
+    pathway = service.create_pathway(session=session, caller=caller, body=body)
     return _answer(session, caller, response, pathway)
 
 
@@ -124,7 +124,7 @@ def update_pathway(
     if_match: IfMatch = None,
 ):
     """Correct a pathway; every rule is checked again."""
-    pathway = participants.update_pathway(
+    pathway = service.update_pathway(
         session=session, caller=caller, pathway_id=pathway_id, body=body, if_match=if_match
     )
     return _answer(session, caller, response, pathway)
@@ -147,7 +147,7 @@ def exit_pathway(
     session: SessionDep, caller: PathwayWriterDep, pathway_id: PathwayId, body: ExitIn, response: Response
 ):
     """Record the person's exit (the same exit again changes nothing; another one is a 409)."""
-    pathway = participants.exit_pathway(session=session, caller=caller, pathway_id=pathway_id, body=body)
+    pathway = service.exit_pathway(session=session, caller=caller, pathway_id=pathway_id, body=body)
     return _answer(session, caller, response, pathway)
 
 
