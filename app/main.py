@@ -193,7 +193,7 @@ def _watches_the_feed(settings: Settings) -> bool:
 
 def _body_limits(settings: Settings):
     def limit_for(path: str) -> int:
-        # The batch endpoint takes bigger bodies, and still counts them itself (app/pathways/exit_records.py).
+        # The batch endpoint takes bigger bodies, and still counts them itself (app/pathways/batches.py).
         return settings.max_batch_bytes if path == EXIT_RECORDS_PATH else settings.max_body_bytes
 
     return limit_for

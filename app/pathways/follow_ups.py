@@ -1,5 +1,5 @@
 """POST /follow-ups: the participants' situation six months after leaving (SPEC C9), in batches
-with the guarantees of exit records (app/pathways/exit_records.py): a JSON list or CSV, up to
+with the guarantees of exit records (app/pathways/batches.py): a JSON list or CSV, up to
 `max_batch_items` items, a result per item (created / unchanged / error with its problem) and
 counts; the same follow-up again is `unchanged`, another one for a pathway that has one is an
 error (409), never an overwrite; `atomic=true`: all or nothing (422 with every item's result);
@@ -26,9 +26,9 @@ from app.core.errors import AppError, Conflict, InvalidInput, NotFound, PeriodCo
 from app.core.pagination import Page, PageParams, paginate_rows
 from app.core.time import today, utcnow
 from app.pathways import access
+from app.pathways.batches import BatchRejected, batch_answer, validated_items
 from app.pathways.esf_models import FOLLOW_UP_WINDOW, FollowUp
 from app.pathways.esf_schemas import FollowUpDue, FollowUpIn
-from app.pathways.exit_records import BatchRejected, batch_answer, validated_items
 from app.pathways.models import Pathway
 from app.pathways.schemas import ExitRecordCounts, ExitRecordResult, ExitRecordsAnswer
 from app.periods.service import closed_years

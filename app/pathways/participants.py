@@ -22,9 +22,9 @@ from app.audit.service import record
 from app.auth.models import Role
 from app.core.caller import Caller
 from app.core.db import ids_table, rows_table
-from app.core.errors import Conflict, Forbidden
+from app.core.errors import AppError, Conflict, Forbidden
 from app.pathways.esf_models import ENTRY_FIELDS, LabourStatusOnLeaving, PathwayParticipant
-from app.pathways.esf_schemas import LEAVING_FIELDS, ParticipantIn, ParticipantRead
+from app.pathways.esf_schemas import LEAVING_FIELDS, ParticipantIn, ParticipantRead, leaving_fields
 from app.periods.service import ensure_open
 
 # The record's writes are audited in its pathway's trail (app.pathways.reads.AUDIT_PATHWAY).
@@ -147,6 +147,32 @@ def check_same_leaving(*, session: Session, pathway_id: int, given: dict[str, An
         pathway_id=pathway_id, row=session.get(PathwayParticipant, pathway_id), given=given
     ):
         raise conflict
+
+
+def check_leaving_batch(
+    *, session: Session, items: dict[int, BaseModel], decided: dict[int, tuple[str, int | None, AppError | None]]
+) -> dict[int, dict[str, Any]]:
+    """The FSE leaving fields of a batch of exits (SPEC C9), on the decisions taken for its items
+    (exit_records.Decision, by index): an exit posted again with other leaving fields becomes an
+    error (409), as another date or reason would; returns the fields to store per pathway newly
+    exited. One query for the whole batch."""
+    given = {index: leaving_fields(items[index]) for index in decided if decided[index][0] != "error"}
+    rows = rows_of(session, [decided[index][1] for index, fields in given.items() if fields])
+    leaving: dict[int, dict[str, Any]] = {}
+    for index, fields in sorted(given.items()):
+        outcome, pathway_id, _error = decided[index]
+        if not fields:
+            continue
+        if outcome == "unchanged" and pathway_id not in leaving:
+            if conflict := leaving_conflict(pathway_id=pathway_id, row=rows.get(pathway_id), given=fields):
+                decided[index] = ("error", pathway_id, conflict)
+        elif outcome == "unchanged":
+            if any(leaving[pathway_id].get(name, value) != value for name, value in fields.items()):
+                conflict = Conflict(f"Pathway {pathway_id} is exited twice in this batch with other leaving fields")
+                decided[index] = ("error", pathway_id, conflict)
+        else:
+            leaving[pathway_id] = fields
+    return leaving
 
 
 def write_leaving_batch(*, session: Session, leaving: dict[int, dict[str, Any]]) -> None:

@@ -4,8 +4,8 @@ and moves the seats and the waiting list; the FSE participant given with a pathw
 stored by ESF+'s records (participants.py), called from here.
 
 Elsewhere in this domain: reading pathways (reads.py), the answers to a prescription
-(answers.py), the exit batches whole (exit_records.py), the expiry (expiry.py), the seats
-(app/seats), who may see what (access.py).
+(answers.py), the exit batches whole (exit_records.py; their bodies read by batches.py), the
+expiry (expiry.py), the seats (app/seats), who may see what (access.py).
 """
 
 from typing import Any
