@@ -32,7 +32,7 @@ from app.core.openapi import OPENAPI_CONTACT, OPENAPI_LICENSE, OPENAPI_SERVERS, 
 from app.core.rate_limits import RateLimits
 from app.core.security_headers import SecurityHeaders
 from app.core.server import HeaderCountLimit
-from app.esf.router import router as esf_router
+from app.esf.reporting.router import router as esf_router
 from app.exports.router import router as exports_router
 from app.imports.router import router as imports_router
 from app.indicators.router import router as indicators_router

@@ -3,9 +3,9 @@ item by item by batches.py).
 
 A batch is looked up and written set-based (record_exits): its pathways found and locked in one
 query, each item decided on the locked rows, all the exits written in one statement and audited
-as one event; the FSE leaving fields they carry are stored by ESF+'s records (participants.py).
-A bad item never blocks the good ones, and with `atomic=true` any bad item means nothing is
-stored (422 carrying every item's result).
+as one event; the FSE leaving fields they carry are checked and stored by ESF+'s records
+(app/esf/records/participants.py). A bad item never blocks the good ones, and with `atomic=true`
+any bad item means nothing is stored (422 carrying every item's result).
 """
 
 from typing import Any
@@ -19,7 +19,8 @@ from app.core.changes import FEED_NOTED, note_change
 from app.core.db import rows_table
 from app.core.errors import AppError, NotFound, PeriodConsolidated
 from app.core.time import utcnow
-from app.pathways import access, participants, rules, service
+from app.esf.records import participants
+from app.pathways import access, rules, service
 from app.pathways.batches import BatchRejected, batch_answer, validated_items
 from app.pathways.models import Pathway
 from app.pathways.schemas import ExitRecordCounts, ExitRecordIn, ExitRecordResult, ExitRecordsAnswer

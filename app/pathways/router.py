@@ -12,7 +12,8 @@ from app.core.etag import etag_of, with_etag
 from app.core.pagination import Page, PageDep
 from app.core.schemas import MAX_INT, IsoDay, IsoMoment
 from app.core.time import today
-from app.pathways import activity, answers, batches, diagnostics, engagement, exit_records, participants, reads, service
+from app.esf.records import participants
+from app.pathways import activity, answers, batches, diagnostics, engagement, exit_records, reads, service
 from app.pathways.access import (
     ActivityReaderDep,
     ActivityWriterDep,

@@ -18,7 +18,7 @@ from app.catalogue.schemas import WeeklyHours
 from app.core.schemas import BoundedText, InputModel, ReadModel, RowId, Timestamp
 from app.core.security import normalised_ref
 from app.core.time import today
-from app.pathways.esf_schemas import LeavingStatus, ParticipantIn, ParticipantRead, QualificationGained
+from app.esf.records.schemas import LeavingStatus, ParticipantIn, ParticipantRead, QualificationGained
 from app.pathways.models import (
     ActivityMetric,
     Decision,

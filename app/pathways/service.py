@@ -1,7 +1,7 @@
 """Pathways and their beneficiaries written one by one (prescription, correction, entry, exit,
 cancellation) through write_pathway, which checks every rule of rules.py, the consolidated years,
 and moves the seats and the waiting list; the FSE participant given with a pathway or its exit is
-stored by ESF+'s records (participants.py), called from here.
+stored by ESF+'s records (app/esf/records/participants.py), called from here.
 
 Elsewhere in this domain: reading pathways (reads.py), the answers to a prescription
 (answers.py), the exit batches whole (exit_records.py; their bodies read by batches.py), the
@@ -21,8 +21,9 @@ from app.core.errors import Conflict, ConventionFull, InvalidInput
 from app.core.etag import check_if_match
 from app.core.security import pseudonymise
 from app.core.time import today, utcnow
-from app.pathways import access, participants, rules
-from app.pathways.esf_schemas import leaving_fields
+from app.esf.records import participants
+from app.esf.records.schemas import leaving_fields
+from app.pathways import access, rules
 from app.pathways.models import Beneficiary, Pathway, PathwayStatus
 from app.pathways.reads import AUDIT_PATHWAY, ENDED_BEFORE_ENTRY, read_model
 from app.pathways.schemas import (

@@ -25,10 +25,10 @@ from app.core.db import ids_table, rows_table
 from app.core.errors import AppError, Conflict, InvalidInput, NotFound, PeriodConsolidated
 from app.core.pagination import Page, PageParams, paginate_rows
 from app.core.time import today, utcnow
+from app.esf.records.models import FOLLOW_UP_WINDOW, FollowUp
+from app.esf.reporting.schemas import FollowUpDue, FollowUpIn
 from app.pathways import access
 from app.pathways.batches import BatchRejected, batch_answer, validated_items
-from app.pathways.esf_models import FOLLOW_UP_WINDOW, FollowUp
-from app.pathways.esf_schemas import FollowUpDue, FollowUpIn
 from app.pathways.models import Pathway
 from app.pathways.schemas import ExitRecordCounts, ExitRecordResult, ExitRecordsAnswer
 from app.periods.service import closed_years

@@ -6,9 +6,9 @@ read carries it, and how the pathway's writes and exits store it.
 - admin and operator keys write it, with the pathway (create, correction) and with the exit (the
   leaving fields); a portal key that sends it is refused (403): a prescriber records no
   characteristics it could not read back;
-- the pathway's writes call these functions (app/pathways/service.py, exit_records.py), never the
-  reverse; a write of the record moves the pathway's `updated_at` there, so that its ETag moves
-  and the change feed carries the pathway again.
+- the pathway's writes call these functions (app/pathways/service.py, exit_records.py), never
+  the reverse; a write of the record moves the pathway's `updated_at` there, so that its ETag
+  moves and the change feed carries the pathway again.
 """
 
 from datetime import date
@@ -23,8 +23,8 @@ from app.auth.models import Role
 from app.core.caller import Caller
 from app.core.db import ids_table, rows_table
 from app.core.errors import AppError, Conflict, Forbidden
-from app.pathways.esf_models import ENTRY_FIELDS, LabourStatusOnLeaving, PathwayParticipant
-from app.pathways.esf_schemas import LEAVING_FIELDS, ParticipantIn, ParticipantRead, leaving_fields
+from app.esf.records.models import ENTRY_FIELDS, LabourStatusOnLeaving, PathwayParticipant
+from app.esf.records.schemas import LEAVING_FIELDS, ParticipantIn, ParticipantRead, leaving_fields
 from app.periods.service import ensure_open
 
 # The record's writes are audited in its pathway's trail (app.pathways.reads.AUDIT_PATHWAY).

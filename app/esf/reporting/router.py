@@ -14,16 +14,15 @@ from app.core.errors import InvalidInput, responses
 from app.core.pagination import Page, PageDep
 from app.core.schemas import IsoDay
 from app.core.time import today
-from app.esf import formats
-from app.esf.report import esf_report
-from app.esf.schemas import EsfReport
-from app.esf.service import incomplete_pathways
+from app.esf.reporting import follow_ups, formats
+from app.esf.reporting.report import esf_report
+from app.esf.reporting.schemas import FOLLOW_UP_COLUMNS, EsfReport, FollowUpDue, FollowUpIn
+from app.esf.reporting.service import incomplete_pathways
 from app.indicators.bilan_formats import CsvDialect
 from app.indicators.service import MAX_YEAR, MIN_YEAR
-from app.pathways import batches, follow_ups
+from app.pathways import batches
 from app.pathways.access import PathwayWriterDep
 from app.pathways.batches import Batch
-from app.pathways.esf_schemas import FOLLOW_UP_COLUMNS, FollowUpDue, FollowUpIn
 from app.pathways.schemas import ExitRecordsAnswer
 
 router = APIRouter(tags=["esf"])
