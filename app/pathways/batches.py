@@ -32,7 +32,7 @@ from app.core.errors import (
     echoed,
     list_at_most,
 )
-from app.pathways.schemas import ExitRecordCounts, ExitRecordResult, ExitRecordsAnswer
+from app.pathways.schemas import BatchAnswer, ExitRecordCounts, ExitRecordResult
 
 JSON_TYPE = "application/json"
 CSV_TYPE = "text/csv"
@@ -49,7 +49,7 @@ class MalformedBody(AppError):
 class BatchRejected(InvalidInput):
     """An all-or-nothing batch with a bad item: nothing stored, every item's result returned."""
 
-    def __init__(self, answer: ExitRecordsAnswer):
+    def __init__(self, answer: BatchAnswer):
         super().__init__(f"{answer.counts.error} item(s) in error: with atomic=true nothing was stored")
         self.answer = answer
 
@@ -291,6 +291,7 @@ def _cells(header: list[str], row: list[str], kinds: dict[str, str]) -> dict[str
 
 
 M = TypeVar("M", bound=BaseModel)
+Answer = TypeVar("Answer", bound=BatchAnswer)
 
 
 def validated_items(items: list[Any], model: type[M]) -> tuple[dict[int, M], dict[int, dict[str, Any]]]:
@@ -309,8 +310,8 @@ def validated_items(items: list[Any], model: type[M]) -> tuple[dict[int, M], dic
 
 
 def batch_answer(
-    results: list[ExitRecordResult], counts: ExitRecordCounts, lines: list[int] | None
-) -> ExitRecordsAnswer:
+    answer: type[Answer], results: list[ExitRecordResult], counts: ExitRecordCounts, lines: list[int] | None
+) -> Answer:
     """The answer to a batch: for CSV, each result and each problem names the item's line; the
     items' problems list MAX_LISTED_ERRORS errors between them and count the others, so that a
     batch of a thousand bad items stays a small answer."""
@@ -320,4 +321,4 @@ def batch_answer(
             if result.problem is not None:
                 result.problem["line"] = line
     list_at_most([result.problem for result in results if result.problem is not None])
-    return ExitRecordsAnswer.model_construct(results=results, counts=counts)
+    return answer.model_construct(results=results, counts=counts)

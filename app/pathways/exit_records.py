@@ -160,7 +160,7 @@ def record_exits(
         results.append(
             ExitRecordResult.model_construct(index=index, status=outcome, pathway_id=pathway_id, problem=error)
         )
-    answer = batch_answer(results, counts, lines)
+    answer = batch_answer(ExitRecordsAnswer, results, counts, lines)
     if atomic and counts.error:
         raise BatchRejected(answer)
     write_exits(session=session, caller=caller, states=exited, pathways=pathways)

@@ -303,9 +303,15 @@ class ExitRecordCounts(BaseModel):
     error: int = 0
 
 
-class ExitRecordsAnswer(BaseModel):
+# A batch's answer (app/pathways/batches.py); each batch route names its own (ExitRecordsAnswer,
+# FollowUpsAnswer). No docstrings: the OpenAPI document shows these as bare shapes.
+class BatchAnswer(BaseModel):
     results: list[ExitRecordResult]
     counts: ExitRecordCounts
+
+
+class ExitRecordsAnswer(BatchAnswer):
+    pass
 
 
 class ActivityRecordCreate(InputModel):

@@ -16,14 +16,13 @@ from app.core.schemas import IsoDay
 from app.core.time import today
 from app.esf.reporting import follow_ups, formats
 from app.esf.reporting.report import esf_report
-from app.esf.reporting.schemas import FOLLOW_UP_COLUMNS, EsfReport, FollowUpDue, FollowUpIn
+from app.esf.reporting.schemas import FOLLOW_UP_COLUMNS, EsfReport, FollowUpDue, FollowUpIn, FollowUpsAnswer
 from app.esf.reporting.service import incomplete_pathways
 from app.indicators.bilan_formats import CsvDialect
 from app.indicators.service import MAX_YEAR, MIN_YEAR
 from app.pathways import batches
 from app.pathways.access import PathwayWriterDep
 from app.pathways.batches import Batch
-from app.pathways.schemas import ExitRecordsAnswer
 
 router = APIRouter(tags=["esf"])
 
@@ -135,7 +134,7 @@ _FOLLOW_UP_HEADER = ",".join(FOLLOW_UP_COLUMNS)
 
 @router.post(
     "/follow-ups",
-    response_model=ExitRecordsAnswer,
+    response_model=FollowUpsAnswer,
     responses=responses(400, 401, 403, 413, 415, 422),
     openapi_extra=batches.batch_request_body(
         FollowUpIn, example=f"{_FOLLOW_UP_HEADER}\n42,2021-01-15,employed_cdi,true\n"

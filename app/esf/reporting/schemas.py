@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from app.core.schemas import InputModel, RowId
 from app.esf.records.models import FollowUpSituation
+from app.pathways.schemas import BatchAnswer
 
 
 class FollowUpIn(InputModel):
@@ -18,6 +19,10 @@ class FollowUpIn(InputModel):
 
 
 FOLLOW_UP_COLUMNS = tuple(FollowUpIn.model_fields)
+
+
+class FollowUpsAnswer(BatchAnswer):
+    pass
 
 
 class FollowUpDue(BaseModel):
