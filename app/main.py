@@ -32,7 +32,7 @@ from app.core.openapi import OPENAPI_CONTACT, OPENAPI_LICENSE, OPENAPI_SERVERS, 
 from app.core.rate_limits import RateLimits
 from app.core.security_headers import SecurityHeaders
 from app.core.server import HeaderCountLimit
-from app.esf.router import router as esf_router
+from app.esf.reporting.router import router as esf_router
 from app.exports.router import router as exports_router
 from app.imports.router import router as imports_router
 from app.indicators.router import router as indicators_router
@@ -195,7 +195,7 @@ def _watches_the_feed(settings: Settings) -> bool:
 
 def _body_limits(settings: Settings):
     def limit_for(path: str) -> int:
-        # The batch endpoint takes bigger bodies, and still counts them itself (app/pathways/exit_records.py).
+        # The batch endpoint takes bigger bodies, and still counts them itself (app/pathways/batches.py).
         return settings.max_batch_bytes if path == EXIT_RECORDS_PATH else settings.max_body_bytes
 
     return limit_for

@@ -8,8 +8,8 @@ from app.auth.models import ApiKey, Membership
 from app.catalogue.models import Action, Family, Operator, Site
 from app.conventions.models import Convention, ConventionSite, ConventionYear
 from app.core.db import metadata
+from app.esf.records.models import FollowUp, PathwayParticipant
 from app.outbox.models import Change, FeedClock
-from app.pathways.esf_models import FollowUp, PathwayParticipant
 from app.pathways.models import ActivityRecord, Beneficiary, Diagnostic, Pathway
 from app.periods.models import Period
 from app.seats.models import ConventionSeatDay, ConventionSeats

@@ -37,10 +37,10 @@ from app.conventions.service import read_models as convention_reads
 from app.core.caller import Caller, Role
 from app.core.db import is_postgres
 from app.core.pagination import PageParams
+from app.esf.records.models import PathwayParticipant
 from app.outbox.models import Change, pathway_id_of
 from app.pathways.access import pathway_visibility
 from app.pathways.column_reads import iso_utc_sql, pathway_dicts_by_id, pathway_json_sql
-from app.pathways.esf_models import PathwayParticipant
 from app.pathways.models import Pathway
 
 PUBLIC_KINDS = ("family", "action", "operator", "site", "availability")

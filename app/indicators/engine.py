@@ -43,10 +43,10 @@ from sqlmodel import Session
 
 from app.catalogue.models import Action, Family
 from app.conventions.models import Convention, ConventionYear
+from app.esf.records.models import EMPLOYED_SITUATIONS, KNOWN_SITUATIONS, FollowUp
 from app.indicators.known import counted_total, ratio
 from app.indicators.sql import days_between, full_scan, greatest, least
 from app.pathways import engagement, weekly_hours
-from app.pathways.esf_models import EMPLOYED_SITUATIONS, KNOWN_SITUATIONS, FollowUp
 from app.pathways.models import ActivityMetric, ActivityRecord, BeneficiaryEngagement, Diagnostic, EndedAs, Pathway
 from app.periods.service import consolidated_years
 from app.reference.diagnostic_dimensions import DIMENSION_CODES

@@ -20,9 +20,10 @@ from sqlmodel import Session
 from app.conventions.models import Convention
 from app.core.caller import Caller, Role
 from app.core.db import ids_in
-from app.pathways import participants, waiting_list, weekly_hours
+from app.esf.records import participants
+from app.esf.records.models import ENTRY_FIELDS, LabourStatusOnLeaving, PathwayParticipant
+from app.pathways import waiting_list, weekly_hours
 from app.pathways.access import pathway_visibility
-from app.pathways.esf_models import ENTRY_FIELDS, LabourStatusOnLeaving, PathwayParticipant
 from app.pathways.models import Decision, Pathway, PathwayStatus
 from app.reference.exit_reasons import SITUATION_ON_LEAVING
 

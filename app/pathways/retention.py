@@ -3,7 +3,7 @@
 A pathway that ended (exited or cancelled) before the cut-off day is detached from its person:
 its link to the pseudonym (`beneficiary_id`) and its `insee_code` go; its dates, exit, hours and
 the other characteristics the indicators group by stay, and so do its FSE records (participant
-at entry and on leaving, follow-up: app/pathways/esf_models.py), which name the pathway, never the
+at entry and on leaving, follow-up: app/esf/records/models.py), which name the pathway, never the
 person, so that the ESF+ report of a closed year keeps its counts. Its diagnostic (SPEC C7) loses
 its free text, the summary and the notes of its recommendations; its dimensions, its day and the
 actions it recommended stay (the barrier rates count them). A beneficiary row that no pathway points

@@ -12,7 +12,8 @@ from app.core.etag import etag_of, with_etag
 from app.core.pagination import Page, PageDep
 from app.core.schemas import MAX_INT, IsoDay, IsoMoment
 from app.core.time import today
-from app.pathways import activity, answers, diagnostics, engagement, exit_records, participants, reads, service
+from app.esf.records import participants
+from app.pathways import activity, answers, batches, diagnostics, engagement, exit_records, reads, service
 from app.pathways.access import (
     ActivityReaderDep,
     ActivityWriterDep,
@@ -20,7 +21,7 @@ from app.pathways.access import (
     PathwayWriterDep,
     PrescriberDep,
 )
-from app.pathways.exit_records import Batch
+from app.pathways.batches import Batch
 from app.pathways.models import ActivityMetric, Pathway, PathwayStatus
 from app.pathways.schemas import (
     EXIT_RECORD_COLUMNS,
@@ -98,7 +99,7 @@ def list_pathways(
 )
 def create_pathway(session: SessionDep, caller: PrescriberDep, body: PathwayCreate, response: Response):
     """Prescribe a pathway (or import a whole one: entry and exit given at once)."""
-    pathway = participants.create_pathway(session=session, caller=caller, body=body)
+    pathway = service.create_pathway(session=session, caller=caller, body=body)
     return _answer(session, caller, response, pathway)
 
 
@@ -124,7 +125,7 @@ def update_pathway(
     if_match: IfMatch = None,
 ):
     """Correct a pathway; every rule is checked again."""
-    pathway = participants.update_pathway(
+    pathway = service.update_pathway(
         session=session, caller=caller, pathway_id=pathway_id, body=body, if_match=if_match
     )
     return _answer(session, caller, response, pathway)
@@ -147,7 +148,7 @@ def exit_pathway(
     session: SessionDep, caller: PathwayWriterDep, pathway_id: PathwayId, body: ExitIn, response: Response
 ):
     """Record the person's exit (the same exit again changes nothing; another one is a 409)."""
-    pathway = participants.exit_pathway(session=session, caller=caller, pathway_id=pathway_id, body=body)
+    pathway = service.exit_pathway(session=session, caller=caller, pathway_id=pathway_id, body=body)
     return _answer(session, caller, response, pathway)
 
 
@@ -234,7 +235,7 @@ _CSV_HEADER = ",".join(EXIT_RECORD_COLUMNS)
     response_model=ExitRecordsAnswer,
     tags=["pathways"],
     responses=responses(400, 401, 403, 413, 415, 422),
-    openapi_extra=exit_records.batch_request_body(
+    openapi_extra=batches.batch_request_body(
         ExitRecordIn,
         example=(f"{_CSV_HEADER}\n42,,,,2020-06-30,employment_cdi,\n,7,123456A,2020-01-06,2020-07-03,training,212\n"),
     ),
@@ -242,11 +243,11 @@ _CSV_HEADER = ",".join(EXIT_RECORD_COLUMNS)
 def post_exit_records(
     session: SessionDep,
     caller: PathwayWriterDep,
-    batch: Annotated[Batch, Depends(exit_records.read_batch)],
+    batch: Annotated[Batch, Depends(batches.read_batch)],
     atomic: Annotated[bool, Query(description="All or nothing: any bad item stores nothing (422)")] = False,
 ):
     """Record a batch of exits, each by pathway_id or by (convention_id, beneficiary_ref, entered_on)."""
-    parsed = exit_records.parse_items(batch, ExitRecordIn)
+    parsed = batches.parse_items(batch, ExitRecordIn)
     return exit_records.record_exits(
         session=session, caller=caller, items=parsed.items, atomic=atomic, lines=parsed.lines
     )

@@ -18,7 +18,7 @@ from app.catalogue.schemas import WeeklyHours
 from app.core.schemas import BoundedText, InputModel, ReadModel, RowId, Timestamp
 from app.core.security import normalised_ref
 from app.core.time import today
-from app.pathways.esf_schemas import LeavingStatus, ParticipantIn, ParticipantRead, QualificationGained
+from app.esf.records.schemas import LeavingStatus, ParticipantIn, ParticipantRead, QualificationGained
 from app.pathways.models import (
     ActivityMetric,
     Decision,
@@ -303,9 +303,15 @@ class ExitRecordCounts(BaseModel):
     error: int = 0
 
 
-class ExitRecordsAnswer(BaseModel):
+# A batch's answer (app/pathways/batches.py); each batch route names its own (ExitRecordsAnswer,
+# FollowUpsAnswer). No docstrings: the OpenAPI document shows these as bare shapes.
+class BatchAnswer(BaseModel):
     results: list[ExitRecordResult]
     counts: ExitRecordCounts
+
+
+class ExitRecordsAnswer(BatchAnswer):
+    pass
 
 
 class ActivityRecordCreate(InputModel):

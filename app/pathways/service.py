@@ -1,10 +1,12 @@
 """Pathways and their beneficiaries written one by one (prescription, correction, entry, exit,
 cancellation) through write_pathway, which checks every rule of rules.py, the consolidated years,
-and moves the seats and the waiting list.
+and moves the seats and the waiting list; the FSE participant given with a pathway or its exit is
+stored by ESF+'s records (app/esf/records/participants.py), called from here.
 
 Elsewhere in this domain: reading pathways (reads.py), the answers to a prescription
-(answers.py), the exit batches whole (exit_records.py), the expiry (expiry.py), the seats
-(app/seats) and the waiting list (waiting_list.py), who may see what (access.py).
+(answers.py), the exit batches whole (exit_records.py; their bodies read by batches.py), the
+expiry (expiry.py), the seats (app/seats) and the waiting list (waiting_list.py), who may see
+what (access.py).
 """
 
 from typing import Any
@@ -19,7 +21,9 @@ from app.core.config import get_settings
 from app.core.errors import Conflict, ConventionFull, InvalidInput
 from app.core.etag import check_if_match
 from app.core.security import pseudonymise
-from app.core.time import today
+from app.core.time import today, utcnow
+from app.esf.records import participants
+from app.esf.records.schemas import leaving_fields
 from app.pathways import access, rules
 from app.pathways.models import Beneficiary, Pathway, PathwayStatus
 from app.pathways.reads import AUDIT_PATHWAY, ENDED_BEFORE_ENTRY, read_model
@@ -66,6 +70,26 @@ def _apply(
     record(session=session, caller=caller, entity=AUDIT_PATHWAY, entity_id=pathway.id, action=action, fields=written)
     session.flush()
     return written
+
+
+def _record_participant(
+    *, session: Session, caller: Caller, pathway: Pathway, fields: dict[str, Any], action: str
+) -> None:
+    """Store the FSE participant's fields given with a write of the pathway; a change moves the
+    pathway's `updated_at`, so that its ETag moves and the change feed carries it again."""
+    changed = participants.write_participant(
+        session=session,
+        caller=caller,
+        pathway_id=pathway.id,
+        entered_on=pathway.entered_on,
+        exited_on=pathway.exited_on,
+        fields=fields,
+        action=action,
+    )
+    if changed:
+        pathway.updated_at = utcnow()
+        session.add(pathway)
+        session.flush()
 
 
 # --- beneficiaries -----------------------------------------------------------------------------
@@ -137,6 +161,8 @@ def _seat_for_prescription(*, session: Session, caller: Caller, convention: Conv
 
 
 def create_pathway(*, session: Session, caller: Caller, body: PathwayCreate) -> Pathway:
+    """Prescribe a pathway (or import a whole one), with the participant given with it."""
+    participants.check_writer(caller, body.participant)
     after = rules.state_of(None) | body.model_dump(include=set(rules.STATE_FIELDS))
     rules.check_dates(after)
     convention = _convention_for_new_pathway(session=session, caller=caller, body=body)
@@ -177,6 +203,9 @@ def create_pathway(*, session: Session, caller: Caller, body: PathwayCreate) -> 
     ]
     record(session=session, caller=caller, entity=AUDIT_PATHWAY, entity_id=pathway.id, action="create", fields=written)
     session.flush()
+    if body.participant is not None:
+        given = body.participant.model_dump(exclude_none=True)
+        _record_participant(session=session, caller=caller, pathway=pathway, fields=given, action="create")
     return pathway
 
 
@@ -218,6 +247,9 @@ def write_pathway(
 def update_pathway(
     *, session: Session, caller: Caller, pathway_id: int, body: PathwayUpdate, if_match: str | None
 ) -> Pathway:
+    """Correct a pathway (its If-Match, its rules), then its participant: fields given overwrite
+    (null clears), absent ones stay."""
+    participants.check_writer(caller, body.participant)
     pathway = access.writable_pathway(session=session, caller=caller, pathway_id=pathway_id)
     check_if_match(if_match, read_model(session=session, pathway=pathway, caller=caller))
     after = rules.state_of(pathway) | body.model_dump(exclude_unset=True, exclude={"beneficiary"})
@@ -229,6 +261,9 @@ def update_pathway(
     write_pathway(
         session=session, caller=caller, pathway=pathway, after=after, action="update", characteristics=characteristics
     )
+    if body.participant is not None:
+        given = body.participant.model_dump(exclude_unset=True)
+        _record_participant(session=session, caller=caller, pathway=pathway, fields=given, action="update")
     return pathway
 
 
@@ -250,19 +285,24 @@ def enter(*, session: Session, caller: Caller, pathway_id: int, body: EntryIn) -
     return pathway
 
 
-def record_exit(*, session: Session, caller: Caller, pathway: Pathway, body: ExitIn) -> bool:
-    """Record the exit of a pathway locked by the caller; False when this very exit was already
-    recorded, 409 when another one was (the rule of rules.exit_state, as for a batch's items)."""
+def exit_pathway(*, session: Session, caller: Caller, pathway_id: int, body: ExitIn) -> Pathway:
+    """Record the exit and its FSE leaving fields; the same exit again changes nothing, another
+    one is a 409 (the rule of rules.exit_state, as for a batch's items), and so are other leaving
+    fields."""
+    pathway = access.writable_pathway(session=session, caller=caller, pathway_id=pathway_id)
     before = rules.state_of(pathway)
     exit_fields = body.model_dump(include={"exited_on", "exit_reason", "hours"}, exclude_none=True)
     after = rules.exit_state(pathway_id=pathway.id, before=before, exit_fields=exit_fields)
     if after is None:
-        return False
+        participants.check_same_leaving(session=session, pathway_id=pathway.id, given=leaving_fields(body))
+        return pathway
     # Closing an open pathway only shortens its stay: no overlap can appear, no need to look.
     ensure_open(session=session, years=rules.touched_years(before, after))
     _apply(session=session, caller=caller, pathway=pathway, after=after, action="exit")
     promote_waitlisted(session=session, caller=caller, convention_id=pathway.convention_id)
-    return True
+    if leaving := leaving_fields(body):
+        _record_participant(session=session, caller=caller, pathway=pathway, fields=leaving, action="exit")
+    return pathway
 
 
 def cancel(*, session: Session, caller: Caller, pathway_id: int, body: CancelIn) -> Pathway:

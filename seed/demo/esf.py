@@ -15,7 +15,7 @@ from sqlalchemy import exists, select
 from sqlmodel import Session
 
 from app.conventions.models import ConventionYear
-from app.pathways.esf_models import ENTRY_FIELDS, FOLLOW_UP_WINDOW
+from app.esf.records.models import ENTRY_FIELDS, FOLLOW_UP_WINDOW
 from app.pathways.models import Pathway
 from seed.demo.targets import DEMO_SEED
 

@@ -26,8 +26,8 @@ from app.core.config import get_settings
 from app.core.progress import progress
 from app.core.security import pseudonymise
 from app.core.time import today, utcnow
+from app.esf.records.models import FollowUp, PathwayParticipant
 from app.outbox.service import record_missing
-from app.pathways.esf_models import FollowUp, PathwayParticipant
 from app.pathways.models import ActivityRecord, Beneficiary, BeneficiaryEngagement, Pathway
 from app.periods.models import Period, PeriodStatus
 from seed.demo.esf import FOLLOW_UP_COLUMNS, PARTICIPANT_COLUMNS, esf_rows

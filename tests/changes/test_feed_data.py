@@ -13,9 +13,9 @@ from app.assessments.models import ActionAssessment
 from app.auth.service import create_key
 from app.core.caller import Role
 from app.core.time import today
+from app.esf.records.models import Answer, Education, LabourStatus, LabourStatusOnLeaving, PathwayParticipant
+from app.esf.records.schemas import ParticipantRead
 from app.pathways import column_reads
-from app.pathways.esf_models import Answer, Education, LabourStatus, LabourStatusOnLeaving, PathwayParticipant
-from app.pathways.esf_schemas import ParticipantRead
 from app.pathways.models import Household, Sex
 from app.pathways.schemas import PathwayRead
 from app.reference.exit_reasons import EXIT_REASONS_BY_CODE

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from sqlmodel import select
 
 from app.core.config import get_settings
-from app.pathways.esf_models import FollowUp, FollowUpSituation
+from app.esf.records.models import FollowUp, FollowUpSituation
 from app.pathways.models import Beneficiary, Pathway
 from tests.esf.conftest import API, post_pathway
 

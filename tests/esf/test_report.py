@@ -9,7 +9,7 @@ from openpyxl import load_workbook
 
 from app.core.caller import CLI
 from app.core.time import today
-from app.esf.indicators import ESF_CODES
+from app.esf.reporting.indicators import ESF_CODES
 from app.pathways.retention import apply_retention
 from tests.esf.conftest import API, COMPLETE, post_pathway
 

@@ -9,9 +9,7 @@ from sqlalchemy import select
 
 from app.conventions.models import ConventionYear
 from app.core.caller import CLI
-from app.esf.indicators import ESF_CODES
-from app.esf.report import esf_report
-from app.pathways.esf_models import (
+from app.esf.records.models import (
     ENTRY_FIELDS,
     Answer,
     Education,
@@ -20,6 +18,8 @@ from app.pathways.esf_models import (
     LabourStatus,
     PathwayParticipant,
 )
+from app.esf.reporting.indicators import ESF_CODES
+from app.esf.reporting.report import esf_report
 from app.pathways.models import Pathway
 from app.reference.exit_reasons import EXIT_REASONS
 from tests import factories

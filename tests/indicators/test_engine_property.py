@@ -9,6 +9,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.esf.records.models import FollowUp, FollowUpSituation
 from app.indicators.engine import (
     GROUP_KEYS,
     INDICATOR_CODES,
@@ -19,7 +20,6 @@ from app.indicators.engine import (
     compute_for_years,
     values_from,
 )
-from app.pathways.esf_models import FollowUp, FollowUpSituation
 from app.pathways.models import ActivityRecord, BeneficiaryEngagement, Diagnostic, Pathway
 from app.periods.models import Period, PeriodStatus
 from app.reference.diagnostic_dimensions import DIMENSION_CODES, MARKS

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from app.core.errors import MAX_LISTED_ERRORS
-from app.pathways import exit_records
+from app.pathways import batches
 from tests.pathways.helpers import API, assert_problem
 
 URLS = [f"{API}/exit-records", f"{API}/follow-ups"]
@@ -96,14 +96,14 @@ def test_healthz_answers_while_a_batch_is_parsed(client, world, url, monkeypatch
     parse's wait had run out (`answered_meanwhile` False)."""
     parsing, answered = threading.Event(), threading.Event()
     answered_meanwhile = []
-    parse = exit_records.parse_items
+    parse = batches.parse_items
 
     def parse_once_healthz_answered(*args, **kwargs):
         parsing.set()
         answered_meanwhile.append(answered.wait(timeout=30))
         return parse(*args, **kwargs)
 
-    monkeypatch.setattr(exit_records, "parse_items", parse_once_healthz_answered)
+    monkeypatch.setattr(batches, "parse_items", parse_once_healthz_answered)
     with ThreadPoolExecutor(max_workers=1) as pool:
         batch = pool.submit(client.post, url, content=b"," * COMMAS[url], headers=_csv(world.operator_key))
         assert parsing.wait(timeout=30)

@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from app.core.config import get_settings
 from app.core.errors import PayloadTooLarge
-from app.pathways.exit_records import read_batch
+from app.pathways.batches import read_batch
 from app.pathways.models import Pathway
 from tests.pathways.helpers import API, assert_problem, stored_pathway
 

@@ -205,7 +205,7 @@ def test_the_rows_obey_the_rules_on_input(session):
 def test_the_co_funded_actions_get_a_filled_esf_report_the_same_every_time(session):
     """SPEC C9: participants and follow-ups for the FSE co-funded conventions, with a fixed seed."""
     from app.core.caller import CLI
-    from app.esf.report import esf_report
+    from app.esf.reporting.report import esf_report
 
     reports = []
     for _ in range(2):

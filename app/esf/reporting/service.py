@@ -8,8 +8,8 @@ from sqlmodel import Session
 from app.conventions.models import Convention, ConventionYear
 from app.core.caller import Caller
 from app.core.pagination import Page, PageParams, paginate_rows
+from app.esf.records.models import ENTRY_FIELDS, PathwayParticipant
 from app.pathways import access
-from app.pathways.esf_models import ENTRY_FIELDS, PathwayParticipant
 from app.pathways.models import Pathway
 
 

@@ -1,17 +1,20 @@
-"""The FSE participant record of a pathway (SPEC C9): who may read and write it, and how pathway
-writes and exits carry it.
+"""The FSE participant record of a pathway (SPEC C9): who may read and write it, how a pathway's
+read carries it, and how the pathway's writes and exits store it.
 
 - admin and the pathway's operator read `participant` (operators only ever see their own
   pathways); portal keys and readers never: their reads carry no `participant` key at all;
 - admin and operator keys write it, with the pathway (create, correction) and with the exit (the
   leaving fields); a portal key that sends it is refused (403): a prescriber records no
   characteristics it could not read back;
-- a write of the record touches the pathway's `updated_at`, so that its ETag moves and the change
-  feed carries the pathway again.
+- the pathway's writes call these functions (app/pathways/service.py, exit_records.py), never
+  the reverse; a write of the record moves the pathway's `updated_at` there, so that its ETag
+  moves and the change feed carries the pathway again.
 """
 
-from typing import Any
+from datetime import date
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import FromClause, func, insert, or_, select, update
 from sqlmodel import Session
 
@@ -19,17 +22,15 @@ from app.audit.service import record
 from app.auth.models import Role
 from app.core.caller import Caller
 from app.core.db import ids_table, rows_table
-from app.core.errors import Conflict, Forbidden
-from app.core.time import utcnow
-from app.pathways import access, reads, service
-from app.pathways.esf_models import ENTRY_FIELDS, LabourStatusOnLeaving, PathwayParticipant
-from app.pathways.esf_schemas import LEAVING_FIELDS, ParticipantIn, ParticipantRead, leaving_fields
-from app.pathways.models import Pathway
-from app.pathways.schemas import ExitIn, PathwayCreate, PathwayRead, PathwayUpdate
+from app.core.errors import AppError, Conflict, Forbidden
+from app.esf.records.models import ENTRY_FIELDS, LabourStatusOnLeaving, PathwayParticipant
+from app.esf.records.schemas import LEAVING_FIELDS, ParticipantIn, ParticipantRead, leaving_fields
 from app.periods.service import ensure_open
 
-AUDIT_PATHWAY = reads.AUDIT_PATHWAY
+# The record's writes are audited in its pathway's trail (app.pathways.reads.AUDIT_PATHWAY).
+AUDIT_PATHWAY = "pathway"
 PARTICIPANT_READERS = (Role.admin, Role.operator)
+Read = TypeVar("Read", bound=BaseModel)
 
 
 def may_read(caller: Caller) -> bool:
@@ -54,11 +55,11 @@ def has_participant(*, has_record, exit_reason):
     return or_(has_record, exit_reason.is_not(None))
 
 
-def with_participants(*, session: Session, caller: Caller, reads: list[PathwayRead]) -> list[PathwayRead]:
-    """The read models with their `participant` for a caller who may read it (one query for all);
-    unchanged (no `participant` key) for any other, and for a pathway with neither an FSE record
-    nor an exit (`has_participant`: an object of nulls would say nothing, at a quarter of a feed
-    page's bytes)."""
+def with_participants(*, session: Session, caller: Caller, reads: list[Read]) -> list[Read]:
+    """The pathways' read models (PathwayRead) with their `participant` for a caller who may read
+    it (one query for all); unchanged (no `participant` key) for any other, and for a pathway with
+    neither an FSE record nor an exit (`has_participant`: an object of nulls would say nothing, at
+    a quarter of a feed page's bytes)."""
     if not may_read(caller) or not reads:
         return reads
     rows = rows_of(session, [read.id for read in reads])
@@ -70,16 +71,27 @@ def with_participants(*, session: Session, caller: Caller, reads: list[PathwayRe
     ]
 
 
-def _check_writer(caller: Caller, participant: ParticipantIn | None) -> None:
+def check_writer(caller: Caller, participant: ParticipantIn | None) -> None:
     if participant is not None and caller.role not in PARTICIPANT_READERS:
         raise Forbidden("Only admin and operator keys record the FSE participant (`participant`)")
 
 
-def _write(*, session: Session, caller: Caller, pathway: Pathway, fields: dict[str, Any], action: str) -> list[str]:
-    """Store `fields` on the pathway's record (created when missing); the names that changed."""
-    row = session.get(PathwayParticipant, pathway.id)
+def write_participant(
+    *,
+    session: Session,
+    caller: Caller,
+    pathway_id: int,
+    entered_on: date | None,
+    exited_on: date | None,
+    fields: dict[str, Any],
+    action: str,
+) -> list[str]:
+    """Store `fields` on the record of the pathway entered and exited on those days (created when
+    missing), audited in the pathway's trail; the names that changed, for the pathway's writer to
+    move its `updated_at` when there are any."""
+    row = session.get(PathwayParticipant, pathway_id)
     if row is None:
-        row = PathwayParticipant(pathway_id=pathway.id)
+        row = PathwayParticipant(pathway_id=pathway_id)
     changed = [name for name, value in fields.items() if getattr(row, name) != value]
     if not changed:
         return []
@@ -88,20 +100,18 @@ def _write(*, session: Session, caller: Caller, pathway: Pathway, fields: dict[s
     ensure_open(
         session=session,
         days=[
-            pathway.entered_on if any(name in ENTRY_FIELDS for name in changed) else None,
-            pathway.exited_on if any(name in LEAVING_FIELDS for name in changed) else None,
+            entered_on if any(name in ENTRY_FIELDS for name in changed) else None,
+            exited_on if any(name in LEAVING_FIELDS for name in changed) else None,
         ],
     )
     for name in changed:
         setattr(row, name, fields[name])
     session.add(row)
-    pathway.updated_at = utcnow()
-    session.add(pathway)
     record(
         session=session,
         caller=caller,
         entity=AUDIT_PATHWAY,
-        entity_id=pathway.id,
+        entity_id=pathway_id,
         action=action,
         fields=[f"participant.{name}" for name in changed],
     )
@@ -109,44 +119,11 @@ def _write(*, session: Session, caller: Caller, pathway: Pathway, fields: dict[s
     return changed
 
 
-def create_pathway(*, session: Session, caller: Caller, body: PathwayCreate) -> Pathway:
-    """service.create_pathway, then the participant given with it."""
-    _check_writer(caller, body.participant)
-    pathway = service.create_pathway(session=session, caller=caller, body=body)
-    if body.participant is not None:
-        given = body.participant.model_dump(exclude_none=True)
-        _write(session=session, caller=caller, pathway=pathway, fields=given, action="create")
-    return pathway
-
-
-def update_pathway(
-    *, session: Session, caller: Caller, pathway_id: int, body: PathwayUpdate, if_match: str | None
-) -> Pathway:
-    """service.update_pathway (its If-Match, its rules), then the participant's corrections:
-    fields given overwrite (null clears), absent ones stay."""
-    _check_writer(caller, body.participant)
-    pathway = service.update_pathway(
-        session=session, caller=caller, pathway_id=pathway_id, body=body, if_match=if_match
-    )
-    if body.participant is not None:
-        given = body.participant.model_dump(exclude_unset=True)
-        _write(session=session, caller=caller, pathway=pathway, fields=given, action="update")
-    return pathway
-
-
 def _effective(row: PathwayParticipant | None, name: str) -> Any:
     value = getattr(row, name) if row is not None else None
     if name == "labour_status_on_leaving" and value is None:
         return LabourStatusOnLeaving.job_searching
     return value
-
-
-def exit_pathway(*, session: Session, caller: Caller, pathway_id: int, body: ExitIn) -> Pathway:
-    """service.record_exit, then the exit's leaving fields."""
-    pathway = access.writable_pathway(session=session, caller=caller, pathway_id=pathway_id)
-    new_exit = service.record_exit(session=session, caller=caller, pathway=pathway, body=body)
-    record_leaving(session=session, caller=caller, pathway=pathway, given=leaving_fields(body), new_exit=new_exit)
-    return pathway
 
 
 def leaving_conflict(*, pathway_id: int, row: PathwayParticipant | None, given: dict[str, Any]) -> Conflict | None:
@@ -161,20 +138,41 @@ def leaving_conflict(*, pathway_id: int, row: PathwayParticipant | None, given: 
     )
 
 
-def record_leaving(
-    *, session: Session, caller: Caller, pathway: Pathway, given: dict[str, Any], new_exit: bool
-) -> None:
-    """The leaving fields of a single exit: stored with a new exit; compared with an exit
-    already recorded (409 when they differ)."""
+def check_same_leaving(*, session: Session, pathway_id: int, given: dict[str, Any]) -> None:
+    """The leaving fields of an exit already recorded, posted again: 409 when they differ from
+    those recorded."""
     if not given:
         return
-    if not new_exit:
-        if conflict := leaving_conflict(
-            pathway_id=pathway.id, row=session.get(PathwayParticipant, pathway.id), given=given
-        ):
-            raise conflict
-        return
-    _write(session=session, caller=caller, pathway=pathway, fields=given, action="exit")
+    if conflict := leaving_conflict(
+        pathway_id=pathway_id, row=session.get(PathwayParticipant, pathway_id), given=given
+    ):
+        raise conflict
+
+
+def check_leaving_batch(
+    *, session: Session, items: dict[int, BaseModel], decided: dict[int, tuple[str, int | None, AppError | None]]
+) -> dict[int, dict[str, Any]]:
+    """The FSE leaving fields of a batch of exits (SPEC C9), on the decisions taken for its items
+    (exit_records.Decision, by index): an exit posted again with other leaving fields becomes an
+    error (409), as another date or reason would; returns the fields to store per pathway newly
+    exited. One query for the whole batch."""
+    given = {index: leaving_fields(items[index]) for index in decided if decided[index][0] != "error"}
+    rows = rows_of(session, [decided[index][1] for index, fields in given.items() if fields])
+    leaving: dict[int, dict[str, Any]] = {}
+    for index, fields in sorted(given.items()):
+        outcome, pathway_id, _error = decided[index]
+        if not fields:
+            continue
+        if outcome == "unchanged" and pathway_id not in leaving:
+            if conflict := leaving_conflict(pathway_id=pathway_id, row=rows.get(pathway_id), given=fields):
+                decided[index] = ("error", pathway_id, conflict)
+        elif outcome == "unchanged":
+            if any(leaving[pathway_id].get(name, value) != value for name, value in fields.items()):
+                conflict = Conflict(f"Pathway {pathway_id} is exited twice in this batch with other leaving fields")
+                decided[index] = ("error", pathway_id, conflict)
+        else:
+            leaving[pathway_id] = fields
+    return leaving
 
 
 def write_leaving_batch(*, session: Session, leaving: dict[int, dict[str, Any]]) -> None:

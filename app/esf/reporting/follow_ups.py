@@ -1,5 +1,5 @@
 """POST /follow-ups: the participants' situation six months after leaving (SPEC C9), in batches
-with the guarantees of exit records (app/pathways/exit_records.py): a JSON list or CSV, up to
+with the guarantees of exit records (app/pathways/batches.py): a JSON list or CSV, up to
 `max_batch_items` items, a result per item (created / unchanged / error with its problem) and
 counts; the same follow-up again is `unchanged`, another one for a pathway that has one is an
 error (409), never an overwrite; `atomic=true`: all or nothing (422 with every item's result);
@@ -25,12 +25,12 @@ from app.core.db import ids_table, rows_table
 from app.core.errors import AppError, Conflict, InvalidInput, NotFound, PeriodConsolidated
 from app.core.pagination import Page, PageParams, paginate_rows
 from app.core.time import today, utcnow
+from app.esf.records.models import FOLLOW_UP_WINDOW, FollowUp
+from app.esf.reporting.schemas import FollowUpDue, FollowUpIn, FollowUpsAnswer
 from app.pathways import access
-from app.pathways.esf_models import FOLLOW_UP_WINDOW, FollowUp
-from app.pathways.esf_schemas import FollowUpDue, FollowUpIn
-from app.pathways.exit_records import BatchRejected, batch_answer, validated_items
+from app.pathways.batches import BatchRejected, batch_answer, validated_items
 from app.pathways.models import Pathway
-from app.pathways.schemas import ExitRecordCounts, ExitRecordResult, ExitRecordsAnswer
+from app.pathways.schemas import ExitRecordCounts, ExitRecordResult
 from app.periods.service import closed_years
 
 AUDIT_ENTITY = "follow_ups"
@@ -71,7 +71,7 @@ def _decide(*, item: FollowUpIn, pathway, stored: dict[str, Any] | None, closed:
 
 def record_follow_ups(
     *, session: Session, caller: Caller, items: list[Any], atomic: bool, lines: list[int] | None = None
-) -> ExitRecordsAnswer:
+) -> FollowUpsAnswer:
     """Record a batch of follow-ups (`lines`: each item's line in a CSV body, named in its result)."""
     access.check_writer(caller)
     valid, errors = validated_items(items, FollowUpIn)
@@ -130,7 +130,7 @@ def record_follow_ups(
         results.append(
             ExitRecordResult.model_construct(index=index, status=outcome, pathway_id=pathway_id, problem=error)
         )
-    answer = batch_answer(results, counts, lines)
+    answer = batch_answer(FollowUpsAnswer, results, counts, lines)
     if atomic and counts.error:
         raise BatchRejected(answer)
     if new:

@@ -1,6 +1,37 @@
-"""The ESF+ report's JSON shape (SPEC C9)."""
+"""The bodies of ESF+'s reporting (SPEC C9): the six-month follow-ups, the report's JSON shape."""
+
+from datetime import date
 
 from pydantic import BaseModel, Field
+
+from app.core.schemas import InputModel, RowId
+from app.esf.records.models import FollowUpSituation
+from app.pathways.schemas import BatchAnswer
+
+
+class FollowUpIn(InputModel):
+    """The participant's situation about six months after leaving: 150 to 240 days after the exit."""
+
+    pathway_id: RowId
+    observed_on: date
+    situation: FollowUpSituation
+    improved_situation: bool | None = None
+
+
+FOLLOW_UP_COLUMNS = tuple(FollowUpIn.model_fields)
+
+
+class FollowUpsAnswer(BatchAnswer):
+    pass
+
+
+class FollowUpDue(BaseModel):
+    pathway_id: int
+    convention_id: int
+    exited_on: date
+    window_from: date = Field(description="exited_on + 150 days")
+    window_to: date = Field(description="exited_on + 240 days")
+
 
 SUPPRESSED = (
     "Statistical secrecy: the cells withheld (null), counting 1 to PDI_MIN_CELL_SIZE − 1 persons; "

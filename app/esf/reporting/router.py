@@ -14,17 +14,15 @@ from app.core.errors import InvalidInput, responses
 from app.core.pagination import Page, PageDep
 from app.core.schemas import IsoDay
 from app.core.time import today
-from app.esf import formats
-from app.esf.report import esf_report
-from app.esf.schemas import EsfReport
-from app.esf.service import incomplete_pathways
+from app.esf.reporting import follow_ups, formats
+from app.esf.reporting.report import esf_report
+from app.esf.reporting.schemas import FOLLOW_UP_COLUMNS, EsfReport, FollowUpDue, FollowUpIn, FollowUpsAnswer
+from app.esf.reporting.service import incomplete_pathways
 from app.indicators.bilan_formats import CsvDialect
 from app.indicators.service import MAX_YEAR, MIN_YEAR
-from app.pathways import exit_records, follow_ups
+from app.pathways import batches
 from app.pathways.access import PathwayWriterDep
-from app.pathways.esf_schemas import FOLLOW_UP_COLUMNS, FollowUpDue, FollowUpIn
-from app.pathways.exit_records import Batch
-from app.pathways.schemas import ExitRecordsAnswer
+from app.pathways.batches import Batch
 
 router = APIRouter(tags=["esf"])
 
@@ -136,20 +134,20 @@ _FOLLOW_UP_HEADER = ",".join(FOLLOW_UP_COLUMNS)
 
 @router.post(
     "/follow-ups",
-    response_model=ExitRecordsAnswer,
+    response_model=FollowUpsAnswer,
     responses=responses(400, 401, 403, 413, 415, 422),
-    openapi_extra=exit_records.batch_request_body(
+    openapi_extra=batches.batch_request_body(
         FollowUpIn, example=f"{_FOLLOW_UP_HEADER}\n42,2021-01-15,employed_cdi,true\n"
     ),
 )
 def post_follow_ups(
     session: SessionDep,
     caller: PathwayWriterDep,
-    batch: Annotated[Batch, Depends(exit_records.read_batch)],
+    batch: Annotated[Batch, Depends(batches.read_batch)],
     atomic: Annotated[bool, Query(description="All or nothing: any bad item stores nothing (422)")] = False,
 ):
     """Record a batch of six-month follow-ups (150 to 240 days after each exit)."""
-    parsed = exit_records.parse_items(batch, FollowUpIn)
+    parsed = batches.parse_items(batch, FollowUpIn)
     return follow_ups.record_follow_ups(
         session=session, caller=caller, items=parsed.items, atomic=atomic, lines=parsed.lines
     )

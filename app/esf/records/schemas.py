@@ -1,16 +1,14 @@
-"""Bodies of the FSE participant records (SPEC C9): `participant` on pathways, the leaving fields
-of exits, and the follow-up batches."""
+"""Bodies of the FSE participant records (SPEC C9): `participant` on pathways and the leaving
+fields of exits."""
 
-from datetime import date
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from app.core.schemas import InputModel, ReadModel, RowId
-from app.pathways.esf_models import (
+from app.core.schemas import InputModel, ReadModel
+from app.esf.records.models import (
     Answer,
     Education,
-    FollowUpSituation,
     LabourStatus,
     LabourStatusOnLeaving,
     PathwayParticipant,
@@ -77,23 +75,3 @@ class ParticipantRead(ReadModel):
                 row.labour_status_on_leaving or LabourStatusOnLeaving.job_searching
             )
         return cls.model_validate(row).model_copy(update={"complete": row.complete, "situation_on_leaving": situation})
-
-
-class FollowUpIn(InputModel):
-    """The participant's situation about six months after leaving: 150 to 240 days after the exit."""
-
-    pathway_id: RowId
-    observed_on: date
-    situation: FollowUpSituation
-    improved_situation: bool | None = None
-
-
-FOLLOW_UP_COLUMNS = tuple(FollowUpIn.model_fields)
-
-
-class FollowUpDue(BaseModel):
-    pathway_id: int
-    convention_id: int
-    exited_on: date
-    window_from: date = Field(description="exited_on + 150 days")
-    window_to: date = Field(description="exited_on + 240 days")

@@ -24,9 +24,9 @@ from app.auth.models import Role
 from app.catalogue.models import Action
 from app.conventions.models import Convention, ConventionYear
 from app.core.caller import Caller
-from app.esf.indicators import ESF_CODES, ESF_INDICATORS, SEXES
+from app.esf.records.models import EMPLOYED_SITUATIONS, ENTRY_FIELDS, FollowUp, PathwayParticipant
+from app.esf.reporting.indicators import ESF_CODES, ESF_INDICATORS, SEXES
 from app.indicators import secrecy
-from app.pathways.esf_models import EMPLOYED_SITUATIONS, ENTRY_FIELDS, FollowUp, PathwayParticipant
 from app.pathways.models import Pathway
 from app.reference.exit_reasons import EDUCATION_ON_LEAVING_REASONS, EMPLOYED_ON_LEAVING_REASONS
 
