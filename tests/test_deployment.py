@@ -27,6 +27,7 @@ from tests.servers import free_port, wait_until_serving
 from tests.test_docker import COMPOSE_FILE, compose, compose_environment, service_environment
 
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
+SIGN_IN_GUIDE = PROJECT_ROOT / "docs" / "SIGN-IN.md"
 # The `dev` profile's OpenID Provider: its build context, relative to the project.
 DEV_PROVIDER_CONTEXT = Path("tests") / "people" / "provider"
 DEV_PROVIDER_DIR = PROJECT_ROOT / DEV_PROVIDER_CONTEXT
@@ -166,6 +167,12 @@ def test_compose_itself_passes_every_setting_of_env(tmp_path):
     assert "build" in services["worker"]
     backup = services["backup"]["environment"]
     assert backup["PGPASSWORD"] == "drillpassword" and backup["PGHOST"] == "db"
+
+
+def test_the_dev_profile_is_documented_alike_in_compose_and_the_sign_in_guide():
+    guide = SIGN_IN_GUIDE.read_text()
+    for name, value in dev_oidc_settings().items():
+        assert f"{name}={value}\n" in guide, f"docs/SIGN-IN.md shows {name}={value} as docker-compose.yml does"
 
 
 def published_port(entry: str | dict) -> tuple[str, int]:
