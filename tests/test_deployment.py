@@ -1,10 +1,12 @@
 """The deployment a département's IT runs (SPEC C14), read as data: `.env.example` lists every
 setting with its default, Compose hands `.env` to the api and the worker (checked by Compose
 itself, `docker-compose config`, where it is installed, and by reading the file as Compose does),
-the proxy publishes /metrics on the internal network only, the docs follow PDI_DOCS, and the
-backup service dumps the database with PostgreSQL's own tools. The backups themselves are
+the proxy publishes /metrics on the internal network only, the docs follow PDI_DOCS, the `dev`
+profile runs the tests' OpenID Provider with the api pointed at it, and the backup service dumps
+the database with PostgreSQL's own tools. The backups themselves are
 restored for real by tests/test_restore_drill.py."""
 
+import json
 import os
 import re
 import shutil
@@ -12,17 +14,23 @@ import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from stdnum.fr import siret as stdnum_siret
 
 from app.core.config import PROJECT_ROOT, Settings
 from tests.servers import free_port, wait_until_serving
 from tests.test_docker import COMPOSE_FILE, compose, compose_environment, service_environment
 
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
+SIGN_IN_GUIDE = PROJECT_ROOT / "docs" / "SIGN-IN.md"
+# The `dev` profile's OpenID Provider: its build context, relative to the project.
+DEV_PROVIDER_CONTEXT = Path("tests") / "people" / "provider"
+DEV_PROVIDER_DIR = PROJECT_ROOT / DEV_PROVIDER_CONTEXT
 NGINX_CONF = PROJECT_ROOT / "docker" / "nginx.conf"
 BACKUP_SCRIPT = PROJECT_ROOT / "docker" / "backup.sh"
 ENTRYPOINT = PROJECT_ROOT / "docker" / "entrypoint.sh"
@@ -100,7 +108,7 @@ def test_compose_hands_env_to_the_api_and_the_worker():
     assert compose()["services"]["worker"]["image"] == compose()["services"]["api"]["image"]
 
 
-def docker_compose_config(directory: Path) -> dict:
+def docker_compose_config(directory: Path, *, profiles: tuple[str, ...] = ()) -> dict:
     result = subprocess.run(
         [
             "docker-compose",
@@ -108,6 +116,7 @@ def docker_compose_config(directory: Path) -> dict:
             str(directory),
             "-f",
             str(directory / "docker-compose.yml"),
+            *[argument for profile in profiles for argument in ("--profile", profile)],
             "config",
         ],
         capture_output=True,
@@ -119,14 +128,31 @@ def docker_compose_config(directory: Path) -> dict:
     return yaml.safe_load(result.stdout)
 
 
-@pytest.mark.skipif(
+def project_copy(directory: Path, dotenv: dict[str, str]) -> None:
+    """What Compose reads of the repository: the file, the build context it checks exists (the
+    development OpenID Provider's, without its node_modules) and a .env."""
+    shutil.copy(COMPOSE_FILE, directory / "docker-compose.yml")
+    shutil.copytree(DEV_PROVIDER_DIR, directory / DEV_PROVIDER_CONTEXT, ignore=shutil.ignore_patterns("node_modules"))
+    (directory / ".env").write_text("".join(f"{name}={value}\n" for name, value in dotenv.items()))
+
+
+def dev_oidc_settings() -> dict[str, str]:
+    """The PDI_OIDC_* lines docker-compose.yml's comment on the `dev` profile asks for in .env."""
+    found = dict(re.findall(r"^\s*#\s+(PDI_OIDC_\w+)=(\S+)$", COMPOSE_FILE.read_text(), re.MULTILINE))
+    assert found.keys() == {"PDI_OIDC_ISSUER", "PDI_OIDC_AUDIENCE", "PDI_OIDC_DOCS_CLIENT_ID"}
+    return found
+
+
+needs_docker_compose = pytest.mark.skipif(
     shutil.which("docker-compose") is None and os.environ.get("CI") != "true",
     reason="docker-compose is not installed (.ci/run installs Debian's)",
 )
+
+
+@needs_docker_compose
 def test_compose_itself_passes_every_setting_of_env(tmp_path):
-    shutil.copy(COMPOSE_FILE, tmp_path / "docker-compose.yml")
     dotenv = dotenv_for_compose()
-    (tmp_path / ".env").write_text("".join(f"{name}={value}\n" for name, value in dotenv.items()))
+    project_copy(tmp_path, dotenv)
     services = docker_compose_config(tmp_path)["services"]
     for service in ("api", "worker"):
         environment = {
@@ -141,6 +167,65 @@ def test_compose_itself_passes_every_setting_of_env(tmp_path):
     assert "build" in services["worker"]
     backup = services["backup"]["environment"]
     assert backup["PGPASSWORD"] == "drillpassword" and backup["PGHOST"] == "db"
+
+
+def test_the_dev_profile_is_documented_alike_in_compose_and_the_sign_in_guide():
+    guide = SIGN_IN_GUIDE.read_text()
+    for name, value in dev_oidc_settings().items():
+        assert f"{name}={value}\n" in guide, f"docs/SIGN-IN.md shows {name}={value} as docker-compose.yml does"
+
+
+def published_port(entry: str | dict) -> tuple[str, int]:
+    """(host address, port) of a `ports:` entry as `docker-compose config` writes it: the short
+    form `[address:]published:target[/protocol]` or the long one."""
+    if isinstance(entry, dict):
+        return entry.get("host_ip", ""), int(entry["published"])
+    address, _, published = entry.split("/")[0].rsplit(":", 1)[0].rpartition(":")
+    return address, int(published)
+
+
+@needs_docker_compose
+def test_compose_dev_profile_runs_the_tests_provider_and_points_the_api_at_it(tmp_path):
+    """`--profile dev`: the OpenID Provider of the tests (tests/people/provider) built from the
+    repository, on loopback, under one issuer URL that the browser and the api both reach; with
+    the .env lines the file documents, the api trusts it and /docs signs in with its client."""
+    dotenv = {**dotenv_for_compose(), **dev_oidc_settings()}
+    project_copy(tmp_path, dotenv)
+    services = docker_compose_config(tmp_path, profiles=("dev",))["services"]
+    oidc = services["oidc"]
+    assert oidc["profiles"] == ["dev"]
+    # Nothing of production waits for it or runs under a profile.
+    assert [name for name, service in services.items() if service.get("profiles")] == ["oidc"]
+    assert all("oidc" not in service.get("depends_on", {}) for service in services.values())
+
+    context = Path(oidc["build"]["context"])
+    assert context == tmp_path / DEV_PROVIDER_CONTEXT
+    dockerfile = (context / "Dockerfile").read_text()
+    assert 'CMD ["node", "provider.js"]' in dockerfile and "npm ci" in dockerfile
+    assert "node_modules" in (context / ".dockerignore").read_text().split()
+
+    provider = {name: str(value) for name, value in oidc["environment"].items()}
+    api = {name: "" if value is None else str(value) for name, value in services["api"]["environment"].items()}
+    assert api["PDI_OIDC_ISSUER"] == provider["ISSUER"]
+    assert api["PDI_OIDC_AUDIENCE"] == provider["AUDIENCE"]
+    assert api["PDI_OIDC_DOCS_CLIENT_ID"] == "pdi-docs"  # the public client of provider.js
+    Settings(_env_file=None, **{SETTINGS[name]: api[name] for name in dev_oidc_settings()})
+
+    # One URL for both: a browser takes *.localhost for this machine, where the port is published
+    # (loopback only); the api resolves the same name to the container by its network alias.
+    issuer = urlsplit(provider["ISSUER"])
+    assert issuer.hostname.endswith(".localhost")
+    assert issuer.hostname in oidc["networks"]["default"]["aliases"]
+    (published,) = oidc["ports"]
+    assert published_port(published) == ("127.0.0.1", issuer.port)
+    # /docs as a browser on this machine opens it: through the proxy's published port.
+    (proxy,) = services["proxy"]["ports"]
+    assert provider["DOCS_REDIRECT_URI"] == f"http://localhost:{published_port(proxy)[1]}/docs/oauth2-redirect"
+
+    accounts = json.loads(provider["ACCOUNTS"])
+    assert any(account.get("email") == "agent@departement.example" for account in accounts.values())
+    sirets = [account["siret"] for account in accounts.values() if "siret" in account]
+    assert sirets and all(stdnum_siret.is_valid(siret) for siret in sirets)
 
 
 # --- the proxy ------------------------------------------------------------------------------

@@ -62,14 +62,35 @@ def test_operation_ids_are_short_stable_function_names(document):
 
 
 def test_public_routes_take_a_key_optionally_and_the_others_require_one(document):
-    # Public: no requirement (no padlock in Swagger UI), a key optional; the others: a key.
+    # Public: no requirement (no padlock in Swagger UI), a key optional; the others: a key or a
+    # person's access token, either will do.
     for method, path, operation in operations(document):
         if (method, path) in PUBLIC:
             assert operation["security"] == [], (method, path)
             assert operation["x-key-optional"] is True, (method, path)
         else:
-            assert operation["security"] == [{"HTTPBearer": []}], (method, path)
+            assert operation["security"] == [{"ApiKey": []}, {"AccessToken": []}], (method, path)
             assert "x-key-optional" not in operation, (method, path)
+
+
+def test_both_schemes_are_declared_whatever_the_settings(document):
+    """Generated clients can send a key or a person's token, both `Authorization: Bearer`, with no
+    issuer configured when the document was made (SPEC C10); each scheme is used."""
+    schemes = document["components"]["securitySchemes"]
+    assert schemes.keys() == {"ApiKey", "AccessToken"}
+    assert {scheme["type"] for scheme in schemes.values()} == {"http"}
+    assert {scheme["scheme"] for scheme in schemes.values()} == {"bearer"}
+    assert schemes["AccessToken"]["bearerFormat"] == "JWT"
+    used = {
+        name for _method, _path, operation in operations(document) for item in operation["security"] for name in item
+    }
+    assert used == schemes.keys()
+
+
+def test_every_operation_documents_what_any_caller_may_get(document):
+    # A bad key or token (401), a valid token no membership matches (403), the limits and the database.
+    for method, path, operation in operations(document):
+        assert {"401", "403", "422", "429", "503"} <= operation["responses"].keys(), (method, path)
 
 
 def test_problem_items_are_typed(document):

@@ -5,7 +5,6 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPBearer
 from sqlmodel import Session
 
 from app.auth.key_cache import KeyCache
@@ -19,12 +18,6 @@ from app.core.errors import Forbidden, Unauthorized
 from app.core.rate_limits import RateLimits
 from app.core.security import hash_api_key
 from app.core.time import utcnow
-
-# Only for the OpenAPI document (the "Authorize" button): the header is read below, since
-# HTTPBearer takes a `Basic …` header for no header at all.
-bearer = HTTPBearer(
-    auto_error=False, description="An API key created with `pdi keys create`, or a person's access token"
-)
 
 
 def bearer_token(authorization: str) -> str | None:
@@ -46,11 +39,7 @@ def client_address(request: Request) -> str:
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-async def get_caller(
-    request: Request,
-    session: SessionDep,
-    _scheme: Annotated[object, Depends(bearer)],
-) -> Caller:
+async def get_caller(request: Request, session: SessionDep) -> Caller:
     """The caller: anonymous without an Authorization header; 401 for any header that is not a
     valid `Bearer <key>` (malformed, unknown, revoked, expired), on every route. Spends the
     caller's rate limit (429). Failed authentications are counted per address and refuse only
@@ -59,7 +48,9 @@ async def get_caller(
     Valid keys are checked from the worker's key cache (app/auth/key_cache.py), failures always
     in the database. On the event loop: an anonymous caller or a key known valid costs no thread
     hop; the database is asked from the threadpool (a key not in the cache, its last use once a
-    minute), and so is a shared rate-limit store (a network call)."""
+    minute), and so is a shared rate-limit store (a network call). The header is read here, not
+    by FastAPI's HTTPBearer (which takes a `Basic …` header for no header at all): the OpenAPI
+    document declares the schemes itself (app/core/openapi.py)."""
     limits: RateLimits = request.app.state.rate_limits
     address = client_address(request)
     limited = request.scope["path"] not in UNLIMITED_PATHS

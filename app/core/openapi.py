@@ -3,19 +3,24 @@
 FastAPI's own document is close; what it cannot know is added here, once, for every route:
 
 - the summary is the first line of the route's docstring;
-- security: routes behind `require_role` need a key (`[{"HTTPBearer": []}]`: Swagger UI shows
-  their padlock, closed once a key is entered) or, where an identity provider is configured, a
-  person's token (`{"OpenIdConnect": []}` beside it: either will do); the public ones need none (`[]`: no padlock, as
-  an optional `[{}, {"HTTPBearer": []}]` would show a closed one on them, and an open one on the
-  protected routes beside it). A key sent to a public route is still checked (a bad one is a
-  401) and may widen the answer (the change feed): `x-key-optional` says so;
+- security: routes behind `require_role` take a key or a person's access token, both in the
+  `Authorization: Bearer` header, declared as two schemes whatever the settings, so that a
+  client generated from the committed document can send either: `ApiKey` and `AccessToken`
+  (`bearerFormat: JWT`), each requirement an alternative (`[{"ApiKey": []}, {"AccessToken":
+  []}]`; Swagger UI shows their padlock, closed once one is entered). Where an identity provider
+  is configured, `OpenIdConnect` joins them, pointing at its discovery document, so that /docs'
+  *Authorize* can sign a person in. The public routes need none (`[]`: no padlock, as an
+  optional `[{}, {"ApiKey": []}]` would show a closed one on them, and an open one on the
+  protected routes beside it). A key or token sent to a public route is still checked (a bad
+  one is a 401) and may widen the answer (the change feed): `x-key-optional` says so;
 - models embedded by hand (a request body in `openapi_extra`, the Problem schema) bring their
   `$defs`: they join the components, so that every `$ref` resolves;
 - every error is `application/problem+json` with the Problem schema (FastAPI files declared
   models and its own 422 under `application/json`);
-- the errors any route can give: 401 (a bad key), 429 (rate limits, with Retry-After), 503 (the
-  database, with Retry-After), 422 (a parameter or body that does not parse), 413 and 400 where a
-  body is taken.
+- the errors any route can give: 401 (a bad key or token), 403 (a valid token that no membership
+  matches, on any route, or a role the route does not allow), 429 (rate limits, with
+  Retry-After), 503 (the database, with Retry-After), 422 (a parameter or body that does not
+  parse), 413 and 400 where a body is taken.
 """
 
 from http import HTTPStatus
@@ -33,7 +38,8 @@ OPENAPI_SERVERS = [{"url": "/", "description": "The server that serves this docu
 # until it chooses one (then its SPDX identifier goes here, e.g. "EUPL-1.2").
 OPENAPI_LICENSE = {"name": "Proprietary (all rights reserved)", "identifier": "LicenseRef-Proprietary"}
 OPENAPI_CONTACT = {"name": "Catalogue PDI maintainers"}
-BEARER = "HTTPBearer"
+API_KEY = "ApiKey"
+ACCESS_TOKEN = "AccessToken"
 OPENID = "OpenIdConnect"
 RETRY_AFTER = {
     "Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer", "minimum": 1}}
@@ -41,8 +47,8 @@ RETRY_AFTER = {
 
 ERROR_DESCRIPTIONS = {
     400: "Malformed body",
-    401: "Missing, malformed, unknown, revoked or expired API key",
-    403: "The key's role does not allow this",
+    401: "Missing, malformed, unknown, revoked or expired API key, or an access token refused (the detail says why)",
+    403: "The caller's role does not allow this, or no membership gives the person signed in a role",
     404: "Not found (or not visible to this key)",
     409: "Conflict with stored state",
     412: "If-Match names another version than the stored one",
@@ -166,20 +172,40 @@ def _own_description(status: int, response: dict[str, Any]) -> str | None:
     return None if description in placeholders else description
 
 
-def _complete(
-    schema: dict[str, Any], key_required: dict[tuple[str, str], bool], *, oidc_issuer: str | None = None
-) -> None:
-    schemas = schema["components"].setdefault("schemas", {})
-    required = [{BEARER: []}]
+def _security_schemes(oidc_issuer: str | None) -> dict[str, Any]:
+    schemes: dict[str, Any] = {
+        API_KEY: {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key created with `pdi keys create` (machines: the portal's server, scripts)",
+        },
+        ACCESS_TOKEN: {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "A person's OpenID Connect access token from the identity provider the service "
+            "trusts (PDI_OIDC_ISSUER; where none is configured, a token is refused as a key would be: 401)",
+        },
+    }
     if oidc_issuer is not None:
-        # People's access tokens go in the same header as keys; this scheme tells clients (and
-        # /docs' Authorize) where to get one: the issuer's discovery document.
-        schema["components"]["securitySchemes"][OPENID] = {
+        # The same header again; this scheme tells clients (and /docs' Authorize) where to get a
+        # token: the issuer's discovery document.
+        schemes[OPENID] = {
             "type": "openIdConnect",
             "openIdConnectUrl": oidc_issuer.rstrip("/") + "/.well-known/openid-configuration",
             "description": "A person signed in with the département's identity provider (their access token)",
         }
-        required.append({OPENID: []})
+    return schemes
+
+
+def _complete(
+    schema: dict[str, Any], key_required: dict[tuple[str, str], bool], *, oidc_issuer: str | None = None
+) -> None:
+    schemas = schema["components"].setdefault("schemas", {})
+    schemes = _security_schemes(oidc_issuer)
+    schema["components"]["securitySchemes"] = schemes
+    # Each scheme an alternative: any one of them will do.
+    required = [{name: []} for name in schemes]
     schemas["Problem"] = Problem.model_json_schema(ref_template=COMPONENT_REF)
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
@@ -193,7 +219,7 @@ def _complete(
                 operation["security"] = []
                 operation["x-key-optional"] = True
             responses = operation["responses"]
-            statuses = [401, 429, 503, 422]
+            statuses = [401, 403, 429, 503, 422]
             if "requestBody" in operation:
                 statuses += [400, 413]
             for status in statuses:

@@ -9,7 +9,7 @@ from app.core.errors import responses
 from app.core.pagination import Page, PageDep
 from app.core.schemas import MAX_INT
 from app.people import service
-from app.people.schemas import MembershipCreate, MembershipRead, MeRead
+from app.people.schemas import MeKey, MembershipCreate, MembershipRead, MePerson, MeRead
 
 router = APIRouter(tags=["people"])
 
@@ -18,11 +18,11 @@ AnyoneDep = Annotated[Caller, Depends(require_role(*Role))]
 
 
 @router.get("/me", response_model=MeRead, responses=responses(401, 403))
-def get_me(caller: AnyoneDep) -> MeRead:
+def get_me(caller: AnyoneDep) -> MePerson | MeKey:
     """Who is calling: the person signed in (and the membership giving them their role), or the key."""
     if caller.person is not None:
         person = caller.person
-        return MeRead(
+        return MePerson(
             kind="person",
             subject=person.subject,
             email=person.email,
@@ -32,7 +32,7 @@ def get_me(caller: AnyoneDep) -> MeRead:
             operator_id=caller.operator_id,
             membership_id=person.membership_id,
         )
-    return MeRead(kind="key", key_id=caller.key_id, name=caller.name, role=caller.role, operator_id=caller.operator_id)
+    return MeKey(kind="key", key_id=caller.key_id, name=caller.name, role=caller.role, operator_id=caller.operator_id)
 
 
 @router.post("/memberships", status_code=201, response_model=MembershipRead, responses=responses(401, 403, 409, 422))

@@ -1,8 +1,8 @@
 """Memberships and `GET /me` (SPEC C10)."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.caller import Role
 from app.core.schemas import MAX_INT, ReadModel, Timestamp
@@ -51,23 +51,28 @@ class MembershipRead(ReadModel):
     created_at: Timestamp
 
 
-class MeRead(BaseModel):
-    """Who the caller is: a person (signed in) or a key."""
+class MePerson(BaseModel):
+    """A person signed in, and the membership giving them their role."""
 
-    kind: Literal["person", "key"]
+    kind: Literal["person"]
+    subject: str
+    email: str | None
+    name: str | None
+    siret: str | None
     role: Role
     operator_id: int | None
-    name: str | None
-    # a person's
-    subject: str | None = None
-    email: str | None = None
-    siret: str | None = None
-    membership_id: int | None = None
-    # a key's
-    key_id: int | None = None
+    membership_id: int
 
-    @model_validator(mode="after")
-    def _either(self) -> "MeRead":
-        if (self.kind == "person") != (self.membership_id is not None):
-            raise ValueError("a person has a membership, a key has none")
-        return self
+
+class MeKey(BaseModel):
+    """An API key."""
+
+    kind: Literal["key"]
+    key_id: int
+    name: str
+    role: Role
+    operator_id: int | None
+
+
+# Each kind with its own fields only: a key's answer carries no person's fields as nulls.
+MeRead = Annotated[MePerson | MeKey, Field(discriminator="kind")]

@@ -108,17 +108,20 @@ def require_provider() -> None:
 
 @contextmanager
 def running_provider(
-    log: Path, *, docs_redirect_uri: str = "http://127.0.0.1/docs/oauth2-redirect"
+    log: Path, *, docs_redirect_uri: str = "http://127.0.0.1/docs/oauth2-redirect", settings: dict | None = None
 ) -> Iterator[Provider]:
-    """oidc-provider on a free loopback port, until the block ends."""
+    """oidc-provider on a free loopback port, until the block ends. `settings`: its environment
+    (provider.js names it) over the tests' own, the port and the loopback address aside."""
     require_provider()
     port = free_port()
     environment = {
         **os.environ,
-        "PORT": str(port),
         "AUDIENCE": AUDIENCE,
         "ACCOUNTS": json.dumps(ACCOUNTS),
         "DOCS_REDIRECT_URI": docs_redirect_uri,
+        **(settings or {}),
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
     }
     with log.open("w") as output:
         process = subprocess.Popen(

@@ -1,6 +1,6 @@
 """/docs signs people in (SPEC C10): with PDI_OIDC_DOCS_CLIENT_ID, Swagger UI's Authorize runs the
 authorization code flow with PKCE against the issuer, which the page's CSP then lets it call; the
-OpenAPI document names the issuer beside the key scheme. Without it, nothing of this shows."""
+OpenAPI document names the issuer beside the key and token schemes. Without it, nothing of this shows."""
 
 import base64
 import hashlib
@@ -49,7 +49,11 @@ def test_docs_sign_in_with_pkce_when_a_client_is_configured():
             "openIdConnectUrl": f"{ISSUER}/.well-known/openid-configuration",
             "description": "A person signed in with the département's identity provider (their access token)",
         }
-        assert document["paths"]["/api/v1/me"]["get"]["security"] == [{"HTTPBearer": []}, {"OpenIdConnect": []}]
+        assert document["paths"]["/api/v1/me"]["get"]["security"] == [
+            {"ApiKey": []},
+            {"AccessToken": []},
+            {"OpenIdConnect": []},
+        ]
         assert document["paths"]["/api/v1/families"]["get"]["security"] == []
 
 
@@ -61,5 +65,6 @@ def test_without_a_docs_client_the_docs_take_keys_only():
         assert client.get("/docs/oauth2-redirect").status_code == 404
     with TestClient(_app()) as client:
         document = client.get("/openapi.json").json()
-        assert set(document["components"]["securitySchemes"]) == {"HTTPBearer"}
-        assert document["paths"]["/api/v1/me"]["get"]["security"] == [{"HTTPBearer": []}]
+        # No issuer to point at: the key and the token schemes only, as in docs/openapi.json.
+        assert set(document["components"]["securitySchemes"]) == {"ApiKey", "AccessToken"}
+        assert document["paths"]["/api/v1/me"]["get"]["security"] == [{"ApiKey": []}, {"AccessToken": []}]

@@ -153,18 +153,33 @@ def test_a_deleted_membership_is_refused_at_the_next_request_in_every_worker(ses
 def test_me_for_a_key(people, make_key, session):
     headers = make_key(Role.portal, name="portail RSA")
     me = people.get(ME, headers=headers).json()
+    # A key's fields only: none of a person's, not even as nulls (SPEC C10).
     assert {k: v for k, v in me.items() if k != "key_id"} == {
         "kind": "key",
         "name": "portail RSA",
         "role": "portal",
         "operator_id": None,
-        "subject": None,
-        "email": None,
-        "siret": None,
-        "membership_id": None,
     }
     assert isinstance(me["key_id"], int)
     assert people.get(ME).status_code == 401
+
+
+def test_me_for_a_person(people, issuer, member, operator_with_siret):
+    membership = member(Role.operator, operator_id=operator_with_siret.id, email="chargee@operateur.fr")
+    token = issuer.token(sub="s-1", email="Chargee@Operateur.fr", name="Chargée de mission", siret=SIRET)
+    me = people.get(ME, headers=bearer(token))
+    assert me.status_code == 200, me.text
+    # A person's fields only: no key id (their membership's owner key is no one's to call with).
+    assert me.json() == {
+        "kind": "person",
+        "subject": "s-1",
+        "email": "Chargee@Operateur.fr",
+        "name": "Chargée de mission",
+        "siret": SIRET,
+        "role": "operator",
+        "operator_id": operator_with_siret.id,
+        "membership_id": membership.id,
+    }
 
 
 def test_the_audit_names_people_and_is_searched_by_actor(people, issuer, member, admin, session, make_key):

@@ -3,16 +3,21 @@ tokens got through its flows (client credentials; authorization code with PKCE a
 are accepted as the memberships say, and one meant for another API is refused."""
 
 from datetime import date
+from urllib.parse import urlsplit
 
+import httpx
+import jwt
 import pytest
+import yaml
 from sqlmodel import Session, select
 
 from app.audit.models import AuditEvent
 from app.core.caller import Role
+from app.core.config import PROJECT_ROOT
 from tests import factories
 from tests.pathways.helpers import API, stored_pathway
 from tests.people.fixtures import bearer, bound_client, oidc_app
-from tests.people.provider import ACCOUNTS
+from tests.people.provider import ACCOUNTS, running_provider
 
 
 @pytest.fixture
@@ -76,3 +81,24 @@ def test_an_agent_signed_in_is_matched_by_email(via_provider, provider, member):
     me = via_provider.get(f"{API}/me", headers=agent).json()
     assert (me["name"], me["membership_id"], me["role"]) == ("Agent Un", membership.id, "admin")
     assert via_provider.get(f"{API}/memberships", headers=agent).status_code == 200
+
+
+def test_the_provider_runs_as_composes_dev_profile_configures_it(tmp_path):
+    """docker-compose.yml's `oidc` service (the `dev` profile) runs this same provider.js with its
+    own environment: it starts with it (its accounts parse), calls itself by the issuer Compose
+    names, and issues tokens for the audience the api is told to require there."""
+    compose = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
+    settings = {name: str(value) for name, value in compose["services"]["oidc"]["environment"].items()}
+    with running_provider(tmp_path / "provider.log", settings=settings) as provider:
+        # Asked by that name, as the api container and the browser ask it (oidc-provider writes its
+        # endpoints' URLs with the host it was asked by).
+        discovery = httpx.get(
+            f"{provider.url}/.well-known/openid-configuration",
+            headers={"Host": urlsplit(settings["ISSUER"]).netloc},
+            trust_env=False,
+        ).json()
+        assert discovery["issuer"] == settings["ISSUER"]
+        assert discovery["jwks_uri"] == f"{settings['ISSUER']}/jwks"
+        token = provider.client_credentials(resource=settings["AUDIENCE"])
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert (claims["iss"], claims["aud"], claims["sub"]) == (settings["ISSUER"], settings["AUDIENCE"], "machine")

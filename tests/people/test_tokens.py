@@ -44,7 +44,6 @@ def test_a_token_of_the_issuer_is_a_person_with_their_membership_role(people, is
         "role": "reader",
         "operator_id": None,
         "membership_id": membership.id,
-        "key_id": None,
     }
 
 

@@ -1,6 +1,10 @@
-// A real OpenID Provider for the tests (oidc-provider, OpenID Certified), on loopback only.
+// A real OpenID Provider for the tests (oidc-provider, OpenID Certified), on loopback; and for
+// development, the same one in Compose's `dev` profile (docker-compose.yml, Dockerfile here).
 // Environment: PORT, AUDIENCE (the API's resource indicator), ACCOUNTS (JSON: sub → claims),
-// DOCS_REDIRECT_URI (Swagger UI's redirect, for the /docs sign-in). Prints "ready" when listening.
+// DOCS_REDIRECT_URI (Swagger UI's redirect, for the /docs sign-in); HOST (the address to listen
+// on, 127.0.0.1 unless told) and ISSUER (its URL as browsers and the API reach it, by default
+// http://127.0.0.1:PORT). Prints "ready" when listening. Its clients' secrets, its cookie key and
+// its login (any password) are for tests and development only.
 //
 // Access tokens are JWTs only for a resource server with accessTokenFormat "jwt", which needs
 // resource indicators (RFC 8707): the API is that resource, the default one of every request.
@@ -9,7 +13,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import Provider from 'oidc-provider';
 
 const port = Number(process.env.PORT);
-const issuer = `http://127.0.0.1:${port}`;
+const host = process.env.HOST || '127.0.0.1';
+const issuer = process.env.ISSUER || `http://127.0.0.1:${port}`;
 const audience = process.env.AUDIENCE;
 const otherAudience = 'https://another-api.example';
 const accounts = JSON.parse(process.env.ACCOUNTS || '{}');
@@ -82,6 +87,10 @@ const provider = new Provider(issuer, {
 provider.proxy = false;
 provider.on('server_error', (_ctx, error) => console.error('server_error', error));
 
-provider.listen(port, '127.0.0.1', () => {
+// As a container's PID 1, node has no default action for SIGTERM: exit on it, so that
+// `docker compose stop` does not wait for its SIGKILL.
+process.on('SIGTERM', () => process.exit(0));
+
+provider.listen(port, host, () => {
   process.stdout.write('ready\n');
 });
