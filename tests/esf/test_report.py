@@ -267,7 +267,11 @@ def test_the_files_at_paths_of_their_own_are_those_of_format(client, esf, admin,
         by_format = client.get(f"{API}/reports/esf", params={**asked, "format": extension}, headers=admin)
         by_path = client.get(f"{API}/reports/esf.{extension}", params=asked, headers=admin)
         assert by_path.status_code == by_format.status_code == 200
-        assert by_path.content == by_format.content
+        if extension == "csv":
+            assert by_path.content == by_format.content
+        else:  # the workbook's properties and zip entries carry the second it was written
+            sheets = [load_workbook(io.BytesIO(answer.content)).active for answer in (by_path, by_format)]
+            assert list(sheets[0].values) == list(sheets[1].values)
         assert by_path.headers["content-type"] == by_format.headers["content-type"]
         assert by_path.headers["content-disposition"] == by_format.headers["content-disposition"]
         declared = app.openapi()["paths"][f"{API}/reports/esf.{extension}"]["get"]["responses"]["200"]["content"]
