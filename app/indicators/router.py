@@ -13,7 +13,7 @@ from app.indicators import bilan_pdf, bilan_xlsx, secrecy
 from app.indicators.bilan import parse_years
 from app.indicators.bilan_formats import CsvDialect
 from app.indicators.bilan_render import CSV_MEDIA_TYPE, BilanFile, BilanFormat, render_bilan
-from app.indicators.engine import Scope
+from app.indicators.engine.framework import Scope
 from app.indicators.schemas import BilanRead, IndicatorsRead
 from app.indicators.service import (
     MAX_YEAR,

@@ -13,7 +13,8 @@ from openpyxl import load_workbook
 
 from app.conventions.models import Convention
 from app.core.config import get_settings
-from app.indicators.engine import PATHWAY_FIGURES, GroupTotals, person_counts
+from app.indicators.engine.pathway_query import PATHWAY_FIGURES
+from app.indicators.engine.totals import GroupTotals, person_counts
 from app.pathways.models import Diagnostic
 from app.reference.diagnostic_dimensions import DIMENSION_CODES
 from app.reference.indicators import BARRIER_RATE_PREFIX, INDICATORS, INDICATORS_BY_CODE
