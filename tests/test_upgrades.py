@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from app.core.db import PdiSession, make_engine
 from app.core.migrate import alembic_config, upgrade_head
-from app.indicators.bilan import build_bilan
+from app.indicators.bilan.build import build_bilan
 from app.integrity import check_database
 from app.models import metadata
 from seed.demo import generate_demo
