@@ -195,6 +195,19 @@ def test_the_bilans_files_print_a_withheld_cell_as_s_with_its_note(client, world
     assert "secret statistique" not in admin_markdown
 
 
+def test_the_operator_of_all_an_actions_conventions_sees_every_cell_in_the_files_too(client, world):
+    """The XLSX, HTML and PDF are built with their charts: the same cells as the JSON."""
+    params = {"years": "2020", "action": world.action}
+    html = client.get("/api/v1/bilan", params={**params, "format": "html"}, headers=world.own).text
+    assert 'class="secret">s</td>' not in html
+    assert "secret statistique" not in html
+    workbook = load_workbook(io.BytesIO(client.get("/api/v1/bilan.xlsx", params=params, headers=world.own).content))
+    cells = [cell.value for sheet in workbook.worksheets for row in sheet.iter_rows() for cell in row]
+    assert "s" not in cells
+    text = client.get("/api/v1/bilan.csv", params=params, headers=world.own).text
+    assert {line["indicator"]: line["2020"] for line in csv.DictReader(io.StringIO(text))}["entries"] == "1"
+
+
 def test_every_base_names_a_count_the_engine_gives_and_every_pathway_figure_has_one():
     """A base naming no count would read as 0 and never withhold; an indicator counted from
     pathways without a base would never be withheld either (occupancy, days of stay over

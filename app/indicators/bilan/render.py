@@ -66,7 +66,9 @@ def render_bilan(
             return BilanFile(content, f"{CSV_MEDIA_TYPE}; charset=utf-8", formats.filename(bilan, "csv"))
         content = formats.to_markdown(bilan)
         return BilanFile(content, "text/markdown; charset=utf-8", formats.filename(bilan, "md"))
-    bilan, charts = build_bilan_with_charts(session=session, years=years, as_of=as_of, action=action, min_size=min_size)
+    bilan, charts = build_bilan_with_charts(
+        session=session, years=years, as_of=as_of, action=action, min_size=min_size, own_operator_id=own_operator_id
+    )
     if format_ == BilanFormat.xlsx:
         content = xlsx.to_xlsx(bilan, charts)
         return BilanFile(content, xlsx.XLSX_MEDIA_TYPE, formats.filename(bilan, "xlsx"))
