@@ -13,7 +13,8 @@ from typer.core import TyperGroup
 import app.models  # noqa: F401  (every table, so that the foreign keys between them resolve)
 from app.auth.models import Role
 from app.core.config import get_settings
-from app.core.db import PdiSession, get_engine
+from app.core.db import PdiSession
+from app.core.engines import get_engine
 from app.core.logging import configure_logging
 from app.outbox.capture import install_feed_capture
 
@@ -355,7 +356,7 @@ def seed() -> None:
 
 def analyze_tables(tables) -> None:
     """After a bulk load: the planner's statistics of the tables it filled (PostgreSQL only)."""
-    from app.core.db import analyze
+    from app.core.sql import analyze
 
     with PdiSession(get_engine()) as session:
         analyze(session, tables)
@@ -412,7 +413,7 @@ def retention(
     from datetime import date
 
     from app.core.caller import CLI
-    from app.core.db import writer_engine
+    from app.core.engines import writer_engine
     from app.core.errors import AppError
     from app.pathways.retention import apply_retention, default_cut_off
 
@@ -440,7 +441,7 @@ def retention(
 @cli.command()
 def expire() -> None:
     """Expire the prescriptions left unanswered (PDI_DECISION_DAYS) or waiting (PDI_WAITLIST_DAYS) too long, once."""
-    from app.core.db import writer_engine
+    from app.core.engines import writer_engine
     from app.core.time import today
     from app.pathways.expiry import expire_prescriptions
 

@@ -32,7 +32,7 @@ os.environ.setdefault("PDI_SECRET_KEY", "screenshots-only-secret-key-not-for-pro
 
 from sqlmodel import Session  # noqa: E402
 
-from app.core.db import make_engine  # noqa: E402
+from app.core.engines import make_engine  # noqa: E402
 from app.core.migrate import upgrade_head  # noqa: E402
 from app.indicators.bilan.build import build_bilan_with_charts  # noqa: E402
 from app.indicators.bilan.html import CONTENT_SECURITY_POLICY, to_html  # noqa: E402

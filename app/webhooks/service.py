@@ -11,11 +11,11 @@ from app.audit.models import AuditEvent
 from app.auth.models import ApiKey, Role
 from app.core.caller import Caller
 from app.core.config import get_settings
-from app.core.db import ids_in
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.etag import check_if_match
 from app.core.pagination import PageParams, paginate
 from app.core.rate_limits import TooManyRequests
+from app.core.sql import ids_in
 from app.core.time import utcnow
 from app.outbox.service import last_cursor
 from app.webhooks import secrets

@@ -40,7 +40,9 @@ from app.auth.models import ApiKey, Role
 from app.changes.service import list_changes
 from app.core.caller import Caller
 from app.core.config import Settings
-from app.core.db import PdiSession, is_postgres, writer_engine
+from app.core.db import PdiSession
+from app.core.engines import writer_engine
+from app.core.sql import is_postgres
 from app.core.time import today as paris_today
 from app.core.time import utcnow
 from app.outbox.service import last_cursor
