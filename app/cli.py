@@ -144,12 +144,13 @@ def in_process_worker(settings):
     the process that `pdi serve` starts (uvicorn's supervisor when there are several workers)."""
     import threading
 
+    from app.jobs import periodic_jobs
     from app.webhooks.worker import Worker
 
     wanted = settings.worker_in_process if settings.worker_in_process is not None else settings.is_sqlite
     if not wanted:
         return None
-    worker = Worker(engine=get_engine(), settings=settings)
+    worker = Worker(engine=get_engine(), settings=settings, jobs=periodic_jobs(settings))
     threading.Thread(target=worker.run, name="pdi-worker", daemon=True).start()
     return worker
 
@@ -162,10 +163,11 @@ def worker(
     """Deliver webhooks and run the periodic jobs until SIGTERM or SIGINT (SPEC C8)."""
     import signal
 
+    from app.jobs import periodic_jobs
     from app.webhooks.worker import Worker
 
     settings = get_settings()
-    worker = Worker(engine=get_engine(), settings=settings, concurrency=concurrency)
+    worker = Worker(engine=get_engine(), settings=settings, concurrency=concurrency, jobs=periodic_jobs(settings))
     if once:
         worker.run_due_jobs()
         typer.echo(f"worker: {worker.run_once()} delivery attempts")

@@ -1,9 +1,9 @@
 """Webhook endpoints: created by admin, portal and operator keys, each seeing only its own
 (an admin sees all); another key's endpoint is a 404, as another operator's pathway is."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
 from app.audit import service as audit
@@ -250,3 +250,9 @@ def list_deliveries(
         select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id).order_by(WebhookDelivery.id.desc())
     )
     return paginate(session, statement, params)
+
+
+def prune_delivery_log(session: Session, today: date, *, keep_days: int) -> int:
+    """Forget delivery attempts older than PDI_WEBHOOK_LOG_DAYS (the counters of /metrics stay)."""
+    cut = utcnow() - timedelta(days=keep_days)
+    return session.execute(delete(WebhookDelivery).where(WebhookDelivery.attempted_at < cut)).rowcount
