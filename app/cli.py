@@ -12,8 +12,10 @@ from typer.core import TyperGroup
 
 import app.models  # noqa: F401  (every table, so that the foreign keys between them resolve)
 from app.auth.models import Role
+from app.cli_access import keys_cli, people_cli
 from app.core.config import get_settings
-from app.core.db import PdiSession, get_engine
+from app.core.db import PdiSession
+from app.core.engines import get_engine
 from app.core.logging import configure_logging
 from app.outbox.capture import install_feed_capture
 
@@ -49,9 +51,7 @@ def package_version() -> str:
 
 
 cli = typer.Typer(help="Catalogue PDI: serve the API and manage its data.", no_args_is_help=True, cls=Commands)
-keys_cli = typer.Typer(help="API keys: create, rotate, revoke, list.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
-people_cli = typer.Typer(help="People signed in with the identity provider: memberships.", no_args_is_help=True)
 cli.add_typer(people_cli, name="people")
 
 
@@ -143,12 +143,13 @@ def in_process_worker(settings):
     the process that `pdi serve` starts (uvicorn's supervisor when there are several workers)."""
     import threading
 
+    from app.jobs import periodic_jobs
     from app.webhooks.worker import Worker
 
     wanted = settings.worker_in_process if settings.worker_in_process is not None else settings.is_sqlite
     if not wanted:
         return None
-    worker = Worker(engine=get_engine(), settings=settings)
+    worker = Worker(engine=get_engine(), settings=settings, jobs=periodic_jobs(settings))
     threading.Thread(target=worker.run, name="pdi-worker", daemon=True).start()
     return worker
 
@@ -161,10 +162,11 @@ def worker(
     """Deliver webhooks and run the periodic jobs until SIGTERM or SIGINT (SPEC C8)."""
     import signal
 
+    from app.jobs import periodic_jobs
     from app.webhooks.worker import Worker
 
     settings = get_settings()
-    worker = Worker(engine=get_engine(), settings=settings, concurrency=concurrency)
+    worker = Worker(engine=get_engine(), settings=settings, concurrency=concurrency, jobs=periodic_jobs(settings))
     if once:
         worker.run_due_jobs()
         typer.echo(f"worker: {worker.run_once()} delivery attempts")
@@ -191,149 +193,6 @@ def openapi() -> None:
     typer.echo(json.dumps(create_app(get_settings()).openapi(), indent=2, ensure_ascii=False, sort_keys=True))
 
 
-@keys_cli.command("create")
-def keys_create(
-    role: Annotated[Role, typer.Option(help="admin, reader, portal or operator")],
-    name: Annotated[str, typer.Option(help="Who or what holds the key")],
-    operator_id: Annotated[
-        int | None, typer.Option("--operator-id", help="The operator an operator key is bound to")
-    ] = None,
-    expires_in: Annotated[
-        int | None, typer.Option("--expires-in", min=1, help="Days until the key is refused (default: never)")
-    ] = None,
-) -> None:
-    """Create an API key; the key is printed once, alone on the last line."""
-    from app.auth.service import create_key
-    from app.core.errors import AppError
-
-    with PdiSession(get_engine()) as session:
-        try:
-            row, key = create_key(
-                session=session, role=role, name=name, operator_id=operator_id, expires_in_days=expires_in
-            )
-        except AppError as exc:
-            typer.echo(f"error: {exc.detail}", err=True)
-            raise typer.Exit(1) from exc
-        session.commit()
-        expiry = f", expires {_moment(row.expires_at)}" if row.expires_at else ""
-        typer.echo(f"created key {row.id} ({row.role}) for {row.name!r}{expiry}; it will not be shown again:")
-        typer.echo(key)
-
-
-@keys_cli.command("rotate")
-def keys_rotate(
-    key_id: Annotated[int, typer.Argument(help="The key's id, as `pdi keys list` shows it")],
-    grace_days: Annotated[
-        int, typer.Option("--grace-days", min=0, help="Days the old key still works, for its holder to switch")
-    ] = 7,
-    expires_in: Annotated[
-        int | None, typer.Option("--expires-in", min=1, help="Days until the new key is refused (default: never)")
-    ] = None,
-) -> None:
-    """A new key for the same holder, role and operator; the old one expires after the grace period.
-    The new key is printed once, alone on the last line."""
-    from app.auth.service import rotate_key
-    from app.core.errors import AppError
-
-    with PdiSession(get_engine()) as session:
-        try:
-            old, new, key = rotate_key(
-                session=session, key_id=key_id, grace_days=grace_days, expires_in_days=expires_in
-            )
-        except AppError as exc:
-            typer.echo(f"error: {exc.detail}", err=True)
-            raise typer.Exit(1) from exc
-        session.commit()
-        typer.echo(f"key {old.id} ({old.name!r}) now expires {_moment(old.expires_at)}")
-        typer.echo(f"created key {new.id} ({new.role}) to replace it; it will not be shown again:")
-        typer.echo(key)
-
-
-@keys_cli.command("revoke")
-def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id, as `pdi keys list` shows it")]) -> None:
-    """Revoke an API key: it is refused from now on."""
-    from app.auth.service import revoke_key
-    from app.core.errors import AppError
-
-    with PdiSession(get_engine()) as session:
-        try:
-            row = revoke_key(session=session, key_id=key_id)
-        except AppError as exc:
-            typer.echo(f"error: {exc.detail}", err=True)
-            raise typer.Exit(1) from exc
-        session.commit()
-        typer.echo(f"revoked key {row.id} ({row.name!r})")
-
-
-@keys_cli.command("list")
-def keys_list() -> None:
-    """List API keys with their state, expiry and last use (never the keys themselves)."""
-    from sqlmodel import select
-
-    from app.auth.models import ApiKey
-    from app.core.time import utcnow
-
-    now = utcnow()
-    with PdiSession(get_engine()) as session:
-        rows = session.exec(select(ApiKey).order_by(ApiKey.id)).all()
-    typer.echo("id\trole\tstate\texpires\tlast used\tprefix\tname")  # once the keys are read
-    for row in rows:
-        if row.revoked_at:
-            state = "revoked"
-        elif row.expires_at and row.expires_at <= now:
-            state = "expired"
-        else:
-            state = "active"
-        bound = f" operator={row.operator_id}" if row.operator_id else ""
-        typer.echo(
-            f"{row.id}\t{row.role}{bound}\t{state}\t{_moment(row.expires_at) if row.expires_at else 'never'}"
-            f"\t{_moment(row.last_used_at) if row.last_used_at else 'never'}\t{row.prefix}…\t{row.name}"
-        )
-
-
-@people_cli.command("grant")
-def people_grant(
-    role: Annotated[Role, typer.Option(help="admin, reader, portal or operator")],
-    email: Annotated[str | None, typer.Option(help="One person, by email")] = None,
-    subject: Annotated[str | None, typer.Option(help="One person, by the identity provider's `sub`")] = None,
-    siret: Annotated[str | None, typer.Option(help="An organisation's people, by its SIRET")] = None,
-    operator_id: Annotated[
-        int | None, typer.Option("--operator-id", help="The operator an operator membership is bound to")
-    ] = None,
-    name: Annotated[str | None, typer.Option(help="Who this is, for the list")] = None,
-) -> None:
-    """Give a person, or an organisation's people, a role (the first admin, among others)."""
-    from pydantic import ValidationError
-
-    from app.core.caller import CLI
-    from app.core.errors import AppError
-    from app.people.schemas import MembershipCreate
-    from app.people.service import grant
-
-    given = {field: value for field, value in (("email", email), ("subject", subject), ("siret", siret)) if value}
-    if len(given) != 1:
-        typer.echo("error: give exactly one of --email, --subject, --siret", err=True)
-        raise typer.Exit(2)
-    try:
-        data = MembershipCreate(match=given, role=role, operator_id=operator_id, name=name)
-    except ValidationError as exc:
-        typer.echo(f"error: {exc.errors()[0]['msg']}", err=True)
-        raise typer.Exit(2) from exc
-    with PdiSession(get_engine()) as session:
-        try:
-            row = grant(session=session, caller=CLI, data=data)
-        except AppError as exc:
-            typer.echo(f"error: {exc.detail}", err=True)
-            raise typer.Exit(1) from exc
-        session.commit()
-        bound = f" for operator {row.operator_id}" if row.operator_id else ""
-        typer.echo(f"membership {row.id}: {row.match_kind} {row.match_value} is {row.role}{bound}")
-
-
-def _moment(moment) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
 @cli.command()
 def seed() -> None:
     """Load the catalogue of the bilan (families, actions, operators, conventions); idempotent."""
@@ -355,7 +214,7 @@ def seed() -> None:
 
 def analyze_tables(tables) -> None:
     """After a bulk load: the planner's statistics of the tables it filled (PostgreSQL only)."""
-    from app.core.db import analyze
+    from app.core.sql import analyze
 
     with PdiSession(get_engine()) as session:
         analyze(session, tables)
@@ -412,7 +271,7 @@ def retention(
     from datetime import date
 
     from app.core.caller import CLI
-    from app.core.db import writer_engine
+    from app.core.engines import writer_engine
     from app.core.errors import AppError
     from app.pathways.retention import apply_retention, default_cut_off
 
@@ -440,7 +299,7 @@ def retention(
 @cli.command()
 def expire() -> None:
     """Expire the prescriptions left unanswered (PDI_DECISION_DAYS) or waiting (PDI_WAITLIST_DAYS) too long, once."""
-    from app.core.db import writer_engine
+    from app.core.engines import writer_engine
     from app.core.time import today
     from app.pathways.expiry import expire_prescriptions
 

@@ -21,9 +21,9 @@ from app.changes.router import router as changes_router
 from app.conventions.router import router as conventions_router
 from app.core import health
 from app.core.body_limit import BodySizeLimit
+from app.core.budgets import StatementBudgets
 from app.core.bulkhead import HeavyReadBulkhead
 from app.core.config import Settings, get_settings, refuse_default_secret_off_loopback
-from app.core.db import StatementBudgets
 from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.logging import REQUEST_ID_HEADER, configure_logging, is_sane_request_id

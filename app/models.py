@@ -7,7 +7,7 @@ from app.audit.models import AuditEvent
 from app.auth.models import ApiKey, Membership
 from app.catalogue.models import Action, Family, Operator, Site
 from app.conventions.models import Convention, ConventionSite, ConventionYear
-from app.core.db import metadata
+from app.core.models import metadata
 from app.esf.records.models import FollowUp, PathwayParticipant
 from app.outbox.models import Change, FeedClock
 from app.pathways.models import ActivityRecord, Beneficiary, Diagnostic, Pathway

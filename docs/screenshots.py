@@ -32,12 +32,12 @@ os.environ.setdefault("PDI_SECRET_KEY", "screenshots-only-secret-key-not-for-pro
 
 from sqlmodel import Session  # noqa: E402
 
-from app.core.db import make_engine  # noqa: E402
+from app.core.engines import make_engine  # noqa: E402
 from app.core.migrate import upgrade_head  # noqa: E402
-from app.indicators.bilan import build_bilan_with_charts  # noqa: E402
-from app.indicators.bilan_html import CONTENT_SECURITY_POLICY, to_html  # noqa: E402
-from app.indicators.bilan_pdf import to_pdf  # noqa: E402
-from app.indicators.bilan_xlsx import to_xlsx  # noqa: E402
+from app.indicators.bilan.build import build_bilan_with_charts  # noqa: E402
+from app.indicators.bilan.html import CONTENT_SECURITY_POLICY, to_html  # noqa: E402
+from app.indicators.bilan.pdf import to_pdf  # noqa: E402
+from app.indicators.bilan.xlsx import to_xlsx  # noqa: E402
 from seed.demo import generate_demo  # noqa: E402
 from tests.indicators.browser import find_chromium, launch, open_page, serve  # noqa: E402
 

@@ -5,7 +5,7 @@ from logging.config import fileConfig
 from alembic import context
 
 from app.core.config import get_settings
-from app.core.db import make_engine
+from app.core.engines import make_engine
 from app.models import metadata
 
 config = context.config

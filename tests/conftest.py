@@ -35,7 +35,8 @@ from sqlmodel import Session  # noqa: E402
 from app.auth.models import Role  # noqa: E402
 from app.auth.service import create_key  # noqa: E402
 from app.core.config import get_settings  # noqa: E402
-from app.core.db import PdiSession, get_read_session, get_session, get_writer_session, make_engine  # noqa: E402
+from app.core.db import PdiSession, get_read_session, get_session, get_writer_session  # noqa: E402
+from app.core.engines import make_engine  # noqa: E402
 from app.core.migrate import alembic_config  # noqa: E402
 from app.outbox.capture import install_feed_capture  # noqa: E402
 

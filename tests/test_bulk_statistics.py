@@ -9,9 +9,9 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 import app.cli
-import app.core.db
+import app.core.sql
 from app.core.caller import CLI
-from app.core.db import make_engine
+from app.core.engines import make_engine
 from app.core.migrate import upgrade_head
 from app.pathways.retention import apply_retention
 from seed.loader import CATALOGUE_TABLES
@@ -42,7 +42,7 @@ def test_a_retention_of_many_pathways_analyses_what_it_wrote(session, monkeypatc
             exited_on=date(2010, 6, 30),
             exit_reason="completed",
         )
-    monkeypatch.setattr(app.core.db, "ANALYZE_AFTER_ROWS", threshold)
+    monkeypatch.setattr(app.core.sql, "ANALYZE_AFTER_ROWS", threshold)
     before = {table: times_analysed(session, table) for table in ("pathway", "beneficiary")}
     report = apply_retention(session=session, caller=CLI, ended_before=date(2011, 1, 1), dry_run=False)
     assert report.pathways_detached == 3 and report.persons_forgotten == 3  # 6 rows written

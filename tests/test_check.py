@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 import app.cli
 from app.cli import cli
 from app.conventions.models import Convention
-from app.core.db import PdiSession, make_engine
+from app.core.db import PdiSession
+from app.core.engines import make_engine
 from app.core.migrate import alembic_config, upgrade_head
 from app.outbox.models import Change
 from seed.loader import load_catalogue

@@ -18,7 +18,8 @@ from app.auth.models import ApiKey
 from app.auth.service import lookup_key
 from app.cli import cli, local_admin_key_file
 from app.core.config import PROJECT_ROOT, get_settings
-from app.core.db import PdiSession, get_engine
+from app.core.db import PdiSession
+from app.core.engines import get_engine
 from app.core.security import hash_api_key
 from tests.test_docker import VENV_BIN, free_port, wait_until_ready
 

@@ -11,7 +11,7 @@ def test_readyz_checks_the_database(client):
 
 
 def test_readyz_is_503_when_the_database_is_unreachable(app, client):
-    from app.core.db import get_engine, make_engine
+    from app.core.engines import get_engine, make_engine
 
     # readyz takes its engine as a dependency: patching the module's name would not reach it.
     app.dependency_overrides[get_engine] = lambda: make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")

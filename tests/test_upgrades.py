@@ -18,9 +18,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, create_engine, func, inspect, select, text
 from sqlalchemy.engine import Engine
 
-from app.core.db import PdiSession, make_engine
+from app.core.db import PdiSession
+from app.core.engines import make_engine
 from app.core.migrate import alembic_config, upgrade_head
-from app.indicators.bilan import build_bilan
+from app.indicators.bilan.build import build_bilan
 from app.integrity import check_database
 from app.models import metadata
 from seed.demo import generate_demo

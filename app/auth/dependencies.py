@@ -11,9 +11,10 @@ from app.auth.key_cache import KeyCache
 from app.auth.people import person_caller
 from app.auth.service import lookup_key, note_key_use
 from app.auth.tokens import InvalidToken, TokenVerifier, looks_like_a_token
+from app.core.budgets import StatementBudgets, raise_statement_budget
 from app.core.bulkhead import HeavyReadTicket
 from app.core.caller import ANONYMOUS, Caller, Role
-from app.core.db import SessionDep, StatementBudgets, raise_statement_budget
+from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
 from app.core.rate_limits import RateLimits
 from app.core.security import hash_api_key

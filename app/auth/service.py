@@ -10,9 +10,9 @@ from sqlmodel import Session, select
 from app.auth.key_cache import KEYS_CHANNEL, LAST_USE_PRECISION, clear_every_cache
 from app.auth.models import OWNER_KEY_PREFIX, ApiKey
 from app.core.caller import Caller, Role
-from app.core.db import is_postgres
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.security import hash_api_key, new_api_key
+from app.core.sql import is_postgres
 from app.core.time import utcnow
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from datetime import date
 from sqlalchemy import Date, bindparam, case, func, select, text
 from sqlmodel import Session
 
-from app.core.db import ids_in
+from app.core.sql import ids_in
 from app.core.time import today
 from app.pathways.models import Pathway
 from app.seats import states

@@ -19,8 +19,8 @@ from app.availability.schemas import AvailabilityPage, AvailabilityRead, Availab
 from app.availability.where import ANYWHERE, Where, nearest_first, rounded_km
 from app.catalogue.models import Action, Family, Operator, Site, Territory
 from app.conventions.models import Convention, ConventionSite, ConventionYear, running_on
-from app.core.db import ids_in
 from app.core.pagination import PageParams, count_rows
+from app.core.sql import ids_in
 from app.core.text import equals
 from app.core.time import latest
 from app.seats.service import Seats, capacity

@@ -35,8 +35,8 @@ from app.catalogue.service import action_reads
 from app.conventions.models import Convention, ConventionStatus
 from app.conventions.service import read_models as convention_reads
 from app.core.caller import Caller, Role
-from app.core.db import is_postgres
 from app.core.pagination import PageParams
+from app.core.sql import is_postgres
 from app.esf.records.models import PathwayParticipant
 from app.outbox.models import Change, pathway_id_of
 from app.pathways.access import pathway_visibility

@@ -13,7 +13,7 @@ caller's (`admit_heavy_read` in app/auth/dependencies.py): a key in the key cach
 database, a flood of them none either.
 
 A heavy read whose client hangs up has its statements cancelled (PostgreSQL's cancel request,
-SQLite's interrupt: `RequestConnections` in app/core/db.py) rather than running on for nobody;
+SQLite's interrupt: `RequestConnections` in app/core/budgets.py) rather than running on for nobody;
 every statement is bounded by the statement timeout anyway (PDI_DB_STATEMENT_TIMEOUT_MS).
 """
 
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.db import RequestConnections
+from app.core.budgets import RequestConnections
 from app.core.errors import AppError
 
 log = logging.getLogger(__name__)

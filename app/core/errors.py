@@ -303,7 +303,7 @@ def database_fault(exc: DBAPIError) -> AppError | None:
     if state == LOCK_TIMED_OUT:
         return DatabaseUnavailable("The data is locked by other requests: try again shortly", headers=RETRY_SOON)
     if state == STATEMENT_TIMED_OUT or (not hasattr(exc.orig, "sqlstate") and message.startswith("interrupted")):
-        # PostgreSQL's statement_timeout, or SQLite's progress handler (app/core/db.py).
+        # PostgreSQL's statement_timeout, or SQLite's progress handler (app/core/engines.py).
         return StatementTimedOut(
             "The request ran longer than the database allows one request: narrow it, or try again later",
             headers=RETRY_LATER,

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from app.core.db import get_engine
+from app.core.engines import get_engine
 from app.core.errors import resources_exhausted_lately
 
 router = APIRouter(tags=["operations"])

@@ -22,7 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
 
-from app.core.db import SessionDep, get_engine
+from app.core.db import SessionDep
+from app.core.engines import get_engine
 
 log = logging.getLogger(__name__)
 

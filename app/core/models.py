@@ -1,13 +1,22 @@
-"""Column types and columns shared by the tables."""
+"""What the tables share: the metadata's naming convention, column types and columns."""
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime
+from sqlalchemy import Column, DateTime, MetaData
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field
+from sqlmodel import Field, SQLModel
 
-from app.core import db as _db  # noqa: F401  (sets the naming convention before any table)
 from app.core.time import utcnow
+
+# Named constraints: Alembic needs names to drop them, and SQLite's batch mode to rebuild tables.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
 
 
 class UTCDateTime(TypeDecorator):

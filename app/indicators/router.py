@@ -1,6 +1,8 @@
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
+from sqlmodel import Session
 
 from app.auth.dependencies import KeyHolderDep
 from app.catalogue.models import Territory
@@ -9,11 +11,13 @@ from app.core.config import Settings, get_settings
 from app.core.db import ReadSessionDep
 from app.core.errors import responses
 from app.core.schemas import IsoDay
-from app.indicators import bilan_pdf, bilan_xlsx, secrecy
-from app.indicators.bilan import parse_years
-from app.indicators.bilan_formats import CsvDialect
-from app.indicators.bilan_render import CSV_MEDIA_TYPE, BilanFile, BilanFormat, render_bilan
-from app.indicators.engine import Scope
+from app.indicators import secrecy
+from app.indicators.bilan.build import parse_years
+from app.indicators.bilan.formats import CsvDialect
+from app.indicators.bilan.pdf import PDF_MEDIA_TYPE
+from app.indicators.bilan.render import CSV_MEDIA_TYPE, BilanFile, BilanFormat, render_bilan
+from app.indicators.bilan.xlsx import XLSX_MEDIA_TYPE
+from app.indicators.engine.framework import Scope
 from app.indicators.schemas import BilanRead, IndicatorsRead
 from app.indicators.service import (
     MAX_YEAR,
@@ -81,8 +85,8 @@ _BILAN_CONTENT = {
     200: {
         "content": {
             "text/csv": {"schema": {"type": "string"}},
-            **_binary(bilan_xlsx.XLSX_MEDIA_TYPE),
-            **_binary(bilan_pdf.PDF_MEDIA_TYPE),
+            **_binary(XLSX_MEDIA_TYPE),
+            **_binary(PDF_MEDIA_TYPE),
             "text/markdown": {"schema": {"type": "string"}},
             "text/html": {"schema": {"type": "string"}},
         },
@@ -110,7 +114,28 @@ def _bilan_secrecy(caller: Caller) -> dict:
     }
 
 
-def _answer(result):
+def _bilan(
+    *,
+    session: Session,
+    caller: Caller,
+    settings: Settings,
+    years: str,
+    as_of: date | None,
+    action: str | None,
+    format_: BilanFormat,
+    dialect: CsvDialect | None = None,
+) -> BilanRead | Response:
+    """The bilan in `format_`, with the cells the caller may see: what every bilan route answers."""
+    result = render_bilan(
+        session=session,
+        years=parse_years(years),
+        as_of=as_of,
+        action=action,
+        format_=format_,
+        dialect=dialect,
+        departement=settings.departement_name,
+        **_bilan_secrecy(caller),
+    )
     if isinstance(result, BilanFile):
         return Response(content=result.content, media_type=result.media_type, headers=result.response_headers())
     return result
@@ -128,17 +153,15 @@ def get_bilan(
     dialect: BilanDialect = None,
 ):
     """The yearly bilan: per family and action, its operators and its table of indicators by year."""
-    return _answer(
-        render_bilan(
-            session=session,
-            years=parse_years(years),
-            as_of=as_of,
-            action=action,
-            format_=format_,
-            dialect=dialect,
-            departement=settings.departement_name,
-            **_bilan_secrecy(caller),
-        )
+    return _bilan(
+        session=session,
+        caller=caller,
+        settings=settings,
+        years=years,
+        as_of=as_of,
+        action=action,
+        format_=format_,
+        dialect=dialect,
     )
 
 
@@ -155,28 +178,28 @@ def _file_route(path: str, media_type: str, what: str):
     )
 
 
-@_file_route("/bilan.xlsx", bilan_xlsx.XLSX_MEDIA_TYPE, "an XLSX workbook")
+@_file_route("/bilan.xlsx", XLSX_MEDIA_TYPE, "an XLSX workbook")
 def get_bilan_xlsx(
     session: ReadSessionDep,
     caller: KeyHolderDep,
+    settings: SettingsDep,
     years: BilanYears,
     as_of: BilanAsOf = None,
     action: BilanAction = None,
 ):
     """The bilan as an XLSX workbook (as `GET /bilan?format=xlsx`)."""
-    return _answer(
-        render_bilan(
-            session=session,
-            years=parse_years(years),
-            as_of=as_of,
-            action=action,
-            format_=BilanFormat.xlsx,
-            **_bilan_secrecy(caller),
-        )
+    return _bilan(
+        session=session,
+        caller=caller,
+        settings=settings,
+        years=years,
+        as_of=as_of,
+        action=action,
+        format_=BilanFormat.xlsx,
     )
 
 
-@_file_route("/bilan.pdf", bilan_pdf.PDF_MEDIA_TYPE, "an A4 PDF")
+@_file_route("/bilan.pdf", PDF_MEDIA_TYPE, "an A4 PDF")
 def get_bilan_pdf(
     session: ReadSessionDep,
     caller: KeyHolderDep,
@@ -186,16 +209,14 @@ def get_bilan_pdf(
     action: BilanAction = None,
 ):
     """The bilan as an A4 PDF (as `GET /bilan?format=pdf`)."""
-    return _answer(
-        render_bilan(
-            session=session,
-            years=parse_years(years),
-            as_of=as_of,
-            action=action,
-            format_=BilanFormat.pdf,
-            departement=settings.departement_name,
-            **_bilan_secrecy(caller),
-        )
+    return _bilan(
+        session=session,
+        caller=caller,
+        settings=settings,
+        years=years,
+        as_of=as_of,
+        action=action,
+        format_=BilanFormat.pdf,
     )
 
 
@@ -203,20 +224,20 @@ def get_bilan_pdf(
 def get_bilan_csv(
     session: ReadSessionDep,
     caller: KeyHolderDep,
+    settings: SettingsDep,
     years: BilanYears,
     as_of: BilanAsOf = None,
     action: BilanAction = None,
     dialect: BilanDialect = None,
 ):
     """The bilan as CSV (as `GET /bilan?format=csv`)."""
-    return _answer(
-        render_bilan(
-            session=session,
-            years=parse_years(years),
-            as_of=as_of,
-            action=action,
-            format_=BilanFormat.csv,
-            dialect=dialect,
-            **_bilan_secrecy(caller),
-        )
+    return _bilan(
+        session=session,
+        caller=caller,
+        settings=settings,
+        years=years,
+        as_of=as_of,
+        action=action,
+        format_=BilanFormat.csv,
+        dialect=dialect,
     )

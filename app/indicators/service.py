@@ -14,7 +14,8 @@ from app.core.config import get_settings
 from app.core.errors import Forbidden, InvalidInput, NotFound
 from app.core.time import today
 from app.indicators import secrecy
-from app.indicators.engine import GROUP_KEYS, Scope, compute
+from app.indicators.engine.compute import compute
+from app.indicators.engine.framework import GROUP_KEYS, Scope
 from app.indicators.schemas import IndicatorRowRead, IndicatorsRead
 from app.periods.service import all_consolidated
 from app.reference.indicators import INDICATORS_BY_CODE

@@ -10,8 +10,8 @@ from sqlmodel import Session
 
 from app.catalogue.models import Action, Family, Operator, Site
 from app.conventions.models import Convention
-from app.core.db import is_postgres, rows_table
 from app.core.models import UTCDateTime
+from app.core.sql import is_postgres, rows_table
 from app.core.time import utcnow
 from app.outbox.models import Change, FeedClock, pathway_id_of
 from app.pathways.models import Pathway

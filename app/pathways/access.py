@@ -20,8 +20,8 @@ from sqlmodel import Session, select
 from app.auth.dependencies import require_role
 from app.conventions.models import Convention, ConventionStatus
 from app.core.caller import Caller, Role
-from app.core.db import ids_table, rows_table
 from app.core.errors import Forbidden, InvalidInput, NotFound
+from app.core.sql import ids_table, rows_table
 from app.pathways.models import Beneficiary, Pathway
 from app.seats.service import lock_seats_of
 

@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from app.conventions.models import Convention
 from app.core.caller import Caller, Role
-from app.core.db import ids_in
+from app.core.sql import ids_in
 from app.esf.records import participants
 from app.esf.records.models import ENTRY_FIELDS, LabourStatusOnLeaving, PathwayParticipant
 from app.pathways import waiting_list, weekly_hours

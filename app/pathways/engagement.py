@@ -28,10 +28,10 @@ from app.catalogue.models import Action
 from app.conventions.models import Convention
 from app.core.caller import Caller, Role
 from app.core.config import get_settings
-from app.core.db import ids_in
 from app.core.errors import NotFound
 from app.core.pagination import Page, PageParams, paginate_rows
 from app.core.security import pseudonymise
+from app.core.sql import ids_in
 from app.pathways import weekly_hours
 from app.pathways.access import pathway_visibility
 from app.pathways.models import Beneficiary, BeneficiaryEngagement, Pathway

@@ -16,8 +16,8 @@ from sqlmodel import Session
 from app.audit.service import record
 from app.core.caller import Caller
 from app.core.changes import FEED_NOTED, note_change
-from app.core.db import rows_table
 from app.core.errors import AppError, NotFound, PeriodConsolidated
+from app.core.sql import rows_table
 from app.core.time import utcnow
 from app.esf.records import participants
 from app.pathways import access, rules, service
@@ -77,7 +77,7 @@ def write_exits(
     *, session: Session, caller: Caller, states: dict[int, dict[str, Any]], pathways: dict[int, Row]
 ) -> None:
     """Store the exits `decide_exits` accepted: one UPDATE for all of them, from the batch's rows
-    as a table (app.core.db.rows_table: four array parameters on PostgreSQL), one audit event for
+    as a table (app.core.sql.rows_table: four array parameters on PostgreSQL), one audit event for
     the batch (naming the pathways), their feed rows, then the waiting lists they free (only
     where someone waits: the counters say so without a count)."""
     if not states:

@@ -26,7 +26,7 @@ from app.auth.models import Role
 from app.core.caller import Caller
 from app.core.changes import FEED_NOTED, note_change
 from app.core.config import get_settings
-from app.core.db import analyze_after_bulk, ids_in, is_postgres
+from app.core.sql import analyze_after_bulk, ids_in, is_postgres
 from app.core.time import utcnow
 from app.pathways.models import EndedAs, Pathway
 from app.pathways.waiting_list import promote_waitlisted

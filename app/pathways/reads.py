@@ -13,8 +13,8 @@ from app.audit.service import record
 from app.catalogue.models import Action
 from app.conventions.models import Convention
 from app.core.caller import Caller, Role
-from app.core.db import ids_in
 from app.core.pagination import Page, PageParams, paginate
+from app.core.sql import ids_in
 from app.pathways import access, waiting_list, weekly_hours
 from app.pathways.models import Pathway, PathwayStatus
 from app.pathways.schemas import PathwayRead

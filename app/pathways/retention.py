@@ -26,8 +26,8 @@ from sqlmodel import Session
 from app.audit.service import record
 from app.core.caller import Caller
 from app.core.changes import FEED_NOTED, note_change
-from app.core.db import analyze_after_bulk
 from app.core.errors import InvalidInput
+from app.core.sql import analyze_after_bulk
 from app.core.time import today, utcnow
 from app.pathways.models import Beneficiary, BeneficiaryEngagement, Diagnostic, Pathway
 

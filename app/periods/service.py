@@ -6,7 +6,7 @@ on each year it touches before it reads the year's status, and keeps it until it
 consolidating or reopening takes the same lock *exclusively*. So a consolidation waits for the
 writes in flight on its year to commit, and a write that comes after waits for the consolidation
 and then sees it. On SQLite every writer holds the database's write lock from its first
-statement (BEGIN IMMEDIATE, see app/core/db.py), which serialises them just as well.
+statement (BEGIN IMMEDIATE, see app/core/engines.py), which serialises them just as well.
 
 The domain sits below every writer of dated data (catalogue, conventions, pathways), so it
 imports none of them.
@@ -20,8 +20,8 @@ from sqlmodel import Session, select
 
 from app.audit.service import record
 from app.core.caller import Caller
-from app.core.db import is_postgres
 from app.core.errors import Conflict, InvalidInput, PeriodConsolidated
+from app.core.sql import is_postgres
 from app.core.time import today, utcnow
 from app.periods.models import Period, PeriodStatus
 

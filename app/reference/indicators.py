@@ -20,7 +20,7 @@ class Unit(StrEnum):
 @dataclass(frozen=True)
 class Base:
     """The persons a figure rests on (statistical secrecy, app/indicators/secrecy.py), named as
-    the engine's per-group counts (`app.indicators.engine.person_counts`).
+    the engine's per-group counts (`app.indicators.engine.totals.person_counts`).
 
     `persons`: the count the figure is computed over: the value itself for a count of persons,
     the denominator of a rate or a mean (exits for an exit rate, decisions for the refusal rate,

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from app.conventions.models import ConventionYear
-from app.core.db import ids_in
+from app.core.sql import ids_in
 from app.core.time import today
 from app.seats.models import ConventionSeats
 

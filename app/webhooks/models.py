@@ -42,7 +42,7 @@ class WebhookEndpoint(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: datetime | None = moment_field()
     failing_since: datetime | None = moment_field()
-    # A worker's claim on the endpoint while it delivers (see app/webhooks/worker.py); once it is
+    # A worker's claim on the endpoint while it delivers (see app/webhooks/leases.py); once it is
     # given back, `lease_until` is when that turn ended, which orders the next claims (fairness).
     lease_token: str | None = Field(default=None, max_length=32)
     lease_until: datetime | None = moment_field()

@@ -1,9 +1,9 @@
 """Webhook endpoints: created by admin, portal and operator keys, each seeing only its own
 (an admin sees all); another key's endpoint is a 404, as another operator's pathway is."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
 from app.audit import service as audit
@@ -11,11 +11,11 @@ from app.audit.models import AuditEvent
 from app.auth.models import ApiKey, Role
 from app.core.caller import Caller
 from app.core.config import get_settings
-from app.core.db import ids_in
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.etag import check_if_match
 from app.core.pagination import PageParams, paginate
 from app.core.rate_limits import TooManyRequests
+from app.core.sql import ids_in
 from app.core.time import utcnow
 from app.outbox.service import last_cursor
 from app.webhooks import secrets
@@ -250,3 +250,9 @@ def list_deliveries(
         select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id).order_by(WebhookDelivery.id.desc())
     )
     return paginate(session, statement, params)
+
+
+def prune_delivery_log(session: Session, today: date, *, keep_days: int) -> int:
+    """Forget delivery attempts older than PDI_WEBHOOK_LOG_DAYS (the counters of /metrics stay)."""
+    cut = utcnow() - timedelta(days=keep_days)
+    return session.execute(delete(WebhookDelivery).where(WebhookDelivery.attempted_at < cut)).rowcount

@@ -1,4 +1,4 @@
-"""`pdi worker`: delivers webhooks and runs the periodic jobs.
+"""`pdi worker`: delivers webhooks, and ticks the timer of the periodic jobs it is given (app/jobs.py).
 
 Per endpoint, events go out one at a time in feed order: the next waits until the previous is
 delivered (or the endpoint is disabled). Progress is the endpoint's `cursor`, committed only
@@ -8,7 +8,7 @@ again (at least once, with the same webhook-id).
 Several workers share the endpoints by leases: a worker claims an endpoint in a short writer
 transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so that claimers never wait on each
 other; SQLite's one write lock on SQLite), delivers with no transaction open, and writes the
-outcome in another short one, checking that its lease still holds. No transaction stays open
+outcome in another short one, checking that its lease still holds (app/webhooks/leases.py). No transaction stays open
 across an HTTP call of up to 15 s: on SQLite it would hold the database's write lock, and every
 API write would wait behind it. A worker killed mid-delivery leaves its lease to expire
 (PDI_WORKER_LEASE_SECONDS), after which another sends that event again: the one case of a double delivery.
@@ -25,27 +25,25 @@ import logging
 import random
 import threading
 import time
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from app.auth.models import ApiKey, Role
 from app.changes.service import list_changes
 from app.core.caller import Caller
 from app.core.config import Settings
-from app.core.db import PdiSession, is_postgres, writer_engine
+from app.core.db import PdiSession
+from app.core.engines import writer_engine
+from app.core.periodic import JobTimer, PeriodicJob
 from app.core.time import today as paris_today
 from app.core.time import utcnow
 from app.outbox.service import last_cursor
-from app.pathways.expiry import expire_prescriptions
-from app.webhooks import secrets
+from app.webhooks import leases, secrets
 from app.webhooks.delivery import (
     GIVE_UP_AFTER,
     JITTER,
@@ -58,6 +56,7 @@ from app.webhooks.delivery import (
     send,
     signed_headers,
 )
+from app.webhooks.leases import Lease
 from app.webhooks.models import EndpointState, WebhookDelivery, WebhookEndpoint, WebhookOutcomeCount
 from app.webhooks.service import current_owner
 
@@ -71,48 +70,6 @@ LEASE_MARGIN = 0.2
 
 
 @dataclass
-class Lease:
-    """A worker's claim on an endpoint, and when it lapses (time.monotonic())."""
-
-    endpoint_id: int
-    token: str
-    ends: float
-
-
-def prune_delivery_log(session: Session, today: date, *, keep_days: int) -> int:
-    """Forget delivery attempts older than PDI_WEBHOOK_LOG_DAYS (the counters of /metrics stay)."""
-    cut = utcnow() - timedelta(days=keep_days)
-    return session.execute(delete(WebhookDelivery).where(WebhookDelivery.attempted_at < cut)).rowcount
-
-
-@dataclass(frozen=True)
-class PeriodicJob:
-    name: str
-    interval: timedelta
-    run: Callable[[Session, date], object]
-
-
-def periodic_jobs(settings: Settings) -> list[PeriodicJob]:
-    """What the worker runs on a timer, each in its own writer transaction. Every job must be
-    idempotent: each worker process keeps its own timer, so two workers may both run one.
-    """
-    return [
-        # Unanswered prescriptions expire without any request (SPEC C7): a second worker running
-        # it at once finds nothing left to expire (it locks the seat counters first).
-        PeriodicJob(
-            "expire_prescriptions",
-            timedelta(hours=1),
-            lambda session, today: expire_prescriptions(session=session, today=today),
-        ),
-        PeriodicJob(
-            "prune_delivery_log",
-            timedelta(hours=1),
-            lambda session, today: prune_delivery_log(session, today, keep_days=settings.webhook_log_days),
-        ),
-    ]
-
-
-@dataclass
 class Worker:
     engine: Engine
     settings: Settings
@@ -122,16 +79,15 @@ class Worker:
     rng: random.Random = field(default_factory=random.Random)
     concurrency: int = 4
     lease_seconds: float | None = None
-    jobs: list[PeriodicJob] | None = None
+    # What else the worker runs on a timer (app/jobs.py): none unless given.
+    jobs: list[PeriodicJob] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
-        if self.jobs is None:
-            self.jobs = periodic_jobs(self.settings)
         if self.lease_seconds is None:
             self.lease_seconds = self.settings.worker_lease_seconds
         self._writer = writer_engine(self.engine)
-        self._last_run: dict[str, float] = {}
+        self._timer = JobTimer(self.jobs, self._writer)
         self._outage = False
 
     # --- running ------------------------------------------------------------------------------
@@ -182,20 +138,7 @@ class Worker:
         return attempts
 
     def run_due_jobs(self) -> None:
-        import time
-
-        for job in self.jobs or []:
-            now = time.monotonic()
-            if now - self._last_run.get(job.name, float("-inf")) < job.interval.total_seconds():
-                continue
-            self._last_run[job.name] = now
-            try:
-                with PdiSession(self._writer) as session:
-                    result = job.run(session, paris_today())
-                    session.commit()
-                log.info("periodic job %s: %s", job.name, result)
-            except Exception:
-                log.exception("periodic job %s failed", job.name)
+        self._timer.run_due()
 
     # --- one endpoint ---------------------------------------------------------------------------
 
@@ -203,7 +146,7 @@ class Worker:
         """Claim one endpoint that has work and deliver its events of one page in order, until one
         fails; the attempts made (0: nothing was due). Whatever else goes wrong in the turn puts
         the endpoint's next attempt off as a failure would."""
-        lease = self._claim()
+        lease = leases.claim(self.engine, self._writer, lease_seconds=self.lease_seconds)
         if lease is None:
             return 0
         try:
@@ -218,80 +161,9 @@ class Worker:
             self._release(lease)
         return max(attempts, 1)
 
-    def _due(self, now):
-        return (
-            WebhookEndpoint.state == EndpointState.active,
-            or_(WebhookEndpoint.next_attempt_at.is_(None), WebhookEndpoint.next_attempt_at <= now),
-            or_(WebhookEndpoint.lease_until.is_(None), WebhookEndpoint.lease_until < now),
-        )
-
-    def _claim(self) -> Lease | None:
-        now = utcnow()
-        # A plain read first: an idle worker must not take SQLite's write lock at every poll.
-        with PdiSession(self.engine) as session:
-            last = last_cursor(session)
-            candidate = session.exec(
-                select(WebhookEndpoint.id).where(*self._due(now), WebhookEndpoint.cursor < last).limit(1)
-            ).first()
-        if candidate is None:
-            return None
-        # The owner's turn: when one of its endpoints was last claimed (a lease held now counts).
-        sibling = aliased(WebhookEndpoint)
-        owners_turn = (
-            select(func.max(sibling.lease_until))
-            .where(sibling.owner_key_id == WebhookEndpoint.owner_key_id)
-            .scalar_subquery()
-        )
-        with PdiSession(self._writer) as session:
-            statement = (
-                select(WebhookEndpoint)
-                .where(*self._due(now), WebhookEndpoint.cursor < last_cursor(session))
-                .order_by(
-                    owners_turn.is_not(None),
-                    owners_turn,
-                    WebhookEndpoint.lease_until.is_not(None),
-                    WebhookEndpoint.lease_until,
-                    WebhookEndpoint.id,
-                )
-                .limit(1)
-            )
-            if is_postgres(session):
-                statement = statement.with_for_update(skip_locked=True)
-            endpoint = session.exec(statement).first()
-            if endpoint is None:
-                return None
-            token = uuid.uuid4().hex
-            started = time.monotonic()
-            endpoint.lease_token = token
-            endpoint.lease_until = now + timedelta(seconds=self.lease_seconds)
-            session.add(endpoint)
-            session.commit()
-            return Lease(endpoint.id, token, started + self.lease_seconds)
-
-    def _renew(self, lease: Lease) -> bool:
-        """The lease extended by a full term; False if it was lost meanwhile."""
-        started = time.monotonic()
-        with PdiSession(self._writer) as session:
-            renewed = session.execute(
-                update(WebhookEndpoint)
-                .where(WebhookEndpoint.id == lease.endpoint_id, WebhookEndpoint.lease_token == lease.token)
-                .values(lease_until=utcnow() + timedelta(seconds=self.lease_seconds))
-            ).rowcount
-            session.commit()
-        if renewed:
-            lease.ends = started + self.lease_seconds
-        return bool(renewed)
-
     def _release(self, lease: Lease) -> None:
-        # `lease_until` stays as the end of the turn: the next claims serve other owners first.
         try:
-            with PdiSession(self._writer) as session:
-                session.execute(
-                    update(WebhookEndpoint)
-                    .where(WebhookEndpoint.id == lease.endpoint_id, WebhookEndpoint.lease_token == lease.token)
-                    .values(lease_token=None, lease_until=utcnow())
-                )
-                session.commit()
+            leases.release(self._writer, lease)
         except SQLAlchemyError as exc:  # the lease lapses by itself
             log.info("webhook worker: lease of endpoint %s not released (%s)", lease.endpoint_id, type(exc).__name__)
 
@@ -300,8 +172,9 @@ class Worker:
         before the lease does (renewed first when too little is left); None if the lease was lost."""
         margin = self.lease_seconds * LEASE_MARGIN
         wanted = self.settings.webhook_attempt_seconds
-        if lease.ends - time.monotonic() - margin < wanted and not self._renew(lease):
-            return None
+        if lease.ends - time.monotonic() - margin < wanted:
+            if not leases.renew(self._writer, lease, lease_seconds=self.lease_seconds):
+                return None
         left = lease.ends - time.monotonic() - margin
         return min(wanted, left) if left > 0 else None
 
@@ -316,10 +189,12 @@ class Worker:
             created_by = session.get(ApiKey, endpoint.owner_key_id)
             owner = current_owner(session, created_by) if created_by is not None else None
             if owner is None:
-                self._disable(endpoint_id, token, "the key that created it is revoked or expired")
+                reason = "the key that created it is revoked or expired"
+                leases.disable(self._writer, endpoint_id, token, reason)
+                log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
                 return 0
             if owner.id != endpoint.owner_key_id:  # rotated: the new key owns it, with its rights
-                self._change_owner(endpoint_id, token, owner.id)
+                leases.change_owner(self._writer, endpoint_id, token, owner.id)
             caller = Caller(key_id=owner.id, name=owner.name, role=Role(owner.role), operator_id=owner.operator_id)
             scanned_to = last_cursor(session)
             page = list_changes(
@@ -337,7 +212,7 @@ class Worker:
             url, cursor_before = endpoint.url, endpoint.cursor
         if not page.items:
             # Nothing this owner reads up to the feed's last cursor: skip past what it cannot see.
-            self._advance(endpoint_id, token, cursor_before, scanned_to)
+            leases.advance(self._writer, endpoint_id, token, cursor_before, scanned_to)
             return 0
         attempts = 0
         for item in page.items:
@@ -361,40 +236,6 @@ class Worker:
             if not self._record(lease, item.cursor, event_type(item), outcome) or not outcome.delivered:
                 break
         return attempts
-
-    def _advance(self, endpoint_id: int, token: str, before: int, to: int) -> None:
-        if to <= before:
-            return
-        with PdiSession(self._writer) as session:
-            session.execute(
-                update(WebhookEndpoint)
-                .where(
-                    WebhookEndpoint.id == endpoint_id,
-                    WebhookEndpoint.lease_token == token,
-                    WebhookEndpoint.cursor == before,
-                )
-                .values(cursor=to)
-            )
-            session.commit()
-
-    def _change_owner(self, endpoint_id: int, token: str, key_id: int) -> None:
-        with PdiSession(self._writer) as session:
-            session.execute(
-                update(WebhookEndpoint)
-                .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.lease_token == token)
-                .values(owner_key_id=key_id)
-            )
-            session.commit()
-
-    def _disable(self, endpoint_id: int, token: str, reason: str) -> None:
-        with PdiSession(self._writer) as session:
-            session.execute(
-                update(WebhookEndpoint)
-                .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.lease_token == token)
-                .values(state=EndpointState.disabled, disabled_reason=reason, next_attempt_at=None, updated_at=utcnow())
-            )
-            session.commit()
-        log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
 
     def _put_off(self, lease: Lease) -> None:
         """A turn that failed before any attempt (a defect, a secret that no longer decrypts):

@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from app.assessments.models import ActionAssessment
-from app.indicators.bilan_formats import FORMULA_TRIGGERS
+from app.indicators.bilan.formats import FORMULA_TRIGGERS
 from seed.data import read_seed_data
 from tests import factories
 

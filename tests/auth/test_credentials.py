@@ -13,7 +13,8 @@ from app.auth.models import ApiKey, Role
 from app.auth.service import create_key, revoke_key, rotate_key
 from app.cli import cli
 from app.core.config import DEFAULT_SECRET_KEY, Settings
-from app.core.db import PdiSession, get_engine
+from app.core.db import PdiSession
+from app.core.engines import get_engine
 from app.core.errors import Conflict
 from app.core.time import utcnow
 from app.main import create_app

@@ -21,7 +21,8 @@ from app.conventions.models import Convention
 from app.core.caller import CLI
 from app.core.changes import FeedCaptureMissing
 from app.core.config import get_settings
-from app.core.db import PdiSession, make_engine
+from app.core.db import PdiSession
+from app.core.engines import make_engine
 from app.outbox.models import Change
 from app.pathways.models import Pathway
 from app.pathways.schemas import PathwayCreate

@@ -12,7 +12,8 @@ from sqlalchemy.engine import Engine
 
 from app.changes.service import KEY_HOLDER_KINDS, PUBLIC_KINDS, page_statement
 from app.core.caller import ANONYMOUS, Caller, Role
-from app.core.db import PdiSession, make_engine
+from app.core.db import PdiSession
+from app.core.engines import make_engine
 from app.core.migrate import upgrade_head
 from app.outbox.models import Change
 from tests.scratch import scratch_database

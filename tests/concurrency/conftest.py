@@ -17,15 +17,8 @@ from sqlmodel import Session
 from app.auth.models import Role
 from app.auth.service import create_key
 from app.core.config import Settings, get_settings
-from app.core.db import (
-    PdiSession,
-    get_engine,
-    get_read_session,
-    get_session,
-    get_writer_session,
-    make_engine,
-    request_session,
-)
+from app.core.db import PdiSession, get_read_session, get_session, get_writer_session, request_session
+from app.core.engines import get_engine, make_engine
 from app.core.migrate import upgrade_head
 from app.main import create_app
 from tests import factories

@@ -7,7 +7,8 @@ from datetime import date, timedelta
 from sqlmodel import select
 
 from app.catalogue.models import Action
-from app.core.db import PdiSession, writer_engine
+from app.core.db import PdiSession
+from app.core.engines import writer_engine
 from app.core.time import today
 from app.pathways.expiry import expire_prescriptions
 from app.pathways.models import Pathway

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from app.core.db import make_engine, writer_engine
+from app.core.engines import make_engine, writer_engine
 from app.core.errors import database_fault
 from tests.concurrency.conftest import World, app_on
 

@@ -10,8 +10,10 @@ from fastapi import Request
 from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 
+from app.core.budgets import RequestConnections
 from app.core.config import get_settings
-from app.core.db import RequestConnections, SessionDep, get_read_session, get_session, make_engine, request_session
+from app.core.db import SessionDep, get_read_session, get_session, request_session
+from app.core.engines import make_engine
 from app.core.time import today
 from tests.concurrency.conftest import app_on, run_at_once
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select, text
 
 from app.catalogue.models import Family
-from app.core.db import make_engine
+from app.core.engines import make_engine
 from tests.concurrency.conftest import app_on
 
 

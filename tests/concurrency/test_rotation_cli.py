@@ -8,11 +8,12 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from app import cli as cli_module
+from app import cli_access
 from tests.concurrency.conftest import client_of
 
 
 def test_pdi_keys_rotate_keeps_the_portals_prescriptions(world, monkeypatch):
-    monkeypatch.setattr(cli_module, "get_engine", lambda: world.engine)
+    monkeypatch.setattr(cli_access, "get_engine", lambda: world.engine)
     runner = CliRunner()
     created = runner.invoke(cli_module.cli, ["keys", "create", "--role", "portal", "--name", "Portail rotation"])
     assert created.exit_code == 0, created.output

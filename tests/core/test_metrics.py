@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from app.core import time as clock
 from app.core.config import get_settings
-from app.core.db import get_engine, make_engine
+from app.core.engines import get_engine, make_engine
 from app.main import create_app
 from tests import factories
 from tests.conftest import TEST_DATABASE_URL

@@ -13,7 +13,8 @@ from alembic import command
 from fastapi.testclient import TestClient
 
 from app.core.config import get_settings
-from app.core.db import PdiSession, get_read_engine, get_request_engine, get_session, make_engine
+from app.core.db import PdiSession, get_session
+from app.core.engines import get_read_engine, get_request_engine, make_engine
 from app.core.migrate import alembic_config
 from tests import factories
 from tests.scratch import scratch_database

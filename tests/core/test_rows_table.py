@@ -1,11 +1,11 @@
-"""app.core.db.rows_table: a batch's rows as a table, read back as they were given on both
+"""app.core.sql.rows_table: a batch's rows as a table, read back as they were given on both
 databases (array parameters on PostgreSQL, one JSON parameter on SQLite)."""
 
 from datetime import date, datetime
 
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, String, select
 
-from app.core.db import ids_table, rows_table
+from app.core.sql import ids_table, rows_table
 
 COLUMNS = [
     ("id", Integer()),

@@ -4,7 +4,7 @@ straight from the definitions (sets of days, no SQL), to check the SQL engine ag
 It follows the engine's documented decisions: a cancelled pathway is a prescription only (so is
 a refused, withdrawn or expired one, which also counts on the day of its decision or its end); the
 territory restricts pathways, and convention-year and activity figures are those of the
-conventions in the row's other keys, unsplit; which rows exist (see app/indicators/engine.py).
+conventions in the row's other keys, unsplit; which rows exist (see app/indicators/engine/__init__.py).
 """
 
 from dataclasses import dataclass, field

@@ -20,8 +20,8 @@ from sqlmodel import Session, select
 from app.catalogue.models import Action
 from app.conventions.models import Convention, ConventionYear
 from app.core.db import PdiSession
-from app.indicators.bilan import build_bilan_with_charts
-from app.indicators.bilan_formats import french
+from app.indicators.bilan.build import build_bilan_with_charts
+from app.indicators.bilan.formats import french
 from app.pathways.models import ActivityRecord, Pathway
 from app.periods.models import Period, PeriodStatus
 from app.reference.exit_reasons import COMPLETED_REASONS, DURABLE_EMPLOYMENT_REASONS, DYNAMIC_REASONS

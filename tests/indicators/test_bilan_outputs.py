@@ -15,9 +15,9 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.chart import BarChart
 
-from app.indicators.bilan_charts import BilanCharts, budget_chart, exits_chart, occupancy_chart
-from app.indicators.bilan_formats import FORMULA_TRIGGERS, CsvDialect, csv_number, to_csv
-from app.indicators.bilan_xlsx import to_xlsx
+from app.indicators.bilan.charts import BilanCharts, budget_chart, exits_chart, occupancy_chart
+from app.indicators.bilan.formats import FORMULA_TRIGGERS, CsvDialect, csv_number, to_csv
+from app.indicators.bilan.xlsx import to_xlsx
 from app.indicators.schemas import BilanActionRead, BilanFamilyRead, BilanRead, BilanTableRowRead
 from app.periods.models import Period, PeriodStatus
 from app.reference.indicators import Unit

@@ -4,8 +4,8 @@ their full text kept, legends follow the series' order."""
 import re
 from html import unescape
 
-from app.indicators.bilan_charts import Chart, Series
-from app.indicators.bilan_svg import WIDTH, bar_chart
+from app.indicators.bilan.charts import Chart, Series
+from app.indicators.bilan.svg import WIDTH, bar_chart
 from app.reference.indicators import Unit
 
 LONG = "9. Association intermédiaire et entreprise de travail temporaire d'insertion"

@@ -5,7 +5,8 @@ from datetime import date
 import pytest
 
 from app.catalogue.models import Action
-from app.indicators.engine import Scope, compute, compute_for_years
+from app.indicators.engine.compute import compute, compute_for_years
+from app.indicators.engine.framework import Scope
 from app.periods.models import Period, PeriodStatus
 from tests import factories
 

@@ -10,16 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.esf.records.models import FollowUp, FollowUpSituation
-from app.indicators.engine import (
-    GROUP_KEYS,
-    INDICATOR_CODES,
-    PATHWAY_FIGURES,
-    GroupTotals,
-    Scope,
-    compute,
-    compute_for_years,
-    values_from,
-)
+from app.indicators.engine.compute import compute, compute_for_years
+from app.indicators.engine.framework import GROUP_KEYS, INDICATOR_CODES, Scope
+from app.indicators.engine.pathway_query import PATHWAY_FIGURES
+from app.indicators.engine.totals import GroupTotals, values_from
 from app.pathways.models import ActivityRecord, BeneficiaryEngagement, Diagnostic, Pathway
 from app.periods.models import Period, PeriodStatus
 from app.reference.diagnostic_dimensions import DIMENSION_CODES, MARKS

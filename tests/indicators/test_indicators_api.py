@@ -4,7 +4,7 @@ conftest.py."""
 import pytest
 
 from app.core.time import today
-from app.indicators.engine import INDICATOR_CODES
+from app.indicators.engine.framework import INDICATOR_CODES
 from app.periods.models import Period, PeriodStatus
 from app.reference.indicators import INDICATORS
 

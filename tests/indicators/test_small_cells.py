@@ -13,7 +13,8 @@ from openpyxl import load_workbook
 
 from app.conventions.models import Convention
 from app.core.config import get_settings
-from app.indicators.engine import PATHWAY_FIGURES, GroupTotals, person_counts
+from app.indicators.engine.pathway_query import PATHWAY_FIGURES
+from app.indicators.engine.totals import GroupTotals, person_counts
 from app.pathways.models import Diagnostic
 from app.reference.diagnostic_dimensions import DIMENSION_CODES
 from app.reference.indicators import BARRIER_RATE_PREFIX, INDICATORS, INDICATORS_BY_CODE
@@ -192,6 +193,19 @@ def test_the_bilans_files_print_a_withheld_cell_as_s_with_its_note(client, world
     assert any("secret statistique (moins de 5 personnes)" in str(value) for value in cells)
     admin_markdown = client.get("/api/v1/bilan", params={**params, "format": "md"}, headers=admin).text
     assert "secret statistique" not in admin_markdown
+
+
+def test_the_operator_of_all_an_actions_conventions_sees_every_cell_in_the_files_too(client, world):
+    """The XLSX, HTML and PDF are built with their charts: the same cells as the JSON."""
+    params = {"years": "2020", "action": world.action}
+    html = client.get("/api/v1/bilan", params={**params, "format": "html"}, headers=world.own).text
+    assert 'class="secret">s</td>' not in html
+    assert "secret statistique" not in html
+    workbook = load_workbook(io.BytesIO(client.get("/api/v1/bilan.xlsx", params=params, headers=world.own).content))
+    cells = [cell.value for sheet in workbook.worksheets for row in sheet.iter_rows() for cell in row]
+    assert "s" not in cells
+    text = client.get("/api/v1/bilan.csv", params=params, headers=world.own).text
+    assert {line["indicator"]: line["2020"] for line in csv.DictReader(io.StringIO(text))}["entries"] == "1"
 
 
 def test_every_base_names_a_count_the_engine_gives_and_every_pathway_figure_has_one():

@@ -12,7 +12,7 @@ from app.auth.models import Role
 from app.catalogue.models import Action
 from app.conventions.models import ConventionYear
 from app.core.caller import Caller
-from app.indicators.engine import HOURS_INDICATORS
+from app.indicators.engine.queries import HOURS_INDICATORS
 from app.outbox.models import Change
 from app.pathways import weekly_hours
 from app.pathways.column_reads import pathway_dicts_by_id

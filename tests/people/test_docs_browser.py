@@ -16,7 +16,8 @@ from sqlmodel import delete, select
 from app.audit.models import AuditEvent
 from app.auth.models import ApiKey, Membership
 from app.core.caller import CLI, Role
-from app.core.db import PdiSession, get_engine
+from app.core.db import PdiSession
+from app.core.engines import get_engine
 from app.people.schemas import MembershipCreate
 from app.people.service import grant
 from tests.indicators.browser import find_chromium, launch

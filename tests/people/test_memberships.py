@@ -9,7 +9,8 @@ from app.audit.models import AuditEvent
 from app.auth.models import ApiKey, Membership
 from app.cli import cli
 from app.core.caller import Role
-from app.core.db import PdiSession, get_engine
+from app.core.db import PdiSession
+from app.core.engines import get_engine
 from tests import factories
 from tests.people.fixtures import bearer, bound_client, oidc_app
 

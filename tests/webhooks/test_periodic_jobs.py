@@ -8,6 +8,7 @@ from sqlmodel import select
 from app.core.config import get_settings
 from app.core.db import PdiSession
 from app.core.time import today
+from app.jobs import periodic_jobs
 from app.outbox.models import Change
 from app.pathways.models import Pathway
 from app.webhooks.worker import Worker
@@ -33,7 +34,8 @@ def test_the_worker_expires_unanswered_prescriptions_and_tells_the_feed(world):
         session.commit()
         before = cursor_of(session, unanswered.id)
 
-    worker = Worker(engine=world.engine, settings=get_settings())  # its own jobs, as `pdi worker` runs them
+    settings = get_settings()
+    worker = Worker(engine=world.engine, settings=settings, jobs=periodic_jobs(settings))  # as `pdi worker` runs it
     assert "expire_prescriptions" in [job.name for job in worker.jobs]
     worker.run_due_jobs()
 

@@ -21,8 +21,8 @@ from sqlmodel import Session
 from app.audit.service import record
 from app.auth.models import Role
 from app.core.caller import Caller
-from app.core.db import ids_table, rows_table
 from app.core.errors import AppError, Conflict, Forbidden
+from app.core.sql import ids_table, rows_table
 from app.esf.records.models import ENTRY_FIELDS, LabourStatusOnLeaving, PathwayParticipant
 from app.esf.records.schemas import LEAVING_FIELDS, ParticipantIn, ParticipantRead, leaving_fields
 from app.periods.service import ensure_open

@@ -8,7 +8,7 @@ an operator key reaches its own conventions' pathways only (others are per-item 
 Set-based, a handful of statements whatever the batch's size: the pathways named are read and
 locked in one query (in id order, so two batches cannot deadlock), their existing follow-ups in
 another, the consolidated years once, and the new follow-ups inserted in one statement; the batch
-is joined as a table of array parameters (app.core.db.rows_table), so the SQL is the same
+is joined as a table of array parameters (app.core.sql.rows_table), so the SQL is the same
 whatever the batch's size.
 """
 
@@ -21,9 +21,9 @@ from sqlmodel import Session
 from app.audit.service import record
 from app.conventions.models import Convention
 from app.core.caller import Caller
-from app.core.db import ids_table, rows_table
 from app.core.errors import AppError, Conflict, InvalidInput, NotFound, PeriodConsolidated
 from app.core.pagination import Page, PageParams, paginate_rows
+from app.core.sql import ids_table, rows_table
 from app.core.time import today, utcnow
 from app.esf.records.models import FOLLOW_UP_WINDOW, FollowUp
 from app.esf.reporting.schemas import FollowUpDue, FollowUpIn, FollowUpsAnswer

@@ -11,7 +11,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
-from app.indicators.bilan_formats import UTF8_BOM, CsvDialect, inert
+from app.indicators.bilan.formats import UTF8_BOM, CsvDialect, inert
 from app.indicators.secrecy import MARK
 
 COLUMNS = (

@@ -18,7 +18,7 @@ from app.esf.reporting import follow_ups, formats
 from app.esf.reporting.report import esf_report
 from app.esf.reporting.schemas import FOLLOW_UP_COLUMNS, EsfReport, FollowUpDue, FollowUpIn, FollowUpsAnswer
 from app.esf.reporting.service import incomplete_pathways
-from app.indicators.bilan_formats import CsvDialect
+from app.indicators.bilan.formats import CsvDialect
 from app.indicators.service import MAX_YEAR, MIN_YEAR
 from app.pathways import batches
 from app.pathways.access import PathwayWriterDep

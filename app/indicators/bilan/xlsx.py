@@ -18,8 +18,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from app.indicators import secrecy
-from app.indicators.bilan_charts import PART_COLOURS, SERIES_COLOURS, BilanCharts, Chart
-from app.indicators.bilan_formats import (
+from app.indicators.bilan.charts import PART_COLOURS, SERIES_COLOURS, BilanCharts, Chart
+from app.indicators.bilan.formats import (
     NOT_KNOWN,
     assessment_heading,
     bilan_title,

@@ -13,8 +13,10 @@ from app.catalogue.models import Action, Family, Operator
 from app.conventions.models import BudgetKind, Convention, ConventionYear
 from app.core.errors import InvalidInput, NotFound
 from app.indicators import secrecy
-from app.indicators.bilan_charts import CHART_INDICATORS, BilanCharts, summary_charts
-from app.indicators.engine import GroupTotals, Scope, compute_for_years, values_from
+from app.indicators.bilan.charts import CHART_INDICATORS, BilanCharts, summary_charts
+from app.indicators.engine.compute import compute_for_years
+from app.indicators.engine.framework import Scope
+from app.indicators.engine.totals import GroupTotals, values_from
 from app.indicators.schemas import (
     BilanActionRead,
     BilanAssessmentRead,

@@ -8,9 +8,9 @@ from enum import StrEnum
 from sqlmodel import Session
 
 from app.core.errors import InvalidInput
-from app.indicators import bilan_formats, bilan_html, bilan_pdf, bilan_xlsx
-from app.indicators.bilan import build_bilan, build_bilan_with_charts
-from app.indicators.bilan_formats import CsvDialect
+from app.indicators.bilan import formats, html, pdf, xlsx
+from app.indicators.bilan.build import build_bilan, build_bilan_with_charts
+from app.indicators.bilan.formats import CsvDialect
 from app.indicators.schemas import BilanRead
 
 CSV_MEDIA_TYPE = "text/csv"
@@ -62,21 +62,23 @@ def render_bilan(
         if format_ == BilanFormat.json:
             return bilan
         if format_ == BilanFormat.csv:
-            content = bilan_formats.to_csv(bilan, dialect or CsvDialect.rfc4180)
-            return BilanFile(content, f"{CSV_MEDIA_TYPE}; charset=utf-8", bilan_formats.filename(bilan, "csv"))
-        content = bilan_formats.to_markdown(bilan)
-        return BilanFile(content, "text/markdown; charset=utf-8", bilan_formats.filename(bilan, "md"))
-    bilan, charts = build_bilan_with_charts(session=session, years=years, as_of=as_of, action=action, min_size=min_size)
+            content = formats.to_csv(bilan, dialect or CsvDialect.rfc4180)
+            return BilanFile(content, f"{CSV_MEDIA_TYPE}; charset=utf-8", formats.filename(bilan, "csv"))
+        content = formats.to_markdown(bilan)
+        return BilanFile(content, "text/markdown; charset=utf-8", formats.filename(bilan, "md"))
+    bilan, charts = build_bilan_with_charts(
+        session=session, years=years, as_of=as_of, action=action, min_size=min_size, own_operator_id=own_operator_id
+    )
     if format_ == BilanFormat.xlsx:
-        content = bilan_xlsx.to_xlsx(bilan, charts)
-        return BilanFile(content, bilan_xlsx.XLSX_MEDIA_TYPE, bilan_formats.filename(bilan, "xlsx"))
+        content = xlsx.to_xlsx(bilan, charts)
+        return BilanFile(content, xlsx.XLSX_MEDIA_TYPE, formats.filename(bilan, "xlsx"))
     if format_ == BilanFormat.pdf:
-        content = bilan_pdf.to_pdf(bilan, charts, departement=departement)
-        return BilanFile(content, bilan_pdf.PDF_MEDIA_TYPE, bilan_formats.filename(bilan, "pdf"))
+        content = pdf.to_pdf(bilan, charts, departement=departement)
+        return BilanFile(content, pdf.PDF_MEDIA_TYPE, formats.filename(bilan, "pdf"))
     return BilanFile(
-        bilan_html.to_html(bilan, charts),
+        html.to_html(bilan, charts),
         "text/html; charset=utf-8",
-        bilan_formats.filename(bilan, "html"),
+        formats.filename(bilan, "html"),
         inline=True,
-        headers={"Content-Security-Policy": bilan_html.CONTENT_SECURITY_POLICY},
+        headers={"Content-Security-Policy": html.CONTENT_SECURITY_POLICY},
     )

@@ -1,11 +1,11 @@
-"""The bilan as an A4 PDF: the HTML page (bilan_html) with its title page and page style, laid
+"""The bilan as an A4 PDF: the HTML page (html.py) with its title page and page style, laid
 out by WeasyPrint. The page holds everything it shows (inline CSS and SVG), so nothing is
 fetched: the URL fetcher refuses every URL."""
 
 import logging
 
-from app.indicators.bilan_charts import BilanCharts
-from app.indicators.bilan_html import to_html
+from app.indicators.bilan.charts import BilanCharts
+from app.indicators.bilan.html import to_html
 from app.indicators.schemas import BilanRead
 
 PDF_MEDIA_TYPE = "application/pdf"

@@ -21,8 +21,8 @@ import math
 from html import escape as html_escape
 
 from app.core.text import printable
-from app.indicators.bilan_charts import PART_COLOURS, SERIES_COLOURS, Chart
-from app.indicators.bilan_formats import NOT_KNOWN, french
+from app.indicators.bilan.charts import PART_COLOURS, SERIES_COLOURS, Chart
+from app.indicators.bilan.formats import NOT_KNOWN, french
 from app.indicators.known import total
 from app.reference.indicators import Unit
 

@@ -1,7 +1,7 @@
 """The bilan as CSV (for scripts and spreadsheets) and Markdown (like the source document), and
 what every export format shares: French number formatting, year headings, inert text.
 
-XLSX is in bilan_xlsx.py, HTML in bilan_html.py, the summary charts' figures in bilan_charts.py.
+XLSX is in xlsx.py, HTML in html.py, the summary charts' figures in charts.py.
 """
 
 import csv

@@ -1,7 +1,7 @@
 """The bilan as one self-contained HTML page: inline CSS, inline SVG charts, no script, nothing
 fetched from anywhere. Readable on a phone (charts scale to the screen's width; below 40rem each
 table row is a card with one line per year) and printable (each family on a new page, table
-headers repeated on every page). The PDF (bilan_pdf) is this page with a title page and page
+headers repeated on every page). The PDF (pdf.py) is this page with a title page and page
 numbers.
 
 Every stored text goes through `html.escape`. The page carries its own Content-Security-Policy,
@@ -15,8 +15,8 @@ from html import escape as html_escape
 
 from app.core.text import printable
 from app.indicators import secrecy
-from app.indicators.bilan_charts import BilanCharts, Chart
-from app.indicators.bilan_formats import (
+from app.indicators.bilan.charts import BilanCharts, Chart
+from app.indicators.bilan.formats import (
     PROGRAMME_TITLE,
     assessment_heading,
     bilan_title,
@@ -26,7 +26,7 @@ from app.indicators.bilan_formats import (
     unit_of,
     year_heading,
 )
-from app.indicators.bilan_svg import bar_chart
+from app.indicators.bilan.svg import bar_chart
 from app.indicators.schemas import BilanActionRead, BilanRead
 
 STYLE = """
