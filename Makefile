@@ -51,9 +51,9 @@ lint: install
 	$(BIN)/ruff format --check app seed tests bench migrations/env.py
 	$(BIN)/lint-imports --no-cache
 
-# SPEC C5's figures and issue 21's goals beside their references (python -m bench.run,
+# SPEC C5's figures and the goals of issues 21, 32 and 37 beside their references (python -m bench.run,
 # docs/PERFORMANCE.md): PostgreSQL on 127.0.0.1 as user postgres, BENCH_SCALE=100 by default (30-60
-# minutes: the mix takes five, the feed's catch-up of ~1M entries as long as the feed is slow;
+# minutes: the mix takes eight, the feed's three catch-ups of ~1M entries as long as the feed is slow;
 # BENCH_SCALE=1 for a quick run), wrk as the load
 # generator and for the mix's Lua scripts (the Debian package, installed here when missing).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

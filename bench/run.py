@@ -13,13 +13,18 @@ through HTTP as the clients call, the app as it is.
 - bench/figures/weekly_hours.py: the first page of `GET /weekly-hours` against hand-written SQL
   of the same sums, checked to give the endpoint's numbers;
 - bench/figures/past_day.py: availability built for a past day against the data's last day;
-- bench/figures/feed.py: the feed's catch-up against a keyset scan, and a poll with nothing new
-  against a GET of the static list;
+- bench/figures/fresh_load.py: the feed's catch-up and the exits by natural key on the database
+  as `pdi demo` left it, against the same on a copy after `VACUUM ANALYZE` (which the bench then
+  runs on its database, as autovacuum would, before the other figures);
+- bench/figures/feed.py: the feed's catch-up against a keyset scan, and the polls with nothing new
+  (the feed's, availability's 304) against a GET of the static list;
 - bench/figures/exits.py: exit-record batches, by pathway_id and by natural key, against
   executemany of the same UPDATEs;
 - bench/webhooks.py: webhook deliveries against a plain httpx client;
-- bench/figures/mix.py: the 60-second mix of clients (wrk with bench/lua's scripts), each
-  endpoint's p95 under the mix against its p95 alone, then under the mix without the pollers.
+- bench/figures/mix.py: on two workers, 60-second runs of clients (wrk with bench/lua's scripts),
+  each endpoint's p95 under the mix as users load it (portals polling at their real rate, open
+  loop) and under a stress (8 closed-loop pollers) against its p95 alone; the prescriptions' p95
+  beside one reader key flooding heavy reads, against alone.
 
 Requests/s come from wrk (`make bench` installs the Debian package when it is missing), one
 thread, BENCH_CONNECTIONS connections (16), BENCH_SECONDS seconds (10) after 2 s of warm-up.
@@ -28,8 +33,10 @@ Reports and their references run alternately, BENCH_REPEATS times (5); the media
 Environment: BENCH_SCALE (default 100: 922,600 pathways; 1 or 5 for a quick run), BENCH_DATABASE
 (default pdi_bench; BENCH_DATABASE_copy is used for the COPY reference; both are dropped and made
 anew), BENCH_POSTGRES_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres),
-BENCH_MIX_SECONDS (60), BENCH_MIX_EXIT_PAUSE_MS (1000), and BENCH_ONLY (a comma-separated list of
-the sections below, for working on one: without `demo` the database of an earlier run is reused).
+BENCH_MIX_SECONDS (60), BENCH_MIX_EXIT_PAUSE_MS (1000), BENCH_PORTALS (10) and BENCH_POLL_RATE (20
+requests/s in all) for the mix's pollers, and BENCH_ONLY (a comma-separated list of
+the sections below, for working on one: without `demo` the database of an earlier run is reused;
+`fresh` needs `demo`).
 Timings are of the machine as it is: note what else runs on it.
 """
 
@@ -64,6 +71,7 @@ from bench.common import (
 from bench.figures.demo import measure_demo_load
 from bench.figures.exits import measure_exit_records
 from bench.figures.feed import measure_feed_figures
+from bench.figures.fresh_load import measure_fresh_load, vacuum_analyze
 from bench.figures.http import measure_http
 from bench.figures.mix import measure_mix
 from bench.figures.past_day import measure_past_day
@@ -74,7 +82,7 @@ from bench.webhooks import measure_webhooks
 REPORT_PAGE = ROOT / "docs" / "PERFORMANCE.md"
 REPORT = VAR / "bench.json"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
-SECTIONS = ("demo", "http", "reports", "past_day", "feed", "exits", "http2", "webhooks", "mix")
+SECTIONS = ("demo", "fresh", "http", "reports", "past_day", "feed", "exits", "http2", "webhooks", "mix")
 ONLY = [name for name in os.environ.get("BENCH_ONLY", "").split(",") if name] or list(SECTIONS)
 
 
@@ -129,28 +137,37 @@ def render(info: dict, mix: dict | None) -> str:
     if mix:
         lines += [
             "",
-            f"The mix ({mix['seconds']:g} s, one worker), latencies in ms: each endpoint alone, under the mix, then"
-            " under the mix without the portal pollers:",
+            f"The mix ({mix['seconds']:g} s a run, {mix['workers']} workers), latencies in ms: each endpoint alone,"
+            f" under the mix as users load it ({mix['portals']} portal keys polling availability at"
+            f" {mix['poll_rate']:g} requests/s in all, open loop: latency from when each poll was due), then under"
+            " the stress (8 closed-loop pollers):",
             "",
-            "| endpoint | requests alone | p50 | p95 | p99 | requests in the mix | p50 | p95 | p99 "
-            "| statuses in the mix | requests without the pollers | p50 | p95 | p99 |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+            "| endpoint | alone: requests | p50 | p95 | p99 | mix: requests | p50 | p95 | p99 | statuses "
+            "| stress: requests | p50 | p95 | p99 | statuses |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |",
         ]
         for row in mix["endpoints"]:
-            alone, mixed, without = row["alone"], row["mix"], row.get("without_pollers")
-            statuses = ", ".join(f"{status}: {count:,}" for status, count in sorted(mixed["statuses"].items()))
-            rest = (
-                f"{without['count']:,} | {without['p50_ms']:.1f} | {without['p95_ms']:.1f} | {without['p99_ms']:.1f}"
-                if without
-                else "| | |"
-            )
-            lines.append(
-                f"| {row['endpoint']} | {alone['count']:,} | {alone['p50_ms']:.1f} | {alone['p95_ms']:.1f} | "
-                f"{alone['p99_ms']:.1f} | {mixed['count']:,} | {mixed['p50_ms']:.1f} | {mixed['p95_ms']:.1f} | "
-                f"{mixed['p99_ms']:.1f} | {statuses} | {rest} |"
-            )
+            cells = [row["endpoint"]]
+            for run in ("alone", "mix", "stress"):
+                result = row[run]
+                cells += [f"{result['count']:,}", *(f"{result[q]:.1f}" for q in ("p50_ms", "p95_ms", "p99_ms"))]
+                if run != "alone":
+                    cells.append(statuses_of(result))
+            lines.append("| " + " | ".join(cells) + " |")
+        flood = mix["flood"]
+        prescriptions, heavy = flood["prescriptions"], flood["heavy_reads"]
+        lines += [
+            "",
+            f"Beside one reader key flooding heavy reads ({heavy['count']:,} requests, {statuses_of(heavy)}),"
+            f" prescriptions: {prescriptions['count']:,} requests, p50 {prescriptions['p50_ms']:.1f},"
+            f" p95 {prescriptions['p95_ms']:.1f}, p99 {prescriptions['p99_ms']:.1f} ms ({statuses_of(prescriptions)}).",
+        ]
     lines.append(END)
     return "\n".join(lines)
+
+
+def statuses_of(result: dict) -> str:
+    return ", ".join(f"{status}: {count:,}" for status, count in sorted(result["statuses"].items()))
 
 
 def write_report_page(block: str) -> None:
@@ -169,15 +186,17 @@ def main() -> None:
         sys.exit(f"BENCH_ONLY: unknown sections {sorted(unknown)}; known: {', '.join(SECTIONS)}")
     load_at_start = [round(value, 2) for value in os.getloadavg()]
     VAR.mkdir(parents=True, exist_ok=True)
+    if "fresh" in ONLY and "demo" not in ONLY:
+        sys.exit("BENCH_ONLY: `fresh` measures the database pdi demo has just loaded: add `demo`")
+    url = fresh_database(DATABASE) if "demo" in ONLY else database_url(DATABASE)
     if "demo" in ONLY:
-        url = fresh_database(DATABASE)
         measure_demo_load(url)
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute("VACUUM ANALYZE")  # what autovacuum does after a load, before the reads
-    else:
-        url = database_url(DATABASE)
     admin_key = new_key(url, "admin", "make bench")
     portal_key = new_key(url, "portal", "make bench: portal")
+    if "fresh" in ONLY:
+        measure_fresh_load(url, admin_key)
+    if "demo" in ONLY:
+        vacuum_analyze(url)  # what autovacuum does after a load, before the other figures
 
     def one_worker_figures(base: str, static_base: str) -> None:
         if "reports" in ONLY:
@@ -188,7 +207,7 @@ def main() -> None:
         if "past_day" in ONLY:
             measure_past_day(base)
         if "feed" in ONLY:
-            measure_feed_figures(base, static_base, url, admin_key)
+            measure_feed_figures(base, static_base, url, admin_key, portal_key)
         if "exits" in ONLY:
             measure_exit_records(base, url, admin_key)
 

@@ -57,13 +57,59 @@ def file_numbers(hashes: set[str], count: int) -> dict[str, str]:
     return found
 
 
+def batch_size(rows: list) -> int:
+    """1,000 a batch, as scripts send them; fewer at a small scale, which has fewer open pathways."""
+    return min(BATCH_SIZE, int(len(rows) * SHARE) // (2 * BATCHES))
+
+
+def by_id_items(batch) -> list[dict]:
+    exit_fields = {"exited_on": EXIT_DAY.isoformat(), "exit_reason": "employment_cdi"}
+    return [{"pathway_id": row[0]} | exit_fields for row in batch]
+
+
+def by_key_items(batch, refs: dict[str, str]) -> list[dict]:
+    return [
+        {
+            "convention_id": row[1],
+            "beneficiary_ref": refs[row[3]],
+            "entered_on": row[2].isoformat(),
+            "exited_on": EXIT_DAY.isoformat(),
+            "exit_reason": "employment_cdi",
+        }
+        for row in batch
+    ]
+
+
+def posted_seconds(base: str, key: str, bodies: list[list[dict]]) -> float:
+    """The median time of `POST /exit-records` over these batches, each checked all created."""
+    runs = []
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=600) as http:
+        for items in bodies:
+            started = time.perf_counter()
+            answer = http.post("/api/v1/exit-records", json=items).raise_for_status().json()
+            runs.append(time.perf_counter() - started)
+            assert answer["counts"]["created"] == len(items), answer["counts"]
+    return statistics.median(runs)
+
+
+def natural_key_exit_rate(base: str, url: str, key: str) -> float:
+    """Exits/s of `POST /exit-records` by natural key: the median of BATCHES batches of pathways
+    still open (closed by it), as measure_exit_records sends them."""
+    with psycopg.connect(url) as connection:
+        rows = open_pathways(connection)
+        beneficiaries = connection.execute("SELECT max(id) FROM beneficiary").fetchone()[0]
+    size = batch_size(rows)
+    batches = [rows[start : start + size] for start in range(0, BATCHES * size, size)]
+    refs = file_numbers({row[3] for batch in batches for row in batch}, beneficiaries)
+    return size / posted_seconds(base, key, [by_key_items(batch, refs) for batch in batches])
+
+
 def measure_exit_records(base: str, url: str, key: str) -> None:
     with psycopg.connect(url) as connection:
         rows = open_pathways(connection)
         beneficiaries = connection.execute("SELECT max(id) FROM beneficiary").fetchone()[0]
         connection.rollback()
-        # 1,000 a batch, as scripts send them; fewer at a small scale, which has fewer open pathways.
-        size = min(BATCH_SIZE, int(len(rows) * SHARE) // (2 * BATCHES))
+        size = batch_size(rows)
         by_id = [rows[start : start + size] for start in range(0, BATCHES * size, size)]
         by_key = [rows[start : start + size] for start in range(BATCHES * size, 2 * BATCHES * size, size)]
         refs = file_numbers({row[3] for batch in by_key for row in batch}, beneficiaries)
@@ -97,33 +143,10 @@ def measure_exit_records(base: str, url: str, key: str) -> None:
         connection.execute("UPDATE pathway SET exited_on = NULL, exit_reason = NULL WHERE id = ANY(%s)", (ids,))
         connection.commit()
 
-    def by_id_items(batch):
-        exit_fields = {"exited_on": EXIT_DAY.isoformat(), "exit_reason": "employment_cdi"}
-        return [{"pathway_id": row[0]} | exit_fields for row in batch]
-
-    def by_key_items(batch):
-        return [
-            {
-                "convention_id": row[1],
-                "beneficiary_ref": refs[row[3]],
-                "entered_on": row[2].isoformat(),
-                "exited_on": EXIT_DAY.isoformat(),
-                "exit_reason": "employment_cdi",
-            }
-            for row in batch
-        ]
-
-    api = {}
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=600) as http:
-        for name, batches, items_of in (("id", by_id, by_id_items), ("key", by_key, by_key_items)):
-            runs = []
-            for batch in batches:
-                items = items_of(batch)
-                started = time.perf_counter()
-                answer = http.post("/api/v1/exit-records", json=items).raise_for_status().json()
-                runs.append(time.perf_counter() - started)
-                assert answer["counts"]["created"] == len(batch), answer["counts"]
-            api[name] = statistics.median(runs)
+    api = {
+        "id": posted_seconds(base, key, [by_id_items(batch) for batch in by_id]),
+        "key": posted_seconds(base, key, [by_key_items(batch, refs) for batch in by_key]),
+    }
     reference = "psycopg executemany UPDATEs of the same rows"
     report(f"exit records by pathway_id, batches of {size:,}", size / api["id"], "exits/s", reference, size / raw["id"])
     report(

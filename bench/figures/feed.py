@@ -1,15 +1,16 @@
 """The change feed as a new consumer meets it, with an admin key: the catch-up from cursor 0 over
 every page of the largest `limit` (items/s) against a psycopg keyset scan of the feed's table
-(app/outbox/models.py) joined to the pathways, pages of the same size; and one poll when nothing
-changed (its median latency) against one GET of the static list, both timed by the same wrk
-script (bench/lua/get.lua), one connection."""
+(app/outbox/models.py) joined to the pathways, pages of the same size; then the polls with nothing
+new, each timed by the same wrk script (bench/lua/get.lua, one connection, median latency) as one
+GET of the static list: the feed's page after its last cursor, and availability as a portal polls it
+(its key, the If-None-Match of the last ETag received: 304)."""
 
 import time
 
 import httpx
 import psycopg
 
-from bench.common import SECONDS, report, script_results, wrk_script
+from bench.common import AVAILABILITY_URL, SECONDS, report, script_results, wrk_script
 
 PAGE = 1000  # GET /changes' largest limit (SPEC C3)
 
@@ -25,8 +26,8 @@ LIMIT %s
 """
 
 
-def measure_feed(base: str, url: str, key: str) -> str:
-    """The figures; the cursor the catch-up ended at (for the poll)."""
+def catch_up(base: str, key: str) -> tuple[list[int], float]:
+    """A new consumer reading the whole feed from cursor 0: the cursors it was given, the seconds."""
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=600) as http:
         shown: list[int] = []
         after = 0
@@ -37,7 +38,11 @@ def measure_feed(base: str, url: str, key: str) -> str:
                 break
             shown.extend(item["cursor"] for item in page["items"])
             after = page["next"]
-        feed_seconds = time.perf_counter() - started
+        return shown, time.perf_counter() - started
+
+
+def keyset_scan(url: str) -> tuple[list[int], float]:
+    """The same pages by hand through psycopg: the cursors read, the seconds."""
     with psycopg.connect(url) as connection:
         by_hand: list[int] = []
         after = 0
@@ -48,7 +53,13 @@ def measure_feed(base: str, url: str, key: str) -> str:
                 break
             by_hand.extend(row[0] for row in rows)
             after = rows[-1][0]
-        hand_seconds = time.perf_counter() - started
+        return by_hand, time.perf_counter() - started
+
+
+def measure_feed(base: str, url: str, key: str) -> str:
+    """The figures; the cursor the catch-up ended at (for the poll)."""
+    shown, feed_seconds = catch_up(base, key)
+    by_hand, hand_seconds = keyset_scan(url)
     # An admin sees every kind: the reference read what the feed gave, entry for entry.
     assert shown == by_hand, f"the feed gave {len(shown):,} entries, the keyset scan {len(by_hand):,}"
     report(
@@ -59,29 +70,34 @@ def measure_feed(base: str, url: str, key: str) -> str:
         len(by_hand) / hand_seconds,
         goal="≥ 0.5",
     )
-    return str(after)
+    return str(shown[-1])
 
 
-def poll_latency(base: str, path: str, label: str, key: str | None = None) -> float:
-    """Median latency (ms) of GETs of `path`, one at a time, for SECONDS."""
-    options = [f"label={label}", f"path={path}"] + ([f"key={key}"] if key else [])
+def poll_latency(base: str, path: str, label: str, key: str | None = None, etag: bool = False) -> float:
+    """Median latency (ms) of GETs of `path`, one at a time, for SECONDS; with `etag`, each sends the
+    If-None-Match of the last ETag received (the first is a 200, the rest 304s)."""
+    options = [f"label={label}", f"path={path}"] + ([f"key={key}"] if key else []) + (["etag=yes"] if etag else [])
     result = script_results(wrk_script("get.lua", base, threads=1, duration=SECONDS, arguments=options))[label]
-    assert set(result["statuses"]) == {"200"}, result["statuses"]
+    expected = {"200": 1, "304": result["count"] - 1} if etag else {"200": result["count"]}
+    assert result["statuses"] == expected, result["statuses"]
     return result["p50_ms"]
 
 
-def measure_feed_poll(base: str, static_base: str, key: str, cursor: str) -> None:
-    poll = poll_latency(base, f"/api/v1/changes?after={cursor}&limit={PAGE}", "poll", key)
+def measure_polls(base: str, static_base: str, admin_key: str, portal_key: str, cursor: str) -> None:
+    feed = poll_latency(base, f"/api/v1/changes?after={cursor}&limit={PAGE}", "feed poll", admin_key)
     static = poll_latency(static_base, "/static", "static")
+    availability = poll_latency(base, AVAILABILITY_URL, "availability poll", portal_key, etag=True)
+    reference = "one GET of the static list"
+    report("one feed poll with nothing new (median latency, admin key)", feed, "ms", reference, static, goal="≤ 2")
     report(
-        "one feed poll with nothing new (median latency, admin key)",
-        poll,
+        "one availability poll with nothing new (If-None-Match: 304; median latency, portal key)",
+        availability,
         "ms",
-        "one GET of the static list",
+        reference,
         static,
         goal="≤ 2",
     )
 
 
-def measure_feed_figures(base: str, static_base: str, url: str, key: str) -> None:
-    measure_feed_poll(base, static_base, key, measure_feed(base, url, key))
+def measure_feed_figures(base: str, static_base: str, url: str, admin_key: str, portal_key: str) -> None:
+    measure_polls(base, static_base, admin_key, portal_key, measure_feed(base, url, admin_key))

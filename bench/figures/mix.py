@@ -1,8 +1,11 @@
-"""The mix of issue 21: for MIX_SECONDS, at once, one wrk process per class of client (bench/lua),
-each thread one client with one request in flight, against one worker:
+"""The mix of issues 21, 32 and 37, against two workers (Compose's default: PDI_WORKERS, the image's
+WEB_CONCURRENCY), MIX_SECONDS each run, one wrk process per class of client (bench/lua), each wrk
+thread one client:
 
-- 8 portal pollers, with a portal key, GET /availability (all conventions on the data's last day)
-  with the If-None-Match of the last ETag they received, as a poller sends it;
+- portal pollers as portals poll: PORTALS portal keys, each polling GET /availability (all
+  conventions on the data's last day) with the If-None-Match of the last ETag it received, open
+  loop at a fixed rate (bench/lua/paced.lua: latency from when each request was due), POLL_RATE
+  requests/s in all, each key well within its rate limit (PDI_RATE_LIMIT_KEY's default);
 - 2 prescribers, with another portal key, posting prescriptions (POST /pathways without entry) for
   new persons on the conventions that have seats that day, in turn: each valid (201; waitlisted
   once a convention is full);
@@ -10,10 +13,11 @@ each thread one client with one request in flight, against one worker:
   open, one second apart;
 - 1 staff reader, admin key, /indicators 2020 by action and territory and the full bilan in turn.
 
-Each class is first run alone for the same time with the same settings; the figures are each
-endpoint's p95 under the mix against its p95 alone (goal ≤ 3 ×), with p50 and p99 beside them
-and the count of each status. Then the mix runs once more without the portal pollers, so that
-each run shows what the pollers' share of the worker costs the others (figures without a goal)."""
+Runs: each class alone; the mix as users load it (goal: each endpoint's p95 ≤ 1.5 × alone); the
+stress, the same with 8 closed-loop pollers on one key in place of the paced ones (each sends its
+next poll as soon as it has its answer: about 35 times a key's rate limit; a figure without goal);
+and the prescribers beside one reader key flooding heavy reads at its rate limit, open loop from 4
+connections (issue 32's bulkhead per caller: the prescriptions' p95 ≤ 2 × alone)."""
 
 import os
 import time
@@ -23,14 +27,28 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
+from limits import parse_many
 
+from app.core.config import Settings
 from bench.common import AVAILABILITY_URL, VAR, new_key, report, script_results, served, wrk_script
 from bench.figures.exits import EXIT_DAY, open_pathways
-from bench.figures.reports import BILAN_URL, INDICATORS_URL
+from bench.figures.reports import BILAN_URL, ESF_URL, INDICATORS_URL
 
 MIX_SECONDS = float(os.environ.get("BENCH_MIX_SECONDS", "60"))
 PAUSE_MS = int(os.environ.get("BENCH_MIX_EXIT_PAUSE_MS", "1000"))
 MIX_BATCH = 1000
+WORKERS = 2
+PORTALS = int(os.environ.get("BENCH_PORTALS", "10"))
+POLL_RATE = float(os.environ.get("BENCH_POLL_RATE", "20"))  # requests/s, all portals together
+STRESS_POLLERS = 8
+FLOOD_CONNECTIONS = 4
+HEAVY_READS = (INDICATORS_URL, BILAN_URL, ESF_URL, "/api/v1/exports/data-inclusion/services")
+
+
+def key_rate_limit() -> float:
+    """Requests/s a key may make under PDI_RATE_LIMIT_KEY's default (1200/minute: 20)."""
+    limit = parse_many(Settings.model_fields["rate_limit_key"].default)[0]
+    return limit.amount / limit.get_expiry()
 
 
 def today() -> str:
@@ -53,28 +71,40 @@ def exit_batches(path: Path, rows: list) -> int:
     return size
 
 
-# The runs, each with exit batches of its own (pathways still open: an exit posted again is
-# `unchanged`, cheaper, and would flatter the later runs).
-RUNS = ("alone", "mix", "without pollers")
-POLLERS = "portal pollers"
+# The runs with the exit script, each with exit batches of its own (pathways still open: an exit
+# posted again is `unchanged`, cheaper, and would flatter the later runs).
+RUNS = ("alone", "mix", "stress")
+POLLERS, STRESS_POLLING, FLOOD = "portal pollers", "stress pollers", "heavy-read flood"
+OTHERS = ("prescribers", "exit script", "staff reader")
+AVAILABILITY = "GET /availability (portal key, If-None-Match)"
+FLOOD_LABEL = "heavy reads flooded by one reader key"
+PRESCRIPTION = "POST /api/v1/pathways (prescription)"
 
 
-def classes(base: str, keys: dict[str, str], conventions: list[int], batches: dict[str, Path], run: str) -> dict:
-    """Each class's wrk process, started (not awaited). The prescribers' file numbers are new in
+def classes(base: str, keys: dict, conventions: list[int], batches: dict[str, Path], run: str) -> dict:
+    """Each class's wrk process, to start (not started). The prescribers' file numbers are new in
     each run (the stamp), so that a second run on the same database meets no duplicate."""
     stamp = time.time_ns()
     return {
         POLLERS: lambda: wrk_script(
-            "get.lua",
+            "paced.lua",
             base,
-            threads=8,
+            threads=PORTALS,
             duration=MIX_SECONDS,
             arguments=[
-                "label=GET /availability (portal key, If-None-Match)",
-                f"path={AVAILABILITY_URL}",
-                f"key={keys['poller']}",
+                f"label={AVAILABILITY}",
+                "keys=" + ",".join(keys["portals"]),
+                f"paths={AVAILABILITY_URL}",
+                f"interval_ms={1000 * PORTALS / POLL_RATE:g}",
                 "etag=yes",
             ],
+        ),
+        STRESS_POLLING: lambda: wrk_script(
+            "get.lua",
+            base,
+            threads=STRESS_POLLERS,
+            duration=MIX_SECONDS,
+            arguments=[f"label={AVAILABILITY}", f"path={AVAILABILITY_URL}", f"key={keys['portals'][0]}", "etag=yes"],
         ),
         "prescribers": lambda: wrk_script(
             "prescriber.lua",
@@ -102,22 +132,36 @@ def classes(base: str, keys: dict[str, str], conventions: list[int], batches: di
             duration=MIX_SECONDS,
             arguments=[f"key={keys['admin']}", f"paths={INDICATORS_URL}|{BILAN_URL}"],
         ),
+        FLOOD: lambda: wrk_script(
+            "paced.lua",
+            base,
+            threads=FLOOD_CONNECTIONS,
+            duration=MIX_SECONDS,
+            arguments=[
+                f"label={FLOOD_LABEL}",
+                f"keys={keys['reader']}",
+                "paths=" + "|".join(HEAVY_READS),
+                f"interval_ms={1000 * FLOOD_CONNECTIONS / key_rate_limit():g}",
+            ],
+        ),
     }
 
 
 def measure_mix(url: str, admin_key: str) -> dict:
+    assert POLL_RATE / PORTALS <= key_rate_limit(), "each portal key polls within its rate limit"
     keys = {
         "admin": admin_key,
-        "poller": new_key(url, "portal", "make bench: portal poller"),
+        "portals": [new_key(url, "portal", f"make bench: portal {n}") for n in range(1, PORTALS + 1)],
         "prescriber": new_key(url, "portal", "make bench: prescriber"),
+        "reader": new_key(url, "reader", "make bench: reader flooding heavy reads"),
     }
     with psycopg.connect(url) as connection:
         # Newest first: the exit figures closed the oldest open pathways.
         rows = list(reversed(open_pathways(connection)))
     share = len(rows) // len(RUNS)
-    batches = {run: VAR / f"bench-exits-{run.replace(' ', '-')}.lua" for run in RUNS}
+    batches = {run: VAR / f"bench-exits-{run}.lua" for run in RUNS}
     size = min(exit_batches(batches[run], rows[i * share : (i + 1) * share]) for i, run in enumerate(RUNS))
-    with served("app.main:app", url, 1) as (base, _server):
+    with served("app.main:app", url, WORKERS) as (base, _server):
         page = httpx.get(base + AVAILABILITY_URL, timeout=600).raise_for_status().json()
         conventions = [item["convention_id"] for item in page["items"] if (item["capacity"] or 0) > 0]
         check = httpx.post(
@@ -131,57 +175,84 @@ def measure_mix(url: str, admin_key: str) -> dict:
             timeout=60,
         )
         assert check.status_code == 201, f"a prescriber's body is refused: {check.status_code} {check.text}"
+        for path in HEAVY_READS:
+            answer = httpx.get(base + path, headers={"Authorization": f"Bearer {keys['reader']}"}, timeout=600)
+            assert answer.status_code == 200, f"the reader's {path}: {answer.status_code} {answer.text[:300]}"
         print(
-            f"mix: {MIX_SECONDS:g} s per run, one worker; exit batches of {size:,}, {PAUSE_MS} ms apart",
+            f"mix: {MIX_SECONDS:g} s per run, {WORKERS} workers; {PORTALS} portals polling at {POLL_RATE:g} requests/s"
+            f" in all; exit batches of {size:,}, {PAUSE_MS} ms apart",
             flush=True,
         )
         alone: dict[str, dict] = {}
-        for start in classes(base, keys, conventions, batches, "alone").values():
-            alone |= script_results(start())
-        together = run_at_once(classes(base, keys, conventions, batches, "mix"))
-        others = classes(base, keys, conventions, batches, "without pollers")
-        without_pollers = run_at_once({name: start for name, start in others.items() if name != POLLERS})
+        for name, start in classes(base, keys, conventions, batches, "alone").items():
+            if name in (POLLERS, *OTHERS):
+                alone |= script_results(start())
+        runs = {
+            "mix": run_at_once(classes(base, keys, conventions, batches, "mix"), POLLERS, *OTHERS),
+            "stress": run_at_once(classes(base, keys, conventions, batches, "stress"), STRESS_POLLING, *OTHERS),
+            "flood": run_at_once(classes(base, keys, conventions, batches, "flood"), FLOOD, "prescribers"),
+        }
     table = []
     for label, by_itself in alone.items():
-        mixed = together.get(label)
-        assert mixed is not None, f"{label}: no answer under the mix"
-        row = {"endpoint": label, "alone": by_itself, "mix": mixed, "without_pollers": without_pollers.get(label)}
-        table.append(row)
+        mixed, stressed = runs["mix"].get(label), runs["stress"].get(label)
+        assert mixed is not None and stressed is not None, f"{label}: no answer under the mix or the stress"
+        table.append({"endpoint": label, "alone": by_itself, "mix": mixed, "stress": stressed})
         report(
-            f"{label}: p95 under the mix",
+            f"{label}: p95 under the mix as users load it",
             mixed["p95_ms"],
             "ms",
             "its p95 alone",
             by_itself["p95_ms"],
-            goal="≤ 3",
+            goal="≤ 1.5",
         )
-        runs = [("alone", by_itself), ("mix", mixed)]
-        if row["without_pollers"] is not None:
-            report(
-                f"{label}: p95 under the mix without the portal pollers",
-                row["without_pollers"]["p95_ms"],
-                "ms",
-                "its p95 alone",
-                by_itself["p95_ms"],
-            )
-            runs.append(("mix without pollers", row["without_pollers"]))
-        for run, result in runs:
-            statuses = result["statuses"].items()
-            non_2xx = {status: count for status, count in statuses if not status.startswith(("2", "3"))}
-            print(
-                f"  {run}: {result['count']:,} requests, p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms,"
-                f" p99 {result['p99_ms']:.1f} ms; statuses {result['statuses']}"
-                + (f" (NON-2xx: {non_2xx})" if non_2xx else "")
-                + (f"; items {result['extra']}" if result["extra"] else "")
-                + (f"; socket errors {result['errors']}" if result["errors"] else ""),
-                flush=True,
-            )
-    return {"seconds": MIX_SECONDS, "exit_batch": size, "exit_pause_ms": PAUSE_MS, "endpoints": table}
+        report(
+            f"{label}: p95 under the stress ({STRESS_POLLERS} closed-loop pollers, no goal)",
+            stressed["p95_ms"],
+            "ms",
+            "its p95 alone",
+            by_itself["p95_ms"],
+        )
+        for run, result in (("alone", by_itself), ("mix", mixed), ("stress", stressed)):
+            print_result(run, result)
+    flooded = runs["flood"][PRESCRIPTION]
+    report(
+        f"{PRESCRIPTION}: p95 under one reader key's flood of heavy reads",
+        flooded["p95_ms"],
+        "ms",
+        "its p95 alone",
+        alone[PRESCRIPTION]["p95_ms"],
+        goal="≤ 2",
+    )
+    print_result("beside the flood", flooded)
+    print_result("the flood", runs["flood"][FLOOD_LABEL])
+    return {
+        "seconds": MIX_SECONDS,
+        "workers": WORKERS,
+        "portals": PORTALS,
+        "poll_rate": POLL_RATE,
+        "exit_batch": size,
+        "exit_pause_ms": PAUSE_MS,
+        "endpoints": table,
+        "flood": {"prescriptions": flooded, "heavy_reads": runs["flood"][FLOOD_LABEL]},
+    }
 
 
-def run_at_once(starts: dict) -> dict[str, dict]:
-    """Start every class's wrk process, then collect their results (by endpoint)."""
+def print_result(run: str, result: dict) -> None:
+    statuses = result["statuses"].items()
+    failed = {status: count for status, count in statuses if not status.startswith(("2", "3"))}
+    print(
+        f"  {run}: {result['count']:,} requests, p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms,"
+        f" p99 {result['p99_ms']:.1f} ms; statuses {result['statuses']}"
+        + (f" (NON-2xx: {failed})" if failed else "")
+        + (f"; items {result['extra']}" if result["extra"] else "")
+        + (f"; socket errors {result['errors']}" if result["errors"] else ""),
+        flush=True,
+    )
+
+
+def run_at_once(starts: dict, *names: str) -> dict[str, dict]:
+    """Start these classes' wrk processes together, then collect their results (by endpoint)."""
     results: dict[str, dict] = {}
-    for process in [start() for start in starts.values()]:
+    for process in [starts[name]() for name in names]:
         results |= script_results(process)
     return results

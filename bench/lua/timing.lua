@@ -16,7 +16,7 @@ local function now_ms()
   return tonumber(spec.tv_sec) * 1e3 + tonumber(spec.tv_nsec) / 1e6
 end
 
-local M = {}
+local M = { now_ms = now_ms }
 
 -- Per thread (each has its own Lua state), read back by `done` with thread:get. Flat tables only:
 -- wrk 4.1 crashes copying a table that holds tables. bench_labels[i] names the label whose
@@ -33,17 +33,18 @@ function M.add(name, amount)
   bench_extra[name] = (bench_extra[name] or 0) + amount
 end
 
--- `next_request()` gives the label and the request (wrk.format) to send next; `on_response`,
--- optional, sees each response with its label.
+-- `next_request()` gives the label and the request (wrk.format) to send next, and optionally
+-- the time (now_ms) it was due, from which its latency then runs (an open-loop script: a late
+-- send counts against the service); `on_response`, optional, sees each response with its label.
 function M.install(next_request, on_response)
   setup = function(thread)
     table.insert(threads, thread)
     thread:set("bench_thread_number", #threads)
   end
   request = function()
-    local req
-    label, req = next_request()
-    started = now_ms()
+    local req, due
+    label, req, due = next_request()
+    started = due or now_ms()
     return req
   end
   response = function(status, headers, body)
