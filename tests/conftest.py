@@ -7,11 +7,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
 
 _tmp = Path(tempfile.mkdtemp(prefix="pdi-tests-"))
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_tmp / 'test.db'}"
+# Under pytest-xdist each worker process (gw0, gw1…) has a database of its own: SQLite's is in the
+# process's own temporary directory; PostgreSQL's is TEST_DATABASE_URL's name with the worker's
+# suffix (`pdi_ci_…_gw0`), created when missing (.ci/run drops them with its own).
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _worker_database_url(url: str) -> str:
+    if not XDIST_WORKER or url.startswith("sqlite"):
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{XDIST_WORKER}").render_as_string(hide_password=False)
+
+
+TEST_DATABASE_URL = _worker_database_url(os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_tmp / 'test.db'}")
 # Set before the app is imported: the app's own engine (readyz, CLI) must see the test database.
 os.environ["DATABASE_URL"] = TEST_DATABASE_URL
 os.environ["PDI_ENV"] = "test"
@@ -48,18 +61,65 @@ def pytest_report_header(config):
     return f"database: {'PostgreSQL' if IS_POSTGRES else 'SQLite'} ({TEST_DATABASE_URL.split('@')[-1]})"
 
 
+# Before pytest-xdist reads the `xdist_group` markers (its own hook of the same name).
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """`@pytest.mark.postgres_only` / `sqlite_only` tests run on their database only."""
+    """`@pytest.mark.postgres_only` / `sqlite_only` tests run on their database only. Under
+    `--dist loadgroup`, the tests of a module that use one of its module-scoped fixtures (a
+    database migrated for the module, a browser, a server) run on one worker, which builds the
+    fixture once, rather than on every worker that gets some of them."""
+    grouped = config.pluginmanager.hasplugin("xdist")
     for item in items:
         if item.get_closest_marker("postgres_only") and not IS_POSTGRES:
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL; runs in the PostgreSQL pass"))
         if item.get_closest_marker("sqlite_only") and IS_POSTGRES:
             item.add_marker(pytest.mark.skip(reason="SQLite only; runs in the SQLite pass"))
+        if grouped and _uses_a_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
+def _uses_a_module_fixture(item) -> bool:
+    """Whether the test asks for a module-scoped fixture, itself or through the fixtures it asks
+    for (a module's autouse fixtures, such as a report printed at its end, do not count)."""
+    fixtures = getattr(item, "_fixtureinfo", None)
+    if fixtures is None:
+        return False
+    asked, seen = list(fixtures.argnames), set()
+    while asked:
+        name = asked.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for definition in fixtures.name2fixturedefs.get(name, ()):
+            if definition.scope == "module":
+                return True
+            asked.extend(definition.argnames)
+    return False
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "postgres_only: runs only against PostgreSQL")
     config.addinivalue_line("markers", "sqlite_only: runs only against SQLite")
+    config.addinivalue_line(
+        "markers",
+        "slow: starts a server, a subprocess, a browser or a database of its own, or generates many "
+        "cases (schemathesis, hypothesis); `make test-fast` leaves these out",
+    )
+
+
+def _create_postgres_database(url: str) -> None:
+    """The worker's database, when this is its first run on the server."""
+    parsed = make_url(url)
+    server = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
+            ).first()
+            if not exists:
+                connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    finally:
+        server.dispose()
 
 
 def _reset_postgres(engine: Engine) -> None:
@@ -74,6 +134,8 @@ def engine() -> Iterator[Engine]:
 
     engine = make_engine(TEST_DATABASE_URL)
     try:
+        if IS_POSTGRES and XDIST_WORKER:
+            _create_postgres_database(TEST_DATABASE_URL)
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as exc:  # never a silent skip: a missing database fails the run

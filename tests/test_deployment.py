@@ -119,6 +119,7 @@ def docker_compose_config(directory: Path) -> dict:
     return yaml.safe_load(result.stdout)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     shutil.which("docker-compose") is None and os.environ.get("CI") != "true",
     reason="docker-compose is not installed (.ci/run installs Debian's)",
@@ -248,6 +249,7 @@ def _replaced_once(source: str, old: str, new: str) -> str:
     return source.replace(old, new)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     shutil.which("nginx") is None and os.environ.get("CI") != "true",
     reason="nginx is not installed (.ci/run installs Debian's)",

@@ -12,6 +12,8 @@ from app.core.migrate import alembic_config
 from app.models import metadata
 from tests.scratch import scratch_database
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def scratch_database_url(tmp_path: Path) -> Iterator[str]:

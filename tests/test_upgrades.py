@@ -27,6 +27,8 @@ from seed.demo import generate_demo
 from tests.scratch import scratch_database
 from tests.test_check import scratch_prefix
 
+pytestmark = pytest.mark.slow
+
 # Contract 1.3's migrations come after f3b7d1a9c5e2; its down revision is tested too.
 FIRST_REVISION = "e9c4a2b6d8f1"
 # Kept by triggers from the pathways (app/seats/models.py): never copied, always recounted.

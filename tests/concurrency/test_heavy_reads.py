@@ -6,6 +6,7 @@ import threading
 import time
 from datetime import timedelta
 
+import pytest
 from fastapi import Request
 from fastapi.testclient import TestClient
 from sqlalchemy import event, text
@@ -14,6 +15,8 @@ from app.core.config import get_settings
 from app.core.db import RequestConnections, SessionDep, get_read_session, get_session, make_engine, request_session
 from app.core.time import today
 from tests.concurrency.conftest import app_on, run_at_once
+
+pytestmark = pytest.mark.slow
 
 # A statement far longer than any budget below, on each database.
 SLOW = {

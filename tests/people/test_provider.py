@@ -14,6 +14,8 @@ from tests.pathways.helpers import API, stored_pathway
 from tests.people.fixtures import bearer, bound_client, oidc_app
 from tests.people.provider import ACCOUNTS
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def via_provider(provider, session: Session):
