@@ -4,6 +4,7 @@ schema built by Alembic, each test inside a transaction rolled back at its end."
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -42,14 +43,24 @@ for _budget in ("ANONYMOUS", "KEY", "AUTH_FAILURES"):
 # statistical secrecy unless a test turns it on (tests/indicators/test_small_cells.py).
 os.environ["PDI_MIN_CELL_SIZE"] = "0"
 
+from fastapi import FastAPI  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from app.auth.models import Role  # noqa: E402
 from app.auth.service import create_key  # noqa: E402
 from app.core.config import get_settings  # noqa: E402
-from app.core.db import PdiSession, get_read_session, get_session, get_writer_session, make_engine  # noqa: E402
-from app.core.migrate import alembic_config  # noqa: E402
+from app.core.db import (  # noqa: E402
+    PdiSession,
+    get_engine,
+    get_read_engine,
+    get_read_session,
+    get_request_engine,
+    get_session,
+    get_writer_session,
+    make_engine,
+)
+from app.core.migrate import alembic_config, upgrade_head  # noqa: E402
 
 # People signed in with an identity provider (SPEC C10): its fixtures serve every domain's tests.
 pytest_plugins = ["tests.people.fixtures", "tests.people.provider"]
@@ -195,6 +206,58 @@ def client(app, session: Session) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
     app.dependency_overrides.clear()
+
+
+@dataclass
+class Committed:
+    """An application that commits as production does, the database it commits to (`engine`, a
+    pool of its own: what it reads was committed) and an admin key stored there."""
+
+    app: FastAPI
+    engine: Engine
+    admin: dict[str, str]
+
+    def key(self, role: Role | str, operator_id: int | None = None) -> dict[str, str]:
+        with PdiSession(self.engine) as session:
+            _row, key = create_key(session=session, role=Role(role), name=f"committed {role}", operator_id=operator_id)
+            session.commit()
+        return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture(scope="module")
+def committed(tmp_path_factory) -> Iterator[Committed]:
+    """Production's commit path, which the `client` fixture replaces: the application's own
+    sessions (get_session, get_writer_session, get_read_session, unreplaced, on the engines
+    DATABASE_URL names) commit each request or roll it back, for real, in a database of the
+    module's own (migrated, with the seed catalogue), dropped at the module's end."""
+    from tests.scratch import scratch_database
+
+    prefix = f"{make_url(TEST_DATABASE_URL).database}_committed" if IS_POSTGRES else "committed"
+    with scratch_database(tmp_path_factory.mktemp("committed"), prefix) as url:
+        upgrade_head(url)
+        engine = make_engine(url)
+        load_baseline(engine)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("DATABASE_URL", url)
+            _forget_the_engines()
+            try:
+                from app.main import create_app
+
+                committed = Committed(app=create_app(get_settings()), engine=engine, admin={})
+                committed.admin = committed.key(Role.admin)
+                yield committed
+            finally:
+                _forget_the_engines()
+                engine.dispose()
+
+
+def _forget_the_engines() -> None:
+    """The settings and the engines built from them are cached: built anew from DATABASE_URL."""
+    for cached in (get_read_engine, get_request_engine, get_engine):
+        if cached.cache_info().currsize:
+            cached().dispose()
+        cached.cache_clear()
+    get_settings.cache_clear()
 
 
 @pytest.fixture
