@@ -75,18 +75,23 @@ def pytest_report_header(config):
 # Before pytest-xdist reads the `xdist_group` markers (its own hook of the same name).
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """`@pytest.mark.postgres_only` / `sqlite_only` tests run on their database only. Under
-    `--dist loadgroup`, the tests of a module that use one of its module-scoped fixtures (a
-    database migrated for the module, a browser, a server) run on one worker, which builds the
-    fixture once, rather than on every worker that gets some of them."""
-    grouped = config.pluginmanager.hasplugin("xdist")
+    """`@pytest.mark.postgres_only` / `sqlite_only` tests run on their database only.
+
+    In an xdist worker (`make test`'s `-n … --dist loadgroup`): the tests of a module that use one
+    of its module-scoped fixtures (a database migrated for the module, a browser) run on one
+    worker, which builds the fixture once, rather than on every worker that gets some of them;
+    and the `slow` tests come first, so that the last minutes are spent on short tests spread
+    over every worker, not on one long test while the others have nothing left."""
+    in_worker = hasattr(config, "workerinput")
     for item in items:
         if item.get_closest_marker("postgres_only") and not IS_POSTGRES:
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL; runs in the PostgreSQL pass"))
         if item.get_closest_marker("sqlite_only") and IS_POSTGRES:
             item.add_marker(pytest.mark.skip(reason="SQLite only; runs in the SQLite pass"))
-        if grouped and _uses_a_module_fixture(item):
+        if in_worker and _uses_a_module_fixture(item):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    if in_worker:
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def _uses_a_module_fixture(item) -> bool:
