@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install validata run test lint bench constraints clean env image-base image image-smoke
+.PHONY: install validata run test test-fast lint bench constraints clean env image-base image image-smoke
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,18 +33,32 @@ run: install
 	$(BIN)/pdi bootstrap --port $(PORT)
 	$(BIN)/pdi serve --port $(PORT)
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), each with a database of its own
+# (tests/conftest.py); a module's tests that share an expensive module fixture stay on one worker
+# (loadgroup). More workers than cores: many tests wait on servers, subprocesses and databases.
+# The compiled modules are cached (__pycache__) even where PYTHONDONTWRITEBYTECODE is set: every
+# worker imports the application and the tests anew.
+TEST_WORKERS ?= 4
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
 # The suite on SQLite, then on PostgreSQL when TEST_POSTGRES_URL names a database to use
-# (.ci/run creates a fresh one). Under CI=true the PostgreSQL pass is never skipped.
+# (.ci/run creates a fresh one; each worker uses that name with its own suffix, `<name>_gw0`…).
+# Under CI=true the PostgreSQL pass is never skipped.
 test: install validata
-	$(BIN)/python -m pytest
+	$(PYTEST)
 	@if [ -n "$$TEST_POSTGRES_URL" ]; then \
 		echo "== PostgreSQL pass"; \
-		TEST_DATABASE_URL="$$TEST_POSTGRES_URL" $(BIN)/python -m pytest; \
+		TEST_DATABASE_URL="$$TEST_POSTGRES_URL" $(PYTEST); \
 	elif [ "$$CI" = "true" ]; then \
 		echo "CI=true but TEST_POSTGRES_URL is not set: the PostgreSQL pass cannot be skipped" >&2; exit 1; \
 	else \
 		echo "TEST_POSTGRES_URL is not set: PostgreSQL pass skipped (bash .ci/run runs both)"; \
 	fi
+
+# The fast tier, while working on a change: every test not marked `slow` (servers, subprocesses,
+# browsers, schemathesis, private databases; tests/conftest.py), on SQLite, in parallel.
+test-fast: install
+	$(PYTEST) -m "not slow"
 
 lint: install
 	$(BIN)/ruff check app seed tests bench migrations/env.py

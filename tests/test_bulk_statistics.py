@@ -19,7 +19,7 @@ from tests import factories
 from tests.scratch import scratch_database
 from tests.test_check import scratch_prefix
 
-pytestmark = pytest.mark.postgres_only
+pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]
 
 
 def times_analysed(session, table: str) -> int:

@@ -23,6 +23,8 @@ from tests import factories
 from tests.conftest import IS_POSTGRES, TEST_DATABASE_URL
 from tests.scratch import scratch_database
 
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 
 

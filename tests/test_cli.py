@@ -178,6 +178,7 @@ def worker_processes(pid: int) -> list[int]:
     return [child for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the process tree from /proc (Linux)")
 def test_serve_runs_as_many_workers_as_asked(tmp_path):
     port = free_port()

@@ -8,9 +8,12 @@ import signal
 import subprocess
 
 import httpx
+import pytest
 
 from tests.scratch import scratch_database
 from tests.test_docker import VENV_BIN, free_port, wait_until_ready
+
+pytestmark = pytest.mark.slow
 
 
 def test_pdi_init_for_another_departement(tmp_path):

@@ -149,6 +149,7 @@ needs_docker_compose = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow
 @needs_docker_compose
 def test_compose_itself_passes_every_setting_of_env(tmp_path):
     dotenv = dotenv_for_compose()
@@ -184,6 +185,7 @@ def published_port(entry: str | dict) -> tuple[str, int]:
     return address, int(published)
 
 
+@pytest.mark.slow
 @needs_docker_compose
 def test_compose_dev_profile_runs_the_tests_provider_and_points_the_api_at_it(tmp_path):
     """`--profile dev`: the OpenID Provider of the tests (tests/people/provider) built from the
@@ -333,6 +335,7 @@ def _replaced_once(source: str, old: str, new: str) -> str:
     return source.replace(old, new)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     shutil.which("nginx") is None and os.environ.get("CI") != "true",
     reason="nginx is not installed (.ci/run installs Debian's)",

@@ -544,6 +544,7 @@ def test_entrypoint_is_an_executable_posix_script():
     assert subprocess.run(["sh", "-n", str(ENTRYPOINT)], capture_output=True).returncode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed_on_start", ["false", "true"])
 def test_image_files_migrate_the_database_then_run_the_command(tmp_path, seed_on_start):
     """The files the Dockerfile copies are enough: the entrypoint migrates from them (through
@@ -597,6 +598,7 @@ def test_image_copies_what_the_entrypoint_runs(tmp_path):
     assert not (entrypoint.parent / "smoke.sh").exists(), "the build scripts stay out of the image"
 
 
+@pytest.mark.slow
 def test_entrypoint_refuses_production_without_a_secret_key(tmp_path):
     database_path = tmp_path / "refused.db"
     environment = production_environment(f"sqlite:///{database_path}", PATH=f"{VENV_BIN}:{os.environ['PATH']}")
@@ -642,6 +644,7 @@ def scratch_postgres_url():
         admin.dispose()
 
 
+@pytest.mark.slow
 @pytest.mark.postgres_only
 def test_entrypoint_migrates_postgresql_and_serves_the_api(tmp_path, scratch_postgres_url):
     port = free_port()
@@ -718,6 +721,7 @@ def migration_lock_id() -> int:
     return int(found[1])
 
 
+@pytest.mark.slow
 @pytest.mark.postgres_only
 def test_entrypoint_migrates_under_an_advisory_lock(scratch_postgres_url):
     """While another replica holds the migration lock, the entrypoint waits, and migrates after."""

@@ -17,6 +17,8 @@ from app.models import metadata
 from app.seats import states
 from tests.scratch import scratch_database
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def scratch_database_url(tmp_path: Path) -> Iterator[str]:

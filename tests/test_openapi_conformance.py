@@ -21,6 +21,8 @@ from app.core.config import get_settings
 from app.core.db import get_session, get_writer_session
 from app.main import create_app
 
+pytestmark = pytest.mark.slow
+
 ROLES = ["anonymous", "reader", "portal", "operator", "admin"]
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Random requests per operation (each sent as every role). Schemathesis's coverage phase (every

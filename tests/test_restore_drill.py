@@ -25,7 +25,7 @@ from tests.servers import free_port, wait_until_serving
 from tests.test_check import scratch_prefix
 from tests.test_docker import VENV_BIN
 
-pytestmark = pytest.mark.postgres_only
+pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]
 
 BACKUP = PROJECT_ROOT / "docker" / "backup.sh"
 RESTORE = PROJECT_ROOT / "docker" / "restore.sh"

@@ -35,6 +35,7 @@ def same_as_replay(client, headers, held: dict) -> None:
     assert strip(held) == strip(replayed)
 
 
+@pytest.mark.slow
 def test_a_poller_holds_what_a_replay_gives_after_every_kind_of_write(client, session, admin):
     held: dict = {}
     cursor = poll(client, admin, held, 0)

@@ -24,6 +24,8 @@ from tests import factories
 from tests.changes.test_feed import latest
 from tests.pathways.helpers import API
 
+pytestmark = pytest.mark.slow
+
 STATUSES = ("prescribed", "waitlisted", "accepted", "active", "exited", "cancelled", "refused", "withdrawn", "expired")
 
 

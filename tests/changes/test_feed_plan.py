@@ -19,7 +19,7 @@ from app.outbox.models import Change
 from tests.scratch import scratch_database
 from tests.test_check import scratch_prefix
 
-pytestmark = pytest.mark.postgres_only
+pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]
 
 FEED_ROWS = 60_000
 

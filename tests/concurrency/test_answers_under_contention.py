@@ -4,6 +4,7 @@ order, and the seat counters the database keeps equal a recount of the pathways.
 
 from datetime import date, timedelta
 
+import pytest
 from sqlmodel import select
 
 from app.catalogue.models import Action
@@ -15,6 +16,8 @@ from app.pathways.models import Pathway
 from tests import factories
 from tests.concurrency.conftest import World, client_of, run_at_once
 from tests.pathways.helpers import recounted_seats, stored_seats
+
+pytestmark = pytest.mark.slow
 
 API = "/api/v1"
 SEATS = 4

@@ -4,10 +4,13 @@ writers at once all succeed, and every read is noted once."""
 
 import itertools
 
+import pytest
 from sqlmodel import func, select
 
 from app.audit.models import AuditEvent
 from tests.concurrency.conftest import client_of, run_at_once
+
+pytestmark = pytest.mark.slow
 
 API = "/api/v1"
 _refs = itertools.count(1)

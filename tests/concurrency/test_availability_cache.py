@@ -13,6 +13,8 @@ from app.core.config import get_settings
 from tests.concurrency.conftest import World, app_on
 from tests.conftest import IS_POSTGRES
 
+pytestmark = pytest.mark.slow
+
 API = "/api/v1"
 URL = f"{API}/availability"
 DAY = {"on": "2024-06-15"}

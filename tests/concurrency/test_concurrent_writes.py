@@ -16,6 +16,8 @@ from tests import factories
 from tests.concurrency.conftest import World, client_of, run_at_once
 from tests.pathways.helpers import recounted_seats, stored_seats
 
+pytestmark = pytest.mark.slow
+
 API = "/api/v1"
 WRITERS = 8
 _refs = itertools.count(1)

@@ -10,6 +10,8 @@ from app.core.engines import make_engine, writer_engine
 from app.core.errors import database_fault
 from tests.concurrency.conftest import World, app_on
 
+pytestmark = pytest.mark.slow
+
 API = "/api/v1"
 
 

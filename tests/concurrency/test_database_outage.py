@@ -31,7 +31,7 @@ from tests.concurrency.conftest import World, app_on, world_on
 from tests.concurrency.test_availability_cache import URL, wait_until, watch_of
 from tests.servers import free_port
 
-pytestmark = pytest.mark.postgres_only
+pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]
 
 API = "/api/v1"
 WRITERS = 4

@@ -4,9 +4,12 @@ it rebuilds equals the API's, and so does a replay of the feed from the start.""
 import itertools
 import threading
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.concurrency.conftest import World, client_of
+
+pytestmark = pytest.mark.slow
 
 API = "/api/v1"
 WRITERS, ROUNDS = 4, 15

@@ -19,6 +19,8 @@ from tests.concurrency.conftest import World, app_on
 from tests.concurrency.test_availability_cache import DAY, URL, cached_app, route_calls, wait_until, watch_of
 from tests.conftest import IS_POSTGRES
 
+pytestmark = pytest.mark.slow
+
 __all__ = ["route_calls"]  # the fixture, shared with the availability cache's tests
 
 postgres_only = pytest.mark.skipif(not IS_POSTGRES, reason="other processes' revocations are heard by LISTEN/NOTIFY")

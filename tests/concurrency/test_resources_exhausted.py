@@ -13,6 +13,8 @@ from app.catalogue.models import Family
 from app.core.engines import make_engine
 from tests.concurrency.conftest import app_on
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(autouse=True)
 def forget_the_fault():

@@ -4,12 +4,15 @@ its first one made, on a database the requests commit to."""
 
 import uuid
 
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from app import cli as cli_module
 from app import cli_access
 from tests.concurrency.conftest import client_of
+
+pytestmark = pytest.mark.slow
 
 
 def test_pdi_keys_rotate_keeps_the_portals_prescriptions(world, monkeypatch):

@@ -15,6 +15,8 @@ import pytest
 from app.core.config import get_settings
 from tests.servers import free_port, wait_until_serving
 
+pytestmark = pytest.mark.slow
+
 PROJECT = Path(__file__).resolve().parents[2]
 MB = 1_000_000
 

@@ -14,6 +14,8 @@ import pytest
 from tests.core.test_body_limit import PROJECT, _memory_kb
 from tests.servers import free_port, wait_until_serving
 
+pytestmark = pytest.mark.slow
+
 MB = 1_000_000
 
 

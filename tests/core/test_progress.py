@@ -3,6 +3,8 @@
 import io
 import re
 
+import pytest
+
 from app.core.config import get_settings
 from app.core.progress import progress
 from seed.demo import generate_demo
@@ -44,6 +46,7 @@ def test_off_a_terminal_a_line_every_interval():
     ]
 
 
+@pytest.mark.slow
 def test_pdi_demo_prints_lines_when_its_output_is_not_a_terminal(session, capsys, monkeypatch):
     monkeypatch.setattr(get_settings(), "progress_interval_seconds", 0)  # a line at every step
     generate_demo(session=session, scale=2, progress=True)  # a step per copy of the data set

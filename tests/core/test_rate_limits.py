@@ -174,6 +174,7 @@ def test_an_unreachable_store_lets_requests_through(limited_app):
     assert "pdi_rate_limit_store_up 0.0" in scrape
 
 
+@pytest.mark.slow
 def test_a_stalled_store_costs_one_timeout_then_is_skipped(limited_app, tmp_path):
     """A Redis that stops answering (SIGSTOP): requests are let through after the socket timeout,
     and /healthz answers within a second (it spends no budget and the store is skipped)."""

@@ -19,6 +19,8 @@ from app.core.migrate import alembic_config
 from tests import factories
 from tests.scratch import scratch_database
 
+pytestmark = pytest.mark.slow
+
 API = "/api/v1"
 REPLICA_ONLY = "replica-only"
 

@@ -10,6 +10,8 @@ from stdnum import luhn
 from tests import factories
 from tests.exports.validata import FIXTURES, validata_report
 
+pytestmark = pytest.mark.slow
+
 API = "/api/v1/exports/scdl/subventions"
 YEAR = 2019
 

@@ -57,6 +57,7 @@ def test_the_example_template_bad_rows_are_refused_naming_the_field(client, sess
     assert row_counts(session, Operator, Site) == before
 
 
+@pytest.mark.slow
 def test_importing_the_corrected_example_twice_creates_then_leaves_unchanged(client, session, admin):
     content = corrected_example()
     first = post_xlsx(client, admin, content).json()

@@ -202,6 +202,7 @@ def test_the_bilan_needs_a_key(client, make_key, programme):
     )
 
 
+@pytest.mark.slow
 def test_the_files_at_paths_of_their_own_are_those_of_format(client, reader, consolidated_2019, app):
     """SPEC C13: GET /bilan.xlsx, .pdf and .csv answer what `?format=` does, each declaring its one
     media type as a binary string, which openapi-python-client turns into a function giving bytes."""

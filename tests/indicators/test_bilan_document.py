@@ -28,6 +28,8 @@ from app.reference.exit_reasons import COMPLETED_REASONS, DURABLE_EMPLOYMENT_REA
 from app.reference.indicators import Unit
 from seed.demo import generate_demo
 
+pytestmark = pytest.mark.slow
+
 YEARS = (2018, 2019, 2020)
 AS_OF = date(2020, 12, 31)
 

@@ -15,6 +15,8 @@ from app.periods.models import Period, PeriodStatus
 from seed.data import read_seed_data
 from tests.indicators.browser import find_chromium, launch, open_page, serve
 
+pytestmark = pytest.mark.slow
+
 URL = "/api/v1/bilan"
 PHONE, DESKTOP = 390, 1280
 

@@ -18,6 +18,8 @@ import pytest
 from app.core.config import Settings, get_settings
 from app.periods.models import Period, PeriodStatus
 
+pytestmark = pytest.mark.slow
+
 URL = "/api/v1/bilan"
 A4_POINTS = (595, 842)  # 210 × 297 mm
 

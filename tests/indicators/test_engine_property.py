@@ -6,6 +6,7 @@ import math
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +22,8 @@ from app.reference.exit_reasons import EXIT_REASONS
 from app.reference.indicators import BARRIER_RATE_PREFIX
 from tests import factories
 from tests.indicators import reference
+
+pytestmark = pytest.mark.slow
 
 FIRST_DAY, LAST_DAY = date(2019, 10, 1), date(2021, 3, 31)
 BOUNDARIES = [

@@ -63,6 +63,7 @@ def test_the_charsets_offices_write_are_read(client, world, charset):
     assert response.json()["results"][0]["problem"]["status"] == 404
 
 
+@pytest.mark.slow
 def test_an_answer_lists_at_most_100_errors_and_counts_the_others(client, world):
     # 1000 items of 3 errors each (two fields missing, one unknown), and one of 500 unknown keys.
     items = [{"colour": "blue"}] * 999 + [{f"x{n}": 0 for n in range(500)}]

@@ -170,6 +170,7 @@ def test_both_key_kinds_in_one_batch(client, world, session, entered, body):
     assert exits(session, entered)[entered[1]] == (date(2019, 6, 30), "completed")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("body", ["json", "csv"])
 def test_more_than_a_thousand_items_by_key(client, world, session, monkeypatch, body):
     """1,200 items, one in twelve naming nobody: each finds its own pathway, and only its own."""

@@ -51,6 +51,7 @@ def _figures(client, headers) -> dict:
     return {"bilan": bilan.json(), "indicators": indicators.json()}
 
 
+@pytest.mark.slow
 def test_the_bilan_and_every_indicator_are_unchanged(client, session, admin):
     generate_demo(session=session)
     session.commit()

@@ -4,6 +4,7 @@ many rows, by deletions. Availability and seat decisions read them (app/seats/).
 
 from datetime import date, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, update
@@ -97,6 +98,7 @@ STEPS = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=STEPS)
 def test_any_sequence_of_sql_writes_keeps_the_counters(session, steps):

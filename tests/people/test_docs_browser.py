@@ -25,6 +25,8 @@ from tests.people.issuer import AUDIENCE
 from tests.people.provider import running_provider
 from tests.servers import free_port, wait_until_serving
 
+pytestmark = pytest.mark.slow
+
 PROJECT = Path(__file__).resolve().parents[2]
 TIMEOUT_MS = 30_000
 

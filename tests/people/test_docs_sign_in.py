@@ -7,10 +7,13 @@ import hashlib
 import json
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 
 from app.core.config import get_settings
 from app.main import create_app
+
+pytestmark = pytest.mark.slow
 
 ISSUER = "https://idp.example.fr/realms/cd72"
 

@@ -19,6 +19,8 @@ from tests.pathways.helpers import API, stored_pathway
 from tests.people.fixtures import bearer, bound_client, oidc_app
 from tests.people.provider import ACCOUNTS, running_provider
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def via_provider(provider, session: Session):

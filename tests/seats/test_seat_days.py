@@ -7,6 +7,7 @@ any day (app/availability/counts.py) are SPEC C3's count of the pathways that da
 from collections import defaultdict
 from datetime import date, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, update
@@ -152,6 +153,7 @@ STEPS = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=STEPS)
 def test_any_sequence_of_writes_keeps_the_changes_by_day(session, steps):

@@ -22,6 +22,8 @@ from seed.demo import generate_demo, read_catalogue, writer
 from seed.demo.plan import plan_demo
 from tests.factories import row_counts
 
+pytestmark = pytest.mark.slow
+
 EDITION = date(2020, 12, 31)
 MONTH = 30.44
 

@@ -12,7 +12,7 @@ from tests.webhooks.conftest import feed_after, subscribe, wait_until, worker_of
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_delivery import prescribe
 
-pytestmark = pytest.mark.postgres_only
+pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]
 
 
 def test_a_restart_during_delivery_loses_nothing(private_postgres):  # noqa: F811

@@ -19,6 +19,8 @@ from app.webhooks.models import WebhookEndpoint
 from tests.concurrency.conftest import client_of
 from tests.webhooks.conftest import API, feed_after, subscribe, wait_until, worker_of
 
+pytestmark = pytest.mark.slow
+
 TODAY = utcnow().date().isoformat()
 
 

@@ -12,6 +12,8 @@ from app.webhooks import secrets
 from app.webhooks.models import WebhookEndpoint
 from tests import factories
 
+pytestmark = pytest.mark.slow
+
 API = "/api/v1/webhooks"
 URL = "http://127.0.0.1:9/hooks"
 

@@ -20,6 +20,8 @@ from tests.webhooks.conftest import API, feed_after, subscribe, wait_until, work
 from tests.webhooks.receiver import DrippingReceiver
 from tests.webhooks.test_delivery import prescribe
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(autouse=True)
 def endpoints_of_this_test_only(world):

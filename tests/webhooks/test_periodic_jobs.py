@@ -3,6 +3,7 @@ expires and frees its seat when `pdi worker` ticks, in a committed database of t
 
 from datetime import timedelta
 
+import pytest
 from sqlmodel import select
 
 from app.core.config import get_settings
@@ -13,6 +14,8 @@ from app.outbox.models import Change
 from app.pathways.models import Pathway
 from app.webhooks.worker import Worker
 from tests import factories
+
+pytestmark = pytest.mark.slow
 
 
 def cursor_of(session, pathway_id: int) -> int:

@@ -8,10 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.concurrency.conftest import client_of
 from tests.webhooks.conftest import feed_after, subscribe, wait_until
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_delivery import prescribe
+
+pytestmark = pytest.mark.slow
 
 PDI = str(Path(sys.executable).with_name("pdi"))
 
