@@ -34,12 +34,13 @@ run: install
 	$(BIN)/pdi serve --port $(PORT)
 
 # The suite runs in TEST_WORKERS processes (pytest-xdist), each with a database of its own
-# (tests/conftest.py); a module's tests that share an expensive module fixture stay on one worker
-# (loadgroup). More workers than cores: many tests wait on servers, subprocesses and databases.
+# (tests/conftest.py). More workers than cores: many tests wait on servers, subprocesses and
+# databases. worksteal: each worker starts on a contiguous part of the suite (a module's tests and
+# its module-scoped fixtures stay together) and one that runs out takes half of another's rest.
 # The compiled modules are cached (__pycache__) even where PYTHONDONTWRITEBYTECODE is set: every
 # worker imports the application and the tests anew.
 TEST_WORKERS ?= 4
-PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 # The suite on SQLite, then on PostgreSQL when TEST_POSTGRES_URL names a database to use
 # (.ci/run creates a fresh one; each worker uses that name with its own suffix, `<name>_gw0`…).

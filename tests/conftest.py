@@ -69,45 +69,18 @@ def pytest_report_header(config):
     return f"database: {'PostgreSQL' if IS_POSTGRES else 'SQLite'} ({TEST_DATABASE_URL.split('@')[-1]})"
 
 
-# Before pytest-xdist reads the `xdist_group` markers (its own hook of the same name).
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """`@pytest.mark.postgres_only` / `sqlite_only` tests run on their database only.
-
-    In an xdist worker (`make test`'s `-n … --dist loadgroup`): the tests of a module that use one
-    of its module-scoped fixtures (a database migrated for the module, a browser) run on one
-    worker, which builds the fixture once, rather than on every worker that gets some of them;
-    and the `slow` tests come first, so that the last minutes are spent on short tests spread
-    over every worker, not on one long test while the others have nothing left."""
+    """`@pytest.mark.postgres_only` / `sqlite_only` tests run on their database only. In an xdist
+    worker (`make test`'s `-n … --dist worksteal`), the `slow` tests come first: a long test met
+    last would run alone at the end while the other workers have nothing left."""
     in_worker = hasattr(config, "workerinput")
     for item in items:
         if item.get_closest_marker("postgres_only") and not IS_POSTGRES:
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL; runs in the PostgreSQL pass"))
         if item.get_closest_marker("sqlite_only") and IS_POSTGRES:
             item.add_marker(pytest.mark.skip(reason="SQLite only; runs in the SQLite pass"))
-        if in_worker and _uses_a_module_fixture(item):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
     if in_worker:
         items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
-
-def _uses_a_module_fixture(item) -> bool:
-    """Whether the test asks for a module-scoped fixture, itself or through the fixtures it asks
-    for (a module's autouse fixtures, such as a report printed at its end, do not count)."""
-    fixtures = getattr(item, "_fixtureinfo", None)
-    if fixtures is None:
-        return False
-    asked, seen = list(fixtures.argnames), set()
-    while asked:
-        name = asked.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        for definition in fixtures.name2fixturedefs.get(name, ()):
-            if definition.scope == "module":
-                return True
-            asked.extend(definition.argnames)
-    return False
 
 
 def pytest_configure(config):
