@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import text  # noqa: E402
 
 from app.core.config import get_settings  # noqa: E402
-from app.core.db import make_engine  # noqa: E402
+from app.core.engines import make_engine  # noqa: E402
 from app.core.migrate import upgrade_head  # noqa: E402
 
 # Any bigint will do, as long as every replica uses the same one and nothing else does.
