@@ -102,8 +102,9 @@ def test_a_person_signs_in_through_docs_and_calls_a_protected_route(chromium, ag
             popup.locator("input[name=login]").fill("agent-1")
             popup.locator("input[name=password]").fill("any")
             popup.get_by_role("button", name="Sign-in").click()
-            popup.get_by_role("button", name="Continue").click()
-            popup.wait_for_event("close")
+            # Listening before the click: the popup may close before a later wait would start.
+            with popup.expect_event("close"):
+                popup.get_by_role("button", name="Continue").click()
             flow.locator("button", has_text="Logout").wait_for()
             dialog.locator("button.close-modal").click()
 
