@@ -14,7 +14,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_until_serving(process: subprocess.Popen, port: int, log: Path, *, seconds: float = 30) -> None:
+def wait_until_serving(process: subprocess.Popen, port: int, log: Path, *, seconds: float = 120) -> None:
     """Return once `GET /healthz` answers 200 on the port; fail with the server's log if the
     process ends first or the time runs out."""
     deadline = time.monotonic() + seconds

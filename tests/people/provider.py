@@ -129,7 +129,8 @@ def running_provider(
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        # A deadline, not a wait: under the parallel suite's load node has taken over 30 s to listen.
+        deadline = time.monotonic() + 120
         while True:
             assert process.poll() is None, log.read_text()
             try:
