@@ -17,6 +17,7 @@ from app.availability.cache import AvailabilityCache, FeedWatch, PageCache
 from app.availability.metrics import seats_available
 from app.availability.router import router as availability_router
 from app.catalogue.router import router as catalogue_router
+from app.changes.caught_up import CaughtUpFeed
 from app.changes.router import router as changes_router
 from app.conventions.router import router as conventions_router
 from app.core import health
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
     if host is not None:
         refuse_default_secret_off_loopback(settings, host)
     configure_logging(settings)
-    pages = PageCache()
+    pages = PageCache(stale_seconds=settings.availability_stale_seconds)
     keys = KeyCache()
     watch = FeedWatch(settings.database_url, on_lost=pages.clear, keys=keys) if _watches_the_feed(settings) else None
 
@@ -132,7 +133,9 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         limit=settings.heavy_reads_concurrency,
         per_caller=settings.heavy_reads_per_caller,
         anonymous=settings.heavy_reads_anonymous,
+        limits=app.state.rate_limits,
     )
+    app.add_middleware(CaughtUpFeed, path=f"{API_PREFIX}/changes", watch=watch, limits=app.state.rate_limits, keys=keys)
     app.add_middleware(
         AvailabilityCache,
         path=AVAILABILITY_PATH,

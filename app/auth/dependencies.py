@@ -38,6 +38,9 @@ def client_address(request: Request) -> str:
 # Health checks and scrapes come from load balancers and Prometheus, often from one address
 # (a NAT, the proxy): they spend no budget, so that they never see a 429 for others' traffic.
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# Set in the scope's state of a request the service makes to itself (availability's pages built
+# in the background, app/availability/cache.py): nobody's budget is spent for it.
+UNMETERED = "pdi.unmetered"
 
 
 async def get_caller(request: Request, session: SessionDep) -> Caller:
@@ -54,7 +57,7 @@ async def get_caller(request: Request, session: SessionDep) -> Caller:
     document declares the schemes itself (app/core/openapi.py)."""
     limits: RateLimits = request.app.state.rate_limits
     address = client_address(request)
-    limited = request.scope["path"] not in UNLIMITED_PATHS
+    limited = request.scope["path"] not in UNLIMITED_PATHS and not request.scope.get("state", {}).get(UNMETERED)
     authorization = request.headers.get("authorization")
     if authorization is None:
         if limited:
@@ -145,7 +148,7 @@ async def admit_heavy_read(request: Request, caller: CallerDep) -> None:
     Retry-After when that caller, or the anonymous callers together, or everyone, run enough."""
     ticket = HeavyReadTicket.of(request.scope)
     if ticket is not None:
-        ticket.admit(caller.identity)
+        await ticket.admit(caller.identity)
 
 
 def require_role(*roles: Role):

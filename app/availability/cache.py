@@ -18,21 +18,32 @@ drops the pages it kept until it listens again. A page may therefore be served f
 a commit and its notice (milliseconds); the `Cache-Control` of these pages already allows sixty
 seconds.
 
-Once the cursor moves, one request per question builds the new page (the route), and while it
-builds, the others asking the same question are answered with the last page built (stale while
-revalidated, for at most BUILD_STALE_SECONDS). Without it, every poller asking during a build ran
-the same build: under writes (a prescription every few hundred ms), the pollers' queries filled
-the database and each waited for its own (issue 21's mix: p95 461 ms against 4.8 ms alone).
+Once the cursor moves, the last page of a question stays the answer for a while
+(PDI_AVAILABILITY_STALE_SECONDS, `stale_seconds`: one second by default, well within the minute
+`Cache-Control` already lets any cache keep it). Within that period from its build, polls get it
+as it is; within twice that period, they get it while the service builds the next page in the
+background (a GET of its own through the application, anonymous, spending nobody's budget); past
+that, or without a page yet, the poll takes the route and builds it. Under writes that never stop
+(prescriptions every few hundred ms), each worker thus builds a question's page about once a
+period, off every poll's path: before, every commit made the next poll build the page, and the
+portals polling at their pace waited for a build at almost every poll (issue 37's mix: 1,124 of
+1,200 polls, p95 23 times alone). So a page reflects a write about one to two periods after it.
+
+While a page is being built (in the background or by a poll), the others asking the same
+question get the last page built, for at most BUILD_STALE_SECONDS: without it every poller asking
+during a build ran the same build, and under writes the pollers' queries filled the database
+(issue 21's mix: p95 461 ms against 4.8 ms alone).
 
 A request with a key is answered here once the worker's key cache knows the key valid
-(app/auth/key_cache.py: expiry checked at each use, revocations heard on `pdi_keys` by the same
-watch): the page is the same for every caller, anonymous or not, whatever the role (it holds no
-personal data). Any other `Authorization` header takes the route, which checks it (401 for a bad
-one) and keeps a valid key in the cache. A request spends its budget here as the route would (the
-key's, or the address's when anonymous); over it, the route answers the 429. The key's last use is
-written by the watch's thread, at most once a minute, within a second.
+(app/auth/from_memory.py; app/auth/key_cache.py: expiry checked at each use, revocations heard on
+`pdi_keys` by the same watch): the page is the same for every caller, anonymous or not, whatever
+the role (it holds no personal data). Any other `Authorization` header takes the route, which
+checks it (401 for a bad one) and keeps a valid key in the cache. A request spends its budget here
+as the route would; over it, the route answers the 429. The key's last use is written by the
+watch's thread, at most once a minute, within a second.
 """
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -49,11 +60,11 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import make_url
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.auth.dependencies import bearer_token
+from app.auth.dependencies import UNMETERED
+from app.auth.from_memory import known_caller, spend
 from app.auth.key_cache import KEYS_CHANNEL, KeyCache
 from app.core import time as clock
-from app.core.rate_limits import RateLimits, TooManyRequests
-from app.core.security import hash_api_key
+from app.core.rate_limits import RateLimits
 from app.outbox.service import FEED_CHANNEL, LAST_CURSOR_SQL
 
 log = logging.getLogger(__name__)
@@ -93,14 +104,18 @@ def matches(if_none_match: str, etag: str) -> bool:
 
 class PageCache:
     """Bodies of availability pages by ETag, the most recently served kept, the last built of
-    each question, and the questions being built (thread-safe: the route stores from the
-    threadpool, the middleware reads on the event loop)."""
+    each question and when, and the questions being built (thread-safe: the route stores from
+    the threadpool, the middleware reads on the event loop)."""
 
-    def __init__(self, size: int = KEPT_PAGES):
+    def __init__(
+        self, size: int = KEPT_PAGES, *, stale_seconds: float = 0.0, clock: Callable[[], float] = time.monotonic
+    ):
         self.size = size
+        self.stale_seconds = stale_seconds
+        self.clock = clock
         self.pages: OrderedDict[str, bytes] = OrderedDict()
-        self.latest: dict[Question, str] = {}  # the ETag of each question's last page built
-        self.builds: dict[Question, float] = {}  # when the build in flight began (monotonic)
+        self.latest: dict[Question, tuple[str, float]] = {}  # each question's last page built: ETag, when
+        self.builds: dict[Question, float] = {}  # when the build in flight began
         self.lock = threading.Lock()
         self.route: object | None = None  # the route that built them
 
@@ -116,39 +131,60 @@ class PageCache:
             self.route = route
             self.pages[etag] = body
             self.pages.move_to_end(etag)
-            self.latest[question] = etag
+            self.latest[question] = etag, self.clock()
             while len(self.pages) > self.size:
                 self.pages.popitem(last=False)
             if len(self.latest) > self.size:
-                self.latest = {question: tag for question, tag in self.latest.items() if tag in self.pages}
+                self.latest = {question: last for question, last in self.latest.items() if last[0] in self.pages}
 
-    def while_built(self, question: Question) -> tuple[str, bytes] | None:
-        """The last page of `question` (its ETag, its body) while its next one is being built,
-        for BUILD_STALE_SECONDS at most; None otherwise."""
+    def last_page(self, question: Question) -> tuple[str, bytes, float | None] | None:
+        """The last page of `question` to answer with though the data moved since: its ETag, its
+        body, and when the caller is to build the next one in the background, the mark of that
+        build (noted as being built; `end_build` when done); None when the poll is to build it
+        (see the module's docstring)."""
         with self.lock:
-            began = self.builds.get(question)
-            if began is None or time.monotonic() - began > BUILD_STALE_SECONDS:
-                return None
-            etag = self.latest.get(question)
+            etag, built_at = self.latest.get(question, (None, 0.0))
             body = self.pages.get(etag) if etag is not None else None
-            return (etag, body) if body is not None else None
+            if body is None:
+                return None
+            now = self.clock()
+            began = self.builds.get(question)
+            if began is not None and now - began <= BUILD_STALE_SECONDS:
+                return etag, body, None
+            age = now - built_at
+            if age <= self.stale_seconds:
+                return etag, body, None
+            if age <= 2 * self.stale_seconds:
+                self.builds[question] = now
+                return etag, body, now
+            return None
+
+    def claim_build(self, question: Question) -> float | None:
+        """Note that `question`'s page is being built, unless a build noted earlier still runs
+        within its time; the mark to give to `end_build`, or None when it is not ours."""
+        with self.lock:
+            now = self.clock()
+            began = self.builds.get(question)
+            if began is not None and now - began <= BUILD_STALE_SECONDS:
+                return None
+            self.builds[question] = now
+            return now
+
+    def end_build(self, question: Question, began: float | None) -> None:
+        if began is None:
+            return
+        with self.lock:
+            if self.builds.get(question) == began:
+                del self.builds[question]
 
     @contextmanager
     def building(self, question: Question) -> Iterator[None]:
-        """Note, for the others asking, that `question`'s page is being built (unless a build
-        noted earlier still runs within its time)."""
-        with self.lock:
-            began = self.builds.get(question)
-            ours = began is None or time.monotonic() - began > BUILD_STALE_SECONDS
-            if ours:
-                began = self.builds[question] = time.monotonic()
+        """While the route builds `question`'s page for a poll: the others get the last page."""
+        began = self.claim_build(question)
         try:
             yield
         finally:
-            if ours:
-                with self.lock:
-                    if self.builds.get(question) == began:
-                        del self.builds[question]
+            self.end_build(question, began)
 
     def clear(self) -> None:
         with self.lock:
@@ -305,9 +341,10 @@ class AvailabilityCache:
         self.watch = watch
         self.limits = limits
         self.keys = keys
+        self.background: set[asyncio.Task] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        answer, question = self._answer(scope) if scope["type"] == "http" else (None, None)
+        answer, question, build = self._answer(scope) if scope["type"] == "http" else (None, None, None)
         if answer is None:
             if question is None:
                 await self.app(scope, receive, send)
@@ -315,6 +352,8 @@ class AvailabilityCache:
             with self.pages.building(question):
                 await self.app(scope, receive, send)
             return
+        if build is not None:
+            self._build_in_background(scope, question, build)
         status, etag, body = answer
         scope["route"] = self.pages.route  # as the router notes it: /metrics counts these under its template
         headers = [(b"etag", etag.encode()), (b"cache-control", CACHE_CONTROL.encode())]
@@ -323,41 +362,75 @@ class AvailabilityCache:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    def _answer(self, scope: Scope) -> tuple[tuple[int, str, bytes] | None, Question | None]:
+    def _build_in_background(self, scope: Scope, question: Question, mark: float) -> None:
+        """The next page of `question`, built by the route for a GET of the service's own (the
+        page is the same for every caller: anonymous, and unmetered), as a task of the event loop."""
+        own_request: Scope = {
+            **scope,
+            "headers": [(name, value) for name, value in scope["headers"] if name == b"host"],
+            "client": None,
+            "state": {**scope.get("state", {}), UNMETERED: True},
+        }
+        task = asyncio.get_running_loop().create_task(self._build(own_request, question, mark))
+        self.background.add(task)  # held until done: the loop keeps only weak references
+        task.add_done_callback(self.background.discard)
+
+    async def _build(self, scope: Scope, question: Question, mark: float) -> None:
+        answered = asyncio.Event()
+        statuses: list[int] = []
+        asked = False
+
+        async def receive() -> dict:
+            nonlocal asked
+            if not asked:
+                asked = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await answered.wait()  # as a client that hangs up once answered
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+            elif not message.get("more_body", False):
+                answered.set()
+
+        try:
+            await self.app(scope, receive, send)
+            if statuses != [200]:
+                log.warning("availability page built in the background answered %s", statuses)
+        except Exception:  # a failed build leaves the last page, and a later poll tries again
+            log.exception("availability page built in the background failed")
+        finally:
+            answered.set()
+            self.pages.end_build(question, mark)
+
+    def _answer(self, scope: Scope) -> tuple[tuple[int, str, bytes] | None, Question | None, float | None]:
         """The answer from memory (status, ETag, body), or None and, when the route is to build
-        the page this request asks for, its question."""
+        the page this request asks for, its question; and when its next page is to be built in
+        the background, that build's mark (PageCache.last_page)."""
         cursor = self.watch.current if self.watch is not None else None
         if cursor is None or scope["method"] != "GET" or scope["path"] != self.path:
-            return None, None
-        headers = dict(reversed(scope["headers"]))  # the first of a repeated header, as Starlette reads it
-        caller = key_hash = None
-        authorization = headers.get(b"authorization")
-        if authorization is not None:
-            key = bearer_token(authorization.decode("latin-1")) if self.keys is not None else None
-            key_hash = hash_api_key(key) if key else None
-            caller = self.keys.caller(key_hash) if key_hash else None
-            if caller is None:
-                return None, None  # not known valid here: the route checks it (401), and keeps it if valid
+            return None, None, None
+        if scope.get("state", {}).get(UNMETERED):
+            return None, None, None  # a background build: the route
+        known = known_caller(scope, self.keys)
+        if known is None:
+            return None, None, None  # not known valid here: the route checks it (401), and keeps it if valid
         query = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
         day = next((value for name, value in query if name == "on"), None) or clock.today().isoformat()
         etag = etag_for(query, day, cursor)
         body = self.pages.get(etag)
+        question, build = question_of(query, day), None
         if body is None:
-            question = question_of(query, day)
-            kept = self.pages.while_built(question)
+            kept = self.pages.last_page(question)
             if kept is None:
-                return None, question
-            etag, body = kept
-        try:
-            if caller is None:
-                self.limits.spend_anonymous(scope["client"][0] if scope.get("client") else "unknown")
-            else:
-                self.limits.spend_key(caller.key_id)
-        except TooManyRequests:
-            return None, None  # the route answers the 429, with its problem document
-        if caller is not None:
-            self.keys.note_use_later(key_hash, caller, now=clock.utcnow())
+                return None, question, None
+            etag, body, build = kept
+        if not spend(known, scope, self.limits, self.keys):
+            self.pages.end_build(question, build)
+            return None, None, None  # the route answers the 429, with its problem document
+        headers = dict(reversed(scope["headers"]))  # the first of a repeated header, as Starlette reads it
         if_none_match = headers.get(b"if-none-match")
         if if_none_match is not None and matches(if_none_match.decode("latin-1"), etag):
-            return (304, etag, b""), None
-        return (200, etag, body), None
+            return (304, etag, b""), question, build
+        return (200, etag, body), question, build

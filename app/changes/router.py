@@ -13,6 +13,7 @@ from app.core.errors import responses
 router = APIRouter(prefix="/changes", tags=["changes"])
 
 MAX_LIMIT = 1000
+MAX_AFTER = 2**62
 
 
 @router.get("", response_model=ChangesPage, responses=responses(401, 422))
@@ -20,7 +21,9 @@ async def list_changes(
     request: Request,
     session: SessionDep,
     caller: CallerDep,
-    after: Annotated[int, Query(ge=0, le=2**62, description="The `next` of the previous page; 0 from the start")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_AFTER, description="The `next` of the previous page; 0 from the start")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ):
     """What changed after a cursor, in commit order, each entity once at its latest change.
@@ -39,7 +42,8 @@ async def list_changes(
 
 def _nothing_after(request: Request, after: int) -> bool:
     """Whether the feed's watch (app/availability/cache.py) knows that nothing was committed
-    after `after`: most polls of a caught-up client, answered without a query or a thread hop.
+    after `after`: most polls of a caught-up client, answered without a query or a thread hop
+    (and most of those before routing, app/changes/caught_up.py).
     Its cursor may lag a commit by the moment its notice takes; the poller, which keeps `after`,
     then gets that change on its next poll: nothing is skipped, only seen a poll later."""
     watch = getattr(request.app.state, "feed_watch", None)

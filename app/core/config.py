@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     # Anonymous GET /availability answered from each worker's memory while the data has not
     # changed (PostgreSQL only: the workers learn of changes by LISTEN; app/availability/cache.py).
     availability_cache: bool = True
+    # How long a page from memory stays the answer after a write moved the feed (seconds): within
+    # it, polls get it as it is; within twice it, they get it while a request of the service's own
+    # builds the next page; past that, the poll builds it. Under a steady stream of writes each
+    # worker then builds a question's page about once a period, and no poll waits for it.
+    # 0: every write makes the next poll build the page.
+    availability_stale_seconds: float = Field(default=1.0, ge=0, le=30)
     # Worker processes of `pdi serve` (and of the image, through uvicorn's WEB_CONCURRENCY).
     workers: int = Field(default=1, ge=1)
     # Webhooks (app/webhooks): `true` also lets endpoints use http and private or loopback

@@ -61,6 +61,12 @@ class RateLimits:
         self.in_memory = settings.rate_limit_storage.startswith("memory")
         self.store = StoreHealth(retry_seconds=settings.rate_limit_storage_retry_seconds)
 
+    def shared_connection(self):
+        """The shared store's Redis client (the heavy reads' per-caller slots count there too),
+        None when the counters are in this process's memory."""
+        storage = self.limiter.storage
+        return None if self.in_memory else getattr(storage, "get_connection", lambda: None)()
+
     def spend_anonymous(self, address: str) -> None:
         self._spend(self.anonymous, address, "Too many anonymous requests from this address")
 

@@ -8,7 +8,9 @@ thread one client:
   requests/s in all, each key well within its rate limit (PDI_RATE_LIMIT_KEY's default);
 - 2 prescribers, with another portal key, posting prescriptions (POST /pathways without entry) for
   new persons on the conventions that have seats that day, in turn: each valid (201; waitlisted
-  once a convention is full);
+  once a convention is full); open loop, PRESCRIPTION_RATE a second in all (2: at scale 100 the
+  demo's 922,600 pathways over three years are about 1,200 prescriptions a working day, and 2 a
+  second is tens of times their busiest hour; a tenth of the key's rate limit);
 - 1 operator's exit script posting batches of exit records (1,000 or fewer) of pathways still
   open, one second apart;
 - 1 staff reader, admin key, /indicators 2020 by action and territory and the full bilan in turn.
@@ -40,8 +42,12 @@ MIX_BATCH = 1000
 WORKERS = 2
 PORTALS = int(os.environ.get("BENCH_PORTALS", "10"))
 POLL_RATE = float(os.environ.get("BENCH_POLL_RATE", "20"))  # requests/s, all portals together
+PRESCRIPTION_RATE = float(os.environ.get("BENCH_PRESCRIPTION_RATE", "2"))  # a second, both prescribers
+PRESCRIBERS = 2
+STAFF_INTERVAL_MS = int(os.environ.get("BENCH_STAFF_INTERVAL_MS", "0"))
 STRESS_POLLERS = 8
 FLOOD_CONNECTIONS = 4
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
 HEAVY_READS = (INDICATORS_URL, BILAN_URL, ESF_URL, "/api/v1/exports/data-inclusion/services")
 
 
@@ -109,9 +115,10 @@ def classes(base: str, keys: dict, conventions: list[int], batches: dict[str, Pa
         "prescribers": lambda: wrk_script(
             "prescriber.lua",
             base,
-            threads=2,
+            threads=PRESCRIBERS,
             duration=MIX_SECONDS,
             arguments=[
+                f"interval_ms={1000 * PRESCRIBERS / PRESCRIPTION_RATE:g}",
                 f"key={keys['prescriber']}",
                 f"prefix=BENCH-{run}-{stamp}",
                 "conventions=" + ",".join(map(str, conventions)),
@@ -130,7 +137,8 @@ def classes(base: str, keys: dict, conventions: list[int], batches: dict[str, Pa
             base,
             threads=1,
             duration=MIX_SECONDS,
-            arguments=[f"key={keys['admin']}", f"paths={INDICATORS_URL}|{BILAN_URL}"],
+            arguments=[f"key={keys['admin']}", f"paths={INDICATORS_URL}|{BILAN_URL}"]
+            + ([f"interval_ms={STAFF_INTERVAL_MS}"] if STAFF_INTERVAL_MS else []),
         ),
         FLOOD: lambda: wrk_script(
             "paced.lua",
@@ -149,6 +157,7 @@ def classes(base: str, keys: dict, conventions: list[int], batches: dict[str, Pa
 
 def measure_mix(url: str, admin_key: str) -> dict:
     assert POLL_RATE / PORTALS <= key_rate_limit(), "each portal key polls within its rate limit"
+    assert PRESCRIPTION_RATE <= key_rate_limit(), "the prescribers' key posts within its rate limit"
     keys = {
         "admin": admin_key,
         "portals": [new_key(url, "portal", f"make bench: portal {n}") for n in range(1, PORTALS + 1)],
@@ -161,7 +170,9 @@ def measure_mix(url: str, admin_key: str) -> dict:
     share = len(rows) // len(RUNS)
     batches = {run: VAR / f"bench-exits-{run}.lua" for run in RUNS}
     size = min(exit_batches(batches[run], rows[i * share : (i + 1) * share]) for i, run in enumerate(RUNS))
-    with served("app.main:app", url, WORKERS) as (base, _server):
+    # The rate limits' store shared by the workers, as Compose sets it: the heavy reads' slot per
+    # caller counts there across workers (the budgets themselves stay off, as everywhere in the bench).
+    with served("app.main:app", url, WORKERS, PDI_RATE_LIMIT_STORAGE=REDIS_URL) as (base, _server):
         page = httpx.get(base + AVAILABILITY_URL, timeout=600).raise_for_status().json()
         conventions = [item["convention_id"] for item in page["items"] if (item["capacity"] or 0) > 0]
         check = httpx.post(
@@ -180,7 +191,7 @@ def measure_mix(url: str, admin_key: str) -> dict:
             assert answer.status_code == 200, f"the reader's {path}: {answer.status_code} {answer.text[:300]}"
         print(
             f"mix: {MIX_SECONDS:g} s per run, {WORKERS} workers; {PORTALS} portals polling at {POLL_RATE:g} requests/s"
-            f" in all; exit batches of {size:,}, {PAUSE_MS} ms apart",
+            f" in all; {PRESCRIPTION_RATE:g} prescriptions/s; exit batches of {size:,}, {PAUSE_MS} ms apart",
             flush=True,
         )
         alone: dict[str, dict] = {}
@@ -230,6 +241,7 @@ def measure_mix(url: str, admin_key: str) -> dict:
         "workers": WORKERS,
         "portals": PORTALS,
         "poll_rate": POLL_RATE,
+        "prescription_rate": PRESCRIPTION_RATE,
         "exit_batch": size,
         "exit_pause_ms": PAUSE_MS,
         "endpoints": table,

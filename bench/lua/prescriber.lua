@@ -1,10 +1,12 @@
 -- A prescriber posting prescriptions (POST /pathways without entered_on) with its portal key:
--- `key=… prefix=… conventions=1,2,3 day=YYYY-MM-DD`. Each body names a new person
--- (prefix, thread, counter), on the conventions given in turn, so that each is valid: 201, and
--- waitlisted rather than refused once a convention is full.
+-- `key=… prefix=… conventions=1,2,3 day=YYYY-MM-DD`, and `interval_ms=…` for one every so often,
+-- open loop (timing.pacer), else each as soon as the last is answered. Each body names a new
+-- person (prefix, thread, counter), on the conventions given in turn, so that each is valid:
+-- 201, and waitlisted rather than refused once a convention is full.
 local timing = require("timing")
 local options, conventions = {}, {}
 local sent = 0
+local pacer = timing.pacer()
 local headers = { ["Content-Type"] = "application/json" }
 
 function init(args)
@@ -13,6 +15,7 @@ function init(args)
   for id in options.conventions:gmatch("%d+") do
     conventions[#conventions + 1] = id
   end
+  pacer.interval = tonumber(options.interval_ms) -- nil without it: closed loop
 end
 
 timing.install(function()
@@ -21,5 +24,5 @@ timing.install(function()
     '{"convention_id": %s, "beneficiary_ref": "%s-%d-%d", "prescribed_on": "%s"}',
     conventions[(sent - 1) % #conventions + 1], options.prefix, bench_thread_number, sent, options.day
   )
-  return "POST /api/v1/pathways (prescription)", wrk.format("POST", "/api/v1/pathways", headers, body)
+  return "POST /api/v1/pathways (prescription)", wrk.format("POST", "/api/v1/pathways", headers, body), pacer.late_due()
 end)

@@ -1,6 +1,9 @@
--- A staff member's reads, in turn: `key=… paths=<path>|<path>|…`, each path its own label.
+-- A staff member's reads, in turn: `key=… paths=<path>|<path>|…`, each path its own label; with
+-- `interval_ms=…` one every so often, open loop (timing.pacer), else each as soon as the last is
+-- answered.
 local timing = require("timing")
 local options, paths = {}, {}
+local pacer = timing.pacer()
 local sent = 0
 local headers = {}
 
@@ -10,10 +13,11 @@ function init(args)
   for path in options.paths:gmatch("[^|]+") do
     paths[#paths + 1] = path
   end
+  pacer.interval = tonumber(options.interval_ms) -- nil without it: closed loop
 end
 
 timing.install(function()
   sent = sent + 1
   local path = paths[(sent - 1) % #paths + 1]
-  return "GET " .. path:match("^[^?]*"):gsub("^/api/v1", ""), wrk.format("GET", path, headers)
+  return "GET " .. path:match("^[^?]*"):gsub("^/api/v1", ""), wrk.format("GET", path, headers), pacer.late_due()
 end)

@@ -27,7 +27,7 @@ bench_extra = {}
 
 local threads = {}
 local index_of = {}
-local label, started
+local label, started, answered_at
 
 function M.add(name, amount)
   bench_extra[name] = (bench_extra[name] or 0) + amount
@@ -48,7 +48,8 @@ function M.install(next_request, on_response)
     return req
   end
   response = function(status, headers, body)
-    local elapsed = now_ms() - started
+    answered_at = now_ms()
+    local elapsed = answered_at - started
     local index = index_of[label]
     if index == nil then
       index = #bench_labels + 1
@@ -112,6 +113,37 @@ function M.install(next_request, on_response)
       ))
     end
   end
+end
+
+-- Open loop, as wrk2 does it: this client's requests due every `interval` ms, the clients' starts
+-- spread evenly over the first interval (by the golden ratio's fractions, for any number of them).
+-- Called at the script's top level (wrk looks for `delay` there, not after `init`), it installs
+-- wrk's `delay` (asked before each request how long to wait, in whole milliseconds) and gives the
+-- pacer: `pacer.interval`, set by the script's `init` (nil: no wait, closed loop), and
+-- `pacer.late_due()`, for the request about to be sent, when it was due if the previous answer
+-- came after that (its latency then runs from then, not from when it could be sent: the wait the
+-- late answer caused counts against the service, no coordinated omission), else nil.
+function M.pacer()
+  local pacer, due = {}, nil
+  delay = function()
+    if pacer.interval == nil then
+      return 0
+    end
+    local now = now_ms()
+    if due == nil then
+      due = now + pacer.interval * ((bench_thread_number - 1) * 0.6180339887 % 1)
+    else
+      due = due + pacer.interval
+    end
+    return math.max(0, math.ceil(due - now))
+  end
+  pacer.late_due = function()
+    if due ~= nil and answered_at ~= nil and answered_at > due then
+      return due
+    end
+    return nil
+  end
+  return pacer
 end
 
 -- The script's arguments (after `--` on wrk's command line) as name=value pairs.

@@ -35,8 +35,10 @@ def route_calls(monkeypatch) -> list[dict]:
 
 
 def cached_app(world: World, **settings):
+    """The app with its availability cache; a write makes the next poll build the page (no
+    staleness allowed) unless the test says otherwise."""
     url = world.engine.url.render_as_string(hide_password=False)
-    overrides = {"database_url": url, "availability_cache": True} | settings
+    overrides = {"database_url": url, "availability_cache": True, "availability_stale_seconds": 0} | settings
     return app_on(world.engine, get_settings().model_copy(update=overrides))
 
 
@@ -181,11 +183,15 @@ def test_a_stalled_watch_backend_stops_pages_from_memory_and_says_so(world, rout
 def test_a_caught_up_feed_poll_is_answered_from_the_watch(world, monkeypatch):
     """GET /changes after the cursor the watch knows: an empty page without reading the feed; a
     commit moves the watch, and the next poll with the same `after` gets the change."""
+    from app.changes import router as feed_route
     from app.changes import service as feed
 
     reads = []
     read = feed.list_changes
     monkeypatch.setattr(feed, "list_changes", lambda **arguments: reads.append(arguments) or read(**arguments))
+    routed = []  # the polls that reached the route (the others were answered before routing)
+    nothing_after = feed_route._nothing_after
+    monkeypatch.setattr(feed_route, "_nothing_after", lambda *a: routed.append(a) or nothing_after(*a))
     app = cached_app(world)
     watch = watch_of(app)
     with TestClient(app) as client:
@@ -196,10 +202,22 @@ def test_a_caught_up_feed_poll_is_answered_from_the_watch(world, monkeypatch):
         caught_up = latest["next"]
         assert caught_up == watch.cursor
         read_so_far = len(reads)
+        routed.clear()  # the catch-up's pages took the route
 
         polls = [client.get(f"{API}/changes", params={"after": caught_up}, headers=world.admin) for _ in range(3)]
-        assert [(poll.status_code, poll.json()) for poll in polls] == [(200, {"items": [], "next": caught_up})] * 3
+        polls.append(client.get(f"{API}/changes", params={"after": caught_up, "limit": 10}))  # anonymous
+        assert [(poll.status_code, poll.json()) for poll in polls] == [(200, {"items": [], "next": caught_up})] * 4
         assert len(reads) == read_so_far  # none of them read the feed
+        assert routed == []  # nor reached the route: answered before routing
+        assert polls[0].headers["content-type"] == "application/json"
+        assert polls[0].headers["x-content-type-options"] == "nosniff"  # the outer middlewares still apply
+        metrics = client.get("/metrics").text
+        assert 'handler="/api/v1/changes",method="GET",status="200"' in metrics
+        # Any other query is the route's to answer: a parameter it does not know, a limit out of bounds.
+        client.get(f"{API}/changes", params={"after": caught_up, "colour": "red"}, headers=world.admin)
+        out_of_bounds = client.get(f"{API}/changes", params={"after": caught_up, "limit": 0}, headers=world.admin)
+        assert out_of_bounds.status_code == 422  # the route's validation, before its body
+        assert len(routed) == 1  # the unknown parameter's, which the route answered
         # A key that does not hold is still refused: the caller is checked before the shortcut.
         assert (
             client.get(f"{API}/changes", params={"after": caught_up}, headers={"Authorization": "Bearer x"}).status_code
@@ -283,3 +301,57 @@ def test_while_one_request_builds_the_new_page_the_others_get_the_last_one(world
         after = client.get(URL, params=DAY)
         assert len(route_calls) == calls  # from memory: the new page
         assert after.headers["ETag"] == built.headers["ETag"] and after.content == built.content
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="the workers learn of writes by PostgreSQL's LISTEN/NOTIFY")
+def test_under_writes_a_page_stays_the_answer_for_its_period_then_is_built_in_the_background(world, route_calls):
+    """PDI_AVAILABILITY_STALE_SECONDS = 1, the page cache's clock in the test's hands: after a
+    write, a poll within the period gets the last page as it is; within twice the period, the
+    last page too, while the service builds the next one itself; the poll after that gets the new
+    page from memory. Past twice the period, the poll builds it. The builds of the service's own
+    spend nobody's budget: anonymous callers may make one request a minute, and there are two."""
+    app = cached_app(world, availability_stale_seconds=1.0, rate_limit_anonymous="1/minute")
+    watch, pages = watch_of(app), app.state.availability_pages
+    now = [1000.0]
+    pages.clock = lambda: now[0]
+    poller = world.admin  # a key: the polls spend its budget, not the anonymous one
+
+    def prescribe(reference: str) -> None:
+        before = watch.cursor
+        prescription = {"convention_id": world.convention_id, "beneficiary_ref": reference}
+        prescription["prescribed_on"] = "2024-06-01"
+        assert client.post(f"{API}/pathways", json=prescription, headers=world.admin).status_code == 201
+        wait_until(lambda: watch.cursor > before)
+
+    def reserved(answer) -> int:
+        return next(i for i in answer.json()["items"] if i["convention_id"] == world.convention_id)["reserved"]
+
+    def latest_etag() -> str:
+        [(etag, _built_at)] = pages.latest.values()
+        return etag
+
+    with TestClient(app) as client:
+        wait_until(lambda: watch.cursor is not None)
+        last = client.get(URL, params=DAY, headers=poller)
+        assert last.status_code == 200 and len(route_calls) == 1
+        for builds in (1, 2):
+            prescribe(f"STALE-PERIOD-{builds}")
+            now[0] += 0.5
+            within = client.get(URL, params=DAY, headers=poller | {"If-None-Match": last.headers["ETag"]})
+            assert within.status_code == 304 and len(route_calls) == builds
+
+            now[0] += 1.0  # 1.5 s after the build: served, and the next page built in the background
+            stale = client.get(URL, params=DAY, headers=poller)
+            served = last.headers["ETag"]
+            assert (stale.status_code, stale.headers["ETag"], stale.content) == (200, served, last.content)
+            wait_until(lambda served=served: latest_etag() != served)
+            fresh = client.get(URL, params=DAY, headers=poller)
+            assert len(route_calls) == builds + 1  # the background build's page, from memory
+            assert fresh.headers["ETag"] != last.headers["ETag"] and reserved(fresh) == reserved(last) + 1
+            last = fresh
+
+        prescribe("STALE-PERIOD-3")
+        now[0] += 2.5  # past twice the period: the poll builds the page
+        built = client.get(URL, params=DAY, headers=poller)
+        assert built.status_code == 200, built.text
+        assert len(route_calls) == 4 and reserved(built) == reserved(last) + 1

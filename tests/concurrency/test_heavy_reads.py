@@ -2,19 +2,24 @@
 admin), a bulkhead that keeps heavy reads off the connections the rest of the API needs, and
 their statements cancelled when the client hangs up. On the run's database, committed for real."""
 
+import os
 import threading
 import time
+import uuid
 from datetime import timedelta
 
 import pytest
+import redis
 from fastapi import Request
 from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 
 from app.core.budgets import RequestConnections
+from app.core.bulkhead import SharedCallerSlots
 from app.core.config import get_settings
 from app.core.db import SessionDep, get_read_session, get_session, request_session
 from app.core.engines import make_engine
+from app.core.rate_limits import RateLimits
 from app.core.time import today
 from tests.concurrency.conftest import app_on, run_at_once
 
@@ -256,6 +261,98 @@ def test_the_slots_per_caller_for_anonymous_callers_and_in_all():
     assert slots.running == 3 and slots.refused == 3
 
 
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+@pytest.fixture
+def shared_store(monkeypatch) -> str:
+    """The Redis the rate limits share, its heavy-read slots under a prefix of this test only
+    (parallel tests and earlier runs share the server)."""
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"no Redis at {REDIS_URL}: CI must test the shared store")
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    monkeypatch.setattr(SharedCallerSlots, "KEY_PREFIX", f"pdi-test:{uuid.uuid4().hex}:heavy-read:")
+    return REDIS_URL
+
+
+def test_a_callers_slot_in_the_shared_store_is_its_own_until_given_back_or_its_lease_lapses(shared_store):
+    limits = RateLimits(settings_with(rate_limit_storage=shared_store))
+    slots = SharedCallerSlots(limits, lease_seconds=0.2)
+    held = slots.take("key:1", 1)
+    assert held is not None and held[0].startswith(SharedCallerSlots.KEY_PREFIX)
+    assert slots.take("key:1", 1) is None  # the same caller, elsewhere
+    assert slots.take("key:2", 1) is not None  # another caller
+    two = slots.take("key:3", 2), slots.take("key:3", 2)
+    assert None not in two and slots.take("key:3", 2) is None
+    slots.give_back(held)
+    again = slots.take("key:1", 1)
+    assert again is not None
+    # A lease that lapsed and was taken again: the old holder's give-back leaves the new one's.
+    limits.shared_connection().pexpire(again[0], 1)
+    deadline = time.monotonic() + 5
+    while limits.shared_connection().exists(again[0]) and time.monotonic() < deadline:
+        pass  # the expiry is Redis's: at most a millisecond away
+    newer = slots.take("key:1", 1)
+    assert newer is not None
+    slots.give_back(again)
+    assert slots.take("key:1", 1) is None, "the old holder freed the new holder's slot"
+
+
+def test_one_key_runs_one_heavy_read_across_workers_sharing_the_store(world, shared_store):
+    """Two workers (two applications, one Redis): while a key's heavy read runs on the first, the
+    same key's heavy read on the second is a 503, another key's is served; once the first ends,
+    the key is served on the second."""
+    from app.auth.models import Role
+    from app.auth.service import create_key
+
+    with world.session() as session:
+        _row, key = create_key(session=session, role=Role.reader, name="another caller, second worker")
+        session.commit()
+    another = {"Authorization": f"Bearer {key}"}
+    settings = settings_with(rate_limit_storage=shared_store)
+    first_worker, second_worker = app_on(world.engine, settings), app_on(world.engine, settings)
+    entered, release = threading.Event(), threading.Event()
+
+    def held_read_session(request: Request):
+        entered.set()
+        release.wait(timeout=30)
+        yield from request_session(world.engine, request)
+
+    first_worker.dependency_overrides[get_read_session] = held_read_session
+    first: dict = {}
+
+    def hold() -> None:
+        with TestClient(first_worker, raise_server_exceptions=False) as client:
+            first["response"] = client.get("/api/v1/indicators", params={"year": 2020}, headers=world.operator)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert entered.wait(timeout=30)
+        with TestClient(second_worker, raise_server_exceptions=False) as client:
+            refused = client.get("/api/v1/bilan", params={"years": "2020"}, headers=world.operator)
+            assert refused.status_code == 503, refused.text
+            assert "A caller runs at most 1 heavy read" in refused.json()["detail"]
+            served = client.get("/api/v1/bilan", params={"years": "2020"}, headers=another)
+            assert served.status_code == 200, served.text
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    assert first["response"].status_code == 200, first["response"].text
+    with TestClient(second_worker) as client:
+        assert client.get("/api/v1/bilan", params={"years": "2020"}, headers=world.operator).status_code == 200
+
+
+def test_an_unreachable_shared_store_lets_heavy_reads_through_on_the_workers_own_count(world):
+    app = app_on(world.engine, settings_with(rate_limit_storage="redis://127.0.0.1:1"))
+    with TestClient(app) as client:
+        assert client.get("/api/v1/indicators", params={"year": 2020}, headers=world.operator).status_code == 200
+        assert client.get("/api/v1/indicators", params={"year": 2020}, headers=world.operator).status_code == 200
+
+
 def test_eight_worst_case_indicator_requests_leave_the_catalogue_answering(world):
     """The figure of the issue: 8 worst-case /indicators at once (every group key over the widest
     window the bound lets through) while a client reads /actions. Every /actions is a 200; every
@@ -369,3 +466,37 @@ def test_a_heavy_read_whose_client_hangs_up_has_its_statement_cancelled(world):
     starts = [message for message in sent if message["type"] == "http.response.start"]
     assert starts and starts[0]["status"] != 200  # the statement did not finish
     assert elapsed < 20, elapsed  # cancelled, not run to its end
+
+
+def test_the_slot_is_free_before_the_answers_end_reaches_the_client(shared_store):
+    """A client that asks again the moment it is answered, on another worker, must find its slot
+    free: when the response's last part is sent, the slot (here and in the store) is given back."""
+    import asyncio
+
+    from app.core.bulkhead import HeavyReadBulkhead, HeavyReadTicket
+
+    async def heavy_read(scope, receive, send):
+        await HeavyReadTicket.of(scope).admit("key:7")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"part", "more_body": True})
+        await send({"type": "http.response.body", "body": b"end"})
+
+    limits = RateLimits(settings_with(rate_limit_storage=shared_store))
+    bulkhead = HeavyReadBulkhead(heavy_read, prefixes=["/heavy"], limit=3, limits=limits)
+    another_worker = SharedCallerSlots(limits)
+    seen = []
+
+    async def send(message):
+        if message["type"] == "http.response.body":
+            free_here = bulkhead.slots.running == 0
+            taken = another_worker.take("key:7", 1)
+            seen.append((message.get("more_body", False), free_here, taken is not None))
+            if taken is not None:
+                another_worker.give_back(taken)
+
+    async def receive():
+        await asyncio.Event().wait()  # the client says nothing more
+
+    scope = {"type": "http", "method": "GET", "path": "/heavy", "headers": [], "query_string": b""}
+    asyncio.run(bulkhead(scope, receive, send))
+    assert seen == [(True, False, False), (False, True, True)]
