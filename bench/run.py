@@ -33,8 +33,9 @@ Reports and their references run alternately, BENCH_REPEATS times (5); the media
 Environment: BENCH_SCALE (default 100: 922,600 pathways; 1 or 5 for a quick run), BENCH_DATABASE
 (default pdi_bench; BENCH_DATABASE_copy is used for the COPY reference; both are dropped and made
 anew), BENCH_POSTGRES_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres),
-BENCH_MIX_SECONDS (60), BENCH_MIX_EXIT_PAUSE_MS (1000), BENCH_PORTALS (10) and BENCH_POLL_RATE (20
-requests/s in all) for the mix's pollers, and BENCH_ONLY (a comma-separated list of
+BENCH_MIX_SECONDS (60), BENCH_MIX_EXIT_PAUSE_MS (5000), BENCH_PORTALS (10) and BENCH_POLL_RATE (20
+requests/s in all) for the mix's pollers, BENCH_PRESCRIPTION_RATE (2 a second), BENCH_STAFF_INTERVAL_MS
+(5000), BENCH_REDIS_URL (redis://127.0.0.1:6379, the mix's shared store), and BENCH_ONLY (a comma-separated list of
 the sections below, for working on one: without `demo` the database of an earlier run is reused;
 `fresh` needs `demo`).
 Timings are of the machine as it is: note what else runs on it.
@@ -139,8 +140,10 @@ def render(info: dict, mix: dict | None) -> str:
             "",
             f"The mix ({mix['seconds']:g} s a run, {mix['workers']} workers), latencies in ms: each endpoint alone,"
             f" under the mix as users load it ({mix['portals']} portal keys polling availability at"
-            f" {mix['poll_rate']:g} requests/s in all, open loop: latency from when each poll was due), then under"
-            " the stress (8 closed-loop pollers):",
+            f" {mix['poll_rate']:g} requests/s in all, {mix['prescription_rate']:g} prescriptions/s, an exit batch"
+            f" every {mix['exit_pause_ms'] / 1000:g} s, a staff read every {mix['staff_interval_ms'] / 1000:g} s,"
+            " open loop: latency from when each request was due), then under the stress (8 closed-loop pollers,"
+            " the prescribers and the staff reader closed loop, an exit batch every second):",
             "",
             "| endpoint | alone: requests | p50 | p95 | p99 | mix: requests | p50 | p95 | p99 | statuses "
             "| stress: requests | p50 | p95 | p99 | statuses |",

@@ -12,12 +12,16 @@ thread one client:
   demo's 922,600 pathways over three years are about 1,200 prescriptions a working day, and 2 a
   second is tens of times their busiest hour; a tenth of the key's rate limit);
 - 1 operator's exit script posting batches of exit records (1,000 or fewer) of pathways still
-  open, one second apart;
-- 1 staff reader, admin key, /indicators 2020 by action and territory and the full bilan in turn.
+  open, PAUSE_MS apart (5 s: 720,000 exits an hour, where the département records about 1,200 a
+  working day);
+- 1 staff reader, admin key, /indicators 2020 by action and territory and the full bilan in turn,
+  open loop, one every STAFF_INTERVAL_MS (5 s: a person who never stops asking).
 
 Runs: each class alone; the mix as users load it (goal: each endpoint's p95 ≤ 1.5 × alone); the
-stress, the same with 8 closed-loop pollers on one key in place of the paced ones (each sends its
-next poll as soon as it has its answer: about 35 times a key's rate limit; a figure without goal);
+stress (a figure without goal), the same classes as fast as they can go: 8 closed-loop pollers on
+one key in place of the paced ones (each sends its next poll as soon as it has its answer: about 35
+times a key's rate limit), the prescribers and the staff reader closed loop too, the exit batches
+one second apart;
 and the prescribers beside one reader key flooding heavy reads at its rate limit, open loop from 4
 connections (issue 32's bulkhead per caller: the prescriptions' p95 ≤ 2 × alone)."""
 
@@ -37,14 +41,15 @@ from bench.figures.exits import EXIT_DAY, open_pathways
 from bench.figures.reports import BILAN_URL, ESF_URL, INDICATORS_URL
 
 MIX_SECONDS = float(os.environ.get("BENCH_MIX_SECONDS", "60"))
-PAUSE_MS = int(os.environ.get("BENCH_MIX_EXIT_PAUSE_MS", "1000"))
+PAUSE_MS = int(os.environ.get("BENCH_MIX_EXIT_PAUSE_MS", "5000"))
+STRESS_EXIT_PAUSE_MS = 1000
 MIX_BATCH = 1000
 WORKERS = 2
 PORTALS = int(os.environ.get("BENCH_PORTALS", "10"))
 POLL_RATE = float(os.environ.get("BENCH_POLL_RATE", "20"))  # requests/s, all portals together
 PRESCRIPTION_RATE = float(os.environ.get("BENCH_PRESCRIPTION_RATE", "2"))  # a second, both prescribers
 PRESCRIBERS = 2
-STAFF_INTERVAL_MS = int(os.environ.get("BENCH_STAFF_INTERVAL_MS", "0"))
+STAFF_INTERVAL_MS = int(os.environ.get("BENCH_STAFF_INTERVAL_MS", "5000"))
 STRESS_POLLERS = 8
 FLOOD_CONNECTIONS = 4
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
@@ -62,9 +67,10 @@ def today() -> str:
     return datetime.now(ZoneInfo("Europe/Paris")).date().isoformat()
 
 
-def exit_batches(path: Path, rows: list) -> int:
-    """A Lua file of JSON bodies (batches of exit records by pathway_id) for bench/lua/exits.lua."""
-    count = max(1, min(int(MIX_SECONDS * 1000 / PAUSE_MS) + 1, len(rows) // 10 or 1))
+def exit_batches(path: Path, rows: list, pause_ms: int) -> int:
+    """A Lua file of JSON bodies (batches of exit records by pathway_id) for bench/lua/exits.lua,
+    as many as a run posts `pause_ms` apart."""
+    count = max(1, min(int(MIX_SECONDS * 1000 / pause_ms) + 1, len(rows) // 10 or 1))
     size = max(1, min(MIX_BATCH, len(rows) // count))
     bodies = []
     for start in range(0, count * size, size):
@@ -87,10 +93,16 @@ FLOOD_LABEL = "heavy reads flooded by one reader key"
 PRESCRIPTION = "POST /api/v1/pathways (prescription)"
 
 
+def exit_pause(run: str) -> int:
+    return STRESS_EXIT_PAUSE_MS if run == "stress" else PAUSE_MS
+
+
 def classes(base: str, keys: dict, conventions: list[int], batches: dict[str, Path], run: str) -> dict:
-    """Each class's wrk process, to start (not started). The prescribers' file numbers are new in
-    each run (the stamp), so that a second run on the same database meets no duplicate."""
+    """Each class's wrk process, to start (not started): at the rates users send, or as fast as
+    they can go in the stress. The prescribers' file numbers are new in each run (the stamp), so
+    that a second run on the same database meets no duplicate."""
     stamp = time.time_ns()
+    paced = run != "stress"
     return {
         POLLERS: lambda: wrk_script(
             "paced.lua",
@@ -118,7 +130,7 @@ def classes(base: str, keys: dict, conventions: list[int], batches: dict[str, Pa
             threads=PRESCRIBERS,
             duration=MIX_SECONDS,
             arguments=[
-                f"interval_ms={1000 * PRESCRIBERS / PRESCRIPTION_RATE:g}",
+                *([f"interval_ms={1000 * PRESCRIBERS / PRESCRIPTION_RATE:g}"] if paced else []),
                 f"key={keys['prescriber']}",
                 f"prefix=BENCH-{run}-{stamp}",
                 "conventions=" + ",".join(map(str, conventions)),
@@ -130,7 +142,11 @@ def classes(base: str, keys: dict, conventions: list[int], batches: dict[str, Pa
             base,
             threads=1,
             duration=MIX_SECONDS,
-            arguments=[f"key={keys['admin']}", f"batches={batches[run]}", f"pause_ms={PAUSE_MS}"],
+            arguments=[
+                f"key={keys['admin']}",
+                f"batches={batches[run]}",
+                f"pause_ms={exit_pause(run)}",
+            ],
         ),
         "staff reader": lambda: wrk_script(
             "staff.lua",
@@ -138,7 +154,7 @@ def classes(base: str, keys: dict, conventions: list[int], batches: dict[str, Pa
             threads=1,
             duration=MIX_SECONDS,
             arguments=[f"key={keys['admin']}", f"paths={INDICATORS_URL}|{BILAN_URL}"]
-            + ([f"interval_ms={STAFF_INTERVAL_MS}"] if STAFF_INTERVAL_MS else []),
+            + ([f"interval_ms={STAFF_INTERVAL_MS}"] if paced and STAFF_INTERVAL_MS else []),
         ),
         FLOOD: lambda: wrk_script(
             "paced.lua",
@@ -169,7 +185,9 @@ def measure_mix(url: str, admin_key: str) -> dict:
         rows = list(reversed(open_pathways(connection)))
     share = len(rows) // len(RUNS)
     batches = {run: VAR / f"bench-exits-{run}.lua" for run in RUNS}
-    size = min(exit_batches(batches[run], rows[i * share : (i + 1) * share]) for i, run in enumerate(RUNS))
+    size = min(
+        exit_batches(batches[run], rows[i * share : (i + 1) * share], exit_pause(run)) for i, run in enumerate(RUNS)
+    )
     # The rate limits' store shared by the workers, as Compose sets it: the heavy reads' slot per
     # caller counts there across workers (the budgets themselves stay off, as everywhere in the bench).
     with served("app.main:app", url, WORKERS, PDI_RATE_LIMIT_STORAGE=REDIS_URL) as (base, _server):
@@ -191,7 +209,8 @@ def measure_mix(url: str, admin_key: str) -> dict:
             assert answer.status_code == 200, f"the reader's {path}: {answer.status_code} {answer.text[:300]}"
         print(
             f"mix: {MIX_SECONDS:g} s per run, {WORKERS} workers; {PORTALS} portals polling at {POLL_RATE:g} requests/s"
-            f" in all; {PRESCRIPTION_RATE:g} prescriptions/s; exit batches of {size:,}, {PAUSE_MS} ms apart",
+            f" in all; {PRESCRIPTION_RATE:g} prescriptions/s; exit batches of {size:,}, {PAUSE_MS} ms apart;"
+            f" a staff read every {STAFF_INTERVAL_MS} ms",
             flush=True,
         )
         alone: dict[str, dict] = {}
@@ -244,6 +263,7 @@ def measure_mix(url: str, admin_key: str) -> dict:
         "prescription_rate": PRESCRIPTION_RATE,
         "exit_batch": size,
         "exit_pause_ms": PAUSE_MS,
+        "staff_interval_ms": STAFF_INTERVAL_MS,
         "endpoints": table,
         "flood": {"prescriptions": flooded, "heavy_reads": runs["flood"][FLOOD_LABEL]},
     }
