@@ -236,7 +236,7 @@ def measure_mix(url: str, admin_key: str) -> dict:
             goal="≤ 1.5",
         )
         report(
-            f"{label}: p95 under the stress ({STRESS_POLLERS} closed-loop pollers, no goal)",
+            f"{label}: p95 under the stress (every class as fast as it goes, no goal)",
             stressed["p95_ms"],
             "ms",
             "its p95 alone",

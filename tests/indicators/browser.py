@@ -2,7 +2,8 @@
 `/usr/bin/chromium` (what .ci/run installs; Playwright's own browser builds are never
 downloaded: no `playwright install`).
 
-`serve(body, headers)` serves one page on a loopback port; `launch()` starts the browser with
+`serve(body, headers)` serves one page on a loopback port; `browser_for_tests()` gives a test its
+browser (or skips it where there is none); `launch()` starts the browser with
 the flags CI allows (no network beyond loopback, no first-run or background traffic);
 `open_page()` loads a URL in a fresh context of a given viewport and reports what the page logged
 as errors and every URL it requested.
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package
@@ -35,6 +37,19 @@ TIMEOUT_MS = 30_000
 def find_chromium() -> str | None:
     """Debian's chromium when it is installed."""
     return CHROMIUM if os.access(CHROMIUM, os.X_OK) else None
+
+
+@contextmanager
+def browser_for_tests() -> Iterator[Browser]:
+    """Debian's chromium, launched, for a test's fixture: the test is skipped where it is not
+    installed, and fails under CI=true, where the browser tests may not be skipped."""
+    executable = find_chromium()
+    if executable is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is not installed, and CI=true: the browser tests may not be skipped")
+        pytest.skip("chromium is not installed (apt-get install chromium); CI runs these tests")
+    with launch(executable) as browser:
+        yield browser
 
 
 @contextmanager

@@ -6,14 +6,13 @@ its bilan qualitatif, and it prints with a page per family and table headers on 
 Skipped when no browser is installed, except under CI=true (`.ci/run` installs chromium).
 """
 
-import os
 import re
 
 import pytest
 
 from app.periods.models import Period, PeriodStatus
 from seed.data import read_seed_data
-from tests.indicators.browser import find_chromium, launch, open_page, serve
+from tests.indicators.browser import browser_for_tests, open_page, serve
 
 pytestmark = pytest.mark.slow
 
@@ -23,12 +22,7 @@ PHONE, DESKTOP = 390, 1280
 
 @pytest.fixture(scope="module")
 def browser():
-    executable = find_chromium()
-    if executable is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed, and CI=true: the browser tests may not be skipped")
-        pytest.skip("chromium is not installed (apt-get install chromium); CI runs these tests")
-    with launch(executable) as chromium:
+    with browser_for_tests() as chromium:
         yield chromium
 
 

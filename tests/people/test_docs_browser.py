@@ -20,7 +20,7 @@ from app.core.db import PdiSession
 from app.core.engines import get_engine
 from app.people.schemas import MembershipCreate
 from app.people.service import grant
-from tests.indicators.browser import find_chromium, launch
+from tests.indicators.browser import TIMEOUT_MS, browser_for_tests
 from tests.people.issuer import AUDIENCE
 from tests.people.provider import running_provider
 from tests.servers import free_port, wait_until_serving
@@ -28,17 +28,11 @@ from tests.servers import free_port, wait_until_serving
 pytestmark = pytest.mark.slow
 
 PROJECT = Path(__file__).resolve().parents[2]
-TIMEOUT_MS = 30_000
 
 
 @pytest.fixture
 def chromium():
-    executable = find_chromium()
-    if executable is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed, and CI=true: the browser tests may not be skipped")
-        pytest.skip("chromium is not installed (apt-get install chromium); CI runs these tests")
-    with launch(executable) as browser:
+    with browser_for_tests() as browser:
         yield browser
 
 
