@@ -3,7 +3,6 @@ removes the keys it created)."""
 
 import os
 import signal
-import socket
 import subprocess
 from collections.abc import Iterator
 from importlib import metadata
@@ -21,7 +20,8 @@ from app.core.config import PROJECT_ROOT, get_settings
 from app.core.db import PdiSession
 from app.core.engines import get_engine
 from app.core.security import hash_api_key
-from tests.test_docker import VENV_BIN, free_port, wait_until_ready
+from tests.servers import free_port
+from tests.test_docker import VENV_BIN, wait_until_ready
 
 runner = CliRunner()
 
@@ -119,10 +119,7 @@ def unreachable_database(request, monkeypatch, tmp_path) -> Iterator[str]:
     127.0.0.1, or a SQLite file under a path that is a file, not a directory (root cannot create it
     either, unlike a directory without write permission)."""
     if request.param == "closed port":
-        with socket.socket() as probe:  # a port just freed: nothing listens there
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        url = f"postgresql+psycopg://pdi:not-shown@127.0.0.1:{port}/pdi"
+        url = f"postgresql+psycopg://pdi:not-shown@127.0.0.1:{free_port()}/pdi"  # nothing listens there
     else:
         not_a_directory = tmp_path / "a-file"
         not_a_directory.write_text("")

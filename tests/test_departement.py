@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from tests.scratch import scratch_database
-from tests.test_docker import VENV_BIN, free_port, wait_until_ready
+from tests.servers import free_port
+from tests.test_docker import VENV_BIN, wait_until_ready
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from sqlalchemy import create_engine, inspect, make_url, text
 
 from app.core.config import PROJECT_ROOT, Settings
 from app.core.migrate import alembic_config
+from tests.servers import free_port
 
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
@@ -171,12 +171,6 @@ def build_image_tree(root: Path) -> Path:
             if mode is not None:
                 placed.chmod(mode)
     return root / Path(exec_form(instruction("ENTRYPOINT"))[0]).relative_to("/")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_until_ready(http: httpx.Client, url: str, server: subprocess.Popen, log: Path) -> httpx.Response:

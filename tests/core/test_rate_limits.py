@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from app.core.config import Settings
 from app.core.db import get_session
 from app.main import create_app
+from tests.servers import free_port
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 
@@ -180,8 +181,7 @@ def test_a_stalled_store_costs_one_timeout_then_is_skipped(limited_app, tmp_path
     and /healthz answers within a second (it spends no budget and the store is skipped)."""
     if shutil.which("redis-server") is None:
         pytest.skip("no redis-server to start")
-    with free_port_socket() as port:
-        pass
+    port = free_port()
     server = subprocess.Popen(
         ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
         stdout=subprocess.DEVNULL,
@@ -206,13 +206,6 @@ def test_a_stalled_store_costs_one_timeout_then_is_skipped(limited_app, tmp_path
         os.kill(server.pid, signal.SIGCONT)
         server.terminate()
         server.wait(timeout=10)
-
-
-@contextmanager
-def free_port_socket() -> Iterator[int]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        yield probe.getsockname()[1]
 
 
 def _wait_for_port(port: int) -> None:
