@@ -6,6 +6,8 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -145,53 +147,21 @@ def test_indicators_refuse_an_as_of_after_today_and_a_window_too_wide_for_its_gr
         assert narrow.status_code == 200, narrow.text
 
 
-def test_a_full_bulkhead_answers_503_while_the_catalogue_still_answers(world):
-    app = app_on(world.engine, settings_with(heavy_reads_concurrency=1))
-    entered, release = threading.Event(), threading.Event()
-
-    def held_read_session(request: Request):
-        entered.set()
-        release.wait(timeout=30)
-        yield from request_session(world.engine, request)
-
-    app.dependency_overrides[get_read_session] = held_read_session
-    first: dict = {}
-
-    def hold() -> None:
-        with TestClient(app, raise_server_exceptions=False) as client:
-            first["response"] = client.get("/api/v1/indicators", params={"year": 2020}, headers=world.operator)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert entered.wait(timeout=30)
-        with TestClient(app, raise_server_exceptions=False) as client:
-            refused = client.get("/api/v1/bilan", params={"years": "2020"}, headers=world.operator)
-            assert refused.status_code == 503, refused.text
-            assert refused.json()["type"].endswith("/heavy-reads-busy")
-            assert int(refused.headers["Retry-After"]) >= 1
-            for _ in range(5):
-                assert client.get("/api/v1/actions").status_code == 200
-    finally:
-        release.set()
-        holder.join(timeout=30)
-    assert first["response"].status_code == 200, first["response"].text
-    with TestClient(app) as client:  # the slot is free again
-        assert client.get("/api/v1/indicators", params={"year": 2020}, headers=world.operator).status_code == 200
-
-
-def test_one_keys_flood_of_heavy_reads_never_turns_away_another_callers_bilan(world):
-    """One key holds a heavy read (held in its session dependency) and floods more at once: each
-    of those is a 503, while another key's bilan, and the first key's own once its read ends,
-    are served."""
+def another_key(world, name: str) -> dict:
+    """The Authorization header of a reader key of its own: a caller other than the operator."""
     from app.auth.models import Role
     from app.auth.service import create_key
 
     with world.session() as session:
-        _row, key = create_key(session=session, role=Role.reader, name="another caller")
+        _row, key = create_key(session=session, role=Role.reader, name=name)
         session.commit()
-    another = {"Authorization": f"Bearer {key}"}
-    app = app_on(world.engine)
+    return {"Authorization": f"Bearer {key}"}
+
+
+@contextmanager
+def operators_heavy_read_held(app, world) -> Iterator[None]:
+    """The operator's /indicators running on `app`, held in its read session (the first read
+    session the app opens) for as long as the block runs; it must then be answered 200."""
     entered, release = threading.Event(), threading.Event()
     held = []
 
@@ -213,13 +183,40 @@ def test_one_keys_flood_of_heavy_reads_never_turns_away_another_callers_bilan(wo
     holder.start()
     try:
         assert entered.wait(timeout=30)
+        yield
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    assert first["response"].status_code == 200, first["response"].text
 
-        def flooding(client):
-            return client.get("/api/v1/bilan", params={"years": "2020"}, headers=world.operator)
 
-        def other_callers_bilan(client):
-            return client.get("/api/v1/bilan", params={"years": "2020"}, headers=another)
+def test_a_full_bulkhead_answers_503_while_the_catalogue_still_answers(world):
+    app = app_on(world.engine, settings_with(heavy_reads_concurrency=1))
+    with operators_heavy_read_held(app, world), TestClient(app, raise_server_exceptions=False) as client:
+        refused = client.get("/api/v1/bilan", params={"years": "2020"}, headers=world.operator)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["type"].endswith("/heavy-reads-busy")
+        assert int(refused.headers["Retry-After"]) >= 1
+        for _ in range(5):
+            assert client.get("/api/v1/actions").status_code == 200
+    with TestClient(app) as client:  # the slot is free again
+        assert client.get("/api/v1/indicators", params={"year": 2020}, headers=world.operator).status_code == 200
 
+
+def test_one_keys_flood_of_heavy_reads_never_turns_away_another_callers_bilan(world):
+    """One key holds a heavy read (held in its session dependency) and floods more at once: each
+    of those is a 503, while another key's bilan, and the first key's own once its read ends,
+    are served."""
+    another = another_key(world, "another caller")
+    app = app_on(world.engine)
+
+    def flooding(client):
+        return client.get("/api/v1/bilan", params={"years": "2020"}, headers=world.operator)
+
+    def other_callers_bilan(client):
+        return client.get("/api/v1/bilan", params={"years": "2020"}, headers=another)
+
+    with operators_heavy_read_held(app, world):
         answers = run_at_once(app, [flooding] * 6 + [other_callers_bilan])
         flood, served = answers[:6], answers[6]
         assert [answer.status_code for answer in flood] == [503] * 6, [a.text for a in flood]
@@ -227,10 +224,6 @@ def test_one_keys_flood_of_heavy_reads_never_turns_away_another_callers_bilan(wo
         assert all(int(answer.headers["Retry-After"]) >= 1 for answer in flood)
         assert served.status_code == 200, served.text
         assert served.json() != {}
-    finally:
-        release.set()
-        holder.join(timeout=30)
-    assert first["response"].status_code == 200, first["response"].text
     with TestClient(app) as client:  # the key's slot is free again
         assert client.get("/api/v1/bilan", params={"years": "2020"}, headers=world.operator).status_code == 200
 
@@ -305,43 +298,18 @@ def test_one_key_runs_one_heavy_read_across_workers_sharing_the_store(world, sha
     """Two workers (two applications, one Redis): while a key's heavy read runs on the first, the
     same key's heavy read on the second is a 503, another key's is served; once the first ends,
     the key is served on the second."""
-    from app.auth.models import Role
-    from app.auth.service import create_key
-
-    with world.session() as session:
-        _row, key = create_key(session=session, role=Role.reader, name="another caller, second worker")
-        session.commit()
-    another = {"Authorization": f"Bearer {key}"}
+    another = another_key(world, "another caller, second worker")
     settings = settings_with(rate_limit_storage=shared_store)
     first_worker, second_worker = app_on(world.engine, settings), app_on(world.engine, settings)
-    entered, release = threading.Event(), threading.Event()
-
-    def held_read_session(request: Request):
-        entered.set()
-        release.wait(timeout=30)
-        yield from request_session(world.engine, request)
-
-    first_worker.dependency_overrides[get_read_session] = held_read_session
-    first: dict = {}
-
-    def hold() -> None:
-        with TestClient(first_worker, raise_server_exceptions=False) as client:
-            first["response"] = client.get("/api/v1/indicators", params={"year": 2020}, headers=world.operator)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert entered.wait(timeout=30)
-        with TestClient(second_worker, raise_server_exceptions=False) as client:
-            refused = client.get("/api/v1/bilan", params={"years": "2020"}, headers=world.operator)
-            assert refused.status_code == 503, refused.text
-            assert "A caller runs at most 1 heavy read" in refused.json()["detail"]
-            served = client.get("/api/v1/bilan", params={"years": "2020"}, headers=another)
-            assert served.status_code == 200, served.text
-    finally:
-        release.set()
-        holder.join(timeout=30)
-    assert first["response"].status_code == 200, first["response"].text
+    with (
+        operators_heavy_read_held(first_worker, world),
+        TestClient(second_worker, raise_server_exceptions=False) as client,
+    ):
+        refused = client.get("/api/v1/bilan", params={"years": "2020"}, headers=world.operator)
+        assert refused.status_code == 503, refused.text
+        assert "A caller runs at most 1 heavy read" in refused.json()["detail"]
+        served = client.get("/api/v1/bilan", params={"years": "2020"}, headers=another)
+        assert served.status_code == 200, served.text
     with TestClient(second_worker) as client:
         assert client.get("/api/v1/bilan", params={"years": "2020"}, headers=world.operator).status_code == 200
 
