@@ -156,6 +156,24 @@ def new_key(url: str, role: str, name: str) -> str:
     return pdi(url, "keys", "create", "--role", role, "--name", name).strip().splitlines()[-1]
 
 
+def wait_for_quiet(url: str, timeout: float = 120) -> None:
+    """Wait until no other session of the database runs a statement: a run that wrk stopped may
+    leave a request the server still works on (a bilan takes seconds), which would load the next
+    run's first seconds and hold its caller's heavy-read slot (a 503 counted against that run)."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as connection:
+        while True:
+            busy = connection.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'"
+            ).fetchone()[0]
+            if not busy:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the database still runs {busy} statements after {timeout:g} s")
+            time.sleep(0.2)
+
+
 # --- servers ----------------------------------------------------------------------------------
 
 

@@ -33,7 +33,7 @@ Reports and their references run alternately, BENCH_REPEATS times (5); the media
 Environment: BENCH_SCALE (default 100: 922,600 pathways; 1 or 5 for a quick run), BENCH_DATABASE
 (default pdi_bench; BENCH_DATABASE_copy is used for the COPY reference; both are dropped and made
 anew), BENCH_POSTGRES_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres),
-BENCH_MIX_SECONDS (60), BENCH_MIX_EXIT_PAUSE_MS (5000), BENCH_PORTALS (10) and BENCH_POLL_RATE (20
+BENCH_MIX_SECONDS (120), BENCH_MIX_EXIT_PAUSE_MS (5000), BENCH_PORTALS (10) and BENCH_POLL_RATE (20
 requests/s in all) for the mix's pollers, BENCH_PRESCRIPTION_RATE (2 a second), BENCH_STAFF_INTERVAL_MS
 (5000), BENCH_REDIS_URL (redis://127.0.0.1:6379, the mix's shared store), and BENCH_ONLY (a comma-separated list of
 the sections below, for working on one: without `demo` the database of an earlier run is reused;

@@ -36,11 +36,11 @@ import psycopg
 from limits import parse_many
 
 from app.core.config import Settings
-from bench.common import AVAILABILITY_URL, VAR, new_key, report, script_results, served, wrk_script
+from bench.common import AVAILABILITY_URL, VAR, new_key, report, script_results, served, wait_for_quiet, wrk_script
 from bench.figures.exits import EXIT_DAY, open_pathways
 from bench.figures.reports import BILAN_URL, ESF_URL, INDICATORS_URL
 
-MIX_SECONDS = float(os.environ.get("BENCH_MIX_SECONDS", "60"))
+MIX_SECONDS = float(os.environ.get("BENCH_MIX_SECONDS", "120"))
 PAUSE_MS = int(os.environ.get("BENCH_MIX_EXIT_PAUSE_MS", "5000"))
 STRESS_EXIT_PAUSE_MS = 1000
 MIX_BATCH = 1000
@@ -68,10 +68,11 @@ def today() -> str:
 
 
 def exit_batches(path: Path, rows: list, pause_ms: int) -> int:
-    """A Lua file of JSON bodies (batches of exit records by pathway_id) for bench/lua/exits.lua,
-    as many as a run posts `pause_ms` apart."""
-    count = max(1, min(int(MIX_SECONDS * 1000 / pause_ms) + 1, len(rows) // 10 or 1))
-    size = max(1, min(MIX_BATCH, len(rows) // count))
+    """A Lua file of JSON bodies (batches of MIX_BATCH exit records by pathway_id) for
+    bench/lua/exits.lua, as many as a run posts `pause_ms` apart and `rows` allow (the script
+    posts them again after the last: a re-posted record is `unchanged`); their size."""
+    size = max(1, min(MIX_BATCH, len(rows)))
+    count = max(1, min(int(MIX_SECONDS * 1000 / pause_ms) + 1, len(rows) // size))
     bodies = []
     for start in range(0, count * size, size):
         items = ",".join(
@@ -185,9 +186,10 @@ def measure_mix(url: str, admin_key: str) -> dict:
         rows = list(reversed(open_pathways(connection)))
     share = len(rows) // len(RUNS)
     batches = {run: VAR / f"bench-exits-{run}.lua" for run in RUNS}
-    size = min(
-        exit_batches(batches[run], rows[i * share : (i + 1) * share], exit_pause(run)) for i, run in enumerate(RUNS)
-    )
+    size = {
+        run: exit_batches(batches[run], rows[i * share : (i + 1) * share], exit_pause(run))
+        for i, run in enumerate(RUNS)
+    }["mix"]
     # The rate limits' store shared by the workers, as Compose sets it: the heavy reads' slot per
     # caller counts there across workers (the budgets themselves stay off, as everywhere in the bench).
     with served("app.main:app", url, WORKERS, PDI_RATE_LIMIT_STORAGE=REDIS_URL) as (base, _server):
@@ -216,11 +218,12 @@ def measure_mix(url: str, admin_key: str) -> dict:
         alone: dict[str, dict] = {}
         for name, start in classes(base, keys, conventions, batches, "alone").items():
             if name in (POLLERS, *OTHERS):
+                wait_for_quiet(url)
                 alone |= script_results(start())
         runs = {
-            "mix": run_at_once(classes(base, keys, conventions, batches, "mix"), POLLERS, *OTHERS),
-            "stress": run_at_once(classes(base, keys, conventions, batches, "stress"), STRESS_POLLING, *OTHERS),
-            "flood": run_at_once(classes(base, keys, conventions, batches, "flood"), FLOOD, "prescribers"),
+            "mix": run_at_once(url, classes(base, keys, conventions, batches, "mix"), POLLERS, *OTHERS),
+            "stress": run_at_once(url, classes(base, keys, conventions, batches, "stress"), STRESS_POLLING, *OTHERS),
+            "flood": run_at_once(url, classes(base, keys, conventions, batches, "flood"), FLOOD, "prescribers"),
         }
     table = []
     for label, by_itself in alone.items():
@@ -282,8 +285,10 @@ def print_result(run: str, result: dict) -> None:
     )
 
 
-def run_at_once(starts: dict, *names: str) -> dict[str, dict]:
-    """Start these classes' wrk processes together, then collect their results (by endpoint)."""
+def run_at_once(url: str, starts: dict, *names: str) -> dict[str, dict]:
+    """Start these classes' wrk processes together, once the database is quiet (nothing left of
+    the run before), then collect their results (by endpoint)."""
+    wait_for_quiet(url)
     results: dict[str, dict] = {}
     for process in [starts[name]() for name in names]:
         results |= script_results(process)
