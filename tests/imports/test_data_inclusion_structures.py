@@ -3,6 +3,7 @@ from data·inclusion's template or its API's JSON, item by item, idempotent, all
 request, audited and in the feed (SPEC C12)."""
 
 import io
+from datetime import date, timedelta
 
 import pytest
 from openpyxl import load_workbook
@@ -10,6 +11,7 @@ from sqlmodel import select
 
 from app.audit.models import AuditEvent
 from app.catalogue.models import Operator, Site
+from app.core import time as clock
 from tests.changes.test_feed import everything, latest
 from tests.exports.validata import FIXTURES
 from tests.factories import row_counts
@@ -117,6 +119,16 @@ def test_json_structures_of_one_operator_make_one_operator_and_its_sites(client,
     moved = client.post(URL, headers=admin, json=[STRUCTURE | {"adresse": "3 place de la République"}]).json()
     assert moved["items"][0]["status"] == "updated"
     assert session.get(Site, moved["items"][0]["site_id"]).address == "3 place de la République"
+
+
+def test_a_structure_without_date_maj_imports_when_the_departements_day_is_ahead(client, admin, monkeypatch):
+    """Between 23:00 and midnight UTC in winter, Paris is on the next day: a structure without
+    date_maj (the template's rows may leave it empty) takes the day the schema accepts."""
+    ahead = date.today() + timedelta(days=1)
+    monkeypatch.setattr(clock, "today", lambda: ahead)
+    structure = {name: value for name, value in STRUCTURE.items() if name != "date_maj"}
+    body = client.post(URL, headers=admin, json=[structure]).json()
+    assert [item["status"] for item in body["items"]] == ["created"], body
 
 
 def test_atomic_stores_nothing_when_one_structure_is_bad(client, session, admin):
