@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 
+from app.core import time as clock
 from app.core.db import PdiSession
 from tests import factories
 from tests.helpers import assert_problem
@@ -149,7 +150,7 @@ def test_a_refused_write_stores_nothing(client, committed):
 
     # A prescription that created its person, then found no free seat and was told to refuse:
     # neither the person nor the audit of its creation stays.
-    today = date.today()
+    today = clock.today()  # the service's day (Paris), whose year the seats are counted in
     with PdiSession(committed.engine) as session:
         full = factories.convention(
             session,
