@@ -1,4 +1,9 @@
-"""Assertions every domain's tests share."""
+"""Assertions every domain's tests share, and what a test does when a tool it needs is missing."""
+
+import os
+from typing import NoReturn
+
+import pytest
 
 
 def assert_problem(response, status: int, loc: list | None = None) -> dict:
@@ -11,3 +16,11 @@ def assert_problem(response, status: int, loc: list | None = None) -> dict:
     if loc is not None:
         assert loc in [error["loc"] for error in body.get("errors", [])], body
     return body
+
+
+def missing(skip_reason: str, ci_reason: str) -> NoReturn:
+    """A tool or service the test needs is not here: skipped on a developer's machine, a failure
+    under CI=true, where no test may be skipped for want of it (.ci/run installs them all)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(ci_reason)
+    pytest.skip(skip_reason)

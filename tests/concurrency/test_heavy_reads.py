@@ -24,6 +24,7 @@ from app.core.engines import make_engine
 from app.core.rate_limits import RateLimits
 from app.core.time import today
 from tests.concurrency.conftest import app_on, run_at_once
+from tests.helpers import missing
 
 pytestmark = pytest.mark.slow
 
@@ -264,9 +265,7 @@ def shared_store(monkeypatch) -> str:
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
     except redis.RedisError:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"no Redis at {REDIS_URL}: CI must test the shared store")
-        pytest.skip(f"no Redis at {REDIS_URL}")
+        missing(f"no Redis at {REDIS_URL}", f"no Redis at {REDIS_URL}: CI must test the shared store")
     monkeypatch.setattr(SharedCallerSlots, "KEY_PREFIX", f"pdi-test:{uuid.uuid4().hex}:heavy-read:")
     return REDIS_URL
 

@@ -7,7 +7,6 @@ table or the next.
 Skipped without poppler-utils, except under CI=true (`.ci/run` installs it).
 """
 
-import os
 import re
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ import pytest
 
 from app.core.config import Settings, get_settings
 from app.periods.models import Period, PeriodStatus
+from tests.helpers import missing
 
 pytestmark = pytest.mark.slow
 
@@ -28,9 +28,10 @@ A4_POINTS = (595, 842)  # 210 × 297 mm
 def poppler():
     if shutil.which("pdftotext") and shutil.which("pdftoppm"):
         return
-    if os.environ.get("CI") == "true":
-        pytest.fail("poppler-utils is not installed, and CI=true: the PDF tests may not be skipped")
-    pytest.skip("poppler-utils is not installed (apt-get install poppler-utils); CI runs these tests")
+    missing(
+        "poppler-utils is not installed (apt-get install poppler-utils); CI runs these tests",
+        "poppler-utils is not installed, and CI=true: the PDF tests may not be skipped",
+    )
 
 
 @pytest.fixture
