@@ -27,6 +27,7 @@ from app.core.bulkhead import HeavyReadBulkhead
 from app.core.config import Settings, get_settings, refuse_default_secret_off_loopback
 from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
+from app.core.heap import freeze_startup_objects
 from app.core.logging import REQUEST_ID_HEADER, configure_logging, is_sane_request_id
 from app.core.metrics import install_metrics
 from app.core.openapi import OPENAPI_CONTACT, OPENAPI_LICENSE, OPENAPI_SERVERS, TAGS, install_openapi, operation_id
@@ -66,9 +67,11 @@ PERSONAL_DATA_PATHS = (
 )
 
 
-def create_app(settings: Settings | None = None, *, host: str | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, host: str | None = None, served: bool = False) -> FastAPI:
     """The application; `host`, when given, is the interface it will be served on (checked
-    against the default secret)."""
+    against the default secret). `served`: the app a server process runs for its whole life
+    (this module's `app`), whose startup objects are frozen once started (app/core/heap.py); the
+    tests' many apps in one process are not, or nothing of them would ever be collected."""
     settings = settings or get_settings()
     install_feed_capture()
     if host is not None:
@@ -86,6 +89,8 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         if watch is not None:
             keys.listen_with(listening)
             watch.start()
+        if served:
+            freeze_startup_objects()
         yield
         if watch is not None:
             watch.stop()
@@ -134,6 +139,7 @@ def create_app(settings: Settings | None = None, *, host: str | None = None) -> 
         per_caller=settings.heavy_reads_per_caller,
         anonymous=settings.heavy_reads_anonymous,
         limits=app.state.rate_limits,
+        parallel_workers=settings.heavy_reads_parallel_workers,
     )
     app.add_middleware(CaughtUpFeed, path=f"{API_PREFIX}/changes", watch=watch, limits=app.state.rate_limits, keys=keys)
     app.add_middleware(
@@ -204,4 +210,4 @@ def _body_limits(settings: Settings):
     return limit_for
 
 
-app = create_app()
+app = create_app(served=True)

@@ -20,6 +20,8 @@ import httpx
 import psycopg
 from psycopg import sql
 
+from app.core.config import Settings
+
 ROOT = Path(__file__).resolve().parents[1]
 LUA = Path(__file__).resolve().parent / "lua"
 VAR = ROOT / "var"
@@ -154,6 +156,19 @@ def pdi(url: str, *arguments: str) -> str:
 
 def new_key(url: str, role: str, name: str) -> str:
     return pdi(url, "keys", "create", "--role", role, "--name", name).strip().splitlines()[-1]
+
+
+# The parallel workers the service's heavy reads plan with (PDI_HEAVY_READS_PARALLEL_WORKERS,
+# app/core/bulkhead.py): the hand-written references of those reads plan with the same, so that a
+# ratio compares the same work done the same way.
+HEAVY_READS_PARALLEL_WORKERS = int(
+    os.environ.get("PDI_HEAVY_READS_PARALLEL_WORKERS", Settings.model_fields["heavy_reads_parallel_workers"].default)
+)
+
+
+def plan_as_a_heavy_read(connection: psycopg.Connection) -> None:
+    """Within the connection's transaction, what the service sets for a heavy read's."""
+    connection.execute(f"SET LOCAL max_parallel_workers_per_gather = {HEAVY_READS_PARALLEL_WORKERS}")
 
 
 def wait_for_quiet(url: str, timeout: float = 120) -> None:

@@ -105,6 +105,13 @@ def apply_statement_budget(connection, budget_ms: int) -> None:
         connection.info[BUDGET_KEY] = int(budget_ms)
 
 
+def cap_parallel_workers(connection, workers: int) -> None:
+    """PostgreSQL: at most `workers` parallel workers per step of the plans of the connection's
+    current transaction (`SET LOCAL`, which ends with it); SQLite has none."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SET LOCAL max_parallel_workers_per_gather = {int(workers)}")
+
+
 def raise_statement_budget(request: Request, session: Session, budget_ms: int) -> None:
     """Give the rest of the request (this session's open transaction included) `budget_ms`."""
     setattr(request.state, _BUDGET_STATE, budget_ms)

@@ -19,6 +19,9 @@ ends; the caller is admitted once it is known, by a dependency every route runs 
 caller's (`admit_heavy_read` in app/auth/dependencies.py): a key in the key cache costs no
 database, a flood of them none either.
 
+A heavy read's plans use at most PDI_HEAVY_READS_PARALLEL_WORKERS of PostgreSQL's parallel workers
+(none by default: on a small host a bilan in parallel takes every core from the writes and polls).
+
 A heavy read whose client hangs up has its statements cancelled (PostgreSQL's cancel request,
 SQLite's interrupt: `RequestConnections` in app/core/budgets.py) rather than running on for nobody;
 every statement is bounded by the statement timeout anyway (PDI_DB_STATEMENT_TIMEOUT_MS).
@@ -49,6 +52,17 @@ ANONYMOUS = "anonymous"
 LEASE_SECONDS = 120
 # Frees a slot only for its holder: a lease that lapsed and was taken again is not the old holder's.
 RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+# Where a heavy read's request notes the parallel workers its transactions may use (the
+# sessions of app/core/db.py read it: `parallel_workers_of`).
+PARALLEL_WORKERS_KEY = "pdi.parallel_workers"
+
+
+def parallel_workers_of(scope: Scope) -> int | None:
+    """The parallel workers a heavy read's plans may use; None for any other request (the
+    database's own setting)."""
+    return scope.get("state", {}).get(PARALLEL_WORKERS_KEY)
 
 
 class HeavyReadsBusy(AppError):
@@ -187,15 +201,20 @@ class HeavyReadBulkhead:
         per_caller: int = 1,
         anonymous: int = 1,
         limits: RateLimits | None = None,
+        parallel_workers: int | None = None,
     ):
         self.app = app
         self.prefixes = tuple(prefixes)
+        self.parallel_workers = parallel_workers
         self.slots = HeavyReadSlots(limit=limit, per_caller=per_caller, anonymous=anonymous)
         shared = SharedCallerSlots(limits) if limits is not None else None
         self.shared = shared if shared is not None and shared.shared else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.slots.limit <= 0 or not scope["path"].startswith(self.prefixes):
+        heavy = scope["type"] == "http" and scope["path"].startswith(self.prefixes)
+        if heavy and self.parallel_workers is not None:
+            scope.setdefault("state", {})[PARALLEL_WORKERS_KEY] = self.parallel_workers
+        if not heavy or self.slots.limit <= 0:
             await self.app(scope, receive, send)
             return
         ticket = HeavyReadTicket(self.slots, self.shared)

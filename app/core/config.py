@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     heavy_reads_concurrency: int = Field(default=3, ge=0)
     heavy_reads_per_caller: int = Field(default=1, ge=1)
     heavy_reads_anonymous: int = Field(default=1, ge=1)
+    # PostgreSQL's parallel workers a heavy read's plan may add per step
+    # (max_parallel_workers_per_gather, set per transaction; PostgreSQL's default is 2). 0: one
+    # core each. Beside the database on a small host, a bilan in parallel took every core and
+    # the writes and polls waited for them (docs/PERFORMANCE.md); where cores are plenty, raise it.
+    heavy_reads_parallel_workers: int = Field(default=0, ge=0)
     # The département whose programme this is (SPEC C12): its INSEE code, its name, and its SIRET
     # (the grantor of the SCDL subventions export, which answers 409 while it is unset).
     departement_code: str = Field(default="72", pattern=r"^(\d{2}|2[AB]|97\d)$")

@@ -11,7 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app.core.budgets import RequestConnections, apply_statement_budget, statement_budget_ms
+from app.core.budgets import RequestConnections, apply_statement_budget, cap_parallel_workers, statement_budget_ms
+from app.core.bulkhead import parallel_workers_of
 from app.core.changes import refuse_writes_until_feed_captured
 from app.core.engines import get_read_engine, get_request_engine, writer_engine
 
@@ -86,12 +87,15 @@ _REQUEST = "pdi.request"
 
 @event.listens_for(PdiSession, "after_begin")
 def _bound_and_tracked(session: Session, _transaction, connection) -> None:
-    """Each transaction of a request's session: bounded by the caller's budget, its connection
-    cancellable while the request runs."""
+    """Each transaction of a request's session: bounded by the caller's budget (and a heavy
+    read's by its parallel workers), its connection cancellable while the request runs."""
     request = session.info.get(_REQUEST)
     if request is None:
         return
     apply_statement_budget(connection, statement_budget_ms(request))
+    parallel_workers = parallel_workers_of(request.scope)
+    if parallel_workers is not None:
+        cap_parallel_workers(connection, parallel_workers)
     connections = RequestConnections.of(request)
     if connections is not None:
         connections.add(connection)

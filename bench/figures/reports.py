@@ -1,6 +1,7 @@
 """The reports over HTTP (JSON), each against one hand-written SQL query of its core counts run
 through psycopg, alternately, REPEATS times, medians kept; each reference is first checked to give
-the numbers the endpoint shows (a reference that computed something else would measure nothing):
+the numbers the endpoint shows (a reference that computed something else would measure nothing),
+and plans with the parallel workers the service gives its heavy reads (`plan_as_a_heavy_read`):
 
 - the full bilan 2018-2020 (`BILAN_REFERENCE_SQL`);
 - the ESF+ report of 2020 (`ESF_REFERENCE_SQL`);
@@ -14,7 +15,7 @@ import statistics
 import httpx
 import psycopg
 
-from bench.common import REPEATS, interleaved_medians, report, seconds
+from bench.common import REPEATS, interleaved_medians, plan_as_a_heavy_read, report, seconds
 
 BILAN_URL = "/api/v1/bilan?years=2018,2019,2020&as_of=2020-12-31"
 ESF_URL = "/api/v1/reports/esf?year=2020"
@@ -64,6 +65,7 @@ def measure_bilan(base: str, url: str, key: str) -> None:
             return http.get(BILAN_URL).raise_for_status().json()
 
         def by_hand():
+            plan_as_a_heavy_read(connection)
             rows = connection.execute(BILAN_REFERENCE_SQL).fetchall()
             connection.rollback()
             return rows
@@ -167,6 +169,7 @@ def measure_esf_report(base: str, url: str, key: str) -> None:
             return http.get(ESF_URL).raise_for_status().json()
 
         def by_hand():
+            plan_as_a_heavy_read(connection)
             rows = connection.execute(ESF_REFERENCE_SQL).fetchall()
             connection.rollback()
             return rows
@@ -314,6 +317,7 @@ def measure_indicators(base: str, url: str, key: str) -> None:
             return http.get(INDICATORS_URL).raise_for_status().json()
 
         def by_hand():
+            plan_as_a_heavy_read(connection)
             rows = connection.execute(INDICATORS_REFERENCE_SQL).fetchall()
             connection.rollback()
             return rows

@@ -122,6 +122,51 @@ def test_a_statement_past_its_budget_is_stopped_and_answered_503_with_retry_afte
     assert time.monotonic() - started < 20  # stopped, not run to its end (30 s or more)
 
 
+@contextmanager
+def _listening_ends(engine, listener) -> Iterator[None]:
+    """The module's world outlives the test: its engine stops calling `listener` when it ends."""
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+
+
+def test_heavy_reads_plan_with_their_own_parallel_workers_and_every_other_request_with_the_servers(world):
+    """PDI_HEAVY_READS_PARALLEL_WORKERS bounds PostgreSQL's parallel workers for the transactions
+    of a heavy read (a path under the bulkhead's prefixes), and for no other request: a probe route
+    under /api/v1/reports and one outside say what their transaction plans with, and the real
+    bilan's transaction sets it."""
+    if world.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's parallel workers; SQLite plans on one thread")
+    app = probing_app(world, heavy_reads_parallel_workers=1)
+
+    def parallel_workers(session: SessionDep) -> dict:
+        return {"workers": session.connection().exec_driver_sql("SHOW max_parallel_workers_per_gather").scalar()}
+
+    app.get("/api/v1/reports/test-parallel-workers")(parallel_workers)
+    app.get("/test/parallel-workers")(parallel_workers)
+    with world.engine.connect() as connection:
+        servers = connection.exec_driver_sql("SHOW max_parallel_workers_per_gather").scalar()
+    assert servers != "1", "the server's own setting must differ from the one the test gives heavy reads"
+    caps = []
+
+    def note_cap(_connection, _cursor, statement, *_):
+        if "max_parallel_workers_per_gather =" in statement:
+            caps.append(statement)
+
+    event.listen(world.engine, "before_cursor_execute", note_cap)
+    with _listening_ends(world.engine, note_cap), TestClient(app) as client:
+        assert client.get("/api/v1/reports/test-parallel-workers", headers=world.admin).json() == {"workers": "1"}
+        # SET LOCAL ends with its transaction: the next request on the pool's connections plans as the server does.
+        assert client.get("/test/parallel-workers", headers=world.admin).json() == {"workers": servers}
+        caps.clear()
+        bilan = client.get("/api/v1/bilan", params={"years": today().year}, headers=world.admin)
+        assert bilan.status_code == 200, bilan.text
+        assert caps == ["SET LOCAL max_parallel_workers_per_gather = 1"]
+        assert client.get("/api/v1/actions", headers=world.admin).status_code == 200
+        assert caps == ["SET LOCAL max_parallel_workers_per_gather = 1"]
+
+
 def test_indicators_refuse_an_as_of_after_today_and_a_window_too_wide_for_its_groups(world, monkeypatch):
     monkeypatch.setattr(get_settings(), "indicators_max_year_groups", 11)
     with TestClient(app_on(world.engine)) as client:
