@@ -159,15 +159,30 @@ def lock_writable_pathways(
         .distinct()
     ).all()
     lock_seats_of(session, convention_ids)
-    statement = (
+    statement = _writable_pathways(named, caller=caller, columns=columns).with_for_update(of=Pathway)
+    return {row.id: row for row in session.execute(statement)}
+
+
+def writable_pathways(
+    *, session: Session, caller: Caller, pathway_ids: set[int], columns: Sequence[str]
+) -> dict[int, Row]:
+    """The rows `lock_writable_pathways` would return, read without locking anything: a batch
+    decides on them before it takes the locks, then compares them with the locked rows."""
+    check_writer(caller)
+    if not pathway_ids:
+        return {}
+    named = ids_table(session, pathway_ids)
+    return {row.id: row for row in session.execute(_writable_pathways(named, caller=caller, columns=columns))}
+
+
+def _writable_pathways(named, *, caller: Caller, columns: Sequence[str]):
+    return (
         select(Pathway.id, Pathway.convention_id, *(getattr(Pathway, name) for name in columns))
         .join(named, named.c.id == Pathway.id)
         .join(Convention, Convention.id == Pathway.convention_id)
         .where(pathway_visibility(caller))
         .order_by(Pathway.id)
-        .with_for_update(of=Pathway)
     )
-    return {row.id: row for row in session.execute(statement)}
 
 
 def convention_for_activity(*, session: Session, caller: Caller, convention_id: int, write: bool) -> Convention:

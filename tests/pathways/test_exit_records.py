@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from app.core.config import get_settings
 from app.core.errors import PayloadTooLarge
+from app.pathways import access
 from app.pathways.batches import read_batch
 from app.pathways.models import Pathway
 from tests.pathways.helpers import API, assert_problem, stored_pathway
@@ -333,3 +334,31 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(client, world, sess
     run(range(40, 45))  # first use of the key: its last-use stamp, the setup's feed rows
     small, large = run(range(0, 10)), run(range(10, 40))
     assert large == small, (small, large)
+
+
+def test_an_exit_decided_before_the_locks_is_decided_again_when_a_writer_came_in_between(
+    client, world, session, entered, monkeypatch
+):
+    """A batch decides on its pathways as read, then locks them: a pathway another writer exited
+    in between (here, in the same transaction, just before the lock) is decided again on what is
+    locked, a 409 for an exit of another date, and keeps the other writer's exit."""
+    lock = access.lock_writable_pathways
+
+    def another_writer_first(**arguments):
+        pathway = arguments["session"].get(Pathway, entered[0].id)
+        pathway.exited_on, pathway.exit_reason = date(2019, 4, 30), "moved"
+        arguments["session"].flush()
+        return lock(**arguments)
+
+    monkeypatch.setattr(access, "lock_writable_pathways", another_writer_first)
+    items = [
+        {"pathway_id": entered[0].id, "exited_on": "2019-06-30", "exit_reason": "training"},
+        {"pathway_id": entered[1].id, "exited_on": "2019-06-30", "exit_reason": "training"},
+    ]
+    response = client.post(URL, json=items, headers=world.operator_key)
+    assert response.status_code == 200, response.text
+    first, second = response.json()["results"]
+    assert (first["status"], first["problem"]["status"]) == ("error", 409)
+    assert second["status"] == "created"
+    assert exit_of(session, entered[0].id) == (date(2019, 4, 30), "moved", None)
+    assert exit_of(session, entered[1].id) == (date(2019, 6, 30), "training", None)

@@ -196,9 +196,10 @@ def test_more_than_a_thousand_items_by_key(client, world, session, monkeypatch, 
 
 
 def test_the_lookup_sql_is_the_same_whatever_the_batch_size(client, world, session, engine):
-    """The batch's own statements (the lookup by key, the locks, the UPDATE: those that join its
-    rows as a table) have the same text and the same number of parameters for 5 items and for
-    200: planned once, parsed once. (The feed's rows at commit are the change feed's business.)"""
+    """The batch's own statements (the lookup by key, the read it decides on, the locks, the
+    UPDATE: those that join its rows as a table) have the same text and the same number of
+    parameters for 5 items and for 200: planned once, parsed once. (The feed's rows at commit are
+    the change feed's business.)"""
     ids = many_entered(session, world.convention.id, "S", 205)
     statements: list[tuple[str, int]] = []
 
@@ -220,6 +221,12 @@ def test_the_lookup_sql_is_the_same_whatever_the_batch_size(client, world, sessi
     run(range(200, 205))  # first use of the key: its last-use stamp
     small, large = run(range(0, 5)), run(range(5, 200))
     assert small == large
-    assert [statement.split()[0] for statement, _count, _many in small] == ["SELECT", "SELECT", "SELECT", "UPDATE"]
+    assert [statement.split()[0] for statement, _count, _many in small] == [
+        "SELECT",
+        "SELECT",
+        "SELECT",
+        "SELECT",
+        "UPDATE",
+    ]
     assert all(not many for _statement, _count, many in small)
     assert len(ids) == 205
