@@ -4,18 +4,19 @@ thread one client:
 
 - portal pollers as portals poll: PORTALS portal keys, each polling GET /availability (all
   conventions on the data's last day) with the If-None-Match of the last ETag it received, open
-  loop at a fixed rate (bench/lua/paced.lua: latency from when each request was due), POLL_RATE
-  requests/s in all, each key well within its rate limit (PDI_RATE_LIMIT_KEY's default);
+  loop (bench/lua/paced.lua: latency from when each request was due), each poll's moment drawn
+  apart from the others' (a Poisson process, bench/lua/timing.lua), POLL_RATE requests/s in all,
+  each key well within its rate limit (PDI_RATE_LIMIT_KEY's default);
 - 2 prescribers, with another portal key, posting prescriptions (POST /pathways without entry) for
   new persons on the conventions that have seats that day, in turn: each valid (201; waitlisted
-  once a convention is full); open loop, PRESCRIPTION_RATE a second in all (2: at scale 100 the
-  demo's 922,600 pathways over three years are about 1,200 prescriptions a working day, and 2 a
-  second is tens of times their busiest hour; a tenth of the key's rate limit);
+  once a convention is full); open loop, a Poisson process of PRESCRIPTION_RATE a second in all
+  (2: at scale 100 the demo's 922,600 pathways over three years are about 1,200 prescriptions a
+  working day, and 2 a second is tens of times their busiest hour; a tenth of the key's rate limit);
 - 1 operator's exit script posting batches of exit records (1,000 or fewer) of pathways still
-  open, PAUSE_MS apart (5 s: 720,000 exits an hour, where the département records about 1,200 a
-  working day);
+  open, PAUSE_MS apart exactly from a random start (5 s: 720,000 exits an hour, where the
+  département records about 1,200 a working day);
 - 1 staff reader, admin key, /indicators 2020 by action and territory and the full bilan in turn,
-  open loop, one every STAFF_INTERVAL_MS (5 s: a person who never stops asking).
+  each STAFF_INTERVAL_MS on average after the last answer (5 s: a person who never stops asking).
 
 Runs: each class alone; the mix as users load it (goal: each endpoint's p95 ≤ 1.5 × alone); the
 stress (a figure without goal), the same classes as fast as they can go: 8 closed-loop pollers on

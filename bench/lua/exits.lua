@@ -1,5 +1,5 @@
--- An operator's exit script: batches of exit records, one every `pause_ms`, open loop
--- (timing.pacer, as the other paced clients): `key=… batches=<file> pause_ms=…`. The file (written
+-- An operator's exit script: batches of exit records, one every `pause_ms` exactly, open loop
+-- (timing.pacer, periodic): `key=… batches=<file> pause_ms=…`. The file (written
 -- by bench/figures/mix.py) returns a list of JSON bodies; they are sent in order, then again
 -- (re-posted records are `unchanged`). The items' outcomes are counted from each answer's `counts`.
 -- Paced from one due time to the next, the connection is idle for less than the pause: a pause
@@ -8,7 +8,7 @@
 -- batches where one was due).
 local timing = require("timing")
 local options, batches = {}, {}
-local pacer = timing.pacer()
+local pacer = timing.pacer({ periodic = true })
 local sent = 0
 local headers = { ["Content-Type"] = "application/json" }
 

@@ -1,8 +1,8 @@
--- Clients at a fixed rate, open loop (timing.pacer): `keys=k1,k2,… paths=<path>|<path>|…
+-- Clients at a given rate, open loop (timing.pacer): `keys=k1,k2,… paths=<path>|<path>|…
 -- interval_ms=…`, optional `label=…` (else each path its own label) and `etag=yes` (If-None-Match
 -- with the last ETag this client received, as a portal that polls sends it). Thread i is client i,
--- with key i (the last key when there are fewer keys than threads); its requests are due every
--- interval_ms.
+-- with key i (the last key when there are fewer keys than threads); its requests are due
+-- interval_ms apart on average, each moment drawn apart from the others (a Poisson process).
 local timing = require("timing")
 local options, keys, paths = {}, {}, {}
 local headers = {}

@@ -1,6 +1,6 @@
 -- A prescriber posting prescriptions (POST /pathways without entered_on) with its portal key:
--- `key=… prefix=… conventions=1,2,3 day=YYYY-MM-DD`, and `interval_ms=…` for one every so often,
--- open loop (timing.pacer), else each as soon as the last is answered. Each body names a new
+-- `key=… prefix=… conventions=1,2,3 day=YYYY-MM-DD`, and `interval_ms=…` for one every so often
+-- on average, open loop (timing.pacer: a Poisson process), else each as soon as the last is answered. Each body names a new
 -- person (prefix, thread, counter), on the conventions given in turn, so that each is valid:
 -- 201, and waitlisted rather than refused once a convention is full.
 local timing = require("timing")

@@ -1,9 +1,9 @@
 -- A staff member's reads, in turn: `key=… paths=<path>|<path>|…`, each path its own label; with
--- `interval_ms=…` one every so often, open loop (timing.pacer), else each as soon as the last is
--- answered.
+-- `interval_ms=…` each that long on average after the last answer, as a person reads it before
+-- asking again (timing.pacer, thinking), else each as soon as the last is answered.
 local timing = require("timing")
 local options, paths = {}, {}
-local pacer = timing.pacer()
+local pacer = timing.pacer({ thinking = true })
 local sent = 0
 local headers = {}
 

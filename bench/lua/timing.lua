@@ -115,25 +115,40 @@ function M.install(next_request, on_response)
   end
 end
 
--- Open loop, as wrk2 does it: this client's requests due every `interval` ms, the clients' starts
--- spread evenly over the first interval (by the golden ratio's fractions, for any number of them).
+-- When this client's requests are due, `interval` ms apart on average: by default each moment
+-- drawn apart from the last, open loop (a Poisson process, as the requests of people and portals
+-- acting on their own arrive); `periodic`: every `interval` ms exactly, open loop (a script that
+-- sends, then waits a fixed time); `thinking`: `interval` ms on average after each answer (a
+-- person, who reads the answer before asking again). Each client starts at a random moment within
+-- its first interval, its draws seeded apart from every other client's: clients all due at fixed
+-- moments from the run's start would send together (a prescriber's every tenth request with the
+-- exit script's batch and the staff's read, at the same instant every five seconds), a coincidence
+-- no set of users keeps up, which alone would make the p95 (docs/PERFORMANCE.md).
 -- Called at the script's top level (wrk looks for `delay` there, not after `init`), it installs
 -- wrk's `delay` (asked before each request how long to wait, in whole milliseconds) and gives the
 -- pacer: `pacer.interval`, set by the script's `init` (nil: no wait, closed loop), and
 -- `pacer.late_due()`, for the request about to be sent, when it was due if the previous answer
 -- came after that (its latency then runs from then, not from when it could be sent: the wait the
 -- late answer caused counts against the service, no coordinated omission), else nil.
-function M.pacer()
+function M.pacer(how)
   local pacer, due = {}, nil
+  local periodic, thinking = how ~= nil and how.periodic, how ~= nil and how.thinking
   delay = function()
     if pacer.interval == nil then
       return 0
     end
     local now = now_ms()
     if due == nil then
-      due = now + pacer.interval * ((bench_thread_number - 1) * 0.6180339887 % 1)
-    else
+      -- Each thread has a Lua state of its own; the microseconds of its start set it apart from
+      -- the threads of the other wrk processes, its number from those of its own.
+      math.randomseed(math.floor(now * 1000) % 2147483647 + bench_thread_number * 7919)
+      due = now + pacer.interval * math.random()
+    elseif periodic then
       due = due + pacer.interval
+    elseif thinking then
+      due = now - pacer.interval * math.log(1 - math.random())
+    else
+      due = due - pacer.interval * math.log(1 - math.random())
     end
     return math.max(0, math.ceil(due - now))
   end
